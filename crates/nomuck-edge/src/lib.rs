@@ -1,0 +1,119 @@
+//! The edge: everything between the socket and an API crate.
+//!
+//! For every request it assigns a request id, enforces connection, header and body
+//! limits, verifies the SigV4 signature (header, presigned or streaming aws-chunked),
+//! routes by the service named in the credential scope, and records metrics. It knows
+//! no wire protocol beyond HTTP: errors are rendered by the chosen API
+//! ([`nomuck_http::ServiceApi::reject`]).
+//!
+//! Paths under `/_nomuck/` are the edge's own: health, metrics and the admin API.
+
+mod auth;
+mod metrics;
+mod server;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use auth::{KeyResolver, ResolvedKey};
+pub use metrics::Metrics;
+pub use server::serve;
+
+use nomuck_http::ServiceApi;
+
+/// Reserved path prefix of the edge's own endpoints.
+pub const RESERVED_PREFIX: &str = "/_nomuck/";
+pub const HEALTH_PATH: &str = "/_nomuck/health";
+pub const METRICS_PATH: &str = "/_nomuck/metrics";
+pub const ADMIN_PREFIX: &str = "/_nomuck/admin/";
+
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// The region this server calls itself; APIs that care (S3) compare the signed one.
+    pub region: String,
+    /// Connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers) in bytes.
+    pub max_header_bytes: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+    /// A client must send its whole request head within this time.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            max_connections: 4096,
+            max_header_bytes: 64 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The assembled edge: the APIs it routes to and how it authenticates.
+pub struct Edge {
+    config: EdgeConfig,
+    apis: HashMap<&'static str, Arc<dyn ServiceApi>>,
+    /// Where requests without credentials go (Storage, for public objects).
+    anonymous: Option<Arc<dyn ServiceApi>>,
+    admin: Option<Arc<dyn ServiceApi>>,
+    auth: auth::Authenticator,
+    metrics: Metrics,
+}
+
+impl Edge {
+    pub fn new(config: EdgeConfig, resolver: Arc<dyn KeyResolver>) -> Self {
+        Self {
+            config,
+            apis: HashMap::new(),
+            anonymous: None,
+            admin: None,
+            auth: auth::Authenticator::new(resolver),
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// Route requests signed for any of `api.scope_names()` to `api`.
+    pub fn with_api(mut self, api: Arc<dyn ServiceApi>) -> Self {
+        for name in api.scope_names() {
+            self.apis.insert(name, api.clone());
+        }
+        self
+    }
+
+    /// Route unsigned requests to `api`.
+    pub fn with_anonymous_api(mut self, api: Arc<dyn ServiceApi>) -> Self {
+        self.anonymous = Some(api);
+        self
+    }
+
+    /// Serve the admin API under [`ADMIN_PREFIX`].
+    pub fn with_admin_api(mut self, api: Arc<dyn ServiceApi>) -> Self {
+        self.admin = Some(api);
+        self
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn config(&self) -> &EdgeConfig {
+        &self.config
+    }
+
+    /// Service names requests can be signed for, sorted, for error messages.
+    fn offered(&self) -> String {
+        let mut names: Vec<&str> = self.apis.keys().copied().collect();
+        names.sort_unstable();
+        names.join(", ")
+    }
+}
+
+/// Where a connection came from, for logs and policies.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);

@@ -1,0 +1,414 @@
+//! The accept loop, per-connection HTTP/1.1 serving, and the per-request pipeline.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use nomuck_http::{
+    BodyError, BodyTooLarge, ErrorCode, Operation, Rejection, Request, RequestContext, Response,
+    ServiceApi, full_body, xml::escape,
+};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::{ADMIN_PREFIX, Edge, HEALTH_PATH, METRICS_PATH, RESERVED_PREFIX};
+
+/// Smallest request-head limit: below this, ordinary SDK requests would not fit.
+const MIN_HEADER_BUFFER: usize = 8192;
+
+/// Serve `edge` on `listener` until `shutdown` resolves, then stop accepting and wait
+/// up to the configured grace period for in-flight requests to finish.
+pub async fn serve(
+    edge: Arc<Edge>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(edge.config.max_connections));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off rather than spin.
+                    warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small replies must not wait for delayed ACKs (Nagle).
+        let _ = stream.set_nodelay(true);
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            edge.metrics
+                .connections_refused
+                .fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        edge.metrics
+            .connections_total
+            .fetch_add(1, Ordering::Relaxed);
+        edge.metrics
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
+        let service_edge = edge.clone();
+        let service = service_fn(move |req: hyper::Request<Incoming>| {
+            let edge = service_edge.clone();
+            async move { Ok::<_, Infallible>(edge.handle(req, peer).await) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(edge.config.header_read_timeout)
+            .max_header_size(edge.config.max_header_bytes.max(MIN_HEADER_BUFFER))
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        let conn_edge = edge.clone();
+        tokio::spawn(async move {
+            if let Err(err) = conn.await {
+                debug!(%peer, %err, "connection ended with an error");
+            }
+            conn_edge
+                .metrics
+                .connections_open
+                .fetch_sub(1, Ordering::Relaxed);
+            drop(slot);
+        });
+    }
+    drop(listener);
+    info!("shutting down: no new connections; draining in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => info!("all connections closed"),
+        () = tokio::time::sleep(edge.config.shutdown_grace) => {
+            warn!(grace = ?edge.config.shutdown_grace, "grace period over; closing the remaining connections");
+        }
+    }
+    Ok(())
+}
+
+/// Answer a connection over the limit with a clear 503 and close it.
+async fn refuse(mut stream: TcpStream) {
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
+<Message>Too many connections; retry later.</Message></Error>";
+    let reply = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n\
+Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = stream.write_all(reply.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+/// AWS-style request ids: 16 upper-case hex digits, unique within a process and
+/// unlikely to repeat across restarts.
+fn next_request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let prefix = *PREFIX.get_or_init(|| rand::random::<u32>() as u64);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016X}", (prefix << 32) | (n & 0xFFFF_FFFF))
+}
+
+impl Edge {
+    async fn handle(&self, req: hyper::Request<Incoming>, peer: SocketAddr) -> Response {
+        let started = Instant::now();
+        let request_id = next_request_id();
+        let req = req.map(|body| body.map_err(|e| Box::new(e) as BodyError).boxed_unsync());
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let (service, mut response) = self.dispatch(req, &request_id, peer, started).await;
+
+        if let Ok(id) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-amz-request-id", id);
+        }
+        let operation = response
+            .extensions()
+            .get::<Operation>()
+            .map_or("unknown", |o| o.0);
+        let code = response
+            .extensions()
+            .get::<ErrorCode>()
+            .map(|c| c.0.as_str());
+        let status = response.status();
+        self.metrics
+            .observe(service, operation, status.as_u16(), code, started.elapsed());
+        if status.is_server_error() {
+            warn!(request_id, service, operation, %method, path, status = status.as_u16(), code, "request failed");
+        } else {
+            debug!(request_id, service, operation, %method, path, status = status.as_u16(), code, elapsed_us = started.elapsed().as_micros() as u64, "request");
+        }
+        response
+    }
+
+    /// Pick the API for a request and run it. Returns the service label for metrics.
+    async fn dispatch(
+        &self,
+        req: Request,
+        request_id: &str,
+        peer: SocketAddr,
+        started: Instant,
+    ) -> (&'static str, Response) {
+        let path = req.uri().path();
+        if path.starts_with(RESERVED_PREFIX) {
+            if path == HEALTH_PATH {
+                return (
+                    "edge",
+                    plain(
+                        StatusCode::OK,
+                        "application/json",
+                        "{\"status\":\"ok\"}".into(),
+                        "Health",
+                    ),
+                );
+            }
+            if path == METRICS_PATH {
+                return (
+                    "edge",
+                    plain(
+                        StatusCode::OK,
+                        "text/plain; version=0.0.4",
+                        self.metrics.render(),
+                        "Metrics",
+                    ),
+                );
+            }
+            if path.starts_with(ADMIN_PREFIX)
+                && let Some(admin) = self.admin.clone()
+            {
+                let signed = nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers());
+                return (
+                    "admin",
+                    self.call(&admin, signed, req, request_id, peer, started)
+                        .await,
+                );
+            }
+            return (
+                "edge",
+                plain(
+                    StatusCode::NOT_FOUND,
+                    "text/plain",
+                    format!("no such endpoint {path}\n"),
+                    "NotFound",
+                ),
+            );
+        }
+
+        let signed = nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers());
+        let service = match &signed {
+            Ok(Some(s)) => Some(s.scope.service.clone()),
+            Ok(None) => None,
+            // A malformed signature still usually names its service; answer in that
+            // service's protocol when it does.
+            Err(_) => scope_service_hint(&req),
+        };
+        let api = match &service {
+            Some(name) => self.apis.get_key_value(name.as_str()),
+            None => None,
+        };
+        match (api, service) {
+            (Some((name, api)), _) => {
+                let api = api.clone();
+                (
+                    name,
+                    self.call(&api, signed, req, request_id, peer, started)
+                        .await,
+                )
+            }
+            (None, None) => match self.anonymous.clone() {
+                Some(api) => {
+                    let label = api.scope_names().first().copied().unwrap_or("anonymous");
+                    (
+                        label,
+                        self.call(&api, signed, req, request_id, peer, started)
+                            .await,
+                    )
+                }
+                None => ("unknown", self.unknown_service(None, request_id)),
+            },
+            (None, Some(name)) => ("unknown", self.unknown_service(Some(&name), request_id)),
+        }
+    }
+
+    async fn call(
+        &self,
+        api: &Arc<dyn ServiceApi>,
+        signed: Result<Option<nomuck_sigv4::SignedRequest>, nomuck_http::AuthError>,
+        req: Request,
+        request_id: &str,
+        peer: SocketAddr,
+        started: Instant,
+    ) -> Response {
+        let (mut head, body) = req.into_parts();
+        let mut ctx = RequestContext {
+            request_id: request_id.to_owned(),
+            principal: None,
+            signed_region: None,
+            server_region: self.config.region.clone(),
+            remote_addr: peer,
+            received_at: started,
+        };
+        let limit = api.body_limit(&head);
+        if declared_body_len(&head.headers).is_some_and(|len| len > limit) {
+            return api.reject(&ctx, Rejection::BodyTooLarge { limit });
+        }
+        let body = match signed {
+            Err(err) => return api.reject(&ctx, Rejection::Auth(err)),
+            Ok(None) => body,
+            Ok(Some(signed)) => {
+                match self
+                    .auth
+                    .authenticate(&signed, &mut head, body, limit, api.uri_encoding())
+                    .await
+                {
+                    Ok((principal, body)) => {
+                        ctx.principal = Some(principal);
+                        ctx.signed_region = Some(signed.scope.region);
+                        body
+                    }
+                    Err(rejection) => return api.reject(&ctx, rejection),
+                }
+            }
+        };
+        // Bodies that declare no length (chunked) are held to the limit as they stream.
+        let body = LimitedBody {
+            inner: body,
+            remaining: limit,
+            limit,
+        }
+        .boxed_unsync();
+        let span = info_span!(
+            "request",
+            request_id,
+            account = ctx.principal.as_ref().map(|p| p.account_id.as_str()),
+        );
+        api.handle(ctx, Request::from_parts(head, body))
+            .instrument(span)
+            .await
+    }
+
+    fn unknown_service(&self, name: Option<&str>, request_id: &str) -> Response {
+        let message = match name {
+            Some(name) => format!(
+                "nomuck does not offer the service \"{name}\"; requests can be signed for: {}",
+                self.offered()
+            ),
+            None => format!(
+                "unsigned requests are not served here; sign requests for one of: {}",
+                self.offered()
+            ),
+        };
+        let code = "UnsupportedService";
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error><Type>Sender</Type>\
+<Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+            escape(&message),
+            escape(request_id)
+        );
+        let mut response = plain(StatusCode::BAD_REQUEST, "text/xml", body, "Unknown");
+        // JSON-protocol clients read the error code from this header.
+        response
+            .headers_mut()
+            .insert("x-amzn-errortype", HeaderValue::from_static(code));
+        response.extensions_mut().insert(ErrorCode(code.to_owned()));
+        response
+    }
+}
+
+/// Ends a body with a [`BodyTooLarge`] error frame once it passes `limit` bytes.
+struct LimitedBody {
+    inner: nomuck_http::Body,
+    remaining: u64,
+    limit: u64,
+}
+
+impl http_body::Body for LimitedBody {
+    type Data = bytes::Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, BodyError>>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            match this.remaining.checked_sub(data.len() as u64) {
+                Some(left) => this.remaining = left,
+                None => {
+                    let err = BodyTooLarge { limit: this.limit };
+                    return std::task::Poll::Ready(Some(Err(Box::new(err))));
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The body length the client announced: the decoded length for aws-chunked bodies,
+/// whose framing makes Content-Length larger than the object.
+fn declared_body_len(headers: &http::HeaderMap) -> Option<u64> {
+    let number = |name: &str| headers.get(name)?.to_str().ok()?.parse::<u64>().ok();
+    number("x-amz-decoded-content-length").or_else(|| number(header::CONTENT_LENGTH.as_str()))
+}
+
+/// The service named in `Credential=…/service/aws4_request`, read leniently.
+fn scope_service_hint(req: &Request) -> Option<String> {
+    let from_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .map(|c| c.split([',', ' ']).next().unwrap_or("").to_owned());
+    let from_query = || {
+        req.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("X-Amz-Credential="))
+                .map(|c| c.replace("%2F", "/").replace("%2f", "/"))
+        })
+    };
+    let credential = from_header.or_else(from_query)?;
+    let parts: Vec<&str> = credential.split('/').collect();
+    (parts.len() == 5).then(|| parts[3].to_owned())
+}
+
+fn plain(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+    operation: &'static str,
+) -> Response {
+    let mut response = Response::new(full_body(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.extensions_mut().insert(Operation(operation));
+    response
+}

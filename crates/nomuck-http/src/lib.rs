@@ -1,0 +1,198 @@
+//! The contract between the edge and the API crates.
+//!
+//! The edge owns the socket, request ids, limits and SigV4 verification; an API crate
+//! owns one wire protocol (S3 restXml, EC2/STS query, SP-API JSON). They meet here: the
+//! edge hands an authenticated [`RequestContext`] and a streaming [`Body`] to a
+//! [`ServiceApi`], and asks the same API to render edge-level refusals ([`Rejection`]) in
+//! its protocol's error format, because only API crates know protocol error codes.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+
+pub use nomuck_sigv4::{AuthError, UriEncoding};
+
+/// Error type carried by request and response bodies. Body-level authentication
+/// failures (a bad chunk signature, a content hash mismatch) arrive as a boxed
+/// [`AuthError`]; use [`auth_error_of`] to recognise them.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Streaming body used for requests and responses alike.
+pub type Body = UnsyncBoxBody<Bytes, BodyError>;
+
+pub type Request = http::Request<Body>;
+pub type Response = http::Response<Body>;
+
+/// A body holding `bytes` in full (small replies, errors).
+pub fn full_body(bytes: impl Into<Bytes>) -> Body {
+    http_body_util::Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+pub fn empty_body() -> Body {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// The authentication failure inside a body error, if that is what it is.
+pub fn auth_error_of(err: &BodyError) -> Option<&AuthError> {
+    err.downcast_ref::<AuthError>()
+}
+
+/// Read a whole (small) body, at most `limit` bytes, into memory. Failures come back
+/// as the [`Rejection`] to render: too large, an authentication failure found while
+/// streaming, or a broken body.
+pub async fn collect_limited(mut body: Body, limit: u64) -> Result<Bytes, Rejection> {
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(into_rejection)?;
+        if let Ok(data) = frame.into_data() {
+            if (collected.len() + data.len()) as u64 > limit {
+                return Err(Rejection::BodyTooLarge { limit });
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(collected.freeze())
+}
+
+/// What a failed body read means for the client: the edge's length limit, an
+/// authentication failure found while streaming, or a broken body.
+pub fn into_rejection(err: BodyError) -> Rejection {
+    if let Some(too_large) = err.downcast_ref::<BodyTooLarge>() {
+        return Rejection::BodyTooLarge {
+            limit: too_large.limit,
+        };
+    }
+    match err.downcast::<AuthError>() {
+        Ok(auth) => Rejection::Auth(*auth),
+        Err(other) => Rejection::BadRequest(other.to_string()),
+    }
+}
+
+/// Error frame of a request body that grew past its operation's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTooLarge {
+    pub limit: u64,
+}
+
+impl std::fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "request body is larger than {} bytes", self.limit)
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
+
+/// Who is calling. Requests without credentials have no principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub account_id: String,
+    pub account_name: String,
+    pub access_key_id: String,
+    pub is_admin: bool,
+}
+
+/// Everything the edge learned about a request before handing it over.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// Unique id, returned to the client (`x-amz-request-id`, `x-amzn-RequestId`).
+    pub request_id: String,
+    pub principal: Option<Principal>,
+    /// Region of the credential scope, when signed.
+    pub signed_region: Option<String>,
+    /// The region this server calls itself.
+    pub server_region: String,
+    pub remote_addr: SocketAddr,
+    pub received_at: Instant,
+}
+
+/// Why the edge refused a request before (or while) the API handled it.
+#[derive(Debug)]
+pub enum Rejection {
+    Auth(AuthError),
+    /// The body is larger than the operation allows.
+    BodyTooLarge {
+        limit: u64,
+    },
+    /// The request could not be read (client went away, malformed framing).
+    BadRequest(String),
+    /// The server failed (the credential store is unavailable, say).
+    Internal(String),
+}
+
+/// Name of the operation a response answered, for metrics and logs. API crates put it
+/// in the response extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation(pub &'static str);
+
+/// Protocol error code of a failed response, for metrics. API crates put it in the
+/// response extensions of every error reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorCode(pub String);
+
+/// One wire protocol, served for one or more credential-scope service names.
+#[async_trait::async_trait]
+pub trait ServiceApi: Send + Sync + 'static {
+    /// Credential-scope service names routed here (`"s3"`, `"sts"`, ...).
+    fn scope_names(&self) -> &'static [&'static str];
+
+    /// How this protocol canonicalises paths for SigV4.
+    fn uri_encoding(&self) -> UriEncoding {
+        UriEncoding::Standard
+    }
+
+    /// Largest request body this operation may carry, decided from the head alone.
+    fn body_limit(&self, head: &http::request::Parts) -> u64;
+
+    async fn handle(&self, ctx: RequestContext, request: Request) -> Response;
+
+    /// Render an edge-level refusal in this protocol's error format.
+    fn reject(&self, ctx: &RequestContext, rejection: Rejection) -> Response;
+}
+
+/// Helpers shared by the XML protocols (S3, EC2, STS).
+pub mod xml {
+    use std::borrow::Cow;
+
+    /// Escape text for an XML element or attribute value. Characters XML 1.0 cannot
+    /// carry at all (most C0 controls) become numeric references, as AWS writes them.
+    pub fn escape(text: &str) -> Cow<'_, str> {
+        if !text
+            .bytes()
+            .any(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'') || b < 0x20)
+        {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len() + 16);
+        for c in text.chars() {
+            match c {
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&apos;"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("&#x{:X};", c as u32)),
+                c => out.push(c),
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn escapes_markup_and_controls() {
+            assert_eq!(super::escape("plain"), "plain");
+            assert_eq!(
+                super::escape("a<b>&\"c'\n"),
+                "a&lt;b&gt;&amp;&quot;c&apos;&#xA;"
+            );
+        }
+    }
+}

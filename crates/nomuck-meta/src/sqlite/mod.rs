@@ -1,0 +1,301 @@
+//! SQLite backend: the embedded default.
+//!
+//! Layout, so a new mutation is one enum variant + one `apply` fn + one migration:
+//! - `migrations/`: numbered `.sql` files and the open-time schema check.
+//! - `apply.rs`: one function per [`Mutation`] variant (runs on the writer thread).
+//! - `writer.rs`: the single writer thread doing group commit.
+//! - `reads.rs`: the read-only connection pool and the account/usage queries.
+//! - `objstore/`: object-store mutations and queries (buckets, objects, uploads, GC).
+//! - `codec.rs`: JSON encoding of structured object columns.
+//! - `errors.rs`: rusqlite error → [`MetaError`] classification.
+
+mod apply;
+mod codec;
+mod errors;
+pub(crate) mod migrations;
+mod objstore;
+mod reads;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::storage::{
+    Bucket, MultipartUpload, ObjectListQuery, ObjectSummary, ObjectVersion, Part, UploadListQuery,
+    VersionListQuery,
+};
+use crate::{
+    AccessKey, Account, CommitReceipt, MetaError, MetaStore, Millis, Mutation, StoredUsageEvent,
+    UsageQuery,
+};
+use objstore::queries as q;
+
+/// Tuning knobs for [`SqliteMetaStore::open_with`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Read-only connections in the pool (WAL readers never block the writer).
+    pub readers: usize,
+    /// Most `commit` calls folded into one transaction (one fsync).
+    pub max_batch: usize,
+    /// Pending `commit` calls queued before callers wait (backpressure).
+    pub queue_depth: usize,
+    /// How long a connection waits on a lock held by another process.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            readers: 4,
+            max_batch: 1024,
+            queue_depth: 4096,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Writer counters; `batches` is the number of committed transactions, i.e.
+/// WAL fsyncs, so `commit_calls / batches` is the group-commit factor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SqliteStats {
+    pub batches: u64,
+    pub commit_calls: u64,
+}
+
+/// [`MetaStore`] on one SQLite file (WAL, `synchronous=FULL`).
+pub struct SqliteMetaStore {
+    path: PathBuf,
+    // Field order matters: the writer (and its connection) stops before readers close.
+    writer: writer::Writer,
+    readers: Arc<reads::ReadPool>,
+}
+
+impl std::fmt::Debug for SqliteMetaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteMetaStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteMetaStore {
+    /// Opens (creating if missing) the database at `path` with default options.
+    /// The parent directory must exist. Blocking: call at startup or via
+    /// `spawn_blocking`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, MetaError> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, opts: SqliteOptions) -> Result<Self, MetaError> {
+        let path = path.as_ref().to_path_buf();
+        let ctx = |e: MetaError| errors::with_path(e, &path);
+
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&path, flags)
+            .map_err(errors::db_err)
+            .map_err(ctx)?;
+        conn.busy_timeout(opts.busy_timeout)
+            .map_err(errors::db_err)
+            .map_err(ctx)?;
+        migrations::prepare(&mut conn).map_err(ctx)?;
+
+        // Readers are opened after migrations so they never see a half-built schema.
+        let readers = Arc::new(reads::ReadPool::new(
+            path.clone(),
+            opts.readers.max(1),
+            opts.busy_timeout,
+        ));
+        readers.warm_up().map_err(ctx)?;
+
+        let writer = writer::Writer::spawn(conn, opts.max_batch.max(1), opts.queue_depth.max(1))
+            .map_err(ctx)?;
+        Ok(Self {
+            path,
+            writer,
+            readers,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn stats(&self) -> SqliteStats {
+        let c = self.writer.counters();
+        SqliteStats {
+            batches: c.batches.load(Ordering::Relaxed),
+            commit_calls: c.commit_calls.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops the writer after it has applied everything already queued.
+    /// Dropping the store does the same but cannot report errors.
+    pub fn close(mut self) -> Result<(), MetaError> {
+        self.writer.shutdown()
+    }
+
+    /// The schema version this binary creates and understands.
+    pub const fn schema_version() -> i64 {
+        migrations::LATEST
+    }
+}
+
+#[async_trait::async_trait]
+impl MetaStore for SqliteMetaStore {
+    async fn commit(&self, mutations: Vec<Mutation>) -> Result<CommitReceipt, MetaError> {
+        if mutations.is_empty() {
+            return Ok(CommitReceipt::default());
+        }
+        // Reject malformed input here so it never occupies a slot in a batch.
+        for m in &mutations {
+            m.validate()?;
+        }
+        self.writer.submit(mutations).await
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>, MetaError> {
+        let id = id.to_owned();
+        self.readers
+            .run(move |c| reads::account_by(c, reads::AccountKey::Id, &id))
+            .await
+    }
+
+    async fn account_by_name(&self, name: &str) -> Result<Option<Account>, MetaError> {
+        let name = name.to_owned();
+        self.readers
+            .run(move |c| reads::account_by(c, reads::AccountKey::Name, &name))
+            .await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, MetaError> {
+        self.readers.run(reads::accounts).await
+    }
+
+    async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, MetaError> {
+        let id = id.to_owned();
+        self.readers.run(move |c| reads::access_key(c, &id)).await
+    }
+
+    async fn access_keys(&self, account_id: &str) -> Result<Vec<AccessKey>, MetaError> {
+        let account_id = account_id.to_owned();
+        self.readers
+            .run(move |c| reads::access_keys(c, &account_id))
+            .await
+    }
+
+    async fn usage(&self, q: &UsageQuery) -> Result<Vec<StoredUsageEvent>, MetaError> {
+        if q.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = q.clone();
+        self.readers.run(move |c| reads::usage(c, &q)).await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, MetaError> {
+        let key = key.to_owned();
+        self.readers.run(move |c| reads::setting(c, &key)).await
+    }
+
+    async fn bucket(&self, name: &str) -> Result<Option<Bucket>, MetaError> {
+        let name = name.to_owned();
+        self.readers.run(move |c| q::bucket(c, &name)).await
+    }
+
+    async fn buckets_of(&self, owner: &str) -> Result<Vec<Bucket>, MetaError> {
+        let owner = owner.to_owned();
+        self.readers.run(move |c| q::buckets_of(c, &owner)).await
+    }
+
+    async fn bucket_config(&self, bucket: &str, kind: &str) -> Result<Option<Vec<u8>>, MetaError> {
+        let (bucket, kind) = (bucket.to_owned(), kind.to_owned());
+        self.readers
+            .run(move |c| q::bucket_config(c, &bucket, &kind))
+            .await
+    }
+
+    async fn object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectVersion>, MetaError> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        let version_id = version_id.map(str::to_owned);
+        self.readers
+            .run(move |c| q::object(c, &bucket, &key, version_id.as_deref()))
+            .await
+    }
+
+    async fn list_objects(&self, query: &ObjectListQuery) -> Result<Vec<ObjectSummary>, MetaError> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = query.clone();
+        self.readers.run(move |c| q::list_objects(c, &query)).await
+    }
+
+    async fn list_object_versions(
+        &self,
+        query: &VersionListQuery,
+    ) -> Result<Vec<ObjectSummary>, MetaError> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = query.clone();
+        self.readers
+            .run(move |c| q::list_object_versions(c, &query))
+            .await
+    }
+
+    async fn multipart_upload(
+        &self,
+        upload_id: &str,
+    ) -> Result<Option<MultipartUpload>, MetaError> {
+        let id = upload_id.to_owned();
+        self.readers.run(move |c| q::load_upload(c, &id)).await
+    }
+
+    async fn list_parts(
+        &self,
+        upload_id: &str,
+        after_part: u32,
+        limit: usize,
+    ) -> Result<Vec<Part>, MetaError> {
+        let id = upload_id.to_owned();
+        let rows = self
+            .readers
+            .run(move |c| q::load_parts(c, &id, after_part, limit))
+            .await?;
+        Ok(rows.into_iter().map(|(_, p)| p).collect())
+    }
+
+    async fn list_uploads(
+        &self,
+        query: &UploadListQuery,
+    ) -> Result<Vec<MultipartUpload>, MetaError> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = query.clone();
+        self.readers.run(move |c| q::list_uploads(c, &query)).await
+    }
+
+    async fn garbage(&self, queued_before: Millis, limit: usize) -> Result<Vec<String>, MetaError> {
+        self.readers
+            .run(move |c| q::garbage(c, queued_before, limit))
+            .await
+    }
+
+    async fn unreferenced_blobs(&self, blob_ids: &[String]) -> Result<Vec<String>, MetaError> {
+        let ids = blob_ids.to_vec();
+        self.readers
+            .run(move |c| q::unreferenced_blobs(c, &ids))
+            .await
+    }
+}

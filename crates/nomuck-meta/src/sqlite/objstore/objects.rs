@@ -1,0 +1,301 @@
+use std::borrow::Cow;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::queries::{load_inline, load_segments};
+use super::{
+    RowKind, check_condition, emit_bytes, free_unreferenced, guard_bucket, latest, refused, to_i64,
+};
+use crate::sqlite::codec::{encode_headers, encode_tags};
+use crate::sqlite::errors::db_err;
+use crate::storage::{
+    ByteUsage, ObjectData, ObjectHeaders, ObjectVersion, Refusal, RemovedVersion, WriteCondition,
+};
+use crate::{CommitReceipt, MetaError, Mutation};
+
+pub(super) fn put(
+    conn: &Connection,
+    v: &ObjectVersion,
+    condition: Option<&WriteCondition>,
+    owner: Option<&str>,
+    usage: Option<&ByteUsage>,
+    receipt: &mut CommitReceipt,
+) -> Result<(), MetaError> {
+    guard_bucket(conn, &v.bucket, owner)?;
+    check_condition(conn, &v.bucket, &v.key, condition)?;
+    // Resolve a copy before anything is removed: the source may be the very
+    // version this write replaces (copy onto itself to change metadata).
+    let data = resolve(conn, &v.data)?;
+    let freed = match version_row(conn, &v.bucket, &v.key, &v.version_id)? {
+        Some((id, _)) => remove_row(conn, id, usage, receipt)?,
+        None => Vec::new(),
+    };
+    let id = insert_version(conn, v, &data)?;
+    emit_bytes(conn, usage, true, RowKind::Object, id, to_i64(v.size)?)?;
+    // After the insert: blobs the new version shares with the old stay.
+    free_unreferenced(conn, freed, receipt)
+}
+
+pub(super) fn delete(
+    conn: &Connection,
+    m: &Mutation,
+    receipt: &mut CommitReceipt,
+) -> Result<(), MetaError> {
+    let Mutation::DeleteObject {
+        bucket,
+        key,
+        remove_version,
+        add_marker,
+        condition,
+        bucket_owner,
+        usage,
+    } = m
+    else {
+        return Err(MetaError::Internal("not a DeleteObject".into()));
+    };
+    let usage = usage.as_ref();
+    guard_bucket(conn, bucket, bucket_owner.as_deref())?;
+    check_condition(conn, bucket, key, condition.as_ref())?;
+    let mut freed = Vec::new();
+    if let Some(v) = remove_version
+        && let Some((id, was_latest)) = version_row(conn, bucket, key, v)?
+    {
+        freed = remove_row(conn, id, usage, receipt)?;
+        if was_latest && add_marker.is_none() {
+            promote_latest(conn, bucket, key)?;
+        }
+    }
+    if let Some(marker) = add_marker {
+        let v = ObjectVersion {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            version_id: marker.version_id.clone(),
+            internal_id: 0,
+            is_latest: true,
+            is_delete_marker: true,
+            last_modified: marker.last_modified,
+            owner: marker.owner.clone(),
+            size: 0,
+            etag: String::new(),
+            storage_class: String::new(),
+            headers: ObjectHeaders::default(),
+            checksum: None,
+            tags: Vec::new(),
+            data: ObjectData::Inline(Vec::new()),
+        };
+        insert_version(conn, &v, &v.data)?;
+    }
+    free_unreferenced(conn, freed, receipt)
+}
+
+pub(super) fn set_tags(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    tags: &[(String, String)],
+    owner: Option<&str>,
+) -> Result<(), MetaError> {
+    guard_bucket(conn, bucket, owner)?;
+    let (row, missing) = match version_id {
+        None => (
+            latest(conn, bucket, key)?.map(|(id, _, marker)| (id, marker)),
+            Refusal::NoSuchKey,
+        ),
+        Some(v) => (
+            conn.prepare_cached(
+                "SELECT id, is_delete_marker FROM objects \
+                 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row([bucket, key, v], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(db_err)?,
+            Refusal::NoSuchVersion,
+        ),
+    };
+    let id: i64 = match row {
+        Some((id, false)) => id,
+        _ => return Err(refused(missing)),
+    };
+    let tags = encode_tags(tags)?;
+    conn.prepare_cached("UPDATE objects SET tags = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, tags]))
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// `(row id, is_latest)` of one version.
+pub(super) fn version_row(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<Option<(i64, bool)>, MetaError> {
+    conn.prepare_cached(
+        "SELECT id, is_latest FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+    )
+    .and_then(|mut s| {
+        s.query_row([bucket, key, version_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    })
+    .map_err(db_err)
+}
+
+/// Turns `CopyOf` into the source's concrete data.
+fn resolve<'a>(conn: &Connection, data: &'a ObjectData) -> Result<Cow<'a, ObjectData>, MetaError> {
+    let ObjectData::CopyOf(src) = data else {
+        return Ok(Cow::Borrowed(data));
+    };
+    let kind: Option<i64> = conn
+        .prepare_cached("SELECT data_kind FROM objects WHERE id = ?1")
+        .and_then(|mut s| s.query_row([src], |r| r.get(0)).optional())
+        .map_err(db_err)?;
+    match kind {
+        None => Err(refused(Refusal::CopySourceGone)),
+        Some(0) => Ok(Cow::Owned(ObjectData::Inline(load_inline(conn, *src)?))),
+        Some(_) => Ok(Cow::Owned(ObjectData::Segments(load_segments(conn, *src)?))),
+    }
+}
+
+/// Inserts `v` (with concrete `data`) as the key's latest version.
+pub(super) fn insert_version(
+    conn: &Connection,
+    v: &ObjectVersion,
+    data: &ObjectData,
+) -> Result<i64, MetaError> {
+    conn.prepare_cached(
+        "UPDATE objects SET is_latest = 0 WHERE bucket = ?1 AND key = ?2 AND is_latest = 1",
+    )
+    .and_then(|mut s| s.execute([&v.bucket, &v.key]))
+    .map_err(db_err)?;
+    let data_kind = match data {
+        ObjectData::Inline(_) => 0,
+        ObjectData::Segments(_) => 1,
+        ObjectData::CopyOf(_) => {
+            return Err(MetaError::Internal("unresolved CopyOf".into()));
+        }
+    };
+    let checksum = v.checksum.as_ref();
+    let (size, headers, tags) = (
+        to_i64(v.size)?,
+        encode_headers(&v.headers)?,
+        encode_tags(&v.tags)?,
+    );
+    conn.prepare_cached(
+        "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, \
+         last_modified, owner, size, etag, storage_class, checksum_algorithm, \
+         checksum_value, checksum_type, headers, tags, data_kind) \
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            v.bucket,
+            v.key,
+            v.version_id,
+            v.is_delete_marker,
+            v.last_modified,
+            v.owner,
+            size,
+            v.etag,
+            v.storage_class,
+            checksum.map(|c| &c.algorithm),
+            checksum.map(|c| &c.value),
+            checksum.map(|c| c.kind.as_str()),
+            headers,
+            tags,
+            data_kind,
+        ])
+    })
+    .map_err(db_err)?;
+    let id = conn.last_insert_rowid();
+    match data {
+        // Empty objects (and delete markers) need no row: absence reads as empty.
+        ObjectData::Inline(bytes) if !bytes.is_empty() => {
+            conn.prepare_cached("INSERT INTO object_inline (object_id, data) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![id, bytes]))
+                .map_err(db_err)?;
+        }
+        ObjectData::Segments(segs) => {
+            let mut stmt = conn
+                .prepare_cached(
+                    "INSERT INTO object_segments (object_id, idx, blob_id, blob_offset, len, \
+                     part_number, part_etag, part_checksum) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(db_err)?;
+            for (idx, s) in segs.iter().enumerate() {
+                let part = s.part.as_ref();
+                stmt.execute(params![
+                    id,
+                    idx as i64,
+                    s.blob_id,
+                    to_i64(s.offset)?,
+                    to_i64(s.len)?,
+                    part.map(|p| p.number),
+                    part.map(|p| &p.etag),
+                    part.and_then(|p| p.checksum.as_ref()),
+                ])
+                .map_err(db_err)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(id)
+}
+
+/// Deletes one version row (its inline data and segments cascade) and
+/// returns the blobs it referenced, to be checked once the caller's writes are done.
+pub(super) fn remove_row(
+    conn: &Connection,
+    id: i64,
+    usage: Option<&ByteUsage>,
+    receipt: &mut CommitReceipt,
+) -> Result<Vec<String>, MetaError> {
+    let removed: Option<(RemovedVersion, i64)> = conn
+        .prepare_cached(
+            "SELECT bucket, key, version_id, is_delete_marker, size FROM objects WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([id], |r| {
+                let size: i64 = r.get(4)?;
+                Ok((
+                    RemovedVersion {
+                        bucket: r.get(0)?,
+                        key: r.get(1)?,
+                        version_id: r.get(2)?,
+                        is_delete_marker: r.get(3)?,
+                        size: u64::try_from(size).unwrap_or(0),
+                    },
+                    size,
+                ))
+            })
+            .optional()
+        })
+        .map_err(db_err)?;
+    let Some((removed, size)) = removed else {
+        return Ok(Vec::new());
+    };
+    let blobs: Vec<String> = conn
+        .prepare_cached("SELECT blob_id FROM object_segments WHERE object_id = ?1")
+        .and_then(|mut s| s.query_map([id], |r| r.get(0))?.collect())
+        .map_err(db_err)?;
+    conn.prepare_cached("DELETE FROM objects WHERE id = ?1")
+        .and_then(|mut s| s.execute([id]))
+        .map_err(db_err)?;
+    emit_bytes(conn, usage, false, RowKind::Object, id, size)?;
+    receipt.removed_versions.push(removed);
+    Ok(blobs)
+}
+
+/// Makes the newest remaining version of a key the latest one.
+fn promote_latest(conn: &Connection, bucket: &str, key: &str) -> Result<(), MetaError> {
+    conn.prepare_cached(
+        "UPDATE objects SET is_latest = 1 WHERE id = \
+         (SELECT max(id) FROM objects WHERE bucket = ?1 AND key = ?2)",
+    )
+    .and_then(|mut s| s.execute([bucket, key]))
+    .map_err(db_err)?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! A small client for the admin API of a running server, signed with SigV4.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use nomuck_admin::{ErrorList, PATH_PREFIX};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::data_dir::{ADMIN_CREDENTIALS_FILE, ServerInfo};
+
+pub struct AdminClient {
+    endpoint: String,
+    access_key_id: String,
+    secret_access_key: String,
+    region: String,
+}
+
+impl AdminClient {
+    pub fn for_server(data_dir: &Path, server: &ServerInfo) -> anyhow::Result<Self> {
+        let (access_key_id, secret_access_key) = match (
+            std::env::var("AWS_ACCESS_KEY_ID"),
+            std::env::var("AWS_SECRET_ACCESS_KEY"),
+        ) {
+            (Ok(id), Ok(secret)) => (id, secret),
+            _ => read_credentials(&data_dir.join(ADMIN_CREDENTIALS_FILE))?,
+        };
+        Ok(Self {
+            endpoint: format!("http://{}", server.listen),
+            access_key_id,
+            secret_access_key,
+            region: "us-east-1".into(),
+        })
+    }
+
+    /// Call `method path` (below the admin prefix) and decode the JSON reply.
+    pub async fn call<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> anyhow::Result<T> {
+        let body = match body {
+            Some(b) => Bytes::from(serde_json::to_vec(b)?),
+            None => Bytes::new(),
+        };
+        let uri: http::Uri = format!("{}{PATH_PREFIX}{path}", self.endpoint).parse()?;
+        let request = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(())?;
+        let credentials = nomuck_sigv4::Credentials {
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            session_token: None,
+        };
+        let (mut parts, ()) = request.into_parts();
+        nomuck_sigv4::sign_request(
+            &parts.method,
+            &parts.uri,
+            &mut parts.headers,
+            &nomuck_sigv4::PayloadHash::Sha256(Sha256::digest(&body).into()),
+            &nomuck_sigv4::SigningParams {
+                credentials: &credentials,
+                region: &self.region,
+                service: "nomuck",
+                time: time::OffsetDateTime::now_utc(),
+                encoding: nomuck_sigv4::UriEncoding::Standard,
+            },
+        )
+        .context("cannot sign the admin request")?;
+        let request = http::Request::from_parts(parts, Full::new(body));
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        let response = client
+            .request(request)
+            .await
+            .with_context(|| format!("cannot reach the nomuck server at {}", self.endpoint))?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            if let Ok(errors) = serde_json::from_slice::<ErrorList>(&bytes)
+                && let Some(first) = errors.errors.first()
+            {
+                bail!("{} ({})", first.message, first.code);
+            }
+            bail!(
+                "the server answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        serde_json::from_slice(&bytes).context("the server's reply is not the expected JSON")
+    }
+}
+
+/// Read `[default]` from an aws-cli shared-credentials file.
+fn read_credentials(path: &Path) -> anyhow::Result<(String, String)> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "a server holds the data directory, and its admin key could not be read from {} \
+             (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to an admin key instead)",
+            path.display()
+        )
+    })?;
+    let mut in_default = false;
+    let (mut id, mut secret) = (None, None);
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_default = line == "[default]";
+        } else if in_default && let Some((k, v)) = line.split_once('=') {
+            match k.trim() {
+                "aws_access_key_id" => id = Some(v.trim().to_owned()),
+                "aws_secret_access_key" => secret = Some(v.trim().to_owned()),
+                _ => {}
+            }
+        }
+    }
+    match (id, secret) {
+        (Some(id), Some(secret)) => Ok((id, secret)),
+        _ => bail!("{} has no [default] access key", path.display()),
+    }
+}

@@ -1,0 +1,155 @@
+//! Configuration: built-in defaults, overridden by the TOML file, overridden by
+//! environment variables, overridden by flags. Clap folds flags and environment
+//! together (a flag wins); this module lays the file and defaults underneath.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2006";
+pub const DEFAULT_DATA_DIR: &str = "./nomuck-data";
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// The TOML file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub region: Option<String>,
+    pub log_format: Option<LogFormat>,
+    #[serde(default)]
+    pub limits: FileLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_connections: Option<usize>,
+    pub max_header_bytes: Option<usize>,
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+/// Settings of `nomuck serve`, after layering.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub edge: nomuck_edge::EdgeConfig,
+}
+
+/// What flags and environment said (clap already merged the two).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub region: Option<String>,
+    pub max_connections: Option<usize>,
+}
+
+pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
+    overridden
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+}
+
+impl ServeConfig {
+    pub fn resolve(over: Overrides, file: &FileConfig) -> anyhow::Result<Self> {
+        let listen_text = over
+            .listen
+            .or_else(|| file.listen.clone())
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text
+            .parse()
+            .with_context(|| format!("listen address {listen_text:?} is not IP:PORT"))?;
+        let defaults = nomuck_edge::EdgeConfig::default();
+        let edge = nomuck_edge::EdgeConfig {
+            region: over
+                .region
+                .or_else(|| file.region.clone())
+                .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+            max_connections: over
+                .max_connections
+                .or(file.limits.max_connections)
+                .unwrap_or(defaults.max_connections),
+            max_header_bytes: file
+                .limits
+                .max_header_bytes
+                .unwrap_or(defaults.max_header_bytes),
+            shutdown_grace: file
+                .limits
+                .shutdown_grace_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.shutdown_grace),
+            ..defaults
+        };
+        anyhow::ensure!(
+            edge.max_connections > 0,
+            "max_connections must be at least 1"
+        );
+        Ok(Self {
+            listen,
+            data_dir: data_dir(over.data_dir, file),
+            edge,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_env_override_file_which_overrides_defaults() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\n[limits]\nmax_connections = 10\n",
+        )
+        .unwrap();
+        let resolved = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert_eq!(resolved.listen.port(), 9000);
+        assert_eq!(resolved.edge.region, "eu-west-1");
+        assert_eq!(resolved.edge.max_connections, 10);
+        assert_eq!(resolved.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+
+        let over = Overrides {
+            listen: Some("127.0.0.1:9001".into()),
+            region: Some("us-west-2".into()),
+            ..Overrides::default()
+        };
+        let resolved = ServeConfig::resolve(over, &file).unwrap();
+        assert_eq!(resolved.listen.port(), 9001);
+        assert_eq!(resolved.edge.region, "us-west-2");
+
+        let defaults = ServeConfig::resolve(Overrides::default(), &FileConfig::default()).unwrap();
+        assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_addresses_are_errors() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+        let file: FileConfig = toml::from_str("listen = \"nowhere\"").unwrap();
+        assert!(ServeConfig::resolve(Overrides::default(), &file).is_err());
+    }
+}

@@ -1,0 +1,209 @@
+//! The data directory: one process at a time owns it.
+//!
+//! ```text
+//! <data-dir>/
+//!   nomuck.lock          exclusive lock held by the owning process (its pid inside)
+//!   server.json          address of the server owning it, while one serves
+//!   master.key           key that seals access-key secrets (0600)
+//!   admin-credentials    the first admin key, aws-cli credentials format (0600)
+//!   meta.db              metadata (SQLite, WAL)
+//! ```
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use nomuck_iam::{Iam, MASTER_KEY_LEN, NewAccessKey, SecretSealer};
+use nomuck_meta::{MetaError, MetaStore, SqliteMetaStore};
+use serde::{Deserialize, Serialize};
+
+const LOCK_FILE: &str = "nomuck.lock";
+const SERVER_FILE: &str = "server.json";
+const MASTER_KEY_FILE: &str = "master.key";
+pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials";
+const META_DB_FILE: &str = "meta.db";
+
+/// An opened data directory. Dropping it releases the lock.
+pub struct DataDir {
+    path: PathBuf,
+    /// Held for the lifetime of the process's use of the directory.
+    _lock: File,
+    pub iam: Arc<Iam>,
+}
+
+/// Why a data directory could not be opened for this process.
+pub enum OpenOutcome {
+    Opened(DataDir),
+    /// Another process holds it; if it is a server, its address.
+    InUse {
+        pid: Option<u32>,
+        server: Option<ServerInfo>,
+    },
+}
+
+/// What a serving process publishes about itself in the data directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub pid: u32,
+    /// The address actually bound (useful with port 0).
+    pub listen: String,
+}
+
+impl DataDir {
+    /// Open `path` (created if missing) for exclusive use.
+    pub fn open(path: &Path) -> anyhow::Result<OpenOutcome> {
+        fs::create_dir_all(path)
+            .with_context(|| format!("cannot create data directory {}", path.display()))?;
+        let lock_path = path.join(LOCK_FILE);
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|e| unwritable(path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut pid_text = String::new();
+                let _ = lock.read_to_string(&mut pid_text);
+                return Ok(OpenOutcome::InUse {
+                    pid: pid_text.trim().parse().ok(),
+                    server: read_server_info(path),
+                });
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()));
+            }
+        }
+        lock.set_len(0)
+            .and_then(|()| lock.write_all(std::process::id().to_string().as_bytes()))
+            .map_err(|e| unwritable(path, e))?;
+        // A server.json left by a process killed with -9 is stale: we hold the lock.
+        let _ = fs::remove_file(path.join(SERVER_FILE));
+
+        let master_key = load_or_create_master_key(&path.join(MASTER_KEY_FILE))?;
+        let db_path = path.join(META_DB_FILE);
+        let store: Arc<dyn MetaStore> = Arc::new(
+            SqliteMetaStore::open(&db_path).map_err(|e| describe_store_error(&db_path, e))?,
+        );
+        let iam = Arc::new(Iam::new(store, &master_key));
+        Ok(OpenOutcome::Opened(DataDir {
+            path: path.to_owned(),
+            _lock: lock,
+            iam,
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Create the admin account if the directory is new; its key is written to
+    /// `admin-credentials` before it is committed.
+    pub async fn bootstrap_admin(&self) -> anyhow::Result<Option<NewAccessKey>> {
+        let file = self.path.join(ADMIN_CREDENTIALS_FILE);
+        self.iam
+            .bootstrap_admin(|key| write_credentials_file(&file, key))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the admin account: {e}"))
+    }
+
+    pub fn publish_server(&self, info: &ServerInfo) -> anyhow::Result<()> {
+        let json = serde_json::to_vec_pretty(info)?;
+        write_file_atomically(&self.path.join(SERVER_FILE), &json, 0o644)
+            .with_context(|| format!("cannot write {}", self.path.join(SERVER_FILE).display()))
+    }
+
+    pub fn unpublish_server(&self) {
+        let _ = fs::remove_file(self.path.join(SERVER_FILE));
+    }
+}
+
+fn read_server_info(path: &Path) -> Option<ServerInfo> {
+    serde_json::from_slice(&fs::read(path.join(SERVER_FILE)).ok()?).ok()
+}
+
+fn unwritable(path: &Path, err: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "data directory {} is not writable by this user: {err}",
+        path.display()
+    )
+}
+
+fn describe_store_error(db: &Path, err: MetaError) -> anyhow::Error {
+    match err {
+        MetaError::NewerSchema { found, supported } => anyhow::anyhow!(
+            "{} was written by a newer nomuck (schema version {found}; this binary supports up to {supported}); run that newer version or restore a backup",
+            db.display()
+        ),
+        MetaError::Corrupt(why) => anyhow::anyhow!(
+            "{} is not a valid nomuck database ({why}); restore it from a backup or point --data-dir elsewhere",
+            db.display()
+        ),
+        other => anyhow::anyhow!("cannot open {}: {other}", db.display()),
+    }
+}
+
+fn load_or_create_master_key(path: &Path) -> anyhow::Result<[u8; MASTER_KEY_LEN]> {
+    match fs::read(path) {
+        Ok(bytes) => <[u8; MASTER_KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
+            anyhow::anyhow!(
+                "{} is corrupt: it holds {} bytes, a master key is {MASTER_KEY_LEN}",
+                path.display(),
+                bytes.len()
+            )
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let key = SecretSealer::generate_master_key();
+            write_file_atomically(path, &key, 0o600)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// aws-cli shared-credentials format, profile `default`.
+fn write_credentials_file(path: &Path, key: &NewAccessKey) -> std::io::Result<()> {
+    let text = format!(
+        "# nomuck admin account {} ({}); keep this file secret\n[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        key.account.name, key.account.id, key.access_key_id, key.secret_access_key
+    );
+    write_file_atomically(path, text.as_bytes(), 0o600)
+}
+
+/// Write via a temporary file, fsync, rename and fsync the directory, so the file is
+/// either the old one or the whole new one after a crash.
+fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+/// Refuse a data directory path that exists but is not a directory, with a clear message.
+pub fn check_is_dir(path: &Path) -> anyhow::Result<()> {
+    if path.exists() && !path.is_dir() {
+        bail!(
+            "data directory {} exists but is not a directory",
+            path.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! The `nomuck` binary: command line, configuration and wiring. It is the only crate
+//! that knows every other crate.
+
+mod accounts_cmd;
+mod admin_client;
+mod config;
+mod data_dir;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts_cmd::Accounts;
+use crate::config::{FileConfig, LogFormat, Overrides, ServeConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "nomuck",
+    version,
+    about = "A self-hosted utility cloud: S3, EC2 and fulfillment in one binary."
+)]
+struct Cli {
+    /// TOML configuration file. Environment variables override it; flags override both.
+    #[arg(long, global = true, env = "NOMUCK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where nomuck keeps its data [default: ./nomuck-data].
+    #[arg(long, global = true, env = "NOMUCK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format on standard error.
+    #[arg(long, global = true, env = "NOMUCK_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every service on one endpoint.
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage access keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:2006].
+    #[arg(long, env = "NOMUCK_LISTEN")]
+    listen: Option<String>,
+    /// Region this server answers as [default: us-east-1].
+    #[arg(long, env = "NOMUCK_REGION")]
+    region: Option<String>,
+    /// Connections served at once [default: 4096].
+    #[arg(long, env = "NOMUCK_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account.
+    Create {
+        name: String,
+        /// Allow the account to use the admin API.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an access key for an account (by name or id); the secret is shown once.
+    Create {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an account's access keys.
+    List {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an access key; requests signed with it fail from now on.
+    Revoke { key_id: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("nomuck: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = FileConfig::load(cli.config.as_deref())?;
+    init_logging(cli.log_format.or(file.log_format).unwrap_or_default());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => {
+                let config = ServeConfig::resolve(
+                    Overrides {
+                        listen: args.listen,
+                        data_dir: cli.data_dir,
+                        region: args.region,
+                        max_connections: args.max_connections,
+                    },
+                    &file,
+                )?;
+                serve::run(config).await
+            }
+            Command::Account(cmd) => {
+                let accounts = Accounts::connect(&config::data_dir(cli.data_dir, &file)).await?;
+                match cmd {
+                    AccountCommand::Create { name, admin, json } => {
+                        let account = accounts.create_account(&name, admin).await?;
+                        if json {
+                            println!("{}", serde_json::to_string_pretty(&account)?);
+                        } else {
+                            println!("created account {} ({})", account.name, account.account_id);
+                        }
+                        Ok(())
+                    }
+                    AccountCommand::List { json } => {
+                        accounts_cmd::print_accounts(&accounts.list_accounts().await?, json)
+                    }
+                }
+            }
+            Command::Key(cmd) => {
+                let accounts = Accounts::connect(&config::data_dir(cli.data_dir, &file)).await?;
+                match cmd {
+                    KeyCommand::Create { account, json } => {
+                        accounts_cmd::print_new_key(&accounts.create_key(&account).await?, json)
+                    }
+                    KeyCommand::List { account, json } => {
+                        accounts_cmd::print_keys(&accounts.list_keys(&account).await?, json)
+                    }
+                    KeyCommand::Revoke { key_id } => {
+                        accounts.revoke_key(&key_id).await?;
+                        println!("revoked {key_id}");
+                        Ok(())
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("NOMUCK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

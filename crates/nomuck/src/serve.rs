@@ -1,0 +1,102 @@
+//! `nomuck serve`: open the data directory, wire the services to the edge, listen.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use nomuck_edge::{Edge, KeyResolver, ResolvedKey};
+use nomuck_http::Principal;
+use nomuck_iam::Iam;
+use tracing::info;
+
+use crate::config::ServeConfig;
+use crate::data_dir::{ADMIN_CREDENTIALS_FILE, DataDir, OpenOutcome, ServerInfo};
+
+/// Resolves access keys for the edge through the account service.
+struct IamResolver(Arc<Iam>);
+
+#[async_trait::async_trait]
+impl KeyResolver for IamResolver {
+    async fn resolve(&self, access_key_id: &str) -> Result<Option<ResolvedKey>, String> {
+        let key = self
+            .0
+            .active_key(access_key_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(key.map(|k| ResolvedKey {
+            principal: Principal {
+                account_id: k.account.id.clone(),
+                account_name: k.account.name.clone(),
+                access_key_id: k.access_key_id.clone(),
+                is_admin: k.account.is_admin,
+            },
+            secret_access_key: k.secret_access_key.clone(),
+        }))
+    }
+}
+
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    crate::data_dir::check_is_dir(&config.data_dir)?;
+    let dir = match DataDir::open(&config.data_dir)? {
+        OpenOutcome::Opened(dir) => dir,
+        OpenOutcome::InUse { pid, server } => bail!(
+            "data directory {} is already in use by another nomuck process{}{}",
+            config.data_dir.display(),
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+            server
+                .map(|s| format!(", serving on {}", s.listen))
+                .unwrap_or_default()
+        ),
+    };
+    if let Some(admin) = dir.bootstrap_admin().await? {
+        let file = dir.path().join(ADMIN_CREDENTIALS_FILE);
+        // Shown once; the file keeps it for aws-cli (AWS_SHARED_CREDENTIALS_FILE).
+        println!(
+            "Created the admin account {} ({}).",
+            admin.account.name, admin.account.id
+        );
+        println!("  aws_access_key_id     = {}", admin.access_key_id);
+        println!("  aws_secret_access_key = {}", admin.secret_access_key);
+        println!("Saved to {} (mode 0600).", file.display());
+    }
+
+    // Handlers first: a signal that arrives once we announce ourselves must stop us gracefully.
+    let shutdown = shutdown_signal()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+
+    let edge = Edge::new(config.edge.clone(), Arc::new(IamResolver(dir.iam.clone())))
+        .with_api(Arc::new(nomuck_sts::StsApi))
+        .with_admin_api(Arc::new(nomuck_admin::AdminApi::new(dir.iam.clone())));
+
+    dir.publish_server(&ServerInfo {
+        pid: std::process::id(),
+        listen: bound.to_string(),
+    })?;
+    info!(listen = %bound, data_dir = %dir.path().display(), region = %config.edge.region, "nomuck serving");
+    println!(
+        "nomuck is serving on http://{bound} (data directory {})",
+        dir.path().display()
+    );
+
+    let served = nomuck_edge::serve(Arc::new(edge), listener, shutdown).await;
+    dir.unpublish_server();
+    served.context("server failed")?;
+    info!("stopped");
+    Ok(())
+}
+
+/// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM received"),
+            _ = int.recv() => info!("SIGINT received"),
+        }
+    })
+}

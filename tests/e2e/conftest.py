@@ -1,0 +1,161 @@
+"""Fixtures that run the real nomuck binary and point real AWS clients at it.
+
+Each `Server` is a `nomuck serve` process on a free loopback port (`--listen
+127.0.0.1:0`; the bound address is read from `<data-dir>/server.json`) with its own
+temporary data directory. It is stopped by its PID, never by name.
+"""
+
+import configparser
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import boto3
+import botocore.config
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("NOMUCK_BIN", ROOT / "target" / "debug" / "nomuck"))
+REGION = "us-east-1"
+
+
+def nomuck(data_dir, *args, check=True, env=None):
+    """Run a `nomuck` CLI command against `data_dir`."""
+    proc = subprocess.run(
+        [str(BIN), "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nomuck {args} failed ({proc.returncode}): {proc.stderr}")
+    return proc
+
+
+class Server:
+    def __init__(self, data_dir, extra_args=()):
+        self.data_dir = Path(data_dir)
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.endpoint = None
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+
+    def start(self, timeout=30):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        server_file = self.data_dir / "server.json"
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(BIN), "--data-dir", str(self.data_dir), "serve", "--listen", "127.0.0.1:0", *self.extra_args],
+            stdout=log,
+            stderr=log,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"nomuck exited with {self.proc.returncode}: {self.log()}")
+            try:
+                info = json.loads(server_file.read_text())
+                if info["pid"] == self.proc.pid:
+                    self.endpoint = f"http://{info['listen']}"
+                    if requests.get(f"{self.endpoint}/_nomuck/health", timeout=2).ok:
+                        return self
+            except (OSError, ValueError, KeyError, requests.RequestException):
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"nomuck did not become ready: {self.log()}")
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    @property
+    def credentials_file(self):
+        return self.data_dir / "admin-credentials"
+
+    def admin_keys(self):
+        parser = configparser.ConfigParser()
+        parser.read(self.credentials_file)
+        section = parser["default"]
+        return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+    def client(self, service, key_id=None, secret=None, **config):
+        if key_id is None:
+            key_id, secret = self.admin_keys()
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            config=botocore.config.Config(retries={"max_attempts": 1}, **config),
+        )
+
+    def aws(self, *args, key_id=None, secret=None, env_extra=None, prefix=(), check=True):
+        """Run aws-cli against this server. Credentials default to the admin file."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_MAX_ATTEMPTS="1",
+            AWS_CONFIG_FILE=os.devnull,
+        )
+        if key_id is None:
+            env["AWS_SHARED_CREDENTIALS_FILE"] = str(self.credentials_file)
+        else:
+            env.update(AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+        env.update(env_extra or {})
+        proc = subprocess.run([*prefix, "aws", *args], capture_output=True, text=True, env=env, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"aws {args} failed ({proc.returncode}): {proc.stderr}")
+        return proc
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = Server(tmp_path / "data").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Start servers with custom arguments; all are stopped at the end."""
+    started = []
+
+    def make(name="data", extra_args=()):
+        srv = Server(tmp_path / name, extra_args).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+def new_account(srv, name):
+    """Create an account and a key through the CLI; returns (account_id, key_id, secret)."""
+    account = json.loads(nomuck(srv.data_dir, "account", "create", name, "--json").stdout)
+    key = json.loads(nomuck(srv.data_dir, "key", "create", name, "--json").stdout)
+    assert key["accountId"] == account["accountId"]
+    return account["accountId"], key["accessKeyId"], key["secretAccessKey"]
