@@ -14,6 +14,7 @@ use http_body_util::BodyExt;
 use nomuck_http::{
     AuthError, Body, BodyError, Principal, Rejection, UriEncoding, collect_limited, full_body,
 };
+use nomuck_sigv4::v2::V2Request;
 use nomuck_sigv4::{
     AwsChunkedBody, AwsChunkedBodyError, ChunkedDecoder, PayloadHash, Sha256BodyCheck,
     SignedRequest, SigningKey,
@@ -124,6 +125,31 @@ impl Authenticator {
             }
         };
         Ok((key.principal, body))
+    }
+
+    /// Verify a legacy SigV2 request; its body is not signed and passes unchanged.
+    pub(crate) async fn authenticate_v2(
+        &self,
+        v2: &V2Request,
+        head: &http::request::Parts,
+        resource: &str,
+    ) -> Result<Principal, Rejection> {
+        let key = self
+            .resolver
+            .resolve(&v2.access_key_id)
+            .await
+            .map_err(Rejection::Internal)?
+            .ok_or(Rejection::Auth(AuthError::UnknownAccessKey))?;
+        nomuck_sigv4::v2::verify_v2(
+            v2,
+            &head.method,
+            &head.headers,
+            resource,
+            &key.secret_access_key,
+            time::OffsetDateTime::now_utc(),
+        )
+        .map_err(Rejection::Auth)?;
+        Ok(key.principal)
     }
 
     fn signing_key(&self, signed: &SignedRequest, secret: &str) -> SigningKey {

@@ -116,6 +116,28 @@ Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
     .await;
 }
 
+/// The credentials a request carries.
+enum Credential {
+    V4(nomuck_sigv4::SignedRequest),
+    /// Legacy SigV2, accepted only by APIs that supply a SigV2 resource (S3).
+    V2(nomuck_sigv4::v2::V2Request),
+}
+
+/// Find SigV4 credentials, or else SigV2 ones.
+fn parse_credentials(req: &Request) -> Result<Option<Credential>, nomuck_http::AuthError> {
+    match nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers()) {
+        Ok(Some(signed)) => Ok(Some(Credential::V4(signed))),
+        Ok(None) | Err(nomuck_http::AuthError::UnsupportedAlgorithm(_)) => {
+            match nomuck_sigv4::v2::parse_v2(req.uri(), req.headers())? {
+                Some(v2) => Ok(Some(Credential::V2(v2))),
+                None => nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers())
+                    .map(|s| s.map(Credential::V4)),
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
 /// AWS-style request ids: 16 upper-case hex digits, unique within a process and
 /// unlikely to repeat across restarts.
 fn next_request_id() -> String {
@@ -192,7 +214,7 @@ impl Edge {
             if path.starts_with(ADMIN_PREFIX)
                 && let Some(admin) = self.admin.clone()
             {
-                let signed = nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers());
+                let signed = parse_credentials(&req);
                 return (
                     "admin",
                     self.call(&admin, signed, req, request_id, peer, started)
@@ -210,9 +232,11 @@ impl Edge {
             );
         }
 
-        let signed = nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers());
+        let signed = parse_credentials(&req);
         let service = match &signed {
-            Ok(Some(s)) => Some(s.scope.service.clone()),
+            Ok(Some(Credential::V4(s))) => Some(s.scope.service.clone()),
+            // SigV2 names no service; only S3 ever spoke it.
+            Ok(Some(Credential::V2(_))) => Some("s3".to_owned()),
             Ok(None) => None,
             // A malformed signature still usually names its service; answer in that
             // service's protocol when it does.
@@ -249,7 +273,7 @@ impl Edge {
     async fn call(
         &self,
         api: &Arc<dyn ServiceApi>,
-        signed: Result<Option<nomuck_sigv4::SignedRequest>, nomuck_http::AuthError>,
+        signed: Result<Option<Credential>, nomuck_http::AuthError>,
         req: Request,
         request_id: &str,
         peer: SocketAddr,
@@ -271,7 +295,24 @@ impl Edge {
         let body = match signed {
             Err(err) => return api.reject(&ctx, Rejection::Auth(err)),
             Ok(None) => body,
-            Ok(Some(signed)) => {
+            Ok(Some(Credential::V2(v2))) => {
+                let Some(resource) = api.sigv2_resource(&head) else {
+                    return api.reject(
+                        &ctx,
+                        Rejection::Auth(nomuck_http::AuthError::UnsupportedAlgorithm(
+                            "AWS (SigV2)".into(),
+                        )),
+                    );
+                };
+                match self.auth.authenticate_v2(&v2, &head, &resource).await {
+                    Ok(principal) => {
+                        ctx.principal = Some(principal);
+                        body
+                    }
+                    Err(rejection) => return api.reject(&ctx, rejection),
+                }
+            }
+            Ok(Some(Credential::V4(signed))) => {
                 match self
                     .auth
                     .authenticate(&signed, &mut head, body, limit, api.uri_encoding())

@@ -147,6 +147,12 @@ pub trait ServiceApi: Send + Sync + 'static {
         UriEncoding::Standard
     }
 
+    /// The SigV2 canonical resource of a request, for APIs that accept legacy SigV2
+    /// signatures (S3 does, for older clients); `None` refuses SigV2.
+    fn sigv2_resource(&self, _head: &http::request::Parts) -> Option<String> {
+        None
+    }
+
     /// Largest request body this operation may carry, decided from the head alone.
     fn body_limit(&self, head: &http::request::Parts) -> u64;
 

@@ -251,3 +251,38 @@ async fn concurrent_commits_share_transactions_and_survive_close() {
         512
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_is_checkpointed_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    let store = SqliteMetaStore::open(&path).unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    for i in 0..200 {
+        let muts = (0..20)
+            .map(|j| {
+                Mutation::RecordUsage(usage_event(
+                    "000000000001",
+                    i,
+                    &format!("ck-{i}-{j}-{}", "x".repeat(100)),
+                ))
+            })
+            .collect();
+        store.commit(muts).await.unwrap();
+    }
+    // The writer does not checkpoint; the checkpointer copies WAL pages into
+    // the main file while the store stays open.
+    let mut grew = false;
+    for _ in 0..100 {
+        if std::fs::metadata(&path).unwrap().len() > before + 100_000 {
+            grew = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(grew, "main database file never received checkpointed pages");
+    assert_eq!(
+        store.usage(&UsageQuery::default()).await.unwrap().len(),
+        4000
+    );
+}

@@ -9,6 +9,20 @@
 //! 3. [`verify`] the request line and headers.
 //! 4. Body: [`PayloadHash::Sha256`] -> [`Sha256BodyCheck`]; streaming payloads ->
 //!    [`ChunkedDecoder::for_request`] wrapped in [`AwsChunkedBody`].
+//!
+//! ```ignore
+//! let (parts, body) = hyper_request.into_parts(); // body: hyper::body::Incoming
+//! let req = parse_request(&parts.method, &parts.uri, &parts.headers)?.ok_or(Anonymous)?;
+//! req.scope.check("us-east-1", "s3")?;
+//! let key = cache.get_or_derive(&req.access_key_id, &req.scope)?; // UnknownAccessKey
+//! verify(&req, &parts.method, &parts.uri, &parts.headers, None, &key, UriEncoding::S3, now)?;
+//! if let Some(dec) = ChunkedDecoder::for_request(&req, &parts.headers, &key)? {
+//!     let body = AwsChunkedBody::new(body, dec); // impl http_body::Body<Data = Bytes>
+//!     let trailer = body.trailer_handle();
+//!     store(body).await?; // any Err frame => discard what was written
+//!     let checksum = trailer.checksum(); // Some(..) iff x-amz-trailer declared one
+//! }
+//! ```
 
 mod body;
 mod canonical;
@@ -18,6 +32,7 @@ mod key;
 mod parse;
 mod sign;
 mod timefmt;
+pub mod v2;
 mod verify;
 
 pub use body::{

@@ -23,6 +23,15 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     #[serde(default)]
     pub limits: FileLimits,
+    #[serde(default)]
+    pub s3: FileS3,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileS3 {
+    /// Host suffixes for virtual-hosted-style requests (`BUCKET.<domain>`).
+    pub domains: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +67,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub edge: nomuck_edge::EdgeConfig,
+    pub s3_domains: Vec<String>,
 }
 
 /// What flags and environment said (clap already merged the two).
@@ -67,6 +77,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub region: Option<String>,
     pub max_connections: Option<usize>,
+    pub s3_domains: Option<Vec<String>>,
 }
 
 pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -109,10 +120,15 @@ impl ServeConfig {
             edge.max_connections > 0,
             "max_connections must be at least 1"
         );
+        let s3_domains = over
+            .s3_domains
+            .or_else(|| file.s3.domains.clone())
+            .unwrap_or_else(|| vec!["localhost".to_owned()]);
         Ok(Self {
             listen,
             data_dir: data_dir(over.data_dir, file),
             edge,
+            s3_domains,
         })
     }
 }

@@ -7,6 +7,7 @@
 //!   master.key           key that seals access-key secrets (0600)
 //!   admin-credentials    the first admin key, aws-cli credentials format (0600)
 //!   meta.db              metadata (SQLite, WAL)
+//!   blobs/               object bytes (one file per blob, fanned out)
 //! ```
 
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -25,12 +26,14 @@ const SERVER_FILE: &str = "server.json";
 const MASTER_KEY_FILE: &str = "master.key";
 pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials";
 const META_DB_FILE: &str = "meta.db";
+const BLOBS_DIR: &str = "blobs";
 
 /// An opened data directory. Dropping it releases the lock.
 pub struct DataDir {
     path: PathBuf,
     /// Held for the lifetime of the process's use of the directory.
     _lock: File,
+    pub store: Arc<dyn MetaStore>,
     pub iam: Arc<Iam>,
 }
 
@@ -91,16 +94,32 @@ impl DataDir {
         let store: Arc<dyn MetaStore> = Arc::new(
             SqliteMetaStore::open(&db_path).map_err(|e| describe_store_error(&db_path, e))?,
         );
-        let iam = Arc::new(Iam::new(store, &master_key));
+        let iam = Arc::new(Iam::new(store.clone(), &master_key));
         Ok(OpenOutcome::Opened(DataDir {
             path: path.to_owned(),
             _lock: lock,
+            store,
             iam,
         }))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The object store over this directory's metadata and `blobs/`.
+    pub fn storage(
+        &self,
+        options: nomuck_storage::StorageOptions,
+    ) -> anyhow::Result<Arc<nomuck_storage::Storage>> {
+        let root = self.path.join(BLOBS_DIR);
+        let blobs = nomuck_blob::LocalBlobStore::open(&root)
+            .with_context(|| format!("cannot open the blob store in {}", root.display()))?;
+        Ok(nomuck_storage::Storage::new(
+            self.store.clone(),
+            Arc::new(blobs),
+            options,
+        ))
     }
 
     /// Create the admin account if the directory is new; its key is written to

@@ -58,6 +58,10 @@ struct ServeArgs {
     /// Connections served at once [default: 4096].
     #[arg(long, env = "NOMUCK_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Domain for virtual-hosted-style S3 requests (`BUCKET.<domain>`); repeat for
+    /// several [default: localhost].
+    #[arg(long = "s3-domain", env = "NOMUCK_S3_DOMAINS", value_delimiter = ',')]
+    s3_domains: Option<Vec<String>>,
 }
 
 #[derive(Subcommand)]
@@ -122,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         data_dir: cli.data_dir,
                         region: args.region,
                         max_connections: args.max_connections,
+                        s3_domains: args.s3_domains,
                     },
                     &file,
                 )?;

@@ -66,7 +66,20 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let bound = listener.local_addr()?;
 
+    let storage = dir.storage(nomuck_storage::StorageOptions {
+        default_region: config.edge.region.clone(),
+        ..nomuck_storage::StorageOptions::default()
+    })?;
+    storage.start_background();
+    let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(nomuck_s3::S3Api::new(
+        storage.clone(),
+        nomuck_s3::S3Config {
+            domains: config.s3_domains.clone(),
+        },
+    ));
     let edge = Edge::new(config.edge.clone(), Arc::new(IamResolver(dir.iam.clone())))
+        .with_api(s3.clone())
+        .with_anonymous_api(s3)
         .with_api(Arc::new(nomuck_sts::StsApi))
         .with_admin_api(Arc::new(nomuck_admin::AdminApi::new(dir.iam.clone())));
 
@@ -81,6 +94,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     );
 
     let served = nomuck_edge::serve(Arc::new(edge), listener, shutdown).await;
+    if let Err(err) = storage.shutdown().await {
+        tracing::warn!(%err, "storage did not shut down cleanly");
+    }
     dir.unpublish_server();
     served.context("server failed")?;
     info!("stopped");

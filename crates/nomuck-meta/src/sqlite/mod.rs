@@ -4,12 +4,14 @@
 //! - `migrations/`: numbered `.sql` files and the open-time schema check.
 //! - `apply.rs`: one function per [`Mutation`] variant (runs on the writer thread).
 //! - `writer.rs`: the single writer thread doing group commit.
+//! - `checkpoint.rs`: the thread that checkpoints the WAL off the commit path.
 //! - `reads.rs`: the read-only connection pool and the account/usage queries.
 //! - `objstore/`: object-store mutations and queries (buckets, objects, uploads, GC).
 //! - `codec.rs`: JSON encoding of structured object columns.
 //! - `errors.rs`: rusqlite error → [`MetaError`] classification.
 
 mod apply;
+mod checkpoint;
 mod codec;
 mod errors;
 pub(crate) mod migrations;
@@ -45,6 +47,9 @@ pub struct SqliteOptions {
     pub queue_depth: usize,
     /// How long a connection waits on a lock held by another process.
     pub busy_timeout: Duration,
+    /// WAL checkpoints run on their own thread (not in the writer's commit
+    /// path), at most this often while commits arrive.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -54,6 +59,7 @@ impl Default for SqliteOptions {
             max_batch: 1024,
             queue_depth: 4096,
             busy_timeout: Duration::from_secs(5),
+            checkpoint_interval: Duration::from_millis(200),
         }
     }
 }
@@ -69,7 +75,7 @@ pub struct SqliteStats {
 /// [`MetaStore`] on one SQLite file (WAL, `synchronous=FULL`).
 pub struct SqliteMetaStore {
     path: PathBuf,
-    // Field order matters: the writer (and its connection) stops before readers close.
+    // Shut down in Drop: readers close before the writer's connection.
     writer: writer::Writer,
     readers: Arc<reads::ReadPool>,
 }
@@ -104,6 +110,8 @@ impl SqliteMetaStore {
             .map_err(errors::db_err)
             .map_err(ctx)?;
         migrations::prepare(&mut conn).map_err(ctx)?;
+        // The writer walks every index a commit touches; keep them cached.
+        reads::tune_caches(&conn, 8 << 10).map_err(ctx)?;
 
         // Readers are opened after migrations so they never see a half-built schema.
         let readers = Arc::new(reads::ReadPool::new(
@@ -113,8 +121,20 @@ impl SqliteMetaStore {
         ));
         readers.warm_up().map_err(ctx)?;
 
-        let writer = writer::Writer::spawn(conn, opts.max_batch.max(1), opts.queue_depth.max(1))
+        let checkpointer =
+            checkpoint::Checkpointer::spawn(&path, opts.busy_timeout, opts.checkpoint_interval)
+                .map_err(ctx)?;
+        // Checkpoints are the checkpointer's job now.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(errors::db_err)
             .map_err(ctx)?;
+        let writer = writer::Writer::spawn(
+            conn,
+            opts.max_batch.max(1),
+            opts.queue_depth.max(1),
+            checkpointer,
+        )
+        .map_err(ctx)?;
         Ok(Self {
             path,
             writer,
@@ -137,12 +157,21 @@ impl SqliteMetaStore {
     /// Stops the writer after it has applied everything already queued.
     /// Dropping the store does the same but cannot report errors.
     pub fn close(mut self) -> Result<(), MetaError> {
+        self.readers.close();
         self.writer.shutdown()
     }
 
     /// The schema version this binary creates and understands.
     pub const fn schema_version() -> i64 {
         migrations::LATEST
+    }
+}
+
+impl Drop for SqliteMetaStore {
+    fn drop(&mut self) {
+        // Readers first, so the writer's connection closes last (see ReadPool::close).
+        self.readers.close();
+        let _ = self.writer.shutdown();
     }
 }
 

@@ -32,6 +32,15 @@ impl ReadPool {
         }
     }
 
+    /// Refuses new reads and closes idle connections (reads in flight finish
+    /// and then drop theirs). Done before the writer stops so that the
+    /// writer's connection is the last to close: only a read-write connection
+    /// can checkpoint and remove the WAL on close.
+    pub(super) fn close(&self) {
+        self.permits.close();
+        self.idle().clear();
+    }
+
     /// Opens one connection eagerly so `open()` fails fast if readers cannot work.
     pub(super) fn warm_up(&self) -> Result<(), MetaError> {
         let c = self.connect()?;
@@ -43,6 +52,7 @@ impl ReadPool {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let c = Connection::open_with_flags(&self.path, flags).map_err(db_err)?;
         c.busy_timeout(self.busy_timeout).map_err(db_err)?;
+        tune_caches(&c, READER_CACHE_KIB)?;
         Ok(c)
     }
 
@@ -78,7 +88,7 @@ impl ReadPool {
                 Err(MetaError::Unavailable(_) | MetaError::Corrupt(_) | MetaError::Internal(_))
             );
             let mut idle = pool.idle();
-            if healthy && idle.len() < pool.size {
+            if healthy && idle.len() < pool.size && !pool.permits.is_closed() {
                 idle.push(conn);
             }
             out
@@ -86,6 +96,17 @@ impl ReadPool {
         .await
         .map_err(|e| MetaError::Internal(format!("read task failed: {e}")))?
     }
+}
+
+/// Page cache per reader connection (SQLite's default is 2 MiB).
+const READER_CACHE_KIB: i64 = 16 << 10;
+
+/// Sizes a connection's page cache and prepared-statement cache. The object
+/// store alone runs a few dozen distinct statements; rusqlite keeps 16.
+pub(super) fn tune_caches(c: &Connection, cache_kib: i64) -> Result<(), MetaError> {
+    c.set_prepared_statement_cache_capacity(128);
+    c.pragma_update(None, "cache_size", -cache_kib)
+        .map_err(db_err)
 }
 
 #[derive(Clone, Copy)]

@@ -15,6 +15,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::apply;
+use super::checkpoint::Checkpointer;
 use super::errors::db_err;
 use crate::{CommitReceipt, MetaError, Mutation};
 
@@ -37,18 +38,28 @@ pub(super) struct Writer {
     counters: Arc<Counters>,
 }
 
+/// Things the writer thread owns besides its connection.
+struct Shared {
+    counters: Arc<Counters>,
+    checkpointer: Checkpointer,
+}
+
 impl Writer {
     pub(super) fn spawn(
         conn: Connection,
         max_batch: usize,
         queue_depth: usize,
+        checkpointer: Checkpointer,
     ) -> Result<Self, MetaError> {
         let (tx, rx) = mpsc::channel(queue_depth);
         let counters = Arc::new(Counters::default());
-        let c = Arc::clone(&counters);
+        let shared = Shared {
+            counters: Arc::clone(&counters),
+            checkpointer,
+        };
         let thread = std::thread::Builder::new()
             .name("nomuck-meta-writer".into())
-            .spawn(move || run(conn, rx, max_batch, &c))
+            .spawn(move || run(conn, rx, max_batch, shared))
             .map_err(|e| MetaError::Unavailable(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             tx: Some(tx),
@@ -90,7 +101,8 @@ impl Drop for Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Request>, max_batch: usize, counters: &Counters) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Request>, max_batch: usize, mut shared: Shared) {
+    let counters = &shared.counters;
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch.min(1024));
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -102,6 +114,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Request>, max_batch: usize, coun
         }
         let (results, committed) = commit_batch(&conn, batch.iter().map(|r| &r.mutations[..]));
         if committed {
+            shared.checkpointer.notify();
             counters.batches.fetch_add(1, Ordering::Relaxed);
             counters
                 .commit_calls
@@ -114,6 +127,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Request>, max_batch: usize, coun
     }
     // Clean shutdown: fold the WAL back into the main file so a stopped
     // server leaves a self-contained .db. Best effort; reopening recovers anyway.
+    shared.checkpointer.stop();
     let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
 }
 
@@ -153,17 +167,24 @@ pub(super) fn commit_batch<'a>(
     (results, true)
 }
 
+/// Runs a parameterless statement through the statement cache (the
+/// savepoint statements run for every call; parsing them each time shows).
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn apply_call(conn: &Connection, muts: &[Mutation]) -> Reply {
-    conn.execute_batch("SAVEPOINT call").map_err(db_err)?;
+    exec_cached(conn, "SAVEPOINT call").map_err(db_err)?;
     let mut receipt = CommitReceipt::default();
     match muts.iter().try_for_each(|m| apply(conn, m, &mut receipt)) {
         Ok(()) => {
-            conn.execute_batch("RELEASE call").map_err(db_err)?;
+            exec_cached(conn, "RELEASE call").map_err(db_err)?;
             Ok(receipt)
         }
         Err(e) if is_caller_error(&e) => {
             // ROLLBACK TO undoes this call only; RELEASE then drops the savepoint.
-            conn.execute_batch("ROLLBACK TO call; RELEASE call")
+            exec_cached(conn, "ROLLBACK TO call")
+                .and_then(|()| exec_cached(conn, "RELEASE call"))
                 .map_err(|re| MetaError::Unavailable(format!("savepoint rollback failed: {re}")))?;
             Err(e)
         }

@@ -63,6 +63,10 @@ pub(super) fn prepare(conn: &mut Connection) -> Result<(), MetaError> {
         .map_err(db_err)?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(db_err)?;
+    // The writer opens a savepoint per commit call; SQLite journals each
+    // page's first change inside a savepoint. In memory, not a temp file.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(db_err)?;
 
     // IMMEDIATE: take the write lock up front so two processes opening the same
     // fresh file cannot both run migration 1.

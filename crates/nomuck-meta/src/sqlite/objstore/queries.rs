@@ -641,7 +641,10 @@ mod tests {
             10,
         );
         let p = plan(&c, &sql, args);
-        assert!(p.contains("objects_latest") && p.contains("key>? AND key<?"), "{p}");
+        assert!(
+            p.contains("objects_latest") && p.contains("key>? AND key<?"),
+            "{p}"
+        );
         assert!(!p.contains("TEMP B-TREE"), "{p}");
 
         let (sql, args) = range_query(
@@ -653,7 +656,10 @@ mod tests {
             10,
         );
         let p = plan(&c, &sql, args);
-        assert!(p.contains("uploads_by_key") && !p.contains("TEMP B-TREE"), "{p}");
+        assert!(
+            p.contains("uploads_by_key") && !p.contains("TEMP B-TREE"),
+            "{p}"
+        );
 
         // Versions: key order from the index, newest-first only sorted per key.
         let (sql, args) = range_query(

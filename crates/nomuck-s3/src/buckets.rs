@@ -1,0 +1,370 @@
+//! Bucket operations and listings.
+
+use http::StatusCode;
+use nomuck_meta::ObjectSummary;
+use nomuck_storage::{ListFrom, ListObjectsRequest, ListVersionsRequest, Storage};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::error::S3Error;
+use crate::headers::quoted;
+use crate::reply::{self, iso8601};
+use crate::xml::{XmlWriter, parse};
+use crate::{S3Request, S3Result, storage_error};
+
+const MAX_KEYS: usize = 1000;
+
+pub async fn list_buckets(s: &Storage, req: &mut S3Request) -> S3Result {
+    let owner = req
+        .caller
+        .account_id
+        .clone()
+        .ok_or_else(S3Error::access_denied)?;
+    let buckets = s.list_buckets(&req.caller).await.map_err(storage_error)?;
+    let mut w = XmlWriter::new("ListAllMyBucketsResult");
+    w.open("Owner")
+        .elem("ID", &owner)
+        .elem("DisplayName", &owner)
+        .close("Owner");
+    w.open("Buckets");
+    for b in &buckets {
+        w.open("Bucket")
+            .elem("Name", &b.name)
+            .elem("CreationDate", &iso8601(b.created_at))
+            .elem("BucketRegion", &b.region)
+            .close("Bucket");
+    }
+    w.close("Buckets");
+    Ok(reply::xml(
+        StatusCode::OK,
+        w.finish("ListAllMyBucketsResult"),
+    ))
+}
+
+pub async fn create_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
+    let body = req.body_bytes().await?;
+    let region = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let doc = parse(&body)?;
+        if doc.name != "CreateBucketConfiguration" {
+            return Err(S3Error::malformed_xml());
+        }
+        doc.child_text("LocationConstraint")
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(region) = &region
+        && region != &req.ctx.server_region
+    {
+        return Err(S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "IllegalLocationConstraintException",
+            format!(
+                "The {region} location constraint is incompatible for the region specific endpoint this request was sent to."
+            ),
+        ));
+    }
+    let bucket = req.bucket().to_owned();
+    s.create_bucket(&req.caller, &bucket, region.as_deref())
+        .await
+        .map_err(storage_error)?;
+    let mut response = reply::empty(StatusCode::OK);
+    reply::set(&mut response, "location", &format!("/{bucket}"));
+    Ok(response)
+}
+
+pub async fn delete_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
+    s.delete_bucket(&req.caller, req.bucket())
+        .await
+        .map_err(storage_error)?;
+    Ok(reply::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn head_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
+    let info = s
+        .head_bucket(&req.caller, req.bucket())
+        .await
+        .map_err(storage_error)?;
+    let mut response = reply::empty(StatusCode::OK);
+    reply::set(&mut response, "x-amz-bucket-region", &info.region);
+    Ok(response)
+}
+
+pub async fn get_bucket_location(s: &Storage, req: &mut S3Request) -> S3Result {
+    let info = s
+        .head_bucket(&req.caller, req.bucket())
+        .await
+        .map_err(storage_error)?;
+    // us-east-1 is written as an empty constraint, as AWS does.
+    let constraint = if info.region == "us-east-1" {
+        ""
+    } else {
+        info.region.as_str()
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
+        crate::xml::S3_NAMESPACE,
+        nomuck_http::xml::escape(constraint)
+    );
+    Ok(reply::xml(StatusCode::OK, body))
+}
+
+pub async fn get_bucket_versioning(s: &Storage, req: &mut S3Request) -> S3Result {
+    let info = s
+        .head_bucket(&req.caller, req.bucket())
+        .await
+        .map_err(storage_error)?;
+    let mut w = XmlWriter::new("VersioningConfiguration");
+    match info.versioning {
+        nomuck_meta::Versioning::Unversioned => {}
+        other => {
+            w.elem("Status", other.as_str());
+        }
+    }
+    Ok(reply::xml(
+        StatusCode::OK,
+        w.finish("VersioningConfiguration"),
+    ))
+}
+
+/// Characters `encoding-type=url` leaves as they are.
+const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Applies `encoding-type=url` to the names in a listing.
+struct Names {
+    url: bool,
+}
+
+impl Names {
+    fn from(req: &S3Request) -> Result<Self, S3Error> {
+        match req.param("encoding-type") {
+            None => Ok(Self { url: false }),
+            Some(e) if e.eq_ignore_ascii_case("url") => Ok(Self { url: true }),
+            Some(_) => Err(S3Error::invalid_argument()
+                .with_message("Invalid Encoding Method specified in Request")),
+        }
+    }
+
+    fn show(&self, name: &str) -> String {
+        if self.url {
+            utf8_percent_encode(name, URL_SAFE).to_string()
+        } else {
+            name.to_owned()
+        }
+    }
+}
+
+fn max_keys(req: &S3Request, name: &str) -> Result<usize, S3Error> {
+    match req.param(name) {
+        None => Ok(MAX_KEYS),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(|n| usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS))
+            .ok_or_else(|| {
+                S3Error::invalid_argument().with_message(format!(
+                    "Provided {name} not an integer or within integer range"
+                ))
+            }),
+    }
+}
+
+fn write_owner(w: &mut XmlWriter, owner: &str) {
+    w.open("Owner")
+        .elem("ID", owner)
+        .elem("DisplayName", owner)
+        .close("Owner");
+}
+
+fn write_summary(w: &mut XmlWriter, tag: &str, o: &ObjectSummary, names: &Names, owner: bool) {
+    w.open(tag)
+        .elem("Key", &names.show(&o.key))
+        .elem("LastModified", &iso8601(o.last_modified));
+    w.elem("ETag", &quoted(&o.etag))
+        .elem("Size", &o.size.to_string());
+    if let Some(alg) = &o.checksum_algorithm {
+        w.elem("ChecksumAlgorithm", alg);
+    }
+    if let Some(kind) = o.checksum_type {
+        w.elem("ChecksumType", kind.as_str());
+    }
+    w.elem("StorageClass", &o.storage_class);
+    if owner {
+        write_owner(w, &o.owner);
+    }
+    w.close(tag);
+}
+
+pub async fn list_objects(s: &Storage, req: &mut S3Request, v2: bool) -> S3Result {
+    let names = Names::from(req)?;
+    let prefix = req.param("prefix").unwrap_or("").to_owned();
+    let delimiter = req
+        .param("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
+    let max_keys = max_keys(req, "max-keys")?;
+    let from = if v2 {
+        match (req.param("continuation-token"), req.param("start-after")) {
+            (Some(token), _) => ListFrom::ContinuationToken(token.to_owned()),
+            (None, Some(after)) if !after.is_empty() => ListFrom::Marker(after.to_owned()),
+            _ => ListFrom::Beginning,
+        }
+    } else {
+        match req.param("marker") {
+            Some(m) if !m.is_empty() => ListFrom::Marker(m.to_owned()),
+            _ => ListFrom::Beginning,
+        }
+    };
+    let out = s
+        .list_objects(
+            &req.caller,
+            req.bucket(),
+            ListObjectsRequest {
+                prefix: prefix.clone(),
+                delimiter: delimiter.clone(),
+                max_keys,
+                from,
+            },
+        )
+        .await
+        .map_err(storage_error)?;
+
+    let mut w = XmlWriter::new("ListBucketResult");
+    w.elem("Name", req.bucket())
+        .elem("Prefix", &names.show(&prefix));
+    if v2 {
+        w.opt("ContinuationToken", req.param("continuation-token"));
+        if let Some(after) = req.param("start-after") {
+            w.elem("StartAfter", &names.show(after));
+        }
+        w.elem(
+            "KeyCount",
+            &(out.objects.len() + out.common_prefixes.len()).to_string(),
+        );
+        w.opt(
+            "NextContinuationToken",
+            out.next_continuation_token.as_deref(),
+        );
+    } else {
+        w.elem("Marker", &names.show(req.param("marker").unwrap_or("")));
+        // AWS sends NextMarker only with a delimiter; clients fall back to the last key.
+        if delimiter.is_some()
+            && let Some(next) = &out.next_marker
+        {
+            w.elem("NextMarker", &names.show(next));
+        }
+    }
+    w.elem("MaxKeys", &max_keys.to_string());
+    if let Some(d) = &delimiter {
+        w.elem("Delimiter", &names.show(d));
+    }
+    if names.url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem(
+        "IsTruncated",
+        if out.is_truncated { "true" } else { "false" },
+    );
+    let fetch_owner = !v2 || req.param("fetch-owner") == Some("true");
+    for o in &out.objects {
+        write_summary(&mut w, "Contents", o, &names, fetch_owner);
+    }
+    for p in &out.common_prefixes {
+        w.open("CommonPrefixes")
+            .elem("Prefix", &names.show(p))
+            .close("CommonPrefixes");
+    }
+    Ok(reply::xml(StatusCode::OK, w.finish("ListBucketResult")))
+}
+
+pub async fn list_object_versions(s: &Storage, req: &mut S3Request) -> S3Result {
+    let names = Names::from(req)?;
+    let prefix = req.param("prefix").unwrap_or("").to_owned();
+    let delimiter = req
+        .param("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
+    let max_keys = max_keys(req, "max-keys")?;
+    let key_marker = req
+        .param("key-marker")
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned);
+    let version_id_marker = req
+        .param("version-id-marker")
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned);
+    let out = s
+        .list_object_versions(
+            &req.caller,
+            req.bucket(),
+            ListVersionsRequest {
+                prefix: prefix.clone(),
+                delimiter: delimiter.clone(),
+                max_keys,
+                key_marker: key_marker.clone(),
+                version_id_marker: version_id_marker.clone(),
+            },
+        )
+        .await
+        .map_err(storage_error)?;
+    let mut w = XmlWriter::new("ListVersionsResult");
+    w.elem("Name", req.bucket())
+        .elem("Prefix", &names.show(&prefix));
+    w.elem(
+        "KeyMarker",
+        &names.show(key_marker.as_deref().unwrap_or("")),
+    );
+    w.elem(
+        "VersionIdMarker",
+        version_id_marker.as_deref().unwrap_or(""),
+    );
+    if let Some(next) = &out.next_key_marker {
+        w.elem("NextKeyMarker", &names.show(next));
+    }
+    w.opt("NextVersionIdMarker", out.next_version_id_marker.as_deref());
+    w.elem("MaxKeys", &max_keys.to_string());
+    if let Some(d) = &delimiter {
+        w.elem("Delimiter", &names.show(d));
+    }
+    if names.url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem(
+        "IsTruncated",
+        if out.is_truncated { "true" } else { "false" },
+    );
+    for v in &out.versions {
+        if v.is_delete_marker {
+            w.open("DeleteMarker")
+                .elem("Key", &names.show(&v.key))
+                .elem("VersionId", &v.version_id)
+                .elem("IsLatest", if v.is_latest { "true" } else { "false" })
+                .elem("LastModified", &iso8601(v.last_modified));
+            write_owner(&mut w, &v.owner);
+            w.close("DeleteMarker");
+        } else {
+            w.open("Version")
+                .elem("Key", &names.show(&v.key))
+                .elem("VersionId", &v.version_id)
+                .elem("IsLatest", if v.is_latest { "true" } else { "false" })
+                .elem("LastModified", &iso8601(v.last_modified))
+                .elem("ETag", &quoted(&v.etag))
+                .elem("Size", &v.size.to_string())
+                .elem("StorageClass", &v.storage_class);
+            write_owner(&mut w, &v.owner);
+            w.close("Version");
+        }
+    }
+    for p in &out.common_prefixes {
+        w.open("CommonPrefixes")
+            .elem("Prefix", &names.show(p))
+            .close("CommonPrefixes");
+    }
+    Ok(reply::xml(StatusCode::OK, w.finish("ListVersionsResult")))
+}

@@ -1,0 +1,463 @@
+//! The S3 REST API: turns S3 requests into storage operations and renders replies and
+//! errors as S3 clients expect them. Only this crate knows S3's wire shapes.
+
+pub mod addressing;
+mod buckets;
+pub mod error;
+pub mod headers;
+mod multipart;
+mod objects;
+mod reply;
+pub mod xml;
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use nomuck_http::{
+    AuthError, Operation, Rejection, Request, RequestContext, Response, ServiceApi, UriEncoding,
+};
+use nomuck_storage::{Caller, Storage, StorageError};
+
+use crate::addressing::{Target, parse_target};
+use crate::error::S3Error;
+
+/// Largest body of a request that carries an XML document (DeleteObjects with 1,000
+/// keys, CompleteMultipartUpload with 10,000 parts).
+const MAX_XML_BODY: u64 = 16 << 20;
+
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// Host suffixes for virtual-hosted-style addressing (`BUCKET.<domain>`).
+    pub domains: Vec<String>,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            domains: vec!["localhost".into()],
+        }
+    }
+}
+
+pub struct S3Api {
+    storage: Arc<Storage>,
+    config: S3Config,
+}
+
+impl S3Api {
+    pub fn new(storage: Arc<Storage>, config: S3Config) -> Self {
+        Self { storage, config }
+    }
+}
+
+/// One parsed request, shared by the handlers.
+pub(crate) struct S3Request {
+    pub ctx: RequestContext,
+    pub caller: Caller,
+    pub target: Target,
+    pub head: http::request::Parts,
+    pub body: nomuck_http::Body,
+    /// Decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+}
+
+impl S3Request {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.query.iter().any(|(k, _)| k == name)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        headers::text(&self.head.headers, name)
+    }
+
+    pub fn bucket(&self) -> &str {
+        self.target.bucket().unwrap_or("")
+    }
+
+    pub fn key(&self) -> &str {
+        match &self.target {
+            Target::Object { key, .. } => key,
+            _ => "",
+        }
+    }
+
+    /// Read an XML request document.
+    pub async fn body_bytes(&mut self) -> Result<bytes::Bytes, S3Error> {
+        let body = std::mem::replace(&mut self.body, nomuck_http::empty_body());
+        nomuck_http::collect_limited(body, MAX_XML_BODY)
+            .await
+            .map_err(rejection_error)
+    }
+}
+
+/// The outcome of a handler: a reply, or an error to render.
+pub(crate) type S3Result = Result<Response, S3Error>;
+
+#[async_trait::async_trait]
+impl ServiceApi for S3Api {
+    fn scope_names(&self) -> &'static [&'static str] {
+        &["s3"]
+    }
+
+    fn uri_encoding(&self) -> UriEncoding {
+        UriEncoding::S3
+    }
+
+    fn sigv2_resource(&self, head: &http::request::Parts) -> Option<String> {
+        Some(addressing::sigv2_resource(head, &self.config.domains))
+    }
+
+    fn body_limit(&self, head: &http::request::Parts) -> u64 {
+        // Object data may be as large as a single PUT allows; everything else is a
+        // small XML document.
+        match head.method {
+            Method::PUT => self.storage.options().max_object_size,
+            _ => MAX_XML_BODY,
+        }
+    }
+
+    async fn handle(&self, ctx: RequestContext, request: Request) -> Response {
+        let (head, body) = request.into_parts();
+        let is_head = head.method == Method::HEAD;
+        let host = head
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| head.uri.authority().map(|a| a.to_string()));
+        let target = match parse_target(host.as_deref(), head.uri.path(), &self.config.domains) {
+            Ok(target) => target,
+            Err(err) => return reply::error(&ctx, "/", err, is_head, "Unknown"),
+        };
+        let resource = target.resource();
+        // A request signed for another region is refused naming ours, as AWS does;
+        // clients such as s3cmd and botocore re-sign on it.
+        if let Some(region) = &ctx.signed_region
+            && region != &ctx.server_region
+        {
+            let err = S3Error::new(
+                StatusCode::BAD_REQUEST,
+                "AuthorizationHeaderMalformed",
+                format!(
+                    "The authorization header is malformed; the region '{region}' is wrong; expecting '{}'",
+                    ctx.server_region
+                ),
+            )
+            .with("Region", ctx.server_region.clone());
+            return reply::error(&ctx, &resource, err, is_head, "Unknown");
+        }
+        let query = head
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let caller = match &ctx.principal {
+            Some(p) => Caller::account(p.account_id.clone(), ctx.request_id.clone()),
+            None => Caller::anonymous(ctx.request_id.clone()),
+        };
+        let mut req = S3Request {
+            ctx,
+            caller,
+            target,
+            head,
+            body,
+            query,
+        };
+        let (operation, result) = self.dispatch(&mut req).await;
+        match result {
+            Ok(mut response) => {
+                response.extensions_mut().insert(Operation(operation));
+                reply::finish(&req.ctx, response)
+            }
+            Err(err) => reply::error(&req.ctx, &resource, err, is_head, operation),
+        }
+    }
+
+    fn reject(&self, ctx: &RequestContext, rejection: Rejection) -> Response {
+        reply::error(ctx, "/", rejection_error(rejection), false, "Unknown")
+    }
+}
+
+impl S3Api {
+    async fn dispatch(&self, req: &mut S3Request) -> (&'static str, S3Result) {
+        let s = &self.storage;
+        let method = req.head.method.clone();
+        macro_rules! op {
+            ($name:literal, $call:expr) => {
+                ($name, $call.await)
+            };
+        }
+        match (&req.target, method) {
+            (Target::Service, Method::GET) => op!("ListBuckets", buckets::list_buckets(s, req)),
+            (Target::Service, _) => ("Unknown", Err(S3Error::method_not_allowed())),
+            (Target::Bucket(_), method) => {
+                if let Some(sub) = unsupported_subresource(req) {
+                    return ("Unknown", Err(not_implemented(sub)));
+                }
+                match method {
+                    Method::PUT => op!("CreateBucket", buckets::create_bucket(s, req)),
+                    Method::DELETE => op!("DeleteBucket", buckets::delete_bucket(s, req)),
+                    Method::HEAD => op!("HeadBucket", buckets::head_bucket(s, req)),
+                    Method::POST if req.has("delete") => {
+                        op!("DeleteObjects", objects::delete_objects(s, req))
+                    }
+                    Method::GET if req.has("location") => {
+                        op!("GetBucketLocation", buckets::get_bucket_location(s, req))
+                    }
+                    Method::GET if req.has("versioning") => {
+                        op!(
+                            "GetBucketVersioning",
+                            buckets::get_bucket_versioning(s, req)
+                        )
+                    }
+                    Method::GET if req.has("uploads") => {
+                        op!("ListMultipartUploads", multipart::list_uploads(s, req))
+                    }
+                    Method::GET if req.has("versions") => {
+                        op!("ListObjectVersions", buckets::list_object_versions(s, req))
+                    }
+                    Method::GET if req.param("list-type") == Some("2") => {
+                        op!("ListObjectsV2", buckets::list_objects(s, req, true))
+                    }
+                    Method::GET => op!("ListObjects", buckets::list_objects(s, req, false)),
+                    _ => ("Unknown", Err(S3Error::method_not_allowed())),
+                }
+            }
+            (Target::Object { .. }, method) => {
+                if let Some(sub) = unsupported_subresource(req) {
+                    return ("Unknown", Err(not_implemented(sub)));
+                }
+                let copy = req.head.headers.contains_key("x-amz-copy-source");
+                match method {
+                    Method::PUT if req.has("uploadId") && copy => {
+                        op!("UploadPartCopy", multipart::upload_part_copy(s, req))
+                    }
+                    Method::PUT if req.has("uploadId") => {
+                        op!("UploadPart", multipart::upload_part(s, req))
+                    }
+                    Method::PUT if req.has("tagging") => {
+                        op!("PutObjectTagging", objects::put_tagging(s, req))
+                    }
+                    Method::PUT if copy => op!("CopyObject", objects::copy_object(s, req)),
+                    Method::PUT => op!("PutObject", objects::put_object(s, req)),
+                    Method::GET if req.has("uploadId") => {
+                        op!("ListParts", multipart::list_parts(s, req))
+                    }
+                    Method::GET if req.has("tagging") => {
+                        op!("GetObjectTagging", objects::get_tagging(s, req))
+                    }
+                    Method::GET if req.has("attributes") => {
+                        op!("GetObjectAttributes", objects::get_attributes(s, req))
+                    }
+                    Method::GET => op!("GetObject", objects::get_object(s, req, false)),
+                    Method::HEAD => op!("HeadObject", objects::get_object(s, req, true)),
+                    Method::DELETE if req.has("uploadId") => {
+                        op!("AbortMultipartUpload", multipart::abort(s, req))
+                    }
+                    Method::DELETE if req.has("tagging") => {
+                        op!("DeleteObjectTagging", objects::delete_tagging(s, req))
+                    }
+                    Method::DELETE => op!("DeleteObject", objects::delete_object(s, req)),
+                    Method::POST if req.has("uploads") => {
+                        op!("CreateMultipartUpload", multipart::create(s, req))
+                    }
+                    Method::POST if req.has("uploadId") => {
+                        op!("CompleteMultipartUpload", multipart::complete(s, req))
+                    }
+                    _ => ("Unknown", Err(S3Error::method_not_allowed())),
+                }
+            }
+        }
+    }
+}
+
+/// Bucket and object features of the access-control and bucket-features work that are
+/// not built yet. Answering `NotImplemented` is what S3-compatible servers do for
+/// features they lack, and it keeps such a request from being mistaken for another
+/// operation (a `PUT ?policy` must never create a bucket).
+fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
+    const SUBRESOURCES: &[&str] = &[
+        "acl",
+        "policy",
+        "policyStatus",
+        "cors",
+        "lifecycle",
+        "website",
+        "logging",
+        "notification",
+        "replication",
+        "encryption",
+        "publicAccessBlock",
+        "ownershipControls",
+        "object-lock",
+        "legal-hold",
+        "retention",
+        "requestPayment",
+        "accelerate",
+        "analytics",
+        "inventory",
+        "metrics",
+        "intelligent-tiering",
+        "restore",
+        "select",
+        "torrent",
+    ];
+    let bucket_tagging = matches!(req.target, Target::Bucket(_)) && req.has("tagging");
+    let versioning_write = req.has("versioning") && req.head.method != Method::GET;
+    if bucket_tagging {
+        return Some("tagging");
+    }
+    if versioning_write {
+        return Some("versioning");
+    }
+    SUBRESOURCES.iter().copied().find(|s| req.has(s))
+}
+
+fn not_implemented(subresource: &str) -> S3Error {
+    S3Error::not_implemented().with_message(format!(
+        "The ?{subresource} subresource is not implemented by this server yet"
+    ))
+}
+
+/// An edge refusal in S3's terms.
+pub(crate) fn rejection_error(rejection: Rejection) -> S3Error {
+    match rejection {
+        Rejection::Auth(auth) => auth_error(&auth),
+        Rejection::BodyTooLarge { limit } => {
+            S3Error::entity_too_large().with("MaxSizeAllowed", limit.to_string())
+        }
+        Rejection::BadRequest(why) => S3Error::incomplete_body().with_message(why),
+        Rejection::Internal(why) => S3Error::internal_error().with_message(why),
+    }
+}
+
+fn auth_error(auth: &AuthError) -> S3Error {
+    use AuthError as A;
+    match auth {
+        A::UnknownAccessKey => S3Error::invalid_access_key_id(),
+        A::SignatureMismatch {
+            string_to_sign,
+            canonical_request,
+        } => S3Error::signature_does_not_match()
+            .with("StringToSign", string_to_sign.clone())
+            .with("CanonicalRequest", canonical_request.clone()),
+        A::RequestTimeTooSkewed {
+            request_time,
+            server_time,
+        } => S3Error::request_time_too_skewed()
+            .with("RequestTime", request_time.to_string())
+            .with("ServerTime", server_time.to_string())
+            .with("MaxAllowedSkewMilliseconds", "900000"),
+        A::PresignExpired => S3Error::access_denied().with_message("Request has expired"),
+        A::PresignNotYetValid { .. } => S3Error::access_denied().with_message("Request is not valid yet"),
+        A::ExpiresOutOfRange => S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "AuthorizationQueryParametersError",
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        ),
+        A::MalformedQuery(why) => S3Error::new(StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError", why.clone()),
+        A::MalformedAuthorization(why) | A::InvalidScope(why) => {
+            S3Error::new(StatusCode::BAD_REQUEST, "AuthorizationHeaderMalformed", why.clone())
+        }
+        A::UnsupportedAlgorithm(alg) => S3Error::invalid_argument()
+            .with_message(format!("Unsupported Authorization Type {alg}")),
+        A::ContentSha256Mismatch { declared, computed } => S3Error::x_amz_content_sha256_mismatch()
+            .with("ClientComputedContentSHA256", declared.clone())
+            .with("S3ComputedContentSHA256", computed.clone()),
+        A::InvalidContentSha256(why) => S3Error::invalid_argument().with_message(why.clone()),
+        A::ChunkSignatureMismatch | A::TrailerSignatureMismatch => S3Error::signature_does_not_match(),
+        A::MalformedChunk(why) => S3Error::incomplete_body().with_message(why.clone()),
+        A::IncompleteBody => S3Error::incomplete_body(),
+        A::InvalidChunkSize { .. } => S3Error::new(StatusCode::FORBIDDEN, "InvalidChunkSizeError", auth.to_string()),
+        A::ChunkTooLarge { .. } => S3Error::invalid_request().with_message(auth.to_string()),
+        A::MalformedTrailer(why) => S3Error::new(StatusCode::BAD_REQUEST, "MalformedTrailerError", why.clone()),
+        A::TrailerChecksumMismatch { algorithm } => S3Error::bad_digest()
+            .with_message(format!("The {} you specified did not match the calculated checksum.", algorithm.name())),
+        A::MissingTrailer => S3Error::incomplete_body().with_message(auth.to_string()),
+        A::MissingDecodedLength => S3Error::missing_content_length(),
+        A::DecodedLengthMismatch { .. } => S3Error::incomplete_body().with_message(auth.to_string()),
+        A::HeadersNotSigned(h) => S3Error::access_denied()
+            .with_message(format!("There were headers present in the request which were not signed: {h}")),
+        A::InvalidDate(why) => S3Error::access_denied()
+            .with_message(format!("AWS authentication requires a valid Date or x-amz-date header: {why}")),
+        A::ConflictingAuth => S3Error::invalid_argument()
+            .with_message("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"),
+        other => S3Error::access_denied().with_message(other.to_string()),
+    }
+}
+
+/// A storage failure in S3's terms.
+pub(crate) fn storage_error(err: StorageError) -> S3Error {
+    use StorageError as E;
+    match err {
+        E::InvalidBucketName { reason, .. } => S3Error::invalid_bucket_name()
+            .with_message(format!("The specified bucket is not valid: {reason}")),
+        E::InvalidKey(why) => {
+            if why.contains("1024") || why.contains("long") {
+                S3Error::key_too_long()
+            } else {
+                S3Error::invalid_argument().with_message(why)
+            }
+        }
+        E::NoSuchBucket(b) => S3Error::no_such_bucket().with("BucketName", b),
+        E::BucketAlreadyExists(b) => S3Error::bucket_already_exists().with("BucketName", b),
+        E::BucketAlreadyOwnedByYou(b) => {
+            S3Error::bucket_already_owned_by_you().with("BucketName", b)
+        }
+        E::BucketNotEmpty(b) => S3Error::bucket_not_empty().with("BucketName", b),
+        E::AccessDenied => S3Error::access_denied(),
+        E::NoSuchKey { .. } => S3Error::no_such_key(),
+        E::NoSuchVersion => S3Error::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchVersion",
+            "The specified version does not exist.",
+        ),
+        E::VersionIsDeleteMarker { .. } => S3Error::method_not_allowed(),
+        E::NoSuchUpload(u) => S3Error::no_such_upload().with("UploadId", u),
+        E::InvalidRange { size } => {
+            S3Error::invalid_range().with("ActualObjectSize", size.to_string())
+        }
+        E::InvalidPartNumber { .. } => S3Error::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "InvalidPartNumber",
+            "The requested partnumber is not satisfiable",
+        ),
+        E::PreconditionFailed => S3Error::precondition_failed(),
+        E::NotModified { .. } => S3Error::not_modified(),
+        E::InvalidDigest => S3Error::invalid_digest(),
+        E::BadDigest => S3Error::bad_digest(),
+        E::InvalidChecksum(why) => S3Error::invalid_request().with_message(why),
+        E::ChecksumMismatch { algorithm } => S3Error::bad_digest().with_message(format!(
+            "The {} you specified did not match the calculated checksum.",
+            algorithm.name()
+        )),
+        E::IncompleteBody { .. } => S3Error::incomplete_body(),
+        E::EntityTooSmall { .. } => S3Error::entity_too_small(),
+        E::EntityTooLarge { max } => {
+            S3Error::entity_too_large().with("MaxSizeAllowed", max.to_string())
+        }
+        E::InvalidPart {
+            part_number,
+            reason,
+        } => S3Error::invalid_part()
+            .with("PartNumber", part_number.to_string())
+            .with("Reason", reason),
+        E::InvalidPartOrder => S3Error::invalid_part_order(),
+        E::InvalidTag(why) => S3Error::invalid_tag().with_message(why),
+        E::InvalidArgument(why) => S3Error::invalid_argument().with_message(why),
+        E::InvalidRequest(why) => S3Error::invalid_request().with_message(why),
+        E::Body(body) => match body.downcast::<AuthError>() {
+            Ok(auth) => auth_error(&auth),
+            Err(other) => rejection_error(nomuck_http::into_rejection(other)),
+        },
+        E::Unavailable(why) => S3Error::slow_down().with_message(why),
+        E::Internal(why) => S3Error::internal_error().with_message(why),
+    }
+}

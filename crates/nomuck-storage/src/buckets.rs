@@ -1,0 +1,258 @@
+//! Bucket operations and the bucket lookup cache.
+//!
+//! Every object operation needs its bucket (owner, versioning) to authorize,
+//! so lookups are cached briefly. A stale entry cannot cause a wrong write:
+//! each write commit carries the owner it was authorized against and fails
+//! if the bucket is gone or changed hands (the entry is then dropped).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use nomuck_meta::{Bucket, Mutation, Versioning};
+
+use crate::auth::{Action, authorize};
+use crate::names::validate_bucket_name;
+use crate::types::BucketInfo;
+use crate::usage::{RequestClass, request_mutation};
+use crate::{Caller, Storage, StorageError, now_millis};
+
+pub(crate) struct BucketCache {
+    ttl: Duration,
+    map: Mutex<HashMap<String, (Arc<Bucket>, Instant)>>,
+}
+
+impl BucketCache {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn map(&self) -> MutexGuard<'_, HashMap<String, (Arc<Bucket>, Instant)>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<Bucket>> {
+        let map = self.map();
+        let (b, at) = map.get(name)?;
+        (at.elapsed() < self.ttl).then(|| Arc::clone(b))
+    }
+
+    fn put(&self, b: Arc<Bucket>) {
+        let mut map = self.map();
+        // Bounded: a scan of many bucket names cannot grow it without limit.
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(b.name.clone(), (b, Instant::now()));
+    }
+
+    pub(crate) fn forget(&self, name: &str) {
+        self.map().remove(name);
+    }
+}
+
+fn info(b: &Bucket) -> BucketInfo {
+    BucketInfo {
+        name: b.name.clone(),
+        owner: b.owner.clone(),
+        region: b.region.clone(),
+        created_at: b.created_at,
+        versioning: b.versioning,
+    }
+}
+
+fn caller_account(caller: &Caller) -> Result<&str, StorageError> {
+    caller
+        .account_id
+        .as_deref()
+        .ok_or(StorageError::AccessDenied)
+}
+
+impl Storage {
+    /// The bucket, if it exists and `caller` may do `action` in it.
+    pub(crate) async fn bucket_for(
+        &self,
+        caller: &Caller,
+        name: &str,
+        action: Action,
+    ) -> Result<Arc<Bucket>, StorageError> {
+        let b = match self.buckets.get(name) {
+            Some(b) => b,
+            None => {
+                let b = self
+                    .meta
+                    .bucket(name)
+                    .await?
+                    .ok_or_else(|| StorageError::NoSuchBucket(name.to_owned()))?;
+                let b = Arc::new(b);
+                self.buckets.put(Arc::clone(&b));
+                b
+            }
+        };
+        authorize(caller, &b, action)?;
+        Ok(b)
+    }
+
+    /// CreateBucket. `region` is the location constraint (default region if `None`).
+    pub async fn create_bucket(
+        &self,
+        caller: &Caller,
+        name: &str,
+        region: Option<&str>,
+    ) -> Result<BucketInfo, StorageError> {
+        let owner = caller_account(caller)?;
+        validate_bucket_name(name)?;
+        let now = now_millis();
+        let b = Bucket {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            region: region.unwrap_or(&self.opts.default_region).to_owned(),
+            created_at: now,
+            versioning: Versioning::Unversioned,
+        };
+        self.commit(
+            name,
+            vec![
+                Mutation::CreateBucket(b.clone()),
+                request_mutation(
+                    owner,
+                    &caller.request_id,
+                    RequestClass::PutCopyPostList,
+                    now,
+                ),
+            ],
+        )
+        .await?;
+        self.buckets.forget(name);
+        Ok(info(&b))
+    }
+
+    /// DeleteBucket: only an empty bucket (no versions, no uploads).
+    pub async fn delete_bucket(&self, caller: &Caller, name: &str) -> Result<(), StorageError> {
+        let b = self.bucket_for(caller, name, Action::DeleteBucket).await?;
+        let r = self
+            .commit(
+                name,
+                vec![
+                    Mutation::DeleteBucket {
+                        name: name.to_owned(),
+                        bucket_owner: Some(b.owner.clone()),
+                    },
+                    request_mutation(
+                        &b.owner,
+                        &caller.request_id,
+                        RequestClass::Delete,
+                        now_millis(),
+                    ),
+                ],
+            )
+            .await;
+        self.buckets.forget(name);
+        r.map(|_| ())
+    }
+
+    /// HeadBucket / GetBucketLocation / GetBucketVersioning data.
+    pub async fn head_bucket(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<BucketInfo, StorageError> {
+        let b = self.bucket_for(caller, name, Action::ReadBucket).await?;
+        self.reads.add(
+            &b.owner,
+            RequestClass::GetOther.meter(),
+            nomuck_meter::unit::REQUESTS,
+            1,
+        );
+        Ok(info(&b))
+    }
+
+    /// ListBuckets: the caller's buckets in name order.
+    pub async fn list_buckets(&self, caller: &Caller) -> Result<Vec<BucketInfo>, StorageError> {
+        let owner = caller_account(caller)?;
+        let list = self.meta.buckets_of(owner).await?;
+        self.reads.add(
+            owner,
+            RequestClass::PutCopyPostList.meter(),
+            nomuck_meter::unit::REQUESTS,
+            1,
+        );
+        Ok(list.iter().map(info).collect())
+    }
+
+    /// A per-bucket configuration document (policy, CORS, lifecycle, …) by kind.
+    pub async fn get_bucket_config(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        kind: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let b = self.bucket_for(caller, bucket, Action::ReadBucket).await?;
+        self.reads.add(
+            &b.owner,
+            RequestClass::GetOther.meter(),
+            nomuck_meter::unit::REQUESTS,
+            1,
+        );
+        Ok(self.meta.bucket_config(bucket, kind).await?)
+    }
+
+    pub async fn put_bucket_config(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        kind: &str,
+        doc: Vec<u8>,
+    ) -> Result<(), StorageError> {
+        let b = self.bucket_for(caller, bucket, Action::WriteBucket).await?;
+        self.commit(
+            bucket,
+            vec![
+                Mutation::PutBucketConfig {
+                    bucket: bucket.to_owned(),
+                    kind: kind.to_owned(),
+                    doc,
+                    bucket_owner: Some(b.owner.clone()),
+                },
+                request_mutation(
+                    &b.owner,
+                    &caller.request_id,
+                    RequestClass::PutCopyPostList,
+                    now_millis(),
+                ),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn delete_bucket_config(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        kind: &str,
+    ) -> Result<(), StorageError> {
+        let b = self.bucket_for(caller, bucket, Action::WriteBucket).await?;
+        self.commit(
+            bucket,
+            vec![
+                Mutation::DeleteBucketConfig {
+                    bucket: bucket.to_owned(),
+                    kind: kind.to_owned(),
+                    bucket_owner: Some(b.owner.clone()),
+                },
+                request_mutation(
+                    &b.owner,
+                    &caller.request_id,
+                    RequestClass::Delete,
+                    now_millis(),
+                ),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+}

@@ -1,0 +1,220 @@
+//! Server-side copy. CopyObject shares the source's data (the new version
+//! references the same inline bytes or blob segments; nothing is read or
+//! written) unless a different checksum algorithm is asked for. Copies of
+//! ranges (UploadPartCopy) and re-checksummed copies stream the bytes
+//! through the normal ingest path.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use nomuck_checksum::ChecksumAlgorithm;
+use nomuck_meta::{MetaError, Mutation, ObjectData, ObjectVersion, Refusal};
+
+use crate::auth::Action;
+use crate::ingest::{IngestSpec, Ingested, ingest};
+use crate::objects::{
+    STANDARD, full_object_checksum, new_version_id, shown_version, validate_tags, write_condition,
+};
+use crate::read::{check_conditions, data_stream};
+use crate::types::*;
+use crate::usage::{RequestClass, byte_usage, request_mutation};
+use crate::{Storage, StorageError, now_millis};
+
+/// Copy-source conditions answer 412 where GET would answer 304.
+pub(crate) fn check_source_conditions(
+    c: &Conditions,
+    v: &ObjectVersion,
+) -> Result<(), StorageError> {
+    check_conditions(c, &v.etag, v.last_modified).map_err(|e| match e {
+        StorageError::NotModified { .. } => StorageError::PreconditionFailed,
+        other => other,
+    })
+}
+
+/// Errors of the source stream come back wrapped as body errors; unwrap them.
+fn source_error(e: StorageError) -> StorageError {
+    match e {
+        StorageError::Body(inner) => match inner.downcast::<StorageError>() {
+            Ok(e) => *e,
+            Err(other) => StorageError::Internal(other.to_string()),
+        },
+        other => other,
+    }
+}
+
+impl Storage {
+    /// Reads `range` of `src` and writes it anew (to a blob if `inline_max` is 0).
+    pub(crate) async fn copy_bytes(
+        &self,
+        src: &ObjectVersion,
+        range: Range<u64>,
+        inline_max: usize,
+        checksum: Option<ChecksumAlgorithm>,
+    ) -> Result<Ingested, StorageError> {
+        let stream = data_stream(Arc::clone(&self.blobs), src.data.clone(), range.clone())?;
+        let spec = IngestSpec {
+            inline_max,
+            max_size: self.opts.max_object_size,
+            declared_len: Some(range.end - range.start),
+            content_md5: None,
+            checksum,
+            expected_checksum: None,
+        };
+        ingest(self.blobs.as_ref(), stream.boxed(), &spec)
+            .await
+            .map_err(source_error)
+    }
+
+    /// CopyObject into `bucket`/`key`.
+    pub async fn copy_object(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        req: CopyObjectRequest,
+    ) -> Result<CopyObjectOutput, StorageError> {
+        crate::names::validate_key(key)?;
+        if req.tagging_directive == Directive::Replace {
+            validate_tags(&req.tags)?;
+        }
+        let dst = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let condition = write_condition(req.if_match.clone(), req.if_none_match.clone())?;
+        // One retry: the source may be replaced between our read and the commit.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (src_bucket, src) = self
+                .load_version(
+                    caller,
+                    &req.source_bucket,
+                    &req.source_key,
+                    req.source_version_id.as_deref(),
+                    Action::ReadObject,
+                )
+                .await?;
+            check_source_conditions(&req.source_conditions, &src)?;
+            let onto_itself = src_bucket.name == dst.name && src.key == key;
+            if onto_itself
+                && req.metadata_directive == Directive::Copy
+                && req.tagging_directive == Directive::Copy
+                && req.storage_class.is_none()
+                && req.checksum_algorithm.is_none()
+            {
+                return Err(StorageError::InvalidRequest(
+                    "This copy request is illegal because it is trying to copy an object to \
+                     itself without changing the object's metadata, storage class, website \
+                     redirect location or encryption attributes."
+                        .into(),
+                ));
+            }
+            if src.size > self.opts.max_object_size {
+                return Err(StorageError::InvalidRequest(format!(
+                    "the source is larger than the {} bytes a copy allows",
+                    self.opts.max_object_size
+                )));
+            }
+            let rewrite = req
+                .checksum_algorithm
+                .filter(|a| src.checksum.as_ref().map(|c| c.algorithm.as_str()) != Some(a.name()));
+            let now = now_millis();
+            let mut version = ObjectVersion {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version_id: new_version_id(&dst),
+                internal_id: 0,
+                is_latest: true,
+                is_delete_marker: false,
+                last_modified: now,
+                owner: dst.owner.clone(),
+                size: src.size,
+                etag: src.etag.clone(),
+                storage_class: req.storage_class.clone().unwrap_or_else(|| STANDARD.into()),
+                headers: match req.metadata_directive {
+                    Directive::Copy => src.headers.clone(),
+                    Directive::Replace => req.headers.clone(),
+                },
+                checksum: src.checksum.clone(),
+                tags: match req.tagging_directive {
+                    Directive::Copy => src.tags.clone(),
+                    Directive::Replace => req.tags.clone(),
+                },
+                data: ObjectData::CopyOf(src.internal_id),
+            };
+            let source_version_id = shown_version(&src_bucket, &src.version_id);
+            if let Some(alg) = rewrite {
+                let ing = self
+                    .copy_bytes(&src, 0..src.size, self.opts.inline_threshold, Some(alg))
+                    .await?;
+                version.etag = ing.etag();
+                version.checksum = ing.checksum.map(full_object_checksum);
+                let out = self
+                    .commit_version(caller, &dst, version, ing.stored, condition)
+                    .await?;
+                return Ok(CopyObjectOutput {
+                    etag: out.etag,
+                    last_modified: out.last_modified,
+                    version_id: out.version_id,
+                    source_version_id,
+                    checksum: out.checksum,
+                });
+            }
+            let out = CopyObjectOutput {
+                etag: version.etag.clone(),
+                last_modified: now,
+                version_id: shown_version(&dst, &version.version_id),
+                source_version_id,
+                checksum: version.checksum.clone(),
+            };
+            let muts = vec![
+                request_mutation(
+                    &dst.owner,
+                    &caller.request_id,
+                    RequestClass::PutCopyPostList,
+                    now,
+                ),
+                Mutation::PutObject {
+                    version: Box::new(version),
+                    condition: condition.clone(),
+                    bucket_owner: Some(dst.owner.clone()),
+                    usage: Some(byte_usage(&dst.owner, now)),
+                },
+            ];
+            match self.commit_raw(bucket, muts).await {
+                Ok(_) => return Ok(out),
+                Err(MetaError::Refused(Refusal::CopySourceGone)) if attempts < 2 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The source version and byte range of an UploadPartCopy.
+    pub(crate) async fn copy_source(
+        &self,
+        caller: &Caller,
+        req: &UploadPartCopyRequest,
+    ) -> Result<(ObjectVersion, Range<u64>), StorageError> {
+        let (_, src) = self
+            .load_version(
+                caller,
+                &req.source_bucket,
+                &req.source_key,
+                req.source_version_id.as_deref(),
+                Action::ReadObject,
+            )
+            .await?;
+        check_source_conditions(&req.source_conditions, &src)?;
+        let range = match req.source_range {
+            None => 0..src.size,
+            Some((first, last)) if first <= last && last < src.size => first..last + 1,
+            Some(_) => return Err(StorageError::InvalidRange { size: src.size }),
+        };
+        if range.end - range.start > self.opts.max_object_size {
+            return Err(StorageError::InvalidRequest(format!(
+                "a part copy can be at most {} bytes",
+                self.opts.max_object_size
+            )));
+        }
+        Ok((src, range))
+    }
+}

@@ -1,0 +1,154 @@
+use nomuck_blob::BlobError;
+use nomuck_checksum::ChecksumAlgorithm;
+use nomuck_meta::{MetaError, Millis, Refusal};
+
+/// Error a request body stream reported (kept whole so the API crate can
+/// recognise e.g. a signature failure inside an aws-chunked body).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Everything a storage operation can fail with. The S3 API crate maps each
+/// variant to its wire error; the comments name the usual S3 code.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// `InvalidBucketName`
+    #[error("the bucket name {name:?} is not valid: {reason}")]
+    InvalidBucketName { name: String, reason: &'static str },
+    /// `KeyTooLongError` (over 1024 bytes) or `InvalidArgument` (empty).
+    #[error("invalid object key: {0}")]
+    InvalidKey(&'static str),
+    /// `NoSuchBucket`
+    #[error("the bucket {0:?} does not exist")]
+    NoSuchBucket(String),
+    /// `BucketAlreadyExists`: taken by another account.
+    #[error("the bucket name {0:?} is already taken")]
+    BucketAlreadyExists(String),
+    /// `BucketAlreadyOwnedByYou`
+    #[error("you already own the bucket {0:?}")]
+    BucketAlreadyOwnedByYou(String),
+    /// `BucketNotEmpty`
+    #[error("the bucket {0:?} is not empty")]
+    BucketNotEmpty(String),
+    /// `AccessDenied`
+    #[error("access denied")]
+    AccessDenied,
+    /// `NoSuchKey`. `delete_marker` is the version id of the delete marker
+    /// that hides the key, if one does (S3 then sets `x-amz-delete-marker`).
+    #[error("the key does not exist")]
+    NoSuchKey { delete_marker: Option<String> },
+    /// `NoSuchVersion`
+    #[error("the version does not exist")]
+    NoSuchVersion,
+    /// `MethodNotAllowed`: the named version is a delete marker.
+    #[error("the version is a delete marker")]
+    VersionIsDeleteMarker { version_id: String },
+    /// `NoSuchUpload`
+    #[error("the multipart upload {0:?} does not exist")]
+    NoSuchUpload(String),
+    /// `InvalidRange` (416); `size` is the object size for `Content-Range: bytes */size`.
+    #[error("the requested range is not satisfiable")]
+    InvalidRange { size: u64 },
+    /// `InvalidPartNumber` (416)
+    #[error("the requested part number is not satisfiable")]
+    InvalidPartNumber { parts_count: u32 },
+    /// `PreconditionFailed` (412)
+    #[error("a precondition failed")]
+    PreconditionFailed,
+    /// 304 Not Modified, with the headers S3 still sends.
+    #[error("not modified")]
+    NotModified { etag: String, last_modified: Millis },
+    /// `InvalidDigest`: `Content-MD5` is not base64 of 16 bytes.
+    #[error("the Content-MD5 value is not valid")]
+    InvalidDigest,
+    /// `BadDigest`: the body does not match `Content-MD5`.
+    #[error("the Content-MD5 does not match the body")]
+    BadDigest,
+    /// `InvalidRequest` / `InvalidArgument`: a malformed `x-amz-checksum-*` value.
+    #[error("invalid checksum: {0}")]
+    InvalidChecksum(String),
+    /// `BadDigest` ("The {algorithm} you specified did not match the calculated checksum").
+    #[error("the {algorithm} checksum does not match the body")]
+    ChecksumMismatch { algorithm: ChecksumAlgorithm },
+    /// `IncompleteBody`: fewer (or more) bytes than the declared length.
+    #[error("the body had {received} bytes, {expected} were declared")]
+    IncompleteBody { expected: u64, received: u64 },
+    /// `EntityTooSmall`
+    #[error("part {part_number} is smaller than the minimum allowed size")]
+    EntityTooSmall { part_number: u32 },
+    /// `EntityTooLarge`
+    #[error("the object exceeds the maximum allowed size of {max} bytes")]
+    EntityTooLarge { max: u64 },
+    /// `InvalidPart`
+    #[error("invalid part {part_number}: {reason}")]
+    InvalidPart { part_number: u32, reason: String },
+    /// `InvalidPartOrder`
+    #[error("the list of parts was not in ascending order")]
+    InvalidPartOrder,
+    /// `InvalidTag`
+    #[error("invalid tag: {0}")]
+    InvalidTag(String),
+    /// `InvalidArgument`
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// `InvalidRequest`
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The request body stream failed; the original error is kept.
+    #[error("request body error: {0}")]
+    Body(BodyError),
+    /// `SlowDown` / `ServiceUnavailable`: the metadata store is overloaded or down.
+    #[error("storage temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// `InternalError`
+    #[error("internal storage error: {0}")]
+    Internal(String),
+}
+
+impl From<BlobError> for StorageError {
+    fn from(e: BlobError) -> Self {
+        StorageError::Internal(e.to_string())
+    }
+}
+
+impl From<MetaError> for StorageError {
+    fn from(e: MetaError) -> Self {
+        match e {
+            MetaError::Refused(r) => r.into(),
+            MetaError::Unavailable(m) => StorageError::Unavailable(m),
+            other => StorageError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<Refusal> for StorageError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::NoSuchBucket(b) => StorageError::NoSuchBucket(b),
+            Refusal::BucketExists {
+                name,
+                owned_by_you: true,
+            } => StorageError::BucketAlreadyOwnedByYou(name),
+            Refusal::BucketExists { name, .. } => StorageError::BucketAlreadyExists(name),
+            Refusal::BucketNotEmpty(b) => StorageError::BucketNotEmpty(b),
+            // The bucket changed hands since the caller was authorized.
+            Refusal::BucketOwnerChanged(_) => StorageError::AccessDenied,
+            Refusal::NoSuchKey => StorageError::NoSuchKey {
+                delete_marker: None,
+            },
+            Refusal::NoSuchVersion => StorageError::NoSuchVersion,
+            Refusal::NoSuchUpload(u) => StorageError::NoSuchUpload(u),
+            Refusal::PreconditionFailed => StorageError::PreconditionFailed,
+            Refusal::InvalidPart {
+                part_number,
+                reason,
+            } => StorageError::InvalidPart {
+                part_number,
+                reason,
+            },
+            Refusal::InvalidPartOrder => StorageError::InvalidPartOrder,
+            Refusal::EntityTooSmall { part_number } => StorageError::EntityTooSmall { part_number },
+            Refusal::CopySourceGone => StorageError::NoSuchKey {
+                delete_marker: None,
+            },
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Multipart uploads. Parts are blobs; completing an upload makes an object
+//! version whose segments are those blobs, so nothing is copied.
+
+use bytes::Bytes;
+use futures_util::Stream;
+use nomuck_checksum::{ChecksumAlgorithm, Md5Hasher};
+use nomuck_meta::{CompleteUpload, MultipartUpload, Mutation, Part};
+
+use crate::auth::Action;
+use crate::ids::time_ordered_id;
+use crate::ingest::{IngestSpec, Ingested, Stored, checksum_plan, ingest, parse_content_md5};
+use crate::names::validate_key;
+use crate::objects::{STANDARD, new_version_id, shown_version, validate_tags, write_condition};
+use crate::types::*;
+use crate::usage::{RequestClass, byte_usage, request_mutation};
+use crate::{BodyError, Storage, StorageError, now_millis};
+
+/// Part numbers S3 accepts.
+pub const PART_NUMBERS: std::ops::RangeInclusive<u32> = 1..=10_000;
+
+fn check_part_number(n: u32) -> Result<(), StorageError> {
+    if PART_NUMBERS.contains(&n) {
+        Ok(())
+    } else {
+        Err(StorageError::InvalidArgument(format!(
+            "part number {n} is not between 1 and 10000"
+        )))
+    }
+}
+
+impl Storage {
+    /// The upload, if it exists in `bucket`/`key` and the caller may write there.
+    async fn upload_for(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        action: Action,
+    ) -> Result<(std::sync::Arc<nomuck_meta::Bucket>, MultipartUpload), StorageError> {
+        validate_key(key)?;
+        let b = self.bucket_for(caller, bucket, action).await?;
+        match self.meta.multipart_upload(upload_id).await? {
+            Some(u) if u.bucket == bucket && u.key == key => Ok((b, u)),
+            _ => Err(StorageError::NoSuchUpload(upload_id.to_owned())),
+        }
+    }
+
+    /// CreateMultipartUpload: returns the new upload id.
+    pub async fn create_multipart_upload(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        req: CreateMultipartRequest,
+    ) -> Result<String, StorageError> {
+        validate_key(key)?;
+        validate_tags(&req.tags)?;
+        let b = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let now = now_millis();
+        let upload = MultipartUpload {
+            upload_id: time_ordered_id(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            initiated: now,
+            owner: b.owner.clone(),
+            storage_class: req.storage_class.unwrap_or_else(|| STANDARD.into()),
+            headers: req.headers,
+            checksum_algorithm: req.checksum_algorithm.map(|a| a.name().to_owned()),
+            checksum_type: req.checksum_algorithm.map(|_| {
+                req.checksum_type
+                    .unwrap_or(nomuck_meta::ChecksumType::Composite)
+            }),
+            tags: req.tags,
+        };
+        let id = upload.upload_id.clone();
+        self.commit(
+            bucket,
+            vec![
+                Mutation::CreateMultipartUpload {
+                    upload: Box::new(upload),
+                    bucket_owner: Some(b.owner.clone()),
+                },
+                request_mutation(
+                    &b.owner,
+                    &caller.request_id,
+                    RequestClass::PutCopyPostList,
+                    now,
+                ),
+            ],
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// UploadPart: streams the body into a blob, then records the part
+    /// (replacing an earlier part with the same number).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part<S, E>(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        req: UploadPartRequest,
+        body: S,
+    ) -> Result<UploadPartOutput, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: Into<BodyError>,
+    {
+        check_part_number(part_number)?;
+        let (b, upload) = self
+            .upload_for(caller, bucket, key, upload_id, Action::WriteObject)
+            .await?;
+        let upload_alg = upload
+            .checksum_algorithm
+            .as_deref()
+            .and_then(ChecksumAlgorithm::from_name);
+        let (algorithm, expected) = checksum_plan(&req.checksum, upload_alg)?;
+        if let (Some(want), Some(got)) = (upload_alg, algorithm)
+            && want != got
+        {
+            return Err(StorageError::InvalidRequest(format!(
+                "the upload was created for {want} checksums, the part has {got}"
+            )));
+        }
+        let spec = IngestSpec {
+            inline_max: 0,
+            max_size: self.opts.max_object_size,
+            declared_len: req.content_length,
+            content_md5: req
+                .content_md5
+                .as_deref()
+                .map(parse_content_md5)
+                .transpose()?,
+            checksum: algorithm,
+            expected_checksum: expected,
+        };
+        let ing = ingest(self.blobs.as_ref(), body, &spec).await?;
+        self.commit_part(caller, &b.owner, &upload, part_number, ing)
+            .await
+    }
+
+    /// UploadPartCopy: a range of an existing object becomes a part.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part_copy(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        req: UploadPartCopyRequest,
+    ) -> Result<UploadPartOutput, StorageError> {
+        check_part_number(part_number)?;
+        let (b, upload) = self
+            .upload_for(caller, bucket, key, upload_id, Action::WriteObject)
+            .await?;
+        let (src, range) = self.copy_source(caller, &req).await?;
+        let alg = upload
+            .checksum_algorithm
+            .as_deref()
+            .and_then(ChecksumAlgorithm::from_name);
+        let ing = self.copy_bytes(&src, range, 0, alg).await?;
+        self.commit_part(caller, &b.owner, &upload, part_number, ing)
+            .await
+    }
+
+    async fn commit_part(
+        &self,
+        caller: &Caller,
+        owner: &str,
+        upload: &MultipartUpload,
+        part_number: u32,
+        ing: Ingested,
+    ) -> Result<UploadPartOutput, StorageError> {
+        let Stored::Blob(blob) = &ing.stored else {
+            return Err(StorageError::Internal(
+                "a part was not stored as a blob".into(),
+            ));
+        };
+        let now = now_millis();
+        let checksum = ing.checksum.clone();
+        let part = Part {
+            part_number,
+            size: ing.size,
+            etag: ing.etag(),
+            checksum: checksum.as_ref().map(|c| c.to_base64()),
+            blob_id: blob.to_string(),
+            last_modified: now,
+        };
+        let out = UploadPartOutput {
+            etag: part.etag.clone(),
+            checksum: checksum.map(|c| (c.algorithm, c.to_base64())),
+            size: part.size,
+            last_modified: now,
+        };
+        let r = self
+            .commit(
+                &upload.bucket,
+                vec![
+                    Mutation::PutPart {
+                        upload_id: upload.upload_id.clone(),
+                        bucket: upload.bucket.clone(),
+                        key: upload.key.clone(),
+                        part,
+                        usage: Some(byte_usage(owner, now)),
+                    },
+                    request_mutation(
+                        owner,
+                        &caller.request_id,
+                        RequestClass::PutCopyPostList,
+                        now,
+                    ),
+                ],
+            )
+            .await;
+        if let Err(e) = r {
+            // Rolled back (e.g. the upload was aborted meanwhile): unreferenced.
+            let _ = self.blobs.delete(blob).await;
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// ListParts, paged by part number.
+    pub async fn list_parts(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        req: ListPartsRequest,
+    ) -> Result<ListPartsOutput, StorageError> {
+        let (b, upload) = self
+            .upload_for(caller, bucket, key, upload_id, Action::ReadObject)
+            .await?;
+        let max = req.max_parts.clamp(1, 1000);
+        let mut parts = self
+            .meta
+            .list_parts(upload_id, req.part_number_marker, max + 1)
+            .await?;
+        let is_truncated = parts.len() > max;
+        parts.truncate(max);
+        self.reads.add(
+            &b.owner,
+            RequestClass::PutCopyPostList.meter(),
+            nomuck_meter::unit::REQUESTS,
+            1,
+        );
+        Ok(ListPartsOutput {
+            next_part_number_marker: parts.last().filter(|_| is_truncated).map(|p| p.part_number),
+            upload,
+            parts,
+            is_truncated,
+        })
+    }
+
+    /// CompleteMultipartUpload: validates the part list (order, ETags, sizes)
+    /// and atomically turns the upload into an object version that references
+    /// the part blobs. Unused parts are freed.
+    pub async fn complete_multipart_upload(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        req: CompleteMultipartRequest,
+    ) -> Result<PutObjectOutput, StorageError> {
+        if req.parts.is_empty() {
+            return Err(StorageError::InvalidRequest(
+                "You must specify at least one part".into(),
+            ));
+        }
+        let (b, _) = self
+            .upload_for(caller, bucket, key, upload_id, Action::WriteObject)
+            .await?;
+        let condition = write_condition(req.if_match, req.if_none_match)?;
+        let now = now_millis();
+        let complete = CompleteUpload {
+            upload_id: upload_id.to_owned(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            parts: req.parts,
+            version_id: new_version_id(&b),
+            last_modified: now,
+            min_part_size: self.opts.min_part_size,
+            full_object_checksum: req.full_object_checksum,
+            condition,
+            bucket_owner: Some(b.owner.clone()),
+            usage: Some(byte_usage(&b.owner, now)),
+        };
+        let receipt = self
+            .commit(
+                bucket,
+                vec![
+                    Mutation::CompleteMultipartUpload(Box::new(complete)),
+                    request_mutation(
+                        &b.owner,
+                        &caller.request_id,
+                        RequestClass::PutCopyPostList,
+                        now,
+                    ),
+                ],
+            )
+            .await?;
+        let done = receipt
+            .completed_uploads
+            .into_iter()
+            .next()
+            .ok_or_else(|| StorageError::Internal("completion reported no object".into()))?;
+        Ok(PutObjectOutput {
+            etag: done.etag,
+            version_id: shown_version(&b, &done.version_id),
+            checksum: done.checksum,
+            size: done.size,
+            last_modified: now,
+        })
+    }
+
+    /// AbortMultipartUpload: removes the upload; its parts' bytes are freed.
+    pub async fn abort_multipart_upload(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), StorageError> {
+        let (b, _) = self
+            .upload_for(caller, bucket, key, upload_id, Action::DeleteObject)
+            .await?;
+        let now = now_millis();
+        self.commit(
+            bucket,
+            vec![
+                Mutation::AbortMultipartUpload {
+                    upload_id: upload_id.to_owned(),
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    usage: Some(byte_usage(&b.owner, now)),
+                },
+                request_mutation(&b.owner, &caller.request_id, RequestClass::Delete, now),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// The ETag S3 gives a multipart object: MD5 of the concatenated binary MD5s
+/// of its parts, then `-N`. Part ETags may be quoted.
+pub fn multipart_etag<'a>(part_etags: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut h = Md5Hasher::new();
+    let mut n = 0;
+    for e in part_etags {
+        let e = nomuck_meta::multipart::unquote_etag(e);
+        if e.len() != 32 {
+            return None;
+        }
+        let mut raw = [0u8; 16];
+        for (i, b) in raw.iter_mut().enumerate() {
+            *b = u8::from_str_radix(e.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        h.update(&raw);
+        n += 1;
+    }
+    Some(format!("{}-{n}", h.finalize_hex()))
+}

@@ -1,0 +1,619 @@
+//! Single-object operations: put, get, head, delete, tagging, attributes.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use nomuck_meta::{
+    Bucket, DeleteMarker, Mutation, NULL_VERSION, ObjectChecksum, ObjectData, ObjectVersion,
+    Segment, Versioning, WriteCondition,
+};
+use nomuck_meter::unit;
+
+use crate::auth::Action;
+use crate::ids::time_ordered_id;
+use crate::ingest::{IngestSpec, Stored, checksum_plan, ingest, parse_content_md5};
+use crate::names::validate_key;
+use crate::read::{check_conditions, content_range, data_stream, part_range, resolve_range};
+use crate::types::*;
+use crate::usage::{RequestClass, byte_usage, request_mutation};
+use crate::{BodyError, Storage, StorageError, now_millis};
+
+pub(crate) const STANDARD: &str = "STANDARD";
+
+/// `If-Match` / `If-None-Match: *` of a write.
+pub(crate) fn write_condition(
+    if_match: Option<String>,
+    if_none_match: Option<String>,
+) -> Result<Option<WriteCondition>, StorageError> {
+    let if_none_match_any = match if_none_match.as_deref().map(str::trim) {
+        None => false,
+        Some("*") => true,
+        Some(_) => {
+            return Err(StorageError::InvalidArgument(
+                "If-None-Match on a write supports only *".into(),
+            ));
+        }
+    };
+    if if_match.is_none() && !if_none_match_any {
+        return Ok(None);
+    }
+    Ok(Some(WriteCondition {
+        if_match,
+        if_none_match_any,
+    }))
+}
+
+/// S3 tag limits: at most 10 per object, keys 1–128 and values up to 256
+/// characters, keys unique.
+pub(crate) fn validate_tags(tags: &[(String, String)]) -> Result<(), StorageError> {
+    if tags.len() > 10 {
+        return Err(StorageError::InvalidTag(
+            "an object can have at most 10 tags".into(),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in tags {
+        let klen = k.chars().count();
+        if klen == 0 || klen > 128 {
+            return Err(StorageError::InvalidTag(format!(
+                "tag key {k:?} must be 1 to 128 characters"
+            )));
+        }
+        if v.chars().count() > 256 {
+            return Err(StorageError::InvalidTag(format!(
+                "the value of tag {k:?} is longer than 256 characters"
+            )));
+        }
+        if !seen.insert(k.as_str()) {
+            return Err(StorageError::InvalidTag(format!(
+                "tag key {k:?} is repeated"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The version id a new write gets in this bucket.
+pub(crate) fn new_version_id(b: &Bucket) -> String {
+    match b.versioning {
+        Versioning::Enabled => time_ordered_id(),
+        Versioning::Unversioned | Versioning::Suspended => NULL_VERSION.to_owned(),
+    }
+}
+
+/// Version ids are not shown for buckets that never had versioning.
+pub(crate) fn shown_version(b: &Bucket, version_id: &str) -> Option<String> {
+    (b.versioning != Versioning::Unversioned).then(|| version_id.to_owned())
+}
+
+pub(crate) fn object_info(b: &Bucket, v: &ObjectVersion) -> ObjectInfo {
+    let parts = v.parts();
+    ObjectInfo {
+        bucket: v.bucket.clone(),
+        key: v.key.clone(),
+        version_id: shown_version(b, &v.version_id),
+        size: v.size,
+        etag: v.etag.clone(),
+        last_modified: v.last_modified,
+        headers: v.headers.clone(),
+        storage_class: v.storage_class.clone(),
+        checksum: v.checksum.clone(),
+        owner: v.owner.clone(),
+        tag_count: v.tags.len(),
+        parts_count: (!parts.is_empty()).then(|| u32::try_from(parts.len()).unwrap_or(u32::MAX)),
+    }
+}
+
+pub(crate) fn full_object_checksum(c: nomuck_checksum::Checksum) -> ObjectChecksum {
+    ObjectChecksum {
+        algorithm: c.algorithm.name().to_owned(),
+        value: c.to_base64(),
+        kind: nomuck_meta::ChecksumType::FullObject,
+    }
+}
+
+impl Storage {
+    /// The bucket (authorized for `action`) and a live version of `key`.
+    pub(crate) async fn load_version(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        action: Action,
+    ) -> Result<(Arc<Bucket>, ObjectVersion), StorageError> {
+        validate_key(key)?;
+        let b = self.bucket_for(caller, bucket, action).await?;
+        match self.meta.object(bucket, key, version_id).await? {
+            None if version_id.is_some() => Err(StorageError::NoSuchVersion),
+            None => Err(StorageError::NoSuchKey {
+                delete_marker: None,
+            }),
+            Some(v) if v.is_delete_marker => Err(match version_id {
+                Some(_) => StorageError::VersionIsDeleteMarker {
+                    version_id: v.version_id,
+                },
+                None => StorageError::NoSuchKey {
+                    delete_marker: Some(v.version_id),
+                },
+            }),
+            Some(v) => Ok((b, v)),
+        }
+    }
+
+    /// PutObject: streams `body` (never holding more than the inline
+    /// threshold plus two write buffers), then commits. Nothing is visible
+    /// unless the whole body arrived and matched its declared digests.
+    pub async fn put_object<S, E>(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        req: PutObjectRequest,
+        body: S,
+    ) -> Result<PutObjectOutput, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: Into<BodyError>,
+    {
+        validate_key(key)?;
+        validate_tags(&req.tags)?;
+        let b = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let condition = write_condition(req.if_match, req.if_none_match)?;
+        let (algorithm, expected) = checksum_plan(&req.checksum, self.opts.default_checksum)?;
+        let spec = IngestSpec {
+            inline_max: self.opts.inline_threshold,
+            max_size: self.opts.max_object_size,
+            declared_len: req.content_length,
+            content_md5: req
+                .content_md5
+                .as_deref()
+                .map(parse_content_md5)
+                .transpose()?,
+            checksum: algorithm,
+            expected_checksum: expected,
+        };
+        let ing = ingest(self.blobs.as_ref(), body, &spec).await?;
+        let now = now_millis();
+        let version = ObjectVersion {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: new_version_id(&b),
+            internal_id: 0,
+            is_latest: true,
+            is_delete_marker: false,
+            last_modified: now,
+            owner: b.owner.clone(),
+            size: ing.size,
+            etag: ing.etag(),
+            storage_class: req.storage_class.unwrap_or_else(|| STANDARD.into()),
+            headers: req.headers,
+            checksum: ing.checksum.map(full_object_checksum),
+            tags: req.tags,
+            data: ObjectData::Inline(Vec::new()),
+        };
+        self.commit_version(caller, &b, version, ing.stored, condition)
+            .await
+    }
+
+    /// Commits a freshly ingested version (request usage included); on
+    /// failure its blob, referenced by nothing, is deleted at once.
+    pub(crate) async fn commit_version(
+        &self,
+        caller: &Caller,
+        b: &Bucket,
+        mut version: ObjectVersion,
+        stored: Stored,
+        condition: Option<WriteCondition>,
+    ) -> Result<PutObjectOutput, StorageError> {
+        let blob = match stored {
+            Stored::Inline(v) => {
+                version.data = ObjectData::Inline(v);
+                None
+            }
+            Stored::Blob(id) => {
+                version.data = ObjectData::Segments(vec![Segment {
+                    blob_id: id.to_string(),
+                    offset: 0,
+                    len: version.size,
+                    part: None,
+                }]);
+                Some(id)
+            }
+        };
+        let out = PutObjectOutput {
+            etag: version.etag.clone(),
+            version_id: shown_version(b, &version.version_id),
+            checksum: version.checksum.clone(),
+            size: version.size,
+            last_modified: version.last_modified,
+        };
+        let now = version.last_modified;
+        let muts = vec![
+            request_mutation(
+                &b.owner,
+                &caller.request_id,
+                RequestClass::PutCopyPostList,
+                now,
+            ),
+            Mutation::PutObject {
+                version: Box::new(version),
+                condition,
+                bucket_owner: Some(b.owner.clone()),
+                usage: Some(byte_usage(&b.owner, now)),
+            },
+        ];
+        if let Err(e) = self.commit(&b.name, muts).await {
+            if let Some(id) = blob {
+                // An error means the commit rolled back: nothing references it.
+                let _ = self.blobs.delete(&id).await;
+            }
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// The served range (if any) and the parts count for a GET/HEAD.
+    fn select_range(
+        v: &ObjectVersion,
+        range: Option<ByteRange>,
+        part_number: Option<u32>,
+    ) -> Result<Option<Range<u64>>, StorageError> {
+        match (range, part_number) {
+            (Some(_), Some(_)) => Err(StorageError::InvalidRequest(
+                "a Range and a partNumber cannot both be given".into(),
+            )),
+            (Some(r), None) => resolve_range(r, v.size).map(Some),
+            (None, Some(n)) => part_range(v, n).map(|(r, _)| Some(r)),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// GetObject: metadata plus a byte stream of the whole object, one range
+    /// or one part. Evaluates conditional headers first.
+    pub async fn get_object(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        req: GetObjectRequest,
+    ) -> Result<GetObjectOutput, StorageError> {
+        let (b, v) = self
+            .load_version(
+                caller,
+                bucket,
+                key,
+                req.version_id.as_deref(),
+                Action::ReadObject,
+            )
+            .await?;
+        check_conditions(&req.conditions, &v.etag, v.last_modified)?;
+        let range = Self::select_range(&v, req.range, req.part_number)?;
+        let info = object_info(&b, &v);
+        let served = range.clone().unwrap_or(0..v.size);
+        let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone())?;
+        self.reads
+            .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
+        Ok(GetObjectOutput {
+            range: range.map(|r| content_range(&r, v.size)),
+            content_length: served.end - served.start,
+            info,
+            body,
+        })
+    }
+
+    /// HeadObject: as GET, without the body.
+    pub async fn head_object(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        req: &GetObjectRequest,
+    ) -> Result<HeadObjectOutput, StorageError> {
+        let (b, v) = self
+            .load_version(
+                caller,
+                bucket,
+                key,
+                req.version_id.as_deref(),
+                Action::ReadObject,
+            )
+            .await?;
+        check_conditions(&req.conditions, &v.etag, v.last_modified)?;
+        let range = Self::select_range(&v, req.range, req.part_number)?;
+        let served = range.clone().unwrap_or(0..v.size);
+        self.reads
+            .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
+        Ok(HeadObjectOutput {
+            info: object_info(&b, &v),
+            range: range.map(|r| content_range(&r, v.size)),
+            content_length: served.end - served.start,
+        })
+    }
+
+    /// The mutation deleting `key` (or one version of it) in bucket `b`.
+    fn delete_mutation(
+        b: &Bucket,
+        key: &str,
+        version_id: Option<String>,
+        condition: Option<WriteCondition>,
+        now: i64,
+    ) -> (Mutation, Option<DeleteMarker>) {
+        let marker = |version_id: String| DeleteMarker {
+            version_id,
+            last_modified: now,
+            owner: b.owner.clone(),
+        };
+        let (remove, add) = match (version_id, b.versioning) {
+            (Some(v), _) => (Some(v), None),
+            (None, Versioning::Unversioned) => (Some(NULL_VERSION.to_owned()), None),
+            (None, Versioning::Suspended) => (
+                Some(NULL_VERSION.to_owned()),
+                Some(marker(NULL_VERSION.to_owned())),
+            ),
+            (None, Versioning::Enabled) => (None, Some(marker(time_ordered_id()))),
+        };
+        let m = Mutation::DeleteObject {
+            bucket: b.name.clone(),
+            key: key.to_owned(),
+            remove_version: remove,
+            add_marker: add.clone(),
+            condition,
+            bucket_owner: Some(b.owner.clone()),
+            usage: Some(byte_usage(&b.owner, now)),
+        };
+        (m, add)
+    }
+
+    /// DeleteObject. Deleting a missing key succeeds, as in S3.
+    pub async fn delete_object(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        req: DeleteObjectRequest,
+    ) -> Result<DeleteObjectOutput, StorageError> {
+        validate_key(key)?;
+        let b = self
+            .bucket_for(caller, bucket, Action::DeleteObject)
+            .await?;
+        let condition = write_condition(req.if_match, None)?;
+        let now = now_millis();
+        let requested = req.version_id.clone();
+        let (m, marker) = Self::delete_mutation(&b, key, req.version_id, condition, now);
+        let receipt = self
+            .commit(
+                bucket,
+                vec![
+                    request_mutation(&b.owner, &caller.request_id, RequestClass::Delete, now),
+                    m,
+                ],
+            )
+            .await?;
+        let removed_marker = receipt
+            .removed_versions
+            .iter()
+            .any(|r| r.key == key && r.is_delete_marker);
+        Ok(delete_output(&b, requested, marker, removed_marker))
+    }
+
+    /// DeleteObjects: all deletions in one commit. Per-key failures (bad
+    /// keys) are reported per key; a bucket-level failure fails the call.
+    pub async fn delete_objects(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        objects: Vec<ObjectToDelete>,
+    ) -> Result<Vec<DeleteResult>, StorageError> {
+        if objects.len() > 1000 {
+            return Err(StorageError::InvalidRequest(
+                "at most 1000 objects can be deleted per request".into(),
+            ));
+        }
+        let b = self
+            .bucket_for(caller, bucket, Action::DeleteObject)
+            .await?;
+        let now = now_millis();
+        let mut muts = vec![request_mutation(
+            &b.owner,
+            &caller.request_id,
+            RequestClass::PutCopyPostList,
+            now,
+        )];
+        let mut pending = Vec::with_capacity(objects.len());
+        let mut results: Vec<Option<DeleteResult>> = Vec::with_capacity(objects.len());
+        for o in objects {
+            if let Err(error) = validate_key(&o.key) {
+                results.push(Some(DeleteResult::Failed {
+                    key: o.key,
+                    version_id: o.version_id,
+                    error,
+                }));
+                continue;
+            }
+            let (m, marker) = Self::delete_mutation(&b, &o.key, o.version_id.clone(), None, now);
+            muts.push(m);
+            pending.push((results.len(), o, marker));
+            results.push(None);
+        }
+        let receipt = self.commit(bucket, muts).await?;
+        for (slot, o, marker) in pending {
+            let removed_marker = receipt.removed_versions.iter().any(|r| {
+                r.key == o.key && Some(&r.version_id) == o.version_id.as_ref() && r.is_delete_marker
+            });
+            if let Some(s) = results.get_mut(slot) {
+                *s = Some(DeleteResult::Deleted {
+                    output: delete_output(&b, o.version_id, marker, removed_marker),
+                    key: o.key,
+                });
+            }
+        }
+        Ok(results.into_iter().flatten().collect())
+    }
+
+    /// GetObjectTagging: the tags and the version they belong to.
+    pub async fn get_object_tagging(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(Vec<(String, String)>, Option<String>), StorageError> {
+        let (b, v) = self
+            .load_version(caller, bucket, key, version_id, Action::ReadObject)
+            .await?;
+        self.reads
+            .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
+        Ok((v.tags, shown_version(&b, &v.version_id)))
+    }
+
+    /// PutObjectTagging (an empty list removes all tags, as DeleteObjectTagging).
+    pub async fn put_object_tagging(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: Vec<(String, String)>,
+    ) -> Result<Option<String>, StorageError> {
+        validate_key(key)?;
+        validate_tags(&tags)?;
+        let b = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let class = if tags.is_empty() {
+            RequestClass::Delete
+        } else {
+            RequestClass::PutCopyPostList
+        };
+        let now = now_millis();
+        self.commit(
+            bucket,
+            vec![
+                Mutation::SetObjectTags {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    version_id: version_id.map(str::to_owned),
+                    tags,
+                    bucket_owner: Some(b.owner.clone()),
+                },
+                request_mutation(&b.owner, &caller.request_id, class, now),
+            ],
+        )
+        .await?;
+        Ok(version_id.and_then(|v| shown_version(&b, v)))
+    }
+
+    pub async fn delete_object_tagging(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<String>, StorageError> {
+        self.put_object_tagging(caller, bucket, key, version_id, Vec::new())
+            .await
+    }
+
+    /// GetObjectAttributes data, parts paged by part number.
+    pub async fn get_object_attributes(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        req: AttributesRequest,
+    ) -> Result<ObjectAttributes, StorageError> {
+        let (b, v) = self
+            .load_version(
+                caller,
+                bucket,
+                key,
+                req.version_id.as_deref(),
+                Action::ReadObject,
+            )
+            .await?;
+        self.reads
+            .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
+        let all = v.parts();
+        let parts = (!all.is_empty()).then(|| {
+            let max = req.max_parts.clamp(1, 1000);
+            let total_parts = u32::try_from(all.len()).unwrap_or(u32::MAX);
+            let mut rest = all
+                .into_iter()
+                .filter(|p| p.part_number > req.part_number_marker);
+            let page: Vec<_> = rest.by_ref().take(max).collect();
+            let is_truncated = rest.next().is_some();
+            PartsPage {
+                total_parts,
+                next_part_number_marker: page
+                    .last()
+                    .filter(|_| is_truncated)
+                    .map(|p| p.part_number),
+                parts: page,
+                is_truncated,
+            }
+        });
+        Ok(ObjectAttributes {
+            etag: v.etag,
+            last_modified: v.last_modified,
+            version_id: shown_version(&b, &v.version_id),
+            size: v.size,
+            storage_class: v.storage_class,
+            checksum: v.checksum,
+            parts,
+        })
+    }
+}
+
+fn delete_output(
+    b: &Bucket,
+    requested: Option<String>,
+    marker: Option<DeleteMarker>,
+    removed_marker: bool,
+) -> DeleteObjectOutput {
+    match (requested, marker) {
+        (Some(v), _) => DeleteObjectOutput {
+            version_id: Some(v),
+            delete_marker: removed_marker,
+        },
+        (None, Some(m)) => DeleteObjectOutput {
+            version_id: shown_version(b, &m.version_id),
+            delete_marker: true,
+        },
+        (None, None) => DeleteObjectOutput::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_limits() {
+        let t = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert!(validate_tags(&[]).is_ok());
+        assert!(validate_tags(&[t("a", ""), t("b", &"v".repeat(256))]).is_ok());
+        assert!(validate_tags(&[t("", "x")]).is_err());
+        assert!(validate_tags(&[t(&"k".repeat(129), "x")]).is_err());
+        assert!(validate_tags(&[t("k", &"v".repeat(257))]).is_err());
+        assert!(validate_tags(&[t("k", "1"), t("k", "2")]).is_err());
+        let eleven: Vec<_> = (0..11).map(|i| t(&i.to_string(), "")).collect();
+        assert!(validate_tags(&eleven).is_err());
+    }
+
+    #[test]
+    fn write_conditions() {
+        assert_eq!(write_condition(None, None).unwrap(), None);
+        assert!(
+            write_condition(None, Some("*".into()))
+                .unwrap()
+                .unwrap()
+                .if_none_match_any
+        );
+        assert!(write_condition(None, Some("\"etag\"".into())).is_err());
+        let c = write_condition(Some("\"e\"".into()), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.if_match.as_deref(), Some("\"e\""));
+    }
+}
