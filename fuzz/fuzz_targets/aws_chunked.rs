@@ -28,7 +28,7 @@ fn decoder(kind: u8, alg: Option<ChecksumAlgorithm>, len: Option<u64>) -> Chunke
         _ => ChunkedMode::UnsignedTrailer,
     };
     let mut cfg = ChunkedConfig::new(mode);
-    cfg.trailer = if kind % 3 == 0 { None } else { alg };
+    cfg.trailer = if matches!(kind % 3, 0) { None } else { alg };
     cfg.decoded_length = len;
     cfg.max_chunk_size = MAX_CHUNK;
     cfg.min_chunk_size = 1;
@@ -85,7 +85,11 @@ fuzz_target!(|input: &[u8]| {
     }
     // Differential: valid encoding of `body`, maybe with one flipped byte.
     let chunk = usize::from(hdr[4]).max(1);
-    let trailer = if kind % 3 == 0 { None } else { alg.map(|a| Checksum::compute(a, body)) };
+    let trailer = if matches!(kind % 3, 0) {
+        None
+    } else {
+        alg.map(|a| Checksum::compute(a, body))
+    };
     let mut stream = match kind % 3 {
         0 => encode_aws_chunked(body, chunk, Some(&mut signer()), None),
         1 => encode_aws_chunked(body, chunk, Some(&mut signer()), trailer.as_ref()),
@@ -96,7 +100,11 @@ fuzz_target!(|input: &[u8]| {
         let at = usize::from(u16::from_le_bytes([hdr[5], hdr[2]])) % stream.len();
         stream[at] ^= 1 << (hdr[5] % 8);
     }
-    let mut dec = decoder(kind, trailer.as_ref().map(|t| t.algorithm), Some(body.len() as u64));
+    let mut dec = decoder(
+        kind,
+        trailer.as_ref().map(|t| t.algorithm),
+        Some(body.len() as u64),
+    );
     match feed(&mut dec, &stream, splits) {
         Ok(out) => {
             // Unsigned without checksum protects only the framing.

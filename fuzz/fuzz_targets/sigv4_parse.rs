@@ -18,7 +18,9 @@ fn header(h: &mut HeaderMap, name: &[u8], value: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let lines: Vec<&[u8]> = rest.split(|&b| b == b'\n').collect();
     let line = |i: usize| lines.get(i).copied().unwrap_or_default();
     let uri: Uri = Uri::try_from(line(0)).unwrap_or_else(|_| Uri::from_static("/"));
@@ -48,9 +50,14 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => {
             let mut pq = b"/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=".to_vec();
-            for (i, k) in [b"&X-Amz-Date=".as_slice(), b"&X-Amz-Expires=", b"&X-Amz-SignedHeaders=", b"&X-Amz-Signature="]
-                .iter()
-                .enumerate()
+            for (i, k) in [
+                b"&X-Amz-Date=".as_slice(),
+                b"&X-Amz-Expires=",
+                b"&X-Amz-SignedHeaders=",
+                b"&X-Amz-Signature=",
+            ]
+            .iter()
+            .enumerate()
             {
                 pq.extend_from_slice(line(1 + i));
                 pq.extend_from_slice(k);
@@ -67,8 +74,13 @@ fuzz_target!(|data: &[u8]| {
 
 fn run(uri: &Uri, h: &HeaderMap) {
     let _ = PayloadHash::from_headers(h);
-    let Ok(Some(req)) = parse_request(&Method::PUT, uri, h) else { return };
-    let key = derive_signing_key("secret", &CredentialScope::new("20130524", "us-east-1", "s3"));
+    let Ok(Some(req)) = parse_request(&Method::PUT, uri, h) else {
+        return;
+    };
+    let key = derive_signing_key(
+        "secret",
+        &CredentialScope::new("20130524", "us-east-1", "s3"),
+    );
     for now in [datetime!(2013-05-24 00:00:00 UTC), req.timestamp] {
         for enc in [UriEncoding::S3, UriEncoding::Standard] {
             let _ = verify(&req, &Method::PUT, uri, h, Some(&[0; 32]), &key, enc, now);
