@@ -128,7 +128,10 @@ impl CpuMeter {
     }
 
     fn report(&self, name: &str) {
-        let ops = self.ops.max(1) as f64;
+        if self.ops == 0 {
+            return; // filtered out
+        }
+        let ops = self.ops as f64;
         eprintln!(
             "{name}: {:.0} ops/s, {:.1} µs CPU/op over {} ops",
             ops / self.wall.as_secs_f64().max(1e-9),

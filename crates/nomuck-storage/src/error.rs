@@ -114,6 +114,9 @@ impl From<MetaError> for StorageError {
         match e {
             MetaError::Refused(r) => r.into(),
             MetaError::Unavailable(m) => StorageError::Unavailable(m),
+            // The engine validates first; whatever still slips through is the
+            // caller's malformed input, not a server fault.
+            MetaError::Invalid(m) => StorageError::InvalidArgument(m),
             other => StorageError::Internal(other.to_string()),
         }
     }

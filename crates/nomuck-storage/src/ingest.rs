@@ -96,6 +96,62 @@ impl Hashing {
     }
 }
 
+/// Chunks queued for an offloaded hasher (bounds memory to this many chunks).
+const HASH_QUEUE: usize = 16;
+
+/// Hashes small bodies in place; once a body turns out big, hashing moves to
+/// a blocking thread fed the same `Bytes` (no copy), so MD5 — the slowest
+/// step of a large PUT — runs in parallel with receiving and writing.
+enum Hasher {
+    Inline(Hashing),
+    Offloaded {
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+        task: tokio::task::JoinHandle<Hashing>,
+    },
+    Poisoned,
+}
+
+impl Hasher {
+    fn offload(&mut self) {
+        if let Hasher::Inline(_) = self
+            && let Hasher::Inline(mut h) = std::mem::replace(self, Hasher::Poisoned)
+        {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+            let task = tokio::task::spawn_blocking(move || {
+                while let Some(chunk) = rx.blocking_recv() {
+                    h.update(&chunk);
+                }
+                h
+            });
+            *self = Hasher::Offloaded { tx, task };
+        }
+    }
+
+    async fn update(&mut self, chunk: &Bytes) -> Result<(), StorageError> {
+        match self {
+            Hasher::Inline(h) => h.update(chunk),
+            Hasher::Offloaded { tx, .. } => tx
+                .send(chunk.clone())
+                .await
+                .map_err(|_| StorageError::Internal("the hashing task stopped".into()))?,
+            Hasher::Poisoned => return Err(StorageError::Internal("hasher is broken".into())),
+        }
+        Ok(())
+    }
+
+    async fn finish(self) -> Result<Hashing, StorageError> {
+        match self {
+            Hasher::Inline(h) => Ok(h),
+            Hasher::Offloaded { tx, task } => {
+                drop(tx);
+                task.await
+                    .map_err(|e| StorageError::Internal(format!("hashing task failed: {e}")))
+            }
+            Hasher::Poisoned => Err(StorageError::Internal("hasher is broken".into())),
+        }
+    }
+}
+
 pub(crate) async fn ingest<S, E>(
     blobs: &dyn BlobStore,
     body: S,
@@ -106,10 +162,10 @@ where
     E: Into<BodyError>,
 {
     let mut body = std::pin::pin!(body);
-    let mut hashing = Hashing {
+    let mut hasher = Hasher::Inline(Hashing {
         md5: Md5Hasher::new(),
         checksum: spec.checksum.map(Checksummer::new),
-    };
+    });
     let mut inline: Vec<u8> = Vec::new();
     let mut writer: Option<Box<dyn BlobWriter>> = None;
     // A declared size over the threshold goes to a blob from the first byte.
@@ -118,6 +174,7 @@ where
         .is_some_and(|l| l > spec.inline_max as u64)
     {
         writer = Some(blobs.create().await?);
+        hasher.offload();
     }
     let mut size: u64 = 0;
     // On any early return the writer is dropped, which removes its temp file.
@@ -138,13 +195,19 @@ where
                 received: size,
             });
         }
-        hashing.update(&chunk);
         match &mut writer {
-            Some(w) => w.write(chunk).await?,
+            Some(w) => {
+                hasher.update(&chunk).await?;
+                w.write(chunk).await?
+            }
             None if inline.len() + chunk.len() <= spec.inline_max => {
+                hasher.update(&chunk).await?;
                 inline.extend_from_slice(&chunk)
             }
             None => {
+                // Bytes so far were hashed in place; the rest goes to the hasher thread.
+                hasher.offload();
+                hasher.update(&chunk).await?;
                 let mut w = blobs.create().await?;
                 w.write(Bytes::from(std::mem::take(&mut inline))).await?;
                 w.write(chunk).await?;
@@ -160,6 +223,7 @@ where
             received: size,
         });
     }
+    let hashing = hasher.finish().await?;
     let md5 = hashing.md5.finalize();
     let checksum = hashing.checksum.map(Checksummer::finalize);
     // Verify before finishing, so a corrupt body never becomes a blob.

@@ -53,7 +53,8 @@ pub(crate) enum Seek<T> {
     PastPrefix(String),
 }
 
-/// The last thing a truncated page returned (the resumption point).
+/// The last thing a page returned (the resumption point): for `Entry`,
+/// the last of `entries`.
 pub(crate) enum Last<T> {
     Entry(T),
     Prefix(String),
@@ -63,7 +64,20 @@ pub(crate) struct Page<T> {
     pub entries: Vec<T>,
     pub prefixes: Vec<String>,
     pub truncated: bool,
-    pub last: Option<Last<T>>,
+    last: Option<Last<()>>,
+}
+
+impl<T> Page<T> {
+    /// Where a truncated page resumes; `None` if it is complete.
+    pub(crate) fn resume(&self) -> Option<Last<&T>> {
+        if !self.truncated {
+            return None;
+        }
+        match self.last.as_ref()? {
+            Last::Entry(()) => self.entries.last().map(Last::Entry),
+            Last::Prefix(p) => Some(Last::Prefix(p.clone())),
+        }
+    }
 }
 
 /// The common prefix `key` rolls up into, if any.
@@ -128,7 +142,7 @@ where
                         return Ok(page);
                     }
                     page.entries.push(row.clone());
-                    page.last = Some(Last::Entry(row.clone()));
+                    page.last = Some(Last::Entry(()));
                     count += 1;
                     ended_in_prefix = false;
                 }
@@ -240,10 +254,10 @@ impl Storage {
             unit::REQUESTS,
             1,
         );
-        let resume = match (&page.last, page.truncated) {
-            (Some(Last::Entry(o)), true) => Some(Resume::After(o.key.clone())),
-            (Some(Last::Prefix(p)), true) => Some(Resume::PastPrefix(p.clone())),
-            _ => None,
+        let resume = match page.resume() {
+            Some(Last::Entry(o)) => Some(Resume::After(o.key.clone())),
+            Some(Last::Prefix(p)) => Some(Resume::PastPrefix(p)),
+            None => None,
         };
         Ok(ListObjectsOutput {
             objects: page.entries,
@@ -314,10 +328,10 @@ impl Storage {
             unit::REQUESTS,
             1,
         );
-        let (next_key_marker, next_version_id_marker) = match (page.last, page.truncated) {
-            (Some(Last::Entry(o)), true) => (Some(o.key), Some(o.version_id)),
-            (Some(Last::Prefix(p)), true) => (Some(p), None),
-            _ => (None, None),
+        let (next_key_marker, next_version_id_marker) = match page.resume() {
+            Some(Last::Entry(o)) => (Some(o.key.clone()), Some(o.version_id.clone())),
+            Some(Last::Prefix(p)) => (Some(p), None),
+            None => (None, None),
         };
         Ok(ListVersionsOutput {
             versions: page.entries,
@@ -377,10 +391,10 @@ impl Storage {
             unit::REQUESTS,
             1,
         );
-        let (next_key_marker, next_upload_id_marker) = match (page.last, page.truncated) {
-            (Some(Last::Entry(u)), true) => (Some(u.key), Some(u.upload_id)),
-            (Some(Last::Prefix(p)), true) => (Some(p), None),
-            _ => (None, None),
+        let (next_key_marker, next_upload_id_marker) = match page.resume() {
+            Some(Last::Entry(u)) => (Some(u.key.clone()), Some(u.upload_id.clone())),
+            Some(Last::Prefix(p)) => (Some(p), None),
+            None => (None, None),
         };
         Ok(ListUploadsOutput {
             uploads: page.entries,
@@ -491,7 +505,7 @@ mod tests {
         let (p, _, _) = run(&keys, "", Some("/"), 3);
         assert_eq!(p.entries.len() + p.prefixes.len(), 3);
         assert!(p.truncated);
-        assert!(matches!(p.last, Some(Last::Entry(K(ref k))) if k == "c"));
+        assert!(matches!(p.resume(), Some(Last::Entry(K(k))) if k == "c"));
 
         // Exactly max entries left: not truncated.
         let (p, _, _) = run(&keys, "", Some("/"), 5);

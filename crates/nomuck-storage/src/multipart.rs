@@ -274,6 +274,16 @@ impl Storage {
                 "You must specify at least one part".into(),
             ));
         }
+        if let Some(p) = req
+            .parts
+            .iter()
+            .find(|p| !PART_NUMBERS.contains(&p.part_number))
+        {
+            return Err(StorageError::InvalidPart {
+                part_number: p.part_number,
+                reason: "part numbers are 1 to 10000".into(),
+            });
+        }
         let (b, _) = self
             .upload_for(caller, bucket, key, upload_id, Action::WriteObject)
             .await?;

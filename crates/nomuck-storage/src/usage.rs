@@ -85,11 +85,12 @@ pub(crate) fn byte_usage(account_id: &str, at: Millis) -> ByteUsage {
     }
 }
 
-type Key = (String, &'static str, &'static str);
+/// Sums per account, then per (meter, unit).
+type Pending = HashMap<String, HashMap<(&'static str, &'static str), i64>>;
 
 /// In-memory sums of read-side usage, appended to the meter periodically.
 pub(crate) struct ReadUsage {
-    pending: Mutex<HashMap<Key, i64>>,
+    pending: Mutex<Pending>,
     /// Distinguishes this process's flushes from any other's.
     node: String,
     flushes: AtomicU64,
@@ -112,7 +113,12 @@ impl ReadUsage {
             return;
         }
         let mut p = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        *p.entry((account_id.to_owned(), meter, unit)).or_insert(0) += n;
+        // No allocation on the hot path once the account has an entry.
+        let per_account = match p.get_mut(account_id) {
+            Some(m) => m,
+            None => p.entry(account_id.to_owned()).or_default(),
+        };
+        *per_account.entry((meter, unit)).or_insert(0) += n;
     }
 
     /// Appends everything pending; on failure it stays pending.
@@ -130,8 +136,9 @@ impl ReadUsage {
         let flush = self.flushes.fetch_add(1, Ordering::Relaxed);
         let events: Vec<Mutation> = taken
             .iter()
+            .flat_map(|(account, sums)| sums.iter().map(move |(k, n)| (account, k, n)))
             .enumerate()
-            .map(|(i, ((account, meter, unit), n))| {
+            .map(|(i, (account, (meter, unit), n))| {
                 Mutation::RecordUsage(UsageEvent {
                     account_id: account.clone(),
                     service: SERVICE.into(),
@@ -146,8 +153,11 @@ impl ReadUsage {
         let count = events.len();
         if let Err(e) = meta.commit(events).await {
             let mut p = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            for (k, n) in taken {
-                *p.entry(k).or_insert(0) += n;
+            for (account, sums) in taken {
+                let mine = p.entry(account).or_default();
+                for (k, n) in sums {
+                    *mine.entry(k).or_insert(0) += n;
+                }
             }
             return Err(e.into());
         }

@@ -249,6 +249,11 @@ async fn completion_errors() {
     );
     let r = complete(vec![]).await;
     assert!(matches!(r, Err(StorageError::InvalidRequest(_))), "{r:?}");
+    let r = complete(vec![completed(0, &p1)]).await;
+    assert!(
+        matches!(r, Err(StorageError::InvalidPart { part_number: 0, .. })),
+        "{r:?}"
+    );
     let r = s
         .complete_multipart_upload(
             &alice(),

@@ -45,6 +45,16 @@ enum Command {
     /// Manage access keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Load-test a service endpoint (nomuck's or any other S3 server).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Put, get, mixed, list or delete load against an S3 endpoint; prints ops/s,
+    /// MB/s, latency percentiles, errors and CPU per operation.
+    S3(nomuck_bench::Args),
 }
 
 #[derive(Args)]
@@ -148,6 +158,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         accounts_cmd::print_accounts(&accounts.list_accounts().await?, json)
                     }
                 }
+            }
+            Command::Bench(BenchCommand::S3(args)) => {
+                nomuck_bench::run_and_print(args).await.map(|_| ())
             }
             Command::Key(cmd) => {
                 let accounts = Accounts::connect(&config::data_dir(cli.data_dir, &file)).await?;

@@ -30,6 +30,10 @@ impl Checkpointer {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(db_err)?;
         conn.busy_timeout(busy_timeout).map_err(db_err)?;
+        // A checkpoint must fsync the database file before the WAL it copied
+        // from can be reused; explicit rather than relying on build defaults.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err)?;
         // Capacity 1: signals coalesce; the writer never blocks on them.
         let (tx, rx) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
