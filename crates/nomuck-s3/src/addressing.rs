@@ -130,6 +130,10 @@ pub fn sigv2_resource(head: &http::request::Parts, domains: &[String]) -> String
         Some(bucket) => format!("/{bucket}{}", head.uri.path()),
         None => head.uri.path().to_owned(),
     };
+    // A bucket is signed as `/bucket/`, whether the client sent `/bucket` or not.
+    if resource.len() > 1 && !resource[1..].contains('/') {
+        resource.push('/');
+    }
     let mut signed: Vec<(&str, Option<String>)> = head
         .uri
         .query()
@@ -281,7 +285,9 @@ mod tests {
             ),
             "/b/k?partNumber=2&uploadId=u+1"
         );
-        assert_eq!(sigv2_resource(&head("localhost", "/b?acl"), &d), "/b?acl");
+        assert_eq!(sigv2_resource(&head("localhost", "/b?acl"), &d), "/b/?acl");
+        assert_eq!(sigv2_resource(&head("b.localhost", "/"), &d), "/b/");
+        assert_eq!(sigv2_resource(&head("localhost", "/"), &d), "/");
     }
 
     #[test]

@@ -65,9 +65,17 @@ pub async fn create_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
         ));
     }
     let bucket = req.bucket().to_owned();
-    s.create_bucket(&req.caller, &bucket, region.as_deref())
+    match s
+        .create_bucket(&req.caller, &bucket, region.as_deref())
         .await
-        .map_err(storage_error)?;
+    {
+        Ok(_) => {}
+        // us-east-1 answers a repeated CreateBucket by its owner with success, leaving
+        // the bucket as it is; every other region says BucketAlreadyOwnedByYou.
+        Err(nomuck_storage::StorageError::BucketAlreadyOwnedByYou(_))
+            if req.ctx.server_region == "us-east-1" => {}
+        Err(e) => return Err(storage_error(e)),
+    }
     let mut response = reply::empty(StatusCode::OK);
     reply::set(&mut response, "location", &format!("/{bucket}"));
     Ok(response)
@@ -210,7 +218,11 @@ pub async fn list_objects(s: &Storage, req: &mut S3Request, v2: bool) -> S3Resul
         .map(str::to_owned);
     let max_keys = max_keys(req, "max-keys")?;
     let from = if v2 {
-        match (req.param("continuation-token"), req.param("start-after")) {
+        // An empty token is no token, as on AWS.
+        match (
+            req.param("continuation-token").filter(|t| !t.is_empty()),
+            req.param("start-after"),
+        ) {
             (Some(token), _) => ListFrom::ContinuationToken(token.to_owned()),
             (None, Some(after)) if !after.is_empty() => ListFrom::Marker(after.to_owned()),
             _ => ListFrom::Beginning,
@@ -235,9 +247,15 @@ pub async fn list_objects(s: &Storage, req: &mut S3Request, v2: bool) -> S3Resul
         .await
         .map_err(storage_error)?;
 
+    // V1 returns Prefix as given even with encoding-type=url (clients decode only the
+    // other fields there); V2 encodes it.
+    let shown_prefix = if v2 {
+        names.show(&prefix)
+    } else {
+        prefix.clone()
+    };
     let mut w = XmlWriter::new("ListBucketResult");
-    w.elem("Name", req.bucket())
-        .elem("Prefix", &names.show(&prefix));
+    w.elem("Name", req.bucket()).elem("Prefix", &shown_prefix);
     if v2 {
         w.opt("ContinuationToken", req.param("continuation-token"));
         if let Some(after) = req.param("start-after") {

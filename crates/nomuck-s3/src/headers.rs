@@ -43,6 +43,9 @@ pub fn object_headers(headers: &HeaderMap) -> ObjectHeaders {
 
 /// `aws-chunked` describes the transfer, not the object: S3 does not store it.
 fn strip_aws_chunked(encoding: &str) -> String {
+    if !encoding.to_ascii_lowercase().contains("aws-chunked") {
+        return encoding.to_owned();
+    }
     encoding
         .split(',')
         .map(str::trim)

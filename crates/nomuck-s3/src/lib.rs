@@ -358,9 +358,9 @@ fn auth_error(auth: &AuthError) -> S3Error {
         A::PresignExpired => S3Error::access_denied().with_message("Request has expired"),
         A::PresignNotYetValid { .. } => S3Error::access_denied().with_message("Request is not valid yet"),
         A::ExpiresOutOfRange => S3Error::new(
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
             "AuthorizationQueryParametersError",
-            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+            "X-Amz-Expires must be between 1 and 604800 seconds (one week)",
         ),
         A::MalformedQuery(why) => S3Error::new(StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError", why.clone()),
         A::MalformedAuthorization(why) | A::InvalidScope(why) => {
@@ -433,7 +433,8 @@ pub(crate) fn storage_error(err: StorageError) -> S3Error {
         E::NotModified { .. } => S3Error::not_modified(),
         E::InvalidDigest => S3Error::invalid_digest(),
         E::BadDigest => S3Error::bad_digest(),
-        E::InvalidChecksum(why) => S3Error::invalid_request().with_message(why),
+        // A checksum that is not even well-formed cannot match the body either.
+        E::InvalidChecksum(why) => S3Error::bad_digest().with_message(why),
         E::ChecksumMismatch { algorithm } => S3Error::bad_digest().with_message(format!(
             "The {} you specified did not match the calculated checksum.",
             algorithm.name()

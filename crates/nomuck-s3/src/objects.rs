@@ -365,6 +365,8 @@ pub async fn get_tagging(s: &Storage, req: &mut S3Request) -> S3Result {
         .get_object_tagging(&req.caller, &bucket, &key, req.param("versionId"))
         .await
         .map_err(storage_error)?;
+    let mut tags = tags;
+    tags.sort();
     let mut w = XmlWriter::new("Tagging");
     w.open("TagSet");
     for (k, v) in &tags {
@@ -448,8 +450,9 @@ pub async fn get_attributes(s: &Storage, req: &mut S3Request) -> S3Result {
     if want("ObjectParts")
         && let Some(parts) = &attrs.parts
     {
+        // The model's TotalPartsCount travels as <PartsCount>.
         w.open("ObjectParts")
-            .elem("TotalPartsCount", &parts.total_parts.to_string());
+            .elem("PartsCount", &parts.total_parts.to_string());
         w.elem("PartNumberMarker", &attrs_req_marker(req));
         w.opt(
             "NextPartNumberMarker",

@@ -89,7 +89,8 @@ const MAX_DEPTH: usize = 16;
 pub fn parse(body: &[u8]) -> Result<Element, S3Error> {
     let malformed = S3Error::malformed_xml;
     let mut reader = Reader::from_reader(body);
-    reader.config_mut().trim_text(true);
+    // Text is kept exactly: keys such as " " or "trail " are legal and must survive.
+    reader.config_mut().trim_text(false);
     let mut stack: Vec<Element> = Vec::new();
     let mut root = None;
     let mut buf = Vec::new();
@@ -121,8 +122,12 @@ pub fn parse(body: &[u8]) -> Result<Element, S3Error> {
             }
             Event::Text(text) => {
                 let text = text.unescape().map_err(|_| malformed())?;
-                let parent = stack.last_mut().ok_or_else(malformed)?;
-                parent.text.push_str(&text);
+                match stack.last_mut() {
+                    Some(parent) => parent.text.push_str(&text),
+                    // Whitespace around the root element is not content.
+                    None if text.trim().is_empty() => {}
+                    None => return Err(malformed()),
+                }
             }
             Event::CData(data) => {
                 let text = std::str::from_utf8(&data).map_err(|_| malformed())?;
@@ -181,6 +186,16 @@ mod tests {
             .collect();
         assert_eq!(keys, ["a&b", "c<d"]);
         assert_eq!(doc.child_text("Quiet"), Some("true"));
+    }
+
+    #[test]
+    fn leaf_text_keeps_its_whitespace() {
+        let doc = parse(b"<?xml version=\"1.0\"?>\n<Delete>\n  <Object><Key> </Key></Object>\n  <Object><Key>trail </Key></Object>\n</Delete>\n").unwrap();
+        let keys: Vec<_> = doc
+            .children_named("Object")
+            .map(|o| o.child_text("Key").unwrap())
+            .collect();
+        assert_eq!(keys, [" ", "trail "]);
     }
 
     #[test]
