@@ -131,7 +131,60 @@ impl Storage {
     }
 
     /// DeleteBucket: only an empty bucket (no versions, no uploads).
+    /// Delete an empty bucket. In-progress multipart uploads do not keep a bucket
+    /// alive, as on AWS: when they are all that is left they are aborted first.
     pub async fn delete_bucket(&self, caller: &Caller, name: &str) -> Result<(), StorageError> {
+        match self.delete_bucket_once(caller, name).await {
+            Err(StorageError::BucketNotEmpty(_)) if !self.has_versions(caller, name).await? => {
+                self.abort_all_uploads(caller, name).await?;
+                self.delete_bucket_once(caller, name).await
+            }
+            other => other,
+        }
+    }
+
+    async fn has_versions(&self, caller: &Caller, name: &str) -> Result<bool, StorageError> {
+        let page = self
+            .list_object_versions(
+                caller,
+                name,
+                crate::ListVersionsRequest {
+                    max_keys: 1,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(!page.versions.is_empty())
+    }
+
+    async fn abort_all_uploads(&self, caller: &Caller, name: &str) -> Result<(), StorageError> {
+        loop {
+            let page = self
+                .list_multipart_uploads(
+                    caller,
+                    name,
+                    crate::ListUploadsRequest {
+                        max_uploads: 1000,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            for upload in &page.uploads {
+                match self
+                    .abort_multipart_upload(caller, name, &upload.key, &upload.upload_id)
+                    .await
+                {
+                    Ok(()) | Err(StorageError::NoSuchUpload(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if page.uploads.is_empty() || !page.is_truncated {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn delete_bucket_once(&self, caller: &Caller, name: &str) -> Result<(), StorageError> {
         let b = self.bucket_for(caller, name, Action::DeleteBucket).await?;
         let r = self
             .commit(

@@ -388,10 +388,27 @@ async fn replace_abort_list_uploads_and_bucket_not_empty() {
     assert!(page.is_truncated);
     assert_eq!(page.next_upload_id_marker.as_deref(), Some(id2.as_str()));
 
+    // An object keeps the bucket alive, and its uploads are left alone.
+    put(s, &alice(), BKT, "keep", b"k").await;
     assert!(matches!(
         s.delete_bucket(&alice(), BKT).await,
         Err(StorageError::BucketNotEmpty(_))
     ));
+    let all = s
+        .list_multipart_uploads(
+            &alice(),
+            BKT,
+            ListUploadsRequest {
+                max_uploads: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.uploads.len(), 3);
+    s.delete_object(&alice(), BKT, "keep", Default::default())
+        .await
+        .unwrap();
     for (k, u) in [("dir/k", &id), ("dir/k", &id2), ("top", &id3)] {
         s.abort_multipart_upload(&alice(), BKT, k, u).await.unwrap();
     }
@@ -402,6 +419,39 @@ async fn replace_abort_list_uploads_and_bucket_not_empty() {
     s.collect_garbage_now().await.unwrap();
     assert!(blob_files(e.dir.path()).is_empty());
     s.delete_bucket(&alice(), BKT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_bucket_aborts_the_uploads_left_in_it() {
+    let e = setup().await;
+    let s = &e.storage;
+    let id = s
+        .create_multipart_upload(&alice(), BKT, "k", Default::default())
+        .await
+        .unwrap();
+    s.upload_part(
+        &alice(),
+        BKT,
+        "k",
+        &id,
+        1,
+        Default::default(),
+        body(&pattern(1000, 3), 256),
+    )
+    .await
+    .unwrap();
+    // Another account cannot use this to delete the bucket.
+    assert!(matches!(
+        s.delete_bucket(&bob(), BKT).await,
+        Err(StorageError::AccessDenied)
+    ));
+    s.delete_bucket(&alice(), BKT).await.unwrap();
+    assert!(matches!(
+        s.head_bucket(&alice(), BKT).await,
+        Err(StorageError::NoSuchBucket(_))
+    ));
+    s.collect_garbage_now().await.unwrap();
+    assert!(blob_files(e.dir.path()).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
