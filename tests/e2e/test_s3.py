@@ -298,6 +298,19 @@ def test_content_headers_tagging_attributes_and_checksums(server, s3):
     assert s3.put_object(Bucket="hdrs", Key="empty", Body=b"")["ETag"] == '"d41d8cd98f00b204e9800998ecf8427e"'
 
 
+def test_list_buckets_pages_and_prefix(server, s3):
+    names = ["page-a", "page-b", "page-c", "other-x"]
+    for n in names:
+        s3.create_bucket(Bucket=n)
+    first = s3.list_buckets(MaxBuckets=2, Prefix="page-")
+    assert [b["Name"] for b in first["Buckets"]] == ["page-a", "page-b"]
+    second = s3.list_buckets(MaxBuckets=2, Prefix="page-", ContinuationToken=first["ContinuationToken"])
+    assert [b["Name"] for b in second["Buckets"]] == ["page-c"] and "ContinuationToken" not in second
+    paged = [b["Name"] for p in s3.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 1})
+             for b in p["Buckets"]]
+    assert paged == sorted(names)
+
+
 def test_delete_objects_and_bucket_errors(server, s3):
     s3.create_bucket(Bucket="del")
     s3.put_object(Bucket="del", Key="kept", Body=b"x")

@@ -13,20 +13,54 @@ use crate::{S3Request, S3Result, storage_error};
 
 const MAX_KEYS: usize = 1000;
 
+/// Most buckets one ListBuckets page returns when `max-buckets` is given.
+const MAX_BUCKETS_PAGE: usize = 10_000;
+
 pub async fn list_buckets(s: &Storage, req: &mut S3Request) -> S3Result {
     let owner = req
         .caller
         .account_id
         .clone()
         .ok_or_else(S3Error::access_denied)?;
-    let buckets = s.list_buckets(&req.caller).await.map_err(storage_error)?;
+    let prefix = req.param("prefix").unwrap_or("").to_owned();
+    // The token is the last bucket name of the previous page; names are plain ASCII.
+    let after = req
+        .param("continuation-token")
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    let max = match req.param("max-buckets") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_BUCKETS_PAGE).contains(n))
+                .ok_or_else(|| {
+                    S3Error::invalid_argument()
+                        .with_message("max-buckets must be between 1 and 10000")
+                })?,
+        ),
+    };
+    let mut buckets = s.list_buckets(&req.caller).await.map_err(storage_error)?;
+    buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut page: Vec<_> = buckets
+        .into_iter()
+        .filter(|b| b.name.starts_with(&prefix))
+        .filter(|b| after.as_ref().is_none_or(|a| b.name.as_str() > a.as_str()))
+        .collect();
+    let next = match max {
+        Some(max) if page.len() > max => {
+            page.truncate(max);
+            page.last().map(|b| b.name.clone())
+        }
+        _ => None,
+    };
     let mut w = XmlWriter::new("ListAllMyBucketsResult");
     w.open("Owner")
         .elem("ID", &owner)
         .elem("DisplayName", &owner)
         .close("Owner");
     w.open("Buckets");
-    for b in &buckets {
+    for b in &page {
         w.open("Bucket")
             .elem("Name", &b.name)
             .elem("CreationDate", &iso8601(b.created_at))
@@ -34,6 +68,10 @@ pub async fn list_buckets(s: &Storage, req: &mut S3Request) -> S3Result {
             .close("Bucket");
     }
     w.close("Buckets");
+    w.opt("ContinuationToken", next.as_deref());
+    if req.param("prefix").is_some() {
+        w.elem("Prefix", &prefix);
+    }
     Ok(reply::xml(
         StatusCode::OK,
         w.finish("ListAllMyBucketsResult"),
