@@ -302,8 +302,6 @@ fn error_response(err: &ApiError) -> Response {
         }],
     };
     let mut response = json_response(err.status, to_json(&body));
-    response
-        .extensions_mut()
-        .insert(ErrorCode(err.code.to_owned()));
+    response.extensions_mut().insert(ErrorCode(err.code));
     response
 }

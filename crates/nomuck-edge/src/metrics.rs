@@ -24,11 +24,11 @@ struct Histogram {
 #[derive(Default)]
 struct Series {
     /// (service, operation, status) -> requests
-    requests: BTreeMap<(String, String, u16), u64>,
+    requests: BTreeMap<(&'static str, &'static str, u16), u64>,
     /// (service, operation, code) -> errors
-    errors: BTreeMap<(String, String, String), u64>,
+    errors: BTreeMap<(&'static str, &'static str, &'static str), u64>,
     /// (service, operation) -> latency
-    latency: BTreeMap<(String, String), Histogram>,
+    latency: BTreeMap<(&'static str, &'static str), Histogram>,
 }
 
 #[derive(Default)]
@@ -42,25 +42,18 @@ pub struct Metrics {
 impl Metrics {
     pub fn observe(
         &self,
-        service: &str,
-        operation: &str,
+        service: &'static str,
+        operation: &'static str,
         status: u16,
-        error_code: Option<&str>,
+        error_code: Option<&'static str>,
         elapsed: Duration,
     ) {
         let mut s = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        *s.requests
-            .entry((service.to_owned(), operation.to_owned(), status))
-            .or_default() += 1;
+        *s.requests.entry((service, operation, status)).or_default() += 1;
         if let Some(code) = error_code {
-            *s.errors
-                .entry((service.to_owned(), operation.to_owned(), code.to_owned()))
-                .or_default() += 1;
+            *s.errors.entry((service, operation, code)).or_default() += 1;
         }
-        let h = s
-            .latency
-            .entry((service.to_owned(), operation.to_owned()))
-            .or_default();
+        let h = s.latency.entry((service, operation)).or_default();
         let secs = elapsed.as_secs_f64();
         for (bound, count) in BUCKETS.iter().zip(h.counts.iter_mut()) {
             if secs <= *bound {

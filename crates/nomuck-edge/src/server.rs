@@ -125,13 +125,14 @@ enum Credential {
 
 /// Find SigV4 credentials, or else SigV2 ones.
 fn parse_credentials(req: &Request) -> Result<Option<Credential>, nomuck_http::AuthError> {
-    match nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers()) {
+    let v4 = nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers());
+    match v4 {
         Ok(Some(signed)) => Ok(Some(Credential::V4(signed))),
+        // Not SigV4: SigV2 credentials, if any; otherwise SigV4's own answer stands.
         Ok(None) | Err(nomuck_http::AuthError::UnsupportedAlgorithm(_)) => {
             match nomuck_sigv4::v2::parse_v2(req.uri(), req.headers())? {
                 Some(v2) => Ok(Some(Credential::V2(v2))),
-                None => nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers())
-                    .map(|s| s.map(Credential::V4)),
+                None => v4.map(|_| None),
             }
         }
         Err(err) => Err(err),
@@ -164,10 +165,7 @@ impl Edge {
             .extensions()
             .get::<Operation>()
             .map_or("unknown", |o| o.0);
-        let code = response
-            .extensions()
-            .get::<ErrorCode>()
-            .map(|c| c.0.as_str());
+        let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
         let status = response.status();
         self.metrics
             .observe(service, operation, status.as_u16(), code, started.elapsed());
@@ -367,7 +365,7 @@ impl Edge {
         response
             .headers_mut()
             .insert("x-amzn-errortype", HeaderValue::from_static(code));
-        response.extensions_mut().insert(ErrorCode(code.to_owned()));
+        response.extensions_mut().insert(ErrorCode(code));
         response
     }
 }

@@ -134,7 +134,7 @@ pub struct Operation(pub &'static str);
 /// Protocol error code of a failed response, for metrics. API crates put it in the
 /// response extensions of every error reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorCode(pub String);
+pub struct ErrorCode(pub &'static str);
 
 /// One wire protocol, served for one or more credential-scope service names.
 #[async_trait::async_trait]

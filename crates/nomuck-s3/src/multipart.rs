@@ -40,11 +40,12 @@ fn checksum_type(req: &S3Request) -> Result<Option<ChecksumType>, S3Error> {
 }
 
 pub async fn create(s: &Storage, req: &mut S3Request) -> S3Result {
+    let checksum_algorithm = headers::checksum_request(&req.head.headers)?.algorithm;
     let create = CreateMultipartRequest {
         headers: headers::object_headers(&req.head.headers),
         storage_class: req.header("x-amz-storage-class").map(str::to_owned),
         tags: headers::tagging_header(&req.head.headers),
-        checksum_algorithm: headers::checksum_request(&req.head.headers)?.algorithm,
+        checksum_algorithm,
         checksum_type: checksum_type(req)?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
@@ -57,7 +58,7 @@ pub async fn create(s: &Storage, req: &mut S3Request) -> S3Result {
         .elem("Key", &key)
         .elem("UploadId", &upload_id);
     let mut response = reply::xml(StatusCode::OK, w.finish("InitiateMultipartUploadResult"));
-    if let Some(alg) = headers::checksum_request(&req.head.headers)?.algorithm {
+    if let Some(alg) = checksum_algorithm {
         reply::set(&mut response, "x-amz-checksum-algorithm", alg.name());
     }
     Ok(response)

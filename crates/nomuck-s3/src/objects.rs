@@ -453,7 +453,10 @@ pub async fn get_attributes(s: &Storage, req: &mut S3Request) -> S3Result {
         // The model's TotalPartsCount travels as <PartsCount>.
         w.open("ObjectParts")
             .elem("PartsCount", &parts.total_parts.to_string());
-        w.elem("PartNumberMarker", &attrs_req_marker(req));
+        w.elem(
+            "PartNumberMarker",
+            req.header("x-amz-part-number-marker").unwrap_or("0"),
+        );
         w.opt(
             "NextPartNumberMarker",
             parts
@@ -494,10 +497,4 @@ pub async fn get_attributes(s: &Storage, req: &mut S3Request) -> S3Result {
     );
     set_version(&mut response, attrs.version_id.as_deref());
     Ok(response)
-}
-
-fn attrs_req_marker(req: &S3Request) -> String {
-    req.header("x-amz-part-number-marker")
-        .unwrap_or("0")
-        .to_owned()
 }

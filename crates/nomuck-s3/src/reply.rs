@@ -53,9 +53,7 @@ pub fn error(
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    response
-        .extensions_mut()
-        .insert(ErrorCode(err.code.to_owned()));
+    response.extensions_mut().insert(ErrorCode(err.code));
     response.extensions_mut().insert(Operation(operation));
     finish(ctx, response)
 }

@@ -217,6 +217,9 @@ async fn background_tasks_collect_and_flush() {
     let opts = StorageOptions {
         gc_interval: Duration::from_millis(50),
         usage_flush_interval: Duration::from_millis(50),
+        // A GC running beside writes needs the orphan grace that covers a blob
+        // finished but not yet committed; freed blobs (gc_delay) stay immediate.
+        orphan_grace: Duration::from_secs(60),
         ..test_options()
     };
     let e = env_with(opts);

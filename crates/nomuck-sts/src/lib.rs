@@ -167,7 +167,7 @@ fn get_caller_identity(ctx: &RequestContext) -> Response {
     response
 }
 
-fn error(ctx: &RequestContext, status: StatusCode, code: &str, message: &str) -> Response {
+fn error(ctx: &RequestContext, status: StatusCode, code: &'static str, message: &str) -> Response {
     let kind = if status.is_server_error() {
         "Receiver"
     } else {
@@ -181,7 +181,7 @@ fn error(ctx: &RequestContext, status: StatusCode, code: &str, message: &str) ->
         escape(&ctx.request_id)
     );
     let mut response = xml_response(ctx, status, body);
-    response.extensions_mut().insert(ErrorCode(code.to_owned()));
+    response.extensions_mut().insert(ErrorCode(code));
     response
 }
 
