@@ -4,14 +4,19 @@
 //! base64 (so CRC32 of the empty input is `AAAAAA==`). CRC64NVME is the
 //! CRC-64/NVME polynomial (check value `0xAE8B14860A799888`), not CRC-64/XZ.
 //!
-//! Composite (multipart "checksum of checksums") values are not built here
-//! yet; [`Checksum`] keeps only full-object values for now.
+//! CRCs of consecutive pieces combine into the CRC of the whole ([`combine`]),
+//! which gives multipart `FULL_OBJECT` checksums; composite ("checksum of
+//! checksums") values are built by the caller with [`Checksum::compute`].
+
+mod combine;
 
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use md5::Digest as _;
+
+pub use combine::{combine, is_combinable};
 use thiserror::Error;
 
 /// Checksum algorithms S3 accepts in `x-amz-checksum-*` / `x-amz-sdk-checksum-algorithm`.

@@ -35,7 +35,7 @@ pub use storage::{
     ListStart, MultipartUpload, NULL_VERSION, ObjectChecksum, ObjectData, ObjectHeaders,
     ObjectListQuery, ObjectSummary, ObjectVersion, Part, PartRef, PartSummary, Refusal,
     RemovedVersion, Segment, UploadListQuery, UploadStart, VersionListQuery, VersionStart,
-    Versioning, WriteCondition,
+    Versioning, WriteCondition, etag_listed,
 };
 
 /// The metadata store every nomuck service codes against.
@@ -85,6 +85,12 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<Vec<ObjectSummary>, MetaError>;
     async fn multipart_upload(&self, upload_id: &str)
     -> Result<Option<MultipartUpload>, MetaError>;
+    /// The version a completed upload became, while that version exists:
+    /// `(bucket, key, version_id)`.
+    async fn completed_upload(
+        &self,
+        upload_id: &str,
+    ) -> Result<Option<(String, String, String)>, MetaError>;
     /// Parts with a number greater than `after_part`, ascending, at most `limit`.
     async fn list_parts(
         &self,

@@ -63,13 +63,15 @@ fn md5_bytes(hex_etag: &str) -> Option<[u8; 16]> {
 /// - every part but the last is at least `min_part_size`, else `EntityTooSmall`;
 /// - ETag = MD5 of the concatenated binary part MD5s, `-N`;
 /// - checksum: `COMPOSITE` uploads get the checksum of the part checksums,
-///   `-N`; `FULL_OBJECT` uploads keep `full_object_checksum` as given.
+///   `-N`; `FULL_OBJECT` uploads get the parts' CRCs combined. A checksum the
+///   client sent for the whole object (`claimed`) must match, else `BadDigest`;
+///   it is kept as given only when the parts carry none to derive it from.
 pub fn assemble(
     upload: &MultipartUpload,
     requested: &[CompletedPart],
     stored: &[Part],
     min_part_size: u64,
-    full_object_checksum: Option<&str>,
+    claimed: Option<&str>,
 ) -> Result<Assembled, MetaError> {
     if requested.is_empty() {
         return Err(MetaError::Invalid(
@@ -78,14 +80,27 @@ pub fn assemble(
     }
     for w in requested.windows(2) {
         if let [a, b] = w
-            && a.part_number >= b.part_number
+            && a.part_number > b.part_number
         {
             return Err(refused(Refusal::InvalidPartOrder));
         }
     }
+    // A part number listed twice in a row (a part re-sent while the first
+    // upload of it was in flight) counts once, by its last entry, as RGW and
+    // the conformance suite expect.
+    let requested: Vec<&CompletedPart> = requested
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            requested
+                .get(i + 1)
+                .is_none_or(|next| next.part_number != p.part_number)
+        })
+        .map(|(_, p)| p)
+        .collect();
     let mut md5s = Md5Hasher::new();
-    let mut checksums: Vec<u8> = Vec::new();
-    let mut all_have_checksums = true;
+    // Decoded part checksums with the part sizes, while every part has one.
+    let mut part_sums: Option<Vec<(Vec<u8>, u64)>> = Some(Vec::with_capacity(requested.len()));
     let mut segments = Vec::with_capacity(requested.len());
     let mut size: u64 = 0;
     let last = requested.len() - 1;
@@ -110,8 +125,12 @@ pub fn assemble(
         let md5 = md5_bytes(&part.etag).ok_or_else(|| invalid_part(n, "stored ETag is not MD5"))?;
         md5s.update(&md5);
         match part.checksum.as_deref().map(|c| B64.decode(c)) {
-            Some(Ok(raw)) => checksums.extend_from_slice(&raw),
-            _ => all_have_checksums = false,
+            Some(Ok(raw)) => {
+                if let Some(sums) = part_sums.as_mut() {
+                    sums.push((raw, part.size));
+                }
+            }
+            _ => part_sums = None,
         }
         size = size
             .checked_add(part.size)
@@ -128,12 +147,7 @@ pub fn assemble(
         });
     }
     let count = requested.len();
-    let checksum = object_checksum(
-        upload,
-        all_have_checksums.then_some(&checksums[..]),
-        count,
-        full_object_checksum,
-    );
+    let checksum = object_checksum(upload, part_sums.as_deref(), count, claimed)?;
     let used: std::collections::HashSet<u32> = requested.iter().map(|p| p.part_number).collect();
     let unused_blobs = stored
         .iter()
@@ -151,27 +165,65 @@ pub fn assemble(
 
 fn object_checksum(
     upload: &MultipartUpload,
-    part_checksums: Option<&[u8]>,
+    part_sums: Option<&[(Vec<u8>, u64)]>,
     count: usize,
-    full_object: Option<&str>,
-) -> Option<ObjectChecksum> {
-    let name = upload.checksum_algorithm.as_deref()?;
-    let algorithm = ChecksumAlgorithm::from_name(name)?;
-    match upload.checksum_type.unwrap_or(ChecksumType::Composite) {
+    claimed: Option<&str>,
+) -> Result<Option<ObjectChecksum>, MetaError> {
+    let Some(algorithm) = upload
+        .checksum_algorithm
+        .as_deref()
+        .and_then(ChecksumAlgorithm::from_name)
+    else {
+        return Ok(None);
+    };
+    let kind = upload.checksum_type.unwrap_or(ChecksumType::Composite);
+    let derived = part_sums.and_then(|sums| match kind {
         ChecksumType::Composite => {
-            let of_parts = Checksum::compute(algorithm, part_checksums?);
-            Some(ObjectChecksum {
-                algorithm: algorithm.name().to_owned(),
-                value: format!("{}-{count}", of_parts.to_base64()),
-                kind: ChecksumType::Composite,
+            let joined: Vec<u8> = sums
+                .iter()
+                .flat_map(|(raw, _)| raw.iter().copied())
+                .collect();
+            Some(Checksum::compute(algorithm, &joined))
+        }
+        ChecksumType::FullObject => {
+            let mut parts = sums.iter().map(|(raw, len)| {
+                (
+                    Checksum {
+                        algorithm,
+                        bytes: raw.clone(),
+                    },
+                    *len,
+                )
+            });
+            let (first, _) = parts.next()?;
+            parts.try_fold(first, |acc, (next, len)| {
+                nomuck_checksum::combine(&acc, &next, len)
             })
         }
-        ChecksumType::FullObject => Some(ObjectChecksum {
-            algorithm: algorithm.name().to_owned(),
-            value: full_object?.trim().to_owned(),
-            kind: ChecksumType::FullObject,
-        }),
-    }
+    });
+    // A composite value may be sent with or without its `-N` suffix.
+    let claimed = claimed.map(|c| {
+        let c = c.trim();
+        match kind {
+            ChecksumType::Composite => c.rsplit_once('-').map_or(c, |(v, _)| v),
+            ChecksumType::FullObject => c,
+        }
+    });
+    let value = match (derived, claimed) {
+        (Some(d), Some(c)) if d.to_base64() != c => return Err(refused(Refusal::BadDigest)),
+        (Some(d), _) => d.to_base64(),
+        (None, Some(c)) => c.to_owned(),
+        (None, None) => return Ok(None),
+    };
+    let value = match kind {
+        ChecksumType::Composite => format!("{value}-{count}"),
+        ChecksumType::FullObject => value,
+    };
+    Ok(Some(ObjectChecksum {
+        algorithm: algorithm.name().to_owned(),
+        value,
+        kind,
+    }))
 }
 
 #[cfg(test)]
@@ -254,7 +306,7 @@ mod tests {
             Refusal::InvalidPartOrder
         );
         assert_eq!(
-            refusal(r(&[req(&stored[0]), req(&stored[0])])),
+            refusal(r(&[req(&stored[1]), req(&stored[0])])),
             Refusal::InvalidPartOrder
         );
         assert_eq!(
@@ -288,5 +340,57 @@ mod tests {
         assert_eq!(unquote_etag("abc"), "abc");
         assert_eq!(unquote_etag(" \"abc\" "), "abc");
         assert_eq!(unquote_etag("\""), "\"");
+    }
+
+    #[test]
+    fn a_repeated_part_number_counts_once_by_its_last_entry() {
+        let stored = vec![part(1, 5 * MIB), part(2, 7)];
+        let mut stale = req(&stored[0]);
+        stale.etag = "\"00000000000000000000000000000000\"".into();
+        let requested = [stale, req(&stored[0]), req(&stored[1])];
+        let a = assemble(&upload(None), &requested, &stored, 5 * MIB, None).unwrap();
+        assert_eq!(a.segments.len(), 2);
+        assert!(a.etag.ends_with("-2"), "{}", a.etag);
+    }
+
+    #[test]
+    fn claimed_composite_checksum_must_match() {
+        let stored = vec![part(1, 5 * MIB), part(2, 7)];
+        let requested = [req(&stored[0]), req(&stored[1])];
+        let u = upload(Some("CRC32"));
+        let good = assemble(&u, &requested, &stored, 5 * MIB, None).unwrap();
+        let value = good.checksum.unwrap().value;
+        let bare = value.trim_end_matches("-2").to_owned();
+        for claim in [value.as_str(), bare.as_str()] {
+            assert!(assemble(&u, &requested, &stored, 5 * MIB, Some(claim)).is_ok());
+        }
+        assert_eq!(
+            refusal(assemble(&u, &requested, &stored, 5 * MIB, Some("bad"))),
+            Refusal::BadDigest
+        );
+    }
+
+    #[test]
+    fn full_object_crc_is_derived_from_the_parts() {
+        let data = [vec![1u8; 3000], vec![2u8; 500]];
+        let stored: Vec<Part> = data
+            .iter()
+            .zip(1u32..)
+            .map(|(d, n)| Part {
+                checksum: Some(Checksum::compute(ChecksumAlgorithm::Crc64Nvme, d).to_base64()),
+                ..part(n, d.len() as u64)
+            })
+            .collect();
+        let requested = [req(&stored[0]), req(&stored[1])];
+        let mut u = upload(Some("CRC64NVME"));
+        u.checksum_type = Some(ChecksumType::FullObject);
+        let whole = Checksum::compute(ChecksumAlgorithm::Crc64Nvme, &data.concat()).to_base64();
+        let a = assemble(&u, &requested, &stored, 1, None).unwrap();
+        assert_eq!(a.checksum.unwrap().value, whole);
+        assert!(assemble(&u, &requested, &stored, 1, Some(&whole)).is_ok());
+        assert_eq!(
+            refusal(assemble(&u, &requested, &stored, 1, Some("AAAAAAAAAAA="))),
+            Refusal::BadDigest
+        );
     }
 }

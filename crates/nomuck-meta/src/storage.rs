@@ -314,14 +314,35 @@ pub struct UploadListQuery {
 }
 
 /// A conditional write, evaluated inside the commit against the key's
-/// current version (a delete marker counts as no object).
+/// current version (a delete marker counts as no object). Values are HTTP
+/// entity-tag lists: `*`, or one or more ETags (quotes optional).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct WriteCondition {
-    /// `If-Match`: the current ETag (quotes ignored) must equal this; a
-    /// missing object fails with [`Refusal::NoSuchKey`].
+    /// `If-Match`: there must be a current object (else
+    /// [`Refusal::NoSuchKey`]) whose ETag is listed (`*`: any).
     pub if_match: Option<String>,
-    /// `If-None-Match: *`: there must be no current object.
-    pub if_none_match_any: bool,
+    /// `If-None-Match`: `*` requires no current object; a list requires the
+    /// current object's ETag, if any, not to be listed.
+    pub if_none_match: Option<String>,
+}
+
+impl WriteCondition {
+    /// `If-None-Match: *`, the create-only write.
+    pub fn create_only() -> Self {
+        Self {
+            if_match: None,
+            if_none_match: Some("*".into()),
+        }
+    }
+}
+
+/// Whether an `If-Match`/`If-None-Match` value names `etag` (unquoted).
+pub fn etag_listed(list: &str, etag: &str) -> bool {
+    list.split(',').any(|item| {
+        let item = item.trim();
+        let item = item.strip_prefix("W/").unwrap_or(item);
+        item == "*" || crate::multipart::unquote_etag(item) == etag
+    })
 }
 
 /// Asks an object mutation to meter the bytes it adds and removes. Emitted
@@ -414,6 +435,9 @@ pub enum Refusal {
     InvalidPart { part_number: u32, reason: String },
     #[error("part numbers are not in ascending order")]
     InvalidPartOrder,
+    /// The checksum the client sent for the whole object does not match.
+    #[error("the object checksum does not match its parts")]
+    BadDigest,
     #[error("part {part_number} is smaller than the minimum part size")]
     EntityTooSmall { part_number: u32 },
     /// The version named by [`ObjectData::CopyOf`] is gone.

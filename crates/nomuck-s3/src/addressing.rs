@@ -179,11 +179,19 @@ fn bucket_from_host(host: &str, domains: &[String]) -> Option<String> {
     })
 }
 
+/// A path segment, percent-decoded. Not UTF-8, or holding NUL or a C1
+/// control character (U+0080 to U+009F, which no text key contains and AWS
+/// refuses), is `InvalidURI`.
 fn decode(segment: &str) -> Result<String, S3Error> {
     percent_decode_str(segment)
         .decode_utf8()
+        .ok()
+        .filter(|s| {
+            !s.chars()
+                .any(|c| c == '\0' || ('\u{80}'..='\u{9f}').contains(&c))
+        })
         .map(|s| s.into_owned())
-        .map_err(|_| {
+        .ok_or_else(|| {
             S3Error::new(
                 StatusCode::BAD_REQUEST,
                 "InvalidURI",
@@ -297,6 +305,11 @@ mod tests {
             parse_target(None, "/b/%FF", &d).unwrap_err().code,
             "InvalidURI"
         );
+        assert_eq!(
+            parse_target(None, "/b/%C2%AE%C2%8A-", &d).unwrap_err().code,
+            "InvalidURI"
+        );
+        assert!(parse_target(None, "/b/%C2%AE-%01", &d).is_ok());
         let long = format!("/b/{}", "k".repeat(1025));
         assert_eq!(
             parse_target(None, &long, &d).unwrap_err().code,

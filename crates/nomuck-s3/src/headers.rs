@@ -14,9 +14,25 @@ pub fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A header's value as UTF-8, accepting the bytes some clients send unencoded.
+/// A stored header's value: UTF-8 when the bytes are UTF-8 (botocore sends
+/// metadata so), otherwise each byte as the char of that code point
+/// (ISO-8859-1, what Python's http.client sends).
 fn lossless(value: &HeaderValue) -> String {
-    String::from_utf8_lossy(value.as_bytes()).into_owned()
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(s) => s.to_owned(),
+        Err(_) => value.as_bytes().iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// The bytes of a stored header value. HTTP clients decode header bytes as
+/// ISO-8859-1, so text within it goes out in it (`é` as one byte, which
+/// reads back as `é`); text beyond it goes out as UTF-8.
+fn header_bytes(value: &str) -> Option<HeaderValue> {
+    let latin1: Option<Vec<u8>> = value.chars().map(|c| u8::try_from(c).ok()).collect();
+    match latin1 {
+        Some(bytes) => HeaderValue::from_bytes(&bytes).ok(),
+        None => HeaderValue::from_bytes(value.as_bytes()).ok(),
+    }
 }
 
 pub fn object_headers(headers: &HeaderMap) -> ObjectHeaders {
@@ -57,7 +73,7 @@ fn strip_aws_chunked(encoding: &str) -> String {
 /// Response headers for a stored object (GET/HEAD).
 pub fn write_object_headers(out: &mut HeaderMap, h: &ObjectHeaders) {
     let mut put = |name: header::HeaderName, value: &Option<String>| {
-        if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        if let Some(v) = value.as_deref().and_then(header_bytes) {
             out.insert(name, v);
         }
     };
@@ -70,7 +86,7 @@ pub fn write_object_headers(out: &mut HeaderMap, h: &ObjectHeaders) {
     for (name, value) in &h.user_metadata {
         if let (Ok(name), Ok(value)) = (
             header::HeaderName::from_bytes(format!("{META_PREFIX}{name}").as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
+            header_bytes(value).ok_or(()),
         ) {
             out.append(name, value);
         }
@@ -248,6 +264,28 @@ mod tests {
         write_object_headers(&mut out, &parsed);
         assert_eq!(out["x-amz-meta-color"], "blue");
         assert_eq!(out["content-type"], "text/plain");
+    }
+
+    #[test]
+    fn header_bytes_go_out_as_latin1() {
+        // (sent, returned): Latin-1 and UTF-8 `é` both come back as byte E9.
+        for (sent, returned) in [
+            (&b"Hello World\xe9"[..], &b"Hello World\xe9"[..]),
+            ("caf\u{e9}".as_bytes(), b"caf\xe9"),
+            ("\u{65e5}".as_bytes(), "\u{65e5}".as_bytes()),
+            (b"plain", b"plain"),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("x-amz-meta-m", HeaderValue::from_bytes(sent).unwrap());
+            h.insert(
+                "content-disposition",
+                HeaderValue::from_bytes(sent).unwrap(),
+            );
+            let mut out = HeaderMap::new();
+            write_object_headers(&mut out, &object_headers(&h));
+            assert_eq!(out["x-amz-meta-m"].as_bytes(), returned);
+            assert_eq!(out["content-disposition"].as_bytes(), returned);
+        }
     }
 
     #[test]

@@ -110,15 +110,18 @@ pub async fn get_object(s: &Arc<Storage>, req: &mut S3Request, head_only: bool) 
         return Err(S3Error::invalid_request()
             .with_message("Cannot specify both Range header and partNumber query parameter"));
     }
+    // A checksum covers the whole object (or, for partNumber, the part): a
+    // Range reply carries none, as on AWS (clients validate what they receive).
+    let checksum_mode = range.is_none()
+        && req
+            .header("x-amz-checksum-mode")
+            .is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
     let get = GetObjectRequest {
         version_id: req.param("versionId").map(str::to_owned),
         range,
         part_number,
         conditions: headers::conditions(&req.head.headers, ""),
     };
-    let checksum_mode = req
-        .header("x-amz-checksum-mode")
-        .is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let result = if head_only {
         s.head_object(&req.caller, &bucket, &key, &get)
@@ -171,9 +174,7 @@ pub async fn get_object(s: &Arc<Storage>, req: &mut S3Request, head_only: bool) 
     } else {
         StatusCode::OK
     };
-    // A checksum covers the whole object: a partial reply carries none, as on AWS
-    // (clients validate what they receive against it).
-    object_headers(&mut response, &info, checksum_mode && range.is_none());
+    object_headers(&mut response, &info, checksum_mode);
     reply::set(&mut response, "content-length", &length.to_string());
     if let Some(r) = range {
         reply::set(

@@ -47,7 +47,7 @@ pub enum StorageError {
     /// `InvalidRange` (416); `size` is the object size for `Content-Range: bytes */size`.
     #[error("the requested range is not satisfiable")]
     InvalidRange { size: u64 },
-    /// `InvalidPartNumber` (416)
+    /// `InvalidPart` (400): a `partNumber` read past the object's parts.
     #[error("the requested part number is not satisfiable")]
     InvalidPartNumber { parts_count: u32 },
     /// `PreconditionFailed` (412)
@@ -148,6 +148,7 @@ impl From<Refusal> for StorageError {
                 reason,
             },
             Refusal::InvalidPartOrder => StorageError::InvalidPartOrder,
+            Refusal::BadDigest => StorageError::BadDigest,
             Refusal::EntityTooSmall { part_number } => StorageError::EntityTooSmall { part_number },
             Refusal::CopySourceGone => StorageError::NoSuchKey {
                 delete_marker: None,

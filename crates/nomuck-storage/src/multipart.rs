@@ -261,7 +261,56 @@ impl Storage {
     /// CompleteMultipartUpload: validates the part list (order, ETags, sizes)
     /// and atomically turns the upload into an object version that references
     /// the part blobs. Unused parts are freed.
+    /// A retried completion of an upload that already completed gets the
+    /// same answer, as on S3, while the version it became exists.
     pub async fn complete_multipart_upload(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        req: CompleteMultipartRequest,
+    ) -> Result<PutObjectOutput, StorageError> {
+        match self
+            .complete_upload(caller, bucket, key, upload_id, req)
+            .await
+        {
+            Err(StorageError::NoSuchUpload(id)) => self
+                .completed_earlier(caller, bucket, key, upload_id)
+                .await?
+                .ok_or(StorageError::NoSuchUpload(id)),
+            done => done,
+        }
+    }
+
+    async fn completed_earlier(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<PutObjectOutput>, StorageError> {
+        let b = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let Some((in_bucket, in_key, version_id)) = self.meta.completed_upload(upload_id).await?
+        else {
+            return Ok(None);
+        };
+        if in_bucket != bucket || in_key != key {
+            return Ok(None);
+        }
+        let Some(v) = self.meta.object(bucket, key, Some(&version_id)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(PutObjectOutput {
+            etag: v.etag,
+            version_id: shown_version(&b, &v.version_id),
+            checksum: v.checksum,
+            size: v.size,
+            last_modified: v.last_modified,
+        }))
+    }
+
+    async fn complete_upload(
         &self,
         caller: &Caller,
         bucket: &str,

@@ -27,21 +27,18 @@ pub(crate) fn write_condition(
     if_match: Option<String>,
     if_none_match: Option<String>,
 ) -> Result<Option<WriteCondition>, StorageError> {
-    let if_none_match_any = match if_none_match.as_deref().map(str::trim) {
-        None => false,
-        Some("*") => true,
-        Some(_) => {
-            return Err(StorageError::InvalidArgument(
-                "If-None-Match on a write supports only *".into(),
-            ));
-        }
-    };
-    if if_match.is_none() && !if_none_match_any {
+    let blank = |v: &Option<String>| v.as_deref().is_some_and(|v| v.trim().is_empty());
+    if blank(&if_match) || blank(&if_none_match) {
+        return Err(StorageError::InvalidArgument(
+            "an If-Match or If-None-Match header is empty".into(),
+        ));
+    }
+    if if_match.is_none() && if_none_match.is_none() {
         return Ok(None);
     }
     Ok(Some(WriteCondition {
         if_match,
-        if_none_match_any,
+        if_none_match,
     }))
 }
 
@@ -88,8 +85,21 @@ pub(crate) fn shown_version(b: &Bucket, version_id: &str) -> Option<String> {
     (b.versioning != Versioning::Unversioned).then(|| version_id.to_owned())
 }
 
-pub(crate) fn object_info(b: &Bucket, v: &ObjectVersion) -> ObjectInfo {
+/// The object's description; for a `partNumber` read of a multipart object
+/// the checksum is that part's (what the served bytes can be checked against).
+pub(crate) fn object_info(b: &Bucket, v: &ObjectVersion, part_number: Option<u32>) -> ObjectInfo {
     let parts = v.parts();
+    let checksum = match part_number {
+        Some(n) if !parts.is_empty() => v.checksum.as_ref().and_then(|c| {
+            let part = parts.iter().find(|p| p.part_number == n)?;
+            Some(ObjectChecksum {
+                algorithm: c.algorithm.clone(),
+                value: part.checksum.clone()?,
+                kind: c.kind,
+            })
+        }),
+        _ => v.checksum.clone(),
+    };
     ObjectInfo {
         bucket: v.bucket.clone(),
         key: v.key.clone(),
@@ -99,7 +109,7 @@ pub(crate) fn object_info(b: &Bucket, v: &ObjectVersion) -> ObjectInfo {
         last_modified: v.last_modified,
         headers: v.headers.clone(),
         storage_class: v.storage_class.clone(),
-        checksum: v.checksum.clone(),
+        checksum,
         owner: v.owner.clone(),
         tag_count: v.tags.len(),
         parts_count: (!parts.is_empty()).then(|| u32::try_from(parts.len()).unwrap_or(u32::MAX)),
@@ -291,7 +301,7 @@ impl Storage {
             .await?;
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
-        let info = object_info(&b, &v);
+        let info = object_info(&b, &v, req.part_number);
         let served = range.clone().unwrap_or(0..v.size);
         let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone())?;
         self.reads
@@ -327,7 +337,7 @@ impl Storage {
         self.reads
             .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
         Ok(HeadObjectOutput {
-            info: object_info(&b, &v),
+            info: object_info(&b, &v, req.part_number),
             range: range.map(|r| content_range(&r, v.size)),
             content_length: served.end - served.start,
         })
@@ -383,7 +393,7 @@ impl Storage {
         let now = now_millis();
         let requested = req.version_id.clone();
         let (m, marker) = Self::delete_mutation(&b, key, req.version_id, condition, now);
-        let receipt = self
+        let receipt = match self
             .commit(
                 bucket,
                 vec![
@@ -391,7 +401,12 @@ impl Storage {
                     m,
                 ],
             )
-            .await?;
+            .await
+        {
+            // Deleting what is not there succeeds, conditional or not.
+            Err(StorageError::NoSuchKey { .. }) => return Ok(DeleteObjectOutput::default()),
+            r => r?,
+        };
         let removed_marker = receipt
             .removed_versions
             .iter()
@@ -604,13 +619,11 @@ mod tests {
     #[test]
     fn write_conditions() {
         assert_eq!(write_condition(None, None).unwrap(), None);
-        assert!(
-            write_condition(None, Some("*".into()))
-                .unwrap()
-                .unwrap()
-                .if_none_match_any
+        assert_eq!(
+            write_condition(None, Some("*".into())).unwrap(),
+            Some(WriteCondition::create_only())
         );
-        assert!(write_condition(None, Some("\"etag\"".into())).is_err());
+        assert!(write_condition(None, Some(" ".into())).is_err());
         let c = write_condition(Some("\"e\"".into()), None)
             .unwrap()
             .unwrap();

@@ -623,13 +623,14 @@ pub async fn object_write_conditions(s: Arc<dyn MetaStore>) {
         bucket_owner: None,
         usage: None,
     };
-    let none_match = WriteCondition {
-        if_none_match_any: true,
-        ..WriteCondition::default()
-    };
+    let none_match = WriteCondition::create_only();
     let if_match = |e: &str| WriteCondition {
         if_match: Some(e.to_owned()),
-        if_none_match_any: false,
+        if_none_match: None,
+    };
+    let if_none_match = |e: &str| WriteCondition {
+        if_match: None,
+        if_none_match: Some(e.to_owned()),
     };
     // If-Match on a missing key: NoSuchKey. If-None-Match * on it: fine.
     assert_eq!(
@@ -646,7 +647,20 @@ pub async fn object_write_conditions(s: Arc<dyn MetaStore>) {
         Refusal::PreconditionFailed
     );
     let etag = md5_hex(b"1");
-    commit_ok(&s, vec![cond_put(b"2", if_match(&format!("\"{etag}\"")))]).await;
+    assert_eq!(
+        refusal(
+            s.commit(vec![cond_put(b"2", if_none_match(&format!("\"{etag}\"")))])
+                .await
+        ),
+        Refusal::PreconditionFailed
+    );
+    commit_ok(&s, vec![cond_put(b"1", if_none_match("\"other\""))]).await;
+    commit_ok(&s, vec![cond_put(b"1", if_match("*"))]).await;
+    commit_ok(
+        &s,
+        vec![cond_put(b"2", if_match(&format!("\"x\", \"{etag}\"")))],
+    )
+    .await;
     let got = s.object("b", "k", None).await.unwrap().unwrap();
     assert_eq!(got.data, ObjectData::Inline(b"2".to_vec()));
 
@@ -1211,6 +1225,13 @@ pub async fn multipart_complete(s: Arc<dyn MetaStore>) {
         )))])
         .await;
     assert_eq!(refusal(r), Refusal::NoSuchUpload("u1".into()));
+
+    // The completed upload is remembered while its version exists.
+    let remembered = Some(("b".to_owned(), "k".to_owned(), NULL_VERSION.to_owned()));
+    assert_eq!(s.completed_upload("u1").await.unwrap(), remembered);
+    assert_eq!(s.completed_upload("nope").await.unwrap(), None);
+    commit_ok(&s, vec![put(inline_object("b", "k", b"new"))]).await;
+    assert_eq!(s.completed_upload("u1").await.unwrap(), None);
 }
 
 fn md5_raw(hex: &str) -> Vec<u8> {
@@ -1268,7 +1289,7 @@ pub async fn multipart_complete_errors(s: Arc<dyn MetaStore>) {
     let mut cond = complete("u1", "b", "k", &[&p1, &p2]);
     cond.condition = Some(WriteCondition {
         if_match: Some("\"abc\"".into()),
-        if_none_match_any: false,
+        if_none_match: None,
     });
     assert_eq!(try_complete(cond).await, Refusal::NoSuchKey);
     // Nothing changed: the upload and its parts are intact and still complete.
@@ -1434,10 +1455,7 @@ pub async fn storage_commit_is_atomic_with_usage(s: Arc<dyn MetaStore>) {
             request("req-1"),
             Mutation::PutObject {
                 version: Box::new(inline_object("b", "k", b"2")),
-                condition: Some(WriteCondition {
-                    if_none_match_any: true,
-                    ..WriteCondition::default()
-                }),
+                condition: Some(WriteCondition::create_only()),
                 bucket_owner: None,
                 usage: Some(byte_usage()),
             },

@@ -290,6 +290,14 @@ impl MetaStore for SqliteMetaStore {
         self.readers.run(move |c| q::load_upload(c, &id)).await
     }
 
+    async fn completed_upload(
+        &self,
+        upload_id: &str,
+    ) -> Result<Option<(String, String, String)>, MetaError> {
+        let id = upload_id.to_owned();
+        self.readers.run(move |c| q::completed_upload(c, &id)).await
+    }
+
     async fn list_parts(
         &self,
         upload_id: &str,

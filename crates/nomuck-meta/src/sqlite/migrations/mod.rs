@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "storage",
         sql: include_str!("0004_storage.sql"),
     },
+    Migration {
+        version: 5,
+        name: "completed uploads",
+        sql: include_str!("0005_completed_uploads.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

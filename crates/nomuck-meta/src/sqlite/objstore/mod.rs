@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::apply::record_usage;
 use super::errors::db_err;
-use crate::storage::{ByteUsage, Refusal, WriteCondition};
+use crate::storage::{ByteUsage, Refusal, WriteCondition, etag_listed};
 use crate::{CommitReceipt, MetaError, Mutation, UsageEvent};
 
 pub(super) fn apply(
@@ -163,13 +163,15 @@ fn check_condition(
     if let Some(want) = &cond.if_match {
         match &current {
             None => return Err(refused(Refusal::NoSuchKey)),
-            Some((_, etag, _)) if etag != crate::multipart::unquote_etag(want) => {
+            Some((_, etag, _)) if !etag_listed(want, etag) => {
                 return Err(refused(Refusal::PreconditionFailed));
             }
             Some(_) => {}
         }
     }
-    if cond.if_none_match_any && current.is_some() {
+    if let (Some(unwanted), Some((_, etag, _))) = (&cond.if_none_match, &current)
+        && etag_listed(unwanted, etag)
+    {
         return Err(refused(Refusal::PreconditionFailed));
     }
     Ok(())

@@ -472,6 +472,21 @@ pub(in crate::sqlite) fn load_upload(
         .transpose()
 }
 
+pub(in crate::sqlite) fn completed_upload(
+    c: &Connection,
+    upload_id: &str,
+) -> Result<Option<(String, String, String)>, MetaError> {
+    c.prepare_cached(
+        "SELECT o.bucket, o.key, o.version_id FROM completed_uploads u \
+         JOIN objects o ON o.id = u.object_id WHERE u.upload_id = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_row([upload_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+    })
+    .map_err(db_err)
+}
+
 /// Parts after `after_part`, ascending, with their row ids.
 pub(in crate::sqlite) fn load_parts(
     c: &Connection,

@@ -146,6 +146,7 @@ pub(super) fn complete(
         Some((id, _)) => remove_row(conn, id, usage, receipt)?,
         None => Vec::new(),
     };
+    let parts_count = u32::try_from(a.segments.len()).unwrap_or(u32::MAX);
     let version = ObjectVersion {
         bucket: c.bucket.clone(),
         key: c.key.clone(),
@@ -164,6 +165,9 @@ pub(super) fn complete(
         data: ObjectData::Segments(a.segments),
     };
     let id = insert_version(conn, &version, &version.data)?;
+    conn.prepare_cached("INSERT INTO completed_uploads (upload_id, object_id) VALUES (?1, ?2)")
+        .and_then(|mut s| s.execute(params![c.upload_id, id]))
+        .map_err(db_err)?;
     drop_upload(conn, &c.upload_id, &rows, usage)?;
     emit_bytes(
         conn,
@@ -183,7 +187,7 @@ pub(super) fn complete(
         size: version.size,
         etag: version.etag,
         checksum: version.checksum,
-        parts_count: u32::try_from(c.parts.len()).unwrap_or(u32::MAX),
+        parts_count,
     });
     Ok(())
 }
