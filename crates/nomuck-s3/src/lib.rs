@@ -161,7 +161,10 @@ impl ServiceApi for S3Api {
         let caller = match &ctx.principal {
             Some(p) => Caller::account(p.account_id.clone(), ctx.request_id.clone()),
             None => Caller::anonymous(ctx.request_id.clone()),
-        };
+        }
+        .expecting_bucket_owner(
+            headers::text(&head.headers, "x-amz-expected-bucket-owner").map(str::to_owned),
+        );
         let mut req = S3Request {
             ctx,
             caller,
@@ -233,6 +236,11 @@ impl S3Api {
             (Target::Object { .. }, method) => {
                 if let Some(sub) = unsupported_subresource(req) {
                     return ("Unknown", Err(not_implemented(sub)));
+                }
+                if let Some(h) = unsupported_write_header(req) {
+                    return ("Unknown", Err(S3Error::not_implemented().with_message(format!(
+                        "The {h} header is not implemented by this server: it does not encrypt objects"
+                    ))));
                 }
                 let copy = req.head.headers.contains_key("x-amz-copy-source");
                 match method {
@@ -318,6 +326,23 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         return Some("versioning");
     }
     SUBRESOURCES.iter().copied().find(|s| req.has(s))
+}
+
+/// Server-side encryption requests on writes. Refused rather than ignored: a
+/// client asking for encryption must not be told its data is stored as asked.
+fn unsupported_write_header(req: &S3Request) -> Option<&'static str> {
+    const HEADERS: &[&str] = &[
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-customer-algorithm",
+        "x-amz-copy-source-server-side-encryption-customer-algorithm",
+    ];
+    if !matches!(req.head.method, Method::PUT | Method::POST) {
+        return None;
+    }
+    HEADERS
+        .iter()
+        .copied()
+        .find(|h| req.head.headers.contains_key(*h))
 }
 
 fn not_implemented(subresource: &str) -> S3Error {

@@ -14,7 +14,7 @@ use nomuck_meta::{Bucket, Mutation, Versioning};
 use crate::auth::{Action, authorize};
 use crate::names::validate_bucket_name;
 use crate::types::BucketInfo;
-use crate::usage::{RequestClass, request_mutation};
+use crate::usage::RequestClass;
 use crate::{Caller, Storage, StorageError, now_millis};
 
 pub(crate) struct BucketCache {
@@ -92,6 +92,13 @@ impl Storage {
                 b
             }
         };
+        if caller
+            .expected_bucket_owner
+            .as_ref()
+            .is_some_and(|expected| *expected != b.owner)
+        {
+            return Err(StorageError::AccessDenied);
+        }
         authorize(caller, &b, action)?;
         Ok(b)
     }
@@ -113,17 +120,10 @@ impl Storage {
             created_at: now,
             versioning: Versioning::Unversioned,
         };
-        self.commit(
+        self.commit_counted(
+            (owner, RequestClass::PutCopyPostList),
             name,
-            vec![
-                Mutation::CreateBucket(b.clone()),
-                request_mutation(
-                    owner,
-                    &caller.request_id,
-                    RequestClass::PutCopyPostList,
-                    now,
-                ),
-            ],
+            vec![Mutation::CreateBucket(b.clone())],
         )
         .await?;
         self.buckets.forget(name);
@@ -187,20 +187,13 @@ impl Storage {
     async fn delete_bucket_once(&self, caller: &Caller, name: &str) -> Result<(), StorageError> {
         let b = self.bucket_for(caller, name, Action::DeleteBucket).await?;
         let r = self
-            .commit(
+            .commit_counted(
+                (&b.owner, RequestClass::Delete),
                 name,
-                vec![
-                    Mutation::DeleteBucket {
-                        name: name.to_owned(),
-                        bucket_owner: Some(b.owner.clone()),
-                    },
-                    request_mutation(
-                        &b.owner,
-                        &caller.request_id,
-                        RequestClass::Delete,
-                        now_millis(),
-                    ),
-                ],
+                vec![Mutation::DeleteBucket {
+                    name: name.to_owned(),
+                    bucket_owner: Some(b.owner.clone()),
+                }],
             )
             .await;
         self.buckets.forget(name);
@@ -214,7 +207,7 @@ impl Storage {
         name: &str,
     ) -> Result<BucketInfo, StorageError> {
         let b = self.bucket_for(caller, name, Action::ReadBucket).await?;
-        self.reads.add(
+        self.requests.add(
             &b.owner,
             RequestClass::GetOther.meter(),
             nomuck_meter::unit::REQUESTS,
@@ -227,7 +220,7 @@ impl Storage {
     pub async fn list_buckets(&self, caller: &Caller) -> Result<Vec<BucketInfo>, StorageError> {
         let owner = caller_account(caller)?;
         let list = self.meta.buckets_of(owner).await?;
-        self.reads.add(
+        self.requests.add(
             owner,
             RequestClass::PutCopyPostList.meter(),
             nomuck_meter::unit::REQUESTS,
@@ -244,7 +237,7 @@ impl Storage {
         kind: &str,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         let b = self.bucket_for(caller, bucket, Action::ReadBucket).await?;
-        self.reads.add(
+        self.requests.add(
             &b.owner,
             RequestClass::GetOther.meter(),
             nomuck_meter::unit::REQUESTS,
@@ -261,22 +254,15 @@ impl Storage {
         doc: Vec<u8>,
     ) -> Result<(), StorageError> {
         let b = self.bucket_for(caller, bucket, Action::WriteBucket).await?;
-        self.commit(
+        self.commit_counted(
+            (&b.owner, RequestClass::PutCopyPostList),
             bucket,
-            vec![
-                Mutation::PutBucketConfig {
-                    bucket: bucket.to_owned(),
-                    kind: kind.to_owned(),
-                    doc,
-                    bucket_owner: Some(b.owner.clone()),
-                },
-                request_mutation(
-                    &b.owner,
-                    &caller.request_id,
-                    RequestClass::PutCopyPostList,
-                    now_millis(),
-                ),
-            ],
+            vec![Mutation::PutBucketConfig {
+                bucket: bucket.to_owned(),
+                kind: kind.to_owned(),
+                doc,
+                bucket_owner: Some(b.owner.clone()),
+            }],
         )
         .await
         .map(|_| ())
@@ -289,21 +275,14 @@ impl Storage {
         kind: &str,
     ) -> Result<(), StorageError> {
         let b = self.bucket_for(caller, bucket, Action::WriteBucket).await?;
-        self.commit(
+        self.commit_counted(
+            (&b.owner, RequestClass::Delete),
             bucket,
-            vec![
-                Mutation::DeleteBucketConfig {
-                    bucket: bucket.to_owned(),
-                    kind: kind.to_owned(),
-                    bucket_owner: Some(b.owner.clone()),
-                },
-                request_mutation(
-                    &b.owner,
-                    &caller.request_id,
-                    RequestClass::Delete,
-                    now_millis(),
-                ),
-            ],
+            vec![Mutation::DeleteBucketConfig {
+                bucket: bucket.to_owned(),
+                kind: kind.to_owned(),
+                bucket_owner: Some(b.owner.clone()),
+            }],
         )
         .await
         .map(|_| ())

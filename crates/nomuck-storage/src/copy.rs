@@ -18,7 +18,7 @@ use crate::objects::{
 };
 use crate::read::{check_conditions, data_stream};
 use crate::types::*;
-use crate::usage::{RequestClass, byte_usage, request_mutation};
+use crate::usage::{RequestClass, byte_usage};
 use crate::{Storage, StorageError, now_millis};
 
 /// Copy-source conditions answer 412 where GET would answer 304.
@@ -149,7 +149,7 @@ impl Storage {
                 version.etag = ing.etag();
                 version.checksum = ing.checksum.map(full_object_checksum);
                 let out = self
-                    .commit_version(caller, &dst, version, ing.stored, condition)
+                    .commit_version(&dst, version, ing.stored, condition)
                     .await?;
                 return Ok(CopyObjectOutput {
                     etag: out.etag,
@@ -166,22 +166,17 @@ impl Storage {
                 source_version_id,
                 checksum: version.checksum.clone(),
             };
-            let muts = vec![
-                request_mutation(
-                    &dst.owner,
-                    &caller.request_id,
-                    RequestClass::PutCopyPostList,
-                    now,
-                ),
-                Mutation::PutObject {
-                    version: Box::new(version),
-                    condition: condition.clone(),
-                    bucket_owner: Some(dst.owner.clone()),
-                    usage: Some(byte_usage(&dst.owner, now)),
-                },
-            ];
+            let muts = vec![Mutation::PutObject {
+                version: Box::new(version),
+                condition: condition.clone(),
+                bucket_owner: Some(dst.owner.clone()),
+                usage: Some(byte_usage(&dst.owner, now)),
+            }];
             match self.commit_raw(bucket, muts).await {
-                Ok(_) => return Ok(out),
+                Ok(_) => {
+                    self.count_request(&dst.owner, RequestClass::PutCopyPostList);
+                    return Ok(out);
+                }
                 Err(MetaError::Refused(Refusal::CopySourceGone)) if attempts < 2 => continue,
                 Err(e) => return Err(e.into()),
             }

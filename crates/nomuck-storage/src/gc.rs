@@ -53,7 +53,11 @@ impl Storage {
     }
 
     async fn drain_queue(&self) -> Result<usize, StorageError> {
-        let before = now_millis().saturating_sub(millis(self.opts.gc_delay));
+        // `garbage` takes blobs queued strictly before this; + 1 includes the
+        // current millisecond, so a zero delay really is zero.
+        let before = now_millis()
+            .saturating_sub(millis(self.opts.gc_delay))
+            .saturating_add(1);
         let mut deleted = 0;
         loop {
             let ids = self.meta.garbage(before, BATCH).await?;

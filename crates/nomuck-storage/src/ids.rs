@@ -1,13 +1,25 @@
 //! Ids the engine mints: version ids and multipart upload ids.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::now_millis;
 
-/// Time-ordered (12 hex digits of milliseconds) then 80 random bits, so ids
-/// minted later sort later (uploads of one key list in initiation order).
+/// Time-ordered (16 hex digits: milliseconds and a sequence) then 64 random
+/// bits, so ids minted later sort later (uploads of one key list in
+/// initiation order).
 pub(crate) fn time_ordered_id() -> String {
-    let ms = u64::try_from(now_millis()).unwrap_or(0) & 0xffff_ffff_ffff;
-    let rnd = rand::random::<u128>() & ((1u128 << 80) - 1);
-    format!("{ms:012x}{rnd:020x}")
+    // 48 bits of milliseconds, then a 16-bit sequence, so ids made in the same
+    // millisecond still sort in creation order within this process.
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = (u64::try_from(now_millis()).unwrap_or(0) & 0xffff_ffff_ffff) << 16;
+    let prev = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(now);
+    let ordered = now.max(prev + 1);
+    let rnd = rand::random::<u64>();
+    format!("{ordered:016x}{rnd:016x}")
 }
 
 #[cfg(test)]
@@ -19,5 +31,7 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        let many: Vec<String> = (0..1000).map(|_| super::time_ordered_id()).collect();
+        assert!(many.windows(2).all(|w| w[0] < w[1]), "creation order");
     }
 }

@@ -107,7 +107,7 @@ pub struct Storage {
     blobs: Arc<dyn BlobStore>,
     opts: StorageOptions,
     buckets: buckets::BucketCache,
-    reads: usage::ReadUsage,
+    requests: usage::RequestUsage,
     /// One collection at a time.
     gc_lock: tokio::sync::Mutex<()>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -140,7 +140,7 @@ impl Storage {
             meta,
             blobs,
             opts,
-            reads: usage::ReadUsage::new(),
+            requests: usage::RequestUsage::new(),
             gc_lock: tokio::sync::Mutex::new(()),
             tasks: Mutex::new(Vec::new()),
         })
@@ -186,14 +186,14 @@ impl Storage {
 
     /// Appends summed read-side usage now; returns the number of events.
     pub async fn flush_usage(&self) -> Result<usize, StorageError> {
-        self.reads.flush(&self.meta, now_millis()).await
+        self.requests.flush(&self.meta, now_millis()).await
     }
 
     /// Meters response bytes actually sent for a GET (called by the API
     /// layer once the body has been written).
     pub fn record_bytes_out(&self, account_id: &str, bytes: u64) {
         let n = i64::try_from(bytes).unwrap_or(i64::MAX);
-        self.reads.add(
+        self.requests.add(
             account_id,
             usage::meters::BYTES_OUT,
             nomuck_meter::unit::BYTES,
@@ -204,7 +204,7 @@ impl Storage {
     /// Meters a request that did not go through a metered operation (for
     /// instance one refused before reaching the engine).
     pub fn record_request(&self, account_id: &str, class: RequestClass) {
-        self.reads
+        self.requests
             .add(account_id, class.meter(), nomuck_meter::unit::REQUESTS, 1);
     }
 
@@ -235,6 +235,25 @@ impl Storage {
         self.commit_raw(bucket, muts)
             .await
             .map_err(StorageError::from)
+    }
+
+    /// Commits a write request's mutations and, once they are durable,
+    /// counts the request for `account` (see [`usage`]).
+    async fn commit_counted(
+        &self,
+        (account, class): (&str, RequestClass),
+        bucket: &str,
+        muts: Vec<Mutation>,
+    ) -> Result<CommitReceipt, StorageError> {
+        let receipt = self.commit(bucket, muts).await?;
+        self.count_request(account, class);
+        Ok(receipt)
+    }
+
+    /// Counts one successful request of `class` for `account`.
+    fn count_request(&self, account: &str, class: RequestClass) {
+        self.requests
+            .add(account, class.meter(), nomuck_meter::unit::REQUESTS, 1);
     }
 }
 

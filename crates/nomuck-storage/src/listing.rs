@@ -248,7 +248,7 @@ impl Storage {
             },
         )
         .await?;
-        self.reads.add(
+        self.requests.add(
             &b.owner,
             RequestClass::PutCopyPostList.meter(),
             unit::REQUESTS,
@@ -322,7 +322,7 @@ impl Storage {
             },
         )
         .await?;
-        self.reads.add(
+        self.requests.add(
             &b.owner,
             RequestClass::PutCopyPostList.meter(),
             unit::REQUESTS,
@@ -385,7 +385,7 @@ impl Storage {
             },
         )
         .await?;
-        self.reads.add(
+        self.requests.add(
             &b.owner,
             RequestClass::PutCopyPostList.meter(),
             unit::REQUESTS,

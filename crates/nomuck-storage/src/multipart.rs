@@ -12,7 +12,7 @@ use crate::ingest::{IngestSpec, Ingested, Stored, checksum_plan, ingest, parse_c
 use crate::names::validate_key;
 use crate::objects::{STANDARD, new_version_id, shown_version, validate_tags, write_condition};
 use crate::types::*;
-use crate::usage::{RequestClass, byte_usage, request_mutation};
+use crate::usage::{RequestClass, byte_usage};
 use crate::{BodyError, Storage, StorageError, now_millis};
 
 /// Part numbers S3 accepts.
@@ -74,20 +74,13 @@ impl Storage {
             tags: req.tags,
         };
         let id = upload.upload_id.clone();
-        self.commit(
+        self.commit_counted(
+            (&b.owner, RequestClass::PutCopyPostList),
             bucket,
-            vec![
-                Mutation::CreateMultipartUpload {
-                    upload: Box::new(upload),
-                    bucket_owner: Some(b.owner.clone()),
-                },
-                request_mutation(
-                    &b.owner,
-                    &caller.request_id,
-                    RequestClass::PutCopyPostList,
-                    now,
-                ),
-            ],
+            vec![Mutation::CreateMultipartUpload {
+                upload: Box::new(upload),
+                bucket_owner: Some(b.owner.clone()),
+            }],
         )
         .await?;
         Ok(id)
@@ -139,8 +132,7 @@ impl Storage {
             expected_checksum: expected,
         };
         let ing = ingest(self.blobs.as_ref(), body, &spec).await?;
-        self.commit_part(caller, &b.owner, &upload, part_number, ing)
-            .await
+        self.commit_part(&b.owner, &upload, part_number, ing).await
     }
 
     /// UploadPartCopy: a range of an existing object becomes a part.
@@ -164,13 +156,11 @@ impl Storage {
             .as_deref()
             .and_then(ChecksumAlgorithm::from_name);
         let ing = self.copy_bytes(&src, range, 0, alg).await?;
-        self.commit_part(caller, &b.owner, &upload, part_number, ing)
-            .await
+        self.commit_part(&b.owner, &upload, part_number, ing).await
     }
 
     async fn commit_part(
         &self,
-        caller: &Caller,
         owner: &str,
         upload: &MultipartUpload,
         part_number: u32,
@@ -198,23 +188,16 @@ impl Storage {
             last_modified: now,
         };
         let r = self
-            .commit(
+            .commit_counted(
+                (owner, RequestClass::PutCopyPostList),
                 &upload.bucket,
-                vec![
-                    Mutation::PutPart {
-                        upload_id: upload.upload_id.clone(),
-                        bucket: upload.bucket.clone(),
-                        key: upload.key.clone(),
-                        part,
-                        usage: Some(byte_usage(owner, now)),
-                    },
-                    request_mutation(
-                        owner,
-                        &caller.request_id,
-                        RequestClass::PutCopyPostList,
-                        now,
-                    ),
-                ],
+                vec![Mutation::PutPart {
+                    upload_id: upload.upload_id.clone(),
+                    bucket: upload.bucket.clone(),
+                    key: upload.key.clone(),
+                    part,
+                    usage: Some(byte_usage(owner, now)),
+                }],
             )
             .await;
         if let Err(e) = r {
@@ -244,7 +227,7 @@ impl Storage {
             .await?;
         let is_truncated = parts.len() > max;
         parts.truncate(max);
-        self.reads.add(
+        self.requests.add(
             &b.owner,
             RequestClass::PutCopyPostList.meter(),
             nomuck_meter::unit::REQUESTS,
@@ -352,17 +335,10 @@ impl Storage {
             usage: Some(byte_usage(&b.owner, now)),
         };
         let receipt = self
-            .commit(
+            .commit_counted(
+                (&b.owner, RequestClass::PutCopyPostList),
                 bucket,
-                vec![
-                    Mutation::CompleteMultipartUpload(Box::new(complete)),
-                    request_mutation(
-                        &b.owner,
-                        &caller.request_id,
-                        RequestClass::PutCopyPostList,
-                        now,
-                    ),
-                ],
+                vec![Mutation::CompleteMultipartUpload(Box::new(complete))],
             )
             .await?;
         let done = receipt
@@ -391,17 +367,15 @@ impl Storage {
             .upload_for(caller, bucket, key, upload_id, Action::DeleteObject)
             .await?;
         let now = now_millis();
-        self.commit(
+        self.commit_counted(
+            (&b.owner, RequestClass::Delete),
             bucket,
-            vec![
-                Mutation::AbortMultipartUpload {
-                    upload_id: upload_id.to_owned(),
-                    bucket: bucket.to_owned(),
-                    key: key.to_owned(),
-                    usage: Some(byte_usage(&b.owner, now)),
-                },
-                request_mutation(&b.owner, &caller.request_id, RequestClass::Delete, now),
-            ],
+            vec![Mutation::AbortMultipartUpload {
+                upload_id: upload_id.to_owned(),
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                usage: Some(byte_usage(&b.owner, now)),
+            }],
         )
         .await
         .map(|_| ())

@@ -17,7 +17,7 @@ use crate::ingest::{IngestSpec, Stored, checksum_plan, ingest, parse_content_md5
 use crate::names::validate_key;
 use crate::read::{check_conditions, content_range, data_stream, part_range, resolve_range};
 use crate::types::*;
-use crate::usage::{RequestClass, byte_usage, request_mutation};
+use crate::usage::{RequestClass, byte_usage};
 use crate::{BodyError, Storage, StorageError, now_millis};
 
 pub(crate) const STANDARD: &str = "STANDARD";
@@ -204,7 +204,7 @@ impl Storage {
             tags: req.tags,
             data: ObjectData::Inline(Vec::new()),
         };
-        self.commit_version(caller, &b, version, ing.stored, condition)
+        self.commit_version(&b, version, ing.stored, condition)
             .await
     }
 
@@ -212,7 +212,6 @@ impl Storage {
     /// failure its blob, referenced by nothing, is deleted at once.
     pub(crate) async fn commit_version(
         &self,
-        caller: &Caller,
         b: &Bucket,
         mut version: ObjectVersion,
         stored: Stored,
@@ -241,21 +240,16 @@ impl Storage {
             last_modified: version.last_modified,
         };
         let now = version.last_modified;
-        let muts = vec![
-            request_mutation(
-                &b.owner,
-                &caller.request_id,
-                RequestClass::PutCopyPostList,
-                now,
-            ),
-            Mutation::PutObject {
-                version: Box::new(version),
-                condition,
-                bucket_owner: Some(b.owner.clone()),
-                usage: Some(byte_usage(&b.owner, now)),
-            },
-        ];
-        if let Err(e) = self.commit(&b.name, muts).await {
+        let muts = vec![Mutation::PutObject {
+            version: Box::new(version),
+            condition,
+            bucket_owner: Some(b.owner.clone()),
+            usage: Some(byte_usage(&b.owner, now)),
+        }];
+        if let Err(e) = self
+            .commit_counted((&b.owner, RequestClass::PutCopyPostList), &b.name, muts)
+            .await
+        {
             if let Some(id) = blob {
                 // An error means the commit rolled back: nothing references it.
                 let _ = self.blobs.delete(&id).await;
@@ -304,7 +298,7 @@ impl Storage {
         let info = object_info(&b, &v, req.part_number);
         let served = range.clone().unwrap_or(0..v.size);
         let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone())?;
-        self.reads
+        self.requests
             .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
         Ok(GetObjectOutput {
             range: range.map(|r| content_range(&r, v.size)),
@@ -334,7 +328,7 @@ impl Storage {
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
         let served = range.clone().unwrap_or(0..v.size);
-        self.reads
+        self.requests
             .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
         Ok(HeadObjectOutput {
             info: object_info(&b, &v, req.part_number),
@@ -394,13 +388,7 @@ impl Storage {
         let requested = req.version_id.clone();
         let (m, marker) = Self::delete_mutation(&b, key, req.version_id, condition, now);
         let receipt = match self
-            .commit(
-                bucket,
-                vec![
-                    request_mutation(&b.owner, &caller.request_id, RequestClass::Delete, now),
-                    m,
-                ],
-            )
+            .commit_counted((&b.owner, RequestClass::Delete), bucket, vec![m])
             .await
         {
             // Deleting what is not there succeeds, conditional or not.
@@ -431,12 +419,7 @@ impl Storage {
             .bucket_for(caller, bucket, Action::DeleteObject)
             .await?;
         let now = now_millis();
-        let mut muts = vec![request_mutation(
-            &b.owner,
-            &caller.request_id,
-            RequestClass::PutCopyPostList,
-            now,
-        )];
+        let mut muts = Vec::with_capacity(objects.len());
         let mut pending = Vec::with_capacity(objects.len());
         let mut results: Vec<Option<DeleteResult>> = Vec::with_capacity(objects.len());
         for o in objects {
@@ -453,7 +436,9 @@ impl Storage {
             pending.push((results.len(), o, marker));
             results.push(None);
         }
-        let receipt = self.commit(bucket, muts).await?;
+        let receipt = self
+            .commit_counted((&b.owner, RequestClass::PutCopyPostList), bucket, muts)
+            .await?;
         for (slot, o, marker) in pending {
             let removed_marker = receipt.removed_versions.iter().any(|r| {
                 r.key == o.key && Some(&r.version_id) == o.version_id.as_ref() && r.is_delete_marker
@@ -479,7 +464,7 @@ impl Storage {
         let (b, v) = self
             .load_version(caller, bucket, key, version_id, Action::ReadObject)
             .await?;
-        self.reads
+        self.requests
             .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
         Ok((v.tags, shown_version(&b, &v.version_id)))
     }
@@ -501,19 +486,16 @@ impl Storage {
         } else {
             RequestClass::PutCopyPostList
         };
-        let now = now_millis();
-        self.commit(
+        self.commit_counted(
+            (&b.owner, class),
             bucket,
-            vec![
-                Mutation::SetObjectTags {
-                    bucket: bucket.to_owned(),
-                    key: key.to_owned(),
-                    version_id: version_id.map(str::to_owned),
-                    tags,
-                    bucket_owner: Some(b.owner.clone()),
-                },
-                request_mutation(&b.owner, &caller.request_id, class, now),
-            ],
+            vec![Mutation::SetObjectTags {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version_id: version_id.map(str::to_owned),
+                tags,
+                bucket_owner: Some(b.owner.clone()),
+            }],
         )
         .await?;
         Ok(version_id.and_then(|v| shown_version(&b, v)))
@@ -547,7 +529,7 @@ impl Storage {
                 Action::ReadObject,
             )
             .await?;
-        self.reads
+        self.requests
             .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
         let all = v.parts();
         let parts = (!all.is_empty()).then(|| {

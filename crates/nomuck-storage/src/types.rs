@@ -20,6 +20,9 @@ pub struct Caller {
     pub account_id: Option<String>,
     /// The edge's request id; usage idempotency keys derive from it.
     pub request_id: String,
+    /// `x-amz-expected-bucket-owner`: the request is refused (403) if the
+    /// bucket belongs to another account.
+    pub expected_bucket_owner: Option<String>,
 }
 
 impl Caller {
@@ -27,6 +30,7 @@ impl Caller {
         Self {
             account_id: Some(account_id.into()),
             request_id: request_id.into(),
+            expected_bucket_owner: None,
         }
     }
 
@@ -34,7 +38,13 @@ impl Caller {
         Self {
             account_id: None,
             request_id: request_id.into(),
+            expected_bucket_owner: None,
         }
+    }
+
+    pub fn expecting_bucket_owner(mut self, owner: Option<String>) -> Self {
+        self.expected_bucket_owner = owner;
+        self
     }
 }
 

@@ -1,13 +1,13 @@
-//! Metering. Writes carry their usage in the same commit as the change:
-//! one request event (idempotency key `s3:{request id}:{meter}`) and the
-//! stored-bytes added/removed events the metadata store emits for every
-//! version or part it writes or drops (`ByteUsage`), so stored byte-hours can
-//! be integrated from the deltas.
+//! Metering. Stored bytes are metered in the same commit as the change: the
+//! metadata store emits stored-bytes added/removed events for every version
+//! or part it writes or drops (`ByteUsage`), so stored byte-hours integrate
+//! exactly from the deltas.
 //!
-//! Reads change nothing, so a per-request commit would only cost write
-//! throughput and a usage row per GET. Their requests and bytes-out are summed
-//! in memory per (account, meter) and appended every flush interval as one
-//! event each; a crash loses at most one interval of read metering.
+//! Request counts and bytes out are summed in memory per (account, meter)
+//! and appended every flush interval as one event each. A usage row per
+//! request would be most of a small PUT's commit (four B-tree inserts per
+//! event) and a write per GET; the price is that a crash loses at most one
+//! interval of request metering, never stored bytes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,25 +54,6 @@ impl RequestClass {
     }
 }
 
-/// The request event to put in a write's own commit.
-pub(crate) fn request_mutation(
-    account_id: &str,
-    request_id: &str,
-    class: RequestClass,
-    at: Millis,
-) -> Mutation {
-    let meter = class.meter();
-    Mutation::RecordUsage(UsageEvent {
-        account_id: account_id.to_owned(),
-        service: SERVICE.into(),
-        meter: meter.into(),
-        quantity: 1,
-        unit: unit::REQUESTS.into(),
-        at,
-        idempotency_key: format!("{SERVICE}:{request_id}:{meter}"),
-    })
-}
-
 /// Asks the metadata store to meter stored bytes for `account_id`.
 pub(crate) fn byte_usage(account_id: &str, at: Millis) -> ByteUsage {
     ByteUsage {
@@ -89,7 +70,7 @@ pub(crate) fn byte_usage(account_id: &str, at: Millis) -> ByteUsage {
 type Pending = HashMap<String, HashMap<(&'static str, &'static str), i64>>;
 
 /// In-memory sums of read-side usage, appended to the meter periodically.
-pub(crate) struct ReadUsage {
+pub(crate) struct RequestUsage {
     pending: Mutex<Pending>,
     /// Distinguishes this process's flushes from any other's.
     node: String,
@@ -98,7 +79,7 @@ pub(crate) struct ReadUsage {
     flushing: tokio::sync::Mutex<()>,
 }
 
-impl ReadUsage {
+impl RequestUsage {
     pub(crate) fn new() -> Self {
         Self {
             pending: Mutex::new(HashMap::new()),

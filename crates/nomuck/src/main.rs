@@ -15,6 +15,12 @@ use clap::{Args, Parser, Subcommand};
 use crate::accounts_cmd::Accounts;
 use crate::config::{FileConfig, LogFormat, Overrides, ServeConfig};
 
+// A request allocates dozens of short-lived buffers across worker threads;
+// mimalloc's per-thread free lists make that a fraction of glibc's cost
+// (docs/BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "nomuck",

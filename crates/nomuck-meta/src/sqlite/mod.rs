@@ -208,7 +208,9 @@ impl MetaStore for SqliteMetaStore {
 
     async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, MetaError> {
         let id = id.to_owned();
-        self.readers.run(move |c| reads::access_key(c, &id)).await
+        self.readers
+            .run_point(move |c| reads::access_key(c, &id))
+            .await
     }
 
     async fn access_keys(&self, account_id: &str) -> Result<Vec<AccessKey>, MetaError> {
@@ -233,7 +235,7 @@ impl MetaStore for SqliteMetaStore {
 
     async fn bucket(&self, name: &str) -> Result<Option<Bucket>, MetaError> {
         let name = name.to_owned();
-        self.readers.run(move |c| q::bucket(c, &name)).await
+        self.readers.run_point(move |c| q::bucket(c, &name)).await
     }
 
     async fn buckets_of(&self, owner: &str) -> Result<Vec<Bucket>, MetaError> {
@@ -244,7 +246,7 @@ impl MetaStore for SqliteMetaStore {
     async fn bucket_config(&self, bucket: &str, kind: &str) -> Result<Option<Vec<u8>>, MetaError> {
         let (bucket, kind) = (bucket.to_owned(), kind.to_owned());
         self.readers
-            .run(move |c| q::bucket_config(c, &bucket, &kind))
+            .run_point(move |c| q::bucket_config(c, &bucket, &kind))
             .await
     }
 
@@ -257,7 +259,7 @@ impl MetaStore for SqliteMetaStore {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let version_id = version_id.map(str::to_owned);
         self.readers
-            .run(move |c| q::object(c, &bucket, &key, version_id.as_deref()))
+            .run_point(move |c| q::object(c, &bucket, &key, version_id.as_deref()))
             .await
     }
 
@@ -287,7 +289,9 @@ impl MetaStore for SqliteMetaStore {
         upload_id: &str,
     ) -> Result<Option<MultipartUpload>, MetaError> {
         let id = upload_id.to_owned();
-        self.readers.run(move |c| q::load_upload(c, &id)).await
+        self.readers
+            .run_point(move |c| q::load_upload(c, &id))
+            .await
     }
 
     async fn completed_upload(
@@ -295,7 +299,9 @@ impl MetaStore for SqliteMetaStore {
         upload_id: &str,
     ) -> Result<Option<(String, String, String)>, MetaError> {
         let id = upload_id.to_owned();
-        self.readers.run(move |c| q::completed_upload(c, &id)).await
+        self.readers
+            .run_point(move |c| q::completed_upload(c, &id))
+            .await
     }
 
     async fn list_parts(

@@ -74,27 +74,50 @@ impl ReadPool {
             .await
             .map_err(|_| MetaError::Unavailable("read pool closed".into()))?;
         let pool = std::sync::Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let popped = pool.idle().pop();
-            let conn = match popped {
-                Some(c) => c,
-                None => pool.connect()?,
-            };
-            let out = f(&conn);
-            // A connection that just hit I/O or corruption trouble is dropped;
-            // the next read opens a fresh one.
-            let healthy = !matches!(
-                out,
-                Err(MetaError::Unavailable(_) | MetaError::Corrupt(_) | MetaError::Internal(_))
-            );
-            let mut idle = pool.idle();
-            if healthy && idle.len() < pool.size && !pool.permits.is_closed() {
-                idle.push(conn);
+        tokio::task::spawn_blocking(move || pool.with_connection(f))
+            .await
+            .map_err(|e| MetaError::Internal(format!("read task failed: {e}")))?
+    }
+
+    /// Runs a point lookup (a few B-tree probes: microseconds once its pages
+    /// are cached) on the calling thread. Handing such a query to the
+    /// blocking pool costs two thread wake-ups, more than the query itself.
+    /// Falls back to the pool when every connection is busy.
+    pub(super) async fn run_point<T, F>(self: &std::sync::Arc<Self>, f: F) -> Result<T, MetaError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, MetaError> + Send + 'static,
+    {
+        match self.permits.try_acquire() {
+            Ok(_permit) => self.with_connection(f),
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                Err(MetaError::Unavailable("read pool closed".into()))
             }
-            out
-        })
-        .await
-        .map_err(|e| MetaError::Internal(format!("read task failed: {e}")))?
+            Err(tokio::sync::TryAcquireError::NoPermits) => self.run(f).await,
+        }
+    }
+
+    fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, MetaError>,
+    ) -> Result<T, MetaError> {
+        let popped = self.idle().pop();
+        let conn = match popped {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let out = f(&conn);
+        // A connection that just hit I/O or corruption trouble is dropped;
+        // the next read opens a fresh one.
+        let healthy = !matches!(
+            out,
+            Err(MetaError::Unavailable(_) | MetaError::Corrupt(_) | MetaError::Internal(_))
+        );
+        let mut idle = self.idle();
+        if healthy && idle.len() < self.size && !self.permits.is_closed() {
+            idle.push(conn);
+        }
+        out
     }
 }
 
