@@ -173,6 +173,29 @@ pub async fn get_bucket_versioning(s: &Storage, req: &mut S3Request) -> S3Result
     ))
 }
 
+pub async fn put_bucket_versioning(s: &Storage, req: &mut S3Request) -> S3Result {
+    let doc = crate::xml::parse(&req.body_bytes().await?)?;
+    if doc.name != "VersioningConfiguration" {
+        return Err(S3Error::malformed_xml());
+    }
+    if doc.child_text("MfaDelete") == Some("Enabled") {
+        return Err(
+            S3Error::invalid_request().with_message("MFA delete is not supported by this server")
+        );
+    }
+    let versioning = match doc.child_text("Status") {
+        Some("Enabled") => nomuck_meta::Versioning::Enabled,
+        Some("Suspended") => nomuck_meta::Versioning::Suspended,
+        // No Status: nothing to change (MfaDelete alone).
+        None => return Ok(reply::empty(StatusCode::OK)),
+        Some(_) => return Err(S3Error::malformed_xml()),
+    };
+    s.set_bucket_versioning(&req.caller, req.bucket(), versioning)
+        .await
+        .map_err(storage_error)?;
+    Ok(reply::empty(StatusCode::OK))
+}
+
 /// Characters `encoding-type=url` leaves as they are.
 const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')

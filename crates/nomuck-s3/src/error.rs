@@ -11,6 +11,8 @@ pub struct S3Error {
     pub message: String,
     /// Extra elements AWS adds for some codes (`BucketName`, `Key`, `Region`, ...).
     pub fields: Vec<(&'static str, String)>,
+    /// Response headers that go with the error (`x-amz-delete-marker`, ...).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -20,7 +22,13 @@ impl S3Error {
             code,
             message: message.into(),
             fields: Vec::new(),
+            headers: Vec::new(),
         }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with_message(mut self, message: impl Into<String>) -> Self {

@@ -205,6 +205,12 @@ impl S3Api {
                     return ("Unknown", Err(not_implemented(sub)));
                 }
                 match method {
+                    Method::PUT if req.has("versioning") => {
+                        op!(
+                            "PutBucketVersioning",
+                            buckets::put_bucket_versioning(s, req)
+                        )
+                    }
                     Method::PUT => op!("CreateBucket", buckets::create_bucket(s, req)),
                     Method::DELETE => op!("DeleteBucket", buckets::delete_bucket(s, req)),
                     Method::HEAD => op!("HeadBucket", buckets::head_bucket(s, req)),
@@ -318,11 +324,13 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         "torrent",
     ];
     let bucket_tagging = matches!(req.target, Target::Bucket(_)) && req.has("tagging");
-    let versioning_write = req.has("versioning") && req.head.method != Method::GET;
+    let versioning_other = req.has("versioning")
+        && !matches!(req.head.method, Method::GET | Method::PUT)
+        || req.has("versioning") && matches!(req.target, Target::Object { .. });
     if bucket_tagging {
         return Some("tagging");
     }
-    if versioning_write {
+    if versioning_other {
         return Some("versioning");
     }
     SUBRESOURCES.iter().copied().find(|s| req.has(s))
@@ -444,7 +452,9 @@ pub(crate) fn storage_error(err: StorageError) -> S3Error {
             "NoSuchVersion",
             "The specified version does not exist.",
         ),
-        E::VersionIsDeleteMarker { .. } => S3Error::method_not_allowed(),
+        E::VersionIsDeleteMarker { version_id } => S3Error::method_not_allowed()
+            .with_header("x-amz-delete-marker", "true")
+            .with_header("x-amz-version-id", version_id),
         E::NoSuchUpload(u) => S3Error::no_such_upload().with("UploadId", u),
         E::InvalidRange { size } => {
             S3Error::invalid_range().with("ActualObjectSize", size.to_string())

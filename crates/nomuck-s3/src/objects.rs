@@ -146,11 +146,12 @@ pub async fn get_object(s: &Arc<Storage>, req: &mut S3Request, head_only: bool) 
         Err(StorageError::NoSuchKey {
             delete_marker: Some(marker),
         }) => {
-            let mut err = storage_error(StorageError::NoSuchKey {
+            return Err(storage_error(StorageError::NoSuchKey {
                 delete_marker: None,
-            });
-            err.fields.push(("DeleteMarkerVersionId", marker));
-            return Err(err);
+            })
+            .with("DeleteMarkerVersionId", marker.clone())
+            .with_header("x-amz-delete-marker", "true")
+            .with_header("x-amz-version-id", marker));
         }
         Err(e) => return Err(storage_error(e)),
     };
@@ -274,22 +275,27 @@ pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
     if objects.is_empty() || objects.len() > 1000 {
         return Err(S3Error::malformed_xml());
     }
+    let requested: Vec<bool> = objects.iter().map(|o| o.version_id.is_some()).collect();
     let results = s
         .delete_objects(&req.caller, req.bucket(), objects)
         .await
         .map_err(storage_error)?;
     let mut w = XmlWriter::new("DeleteResult");
-    for result in results {
+    for (result, version_requested) in results.into_iter().zip(requested) {
         match result {
             DeleteResult::Deleted { key, output } => {
                 if quiet {
                     continue;
                 }
-                w.open("Deleted")
-                    .elem("Key", &key)
-                    .opt("VersionId", output.version_id.as_deref());
+                // VersionId echoes a requested version; a delete marker (made
+                // or removed) is named by DeleteMarkerVersionId.
+                w.open("Deleted").elem("Key", &key);
+                if version_requested {
+                    w.opt("VersionId", output.version_id.as_deref());
+                }
                 if output.delete_marker {
-                    w.elem("DeleteMarker", "true");
+                    w.elem("DeleteMarker", "true")
+                        .opt("DeleteMarkerVersionId", output.version_id.as_deref());
                 }
                 w.close("Deleted");
             }

@@ -48,6 +48,9 @@ pub fn error(
     } else {
         xml(err.status, err.to_xml(resource, &ctx.request_id))
     };
+    for (name, value) in &err.headers {
+        set(&mut response, name, value);
+    }
     if err.status == StatusCode::SERVICE_UNAVAILABLE {
         response
             .headers_mut()

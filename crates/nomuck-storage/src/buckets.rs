@@ -200,6 +200,35 @@ impl Storage {
         r.map(|_| ())
     }
 
+    /// PutBucketVersioning: `Enabled` or `Suspended` (a bucket that has had
+    /// versioning never returns to unversioned, as in S3).
+    pub async fn set_bucket_versioning(
+        &self,
+        caller: &Caller,
+        name: &str,
+        versioning: Versioning,
+    ) -> Result<(), StorageError> {
+        if versioning == Versioning::Unversioned {
+            return Err(StorageError::InvalidArgument(
+                "versioning can only be Enabled or Suspended".into(),
+            ));
+        }
+        let b = self.bucket_for(caller, name, Action::WriteBucket).await?;
+        let r = self
+            .commit_counted(
+                (&b.owner, RequestClass::PutCopyPostList),
+                name,
+                vec![Mutation::SetBucketVersioning {
+                    name: name.to_owned(),
+                    versioning,
+                    bucket_owner: Some(b.owner.clone()),
+                }],
+            )
+            .await;
+        self.buckets.forget(name);
+        r.map(|_| ())
+    }
+
     /// HeadBucket / GetBucketLocation / GetBucketVersioning data.
     pub async fn head_bucket(
         &self,

@@ -15,6 +15,7 @@ use crate::auth::Action;
 use crate::ingest::{IngestSpec, Ingested, ingest};
 use crate::objects::{
     STANDARD, full_object_checksum, new_version_id, shown_version, validate_tags, write_condition,
+    written_version,
 };
 use crate::read::{check_conditions, data_stream};
 use crate::types::*;
@@ -162,7 +163,7 @@ impl Storage {
             let out = CopyObjectOutput {
                 etag: version.etag.clone(),
                 last_modified: now,
-                version_id: shown_version(&dst, &version.version_id),
+                version_id: written_version(&dst, &version.version_id),
                 source_version_id,
                 checksum: version.checksum.clone(),
             };

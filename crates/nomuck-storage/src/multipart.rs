@@ -10,7 +10,7 @@ use crate::auth::Action;
 use crate::ids::time_ordered_id;
 use crate::ingest::{IngestSpec, Ingested, Stored, checksum_plan, ingest, parse_content_md5};
 use crate::names::validate_key;
-use crate::objects::{STANDARD, new_version_id, shown_version, validate_tags, write_condition};
+use crate::objects::{STANDARD, new_version_id, validate_tags, write_condition, written_version};
 use crate::types::*;
 use crate::usage::{RequestClass, byte_usage};
 use crate::{BodyError, Storage, StorageError, now_millis};
@@ -286,7 +286,7 @@ impl Storage {
         };
         Ok(Some(PutObjectOutput {
             etag: v.etag,
-            version_id: shown_version(&b, &v.version_id),
+            version_id: written_version(&b, &v.version_id),
             checksum: v.checksum,
             size: v.size,
             last_modified: v.last_modified,
@@ -348,7 +348,7 @@ impl Storage {
             .ok_or_else(|| StorageError::Internal("completion reported no object".into()))?;
         Ok(PutObjectOutput {
             etag: done.etag,
-            version_id: shown_version(&b, &done.version_id),
+            version_id: written_version(&b, &done.version_id),
             checksum: done.checksum,
             size: done.size,
             last_modified: now,

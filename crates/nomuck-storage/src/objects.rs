@@ -85,6 +85,12 @@ pub(crate) fn shown_version(b: &Bucket, version_id: &str) -> Option<String> {
     (b.versioning != Versioning::Unversioned).then(|| version_id.to_owned())
 }
 
+/// The version id a write reports: none for the null version a suspended
+/// bucket's writes replace, as S3 answers.
+pub(crate) fn written_version(b: &Bucket, version_id: &str) -> Option<String> {
+    shown_version(b, version_id).filter(|v| v != NULL_VERSION)
+}
+
 /// The object's description; for a `partNumber` read of a multipart object
 /// the checksum is that part's (what the served bytes can be checked against).
 pub(crate) fn object_info(b: &Bucket, v: &ObjectVersion, part_number: Option<u32>) -> ObjectInfo {
@@ -234,7 +240,7 @@ impl Storage {
         };
         let out = PutObjectOutput {
             etag: version.etag.clone(),
-            version_id: shown_version(b, &version.version_id),
+            version_id: written_version(b, &version.version_id),
             checksum: version.checksum.clone(),
             size: version.size,
             last_modified: version.last_modified,
