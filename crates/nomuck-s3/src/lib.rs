@@ -1,7 +1,8 @@
 //! The S3 REST API: turns S3 requests into storage operations and renders replies and
 //! errors as S3 clients expect them. Only this crate knows S3's wire shapes.
 
-pub mod addressing;
+pub mod access;
+mod addressing;
 mod buckets;
 pub mod error;
 pub mod headers;
@@ -153,7 +154,7 @@ impl ServiceApi for S3Api {
             .with("Region", ctx.server_region.clone());
             return reply::error(&ctx, &resource, err, is_head, "Unknown");
         }
-        let query = head
+        let query: Vec<(String, String)> = head
             .uri
             .query()
             .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
@@ -164,7 +165,8 @@ impl ServiceApi for S3Api {
         }
         .expecting_bucket_owner(
             headers::text(&head.headers, "x-amz-expected-bucket-owner").map(str::to_owned),
-        );
+        )
+        .with_facts(request_facts(&ctx, &head, &query));
         let mut req = S3Request {
             ctx,
             caller,
@@ -189,6 +191,73 @@ impl ServiceApi for S3Api {
 }
 
 impl S3Api {
+    /// Bucket access-control subresources; `None` if the request is none of them.
+    async fn bucket_access_op(
+        &self,
+        req: &mut S3Request,
+        method: &Method,
+    ) -> Option<(&'static str, S3Result)> {
+        let s = &self.storage;
+        macro_rules! op {
+            ($name:literal, $call:expr) => {
+                Some(($name, $call.await))
+            };
+        }
+        match *method {
+            Method::GET if req.has("policy") => {
+                op!("GetBucketPolicy", access::get_bucket_policy(s, req))
+            }
+            Method::PUT if req.has("policy") => {
+                op!("PutBucketPolicy", access::put_bucket_policy(s, req))
+            }
+            Method::DELETE if req.has("policy") => {
+                op!("DeleteBucketPolicy", access::delete_bucket_policy(s, req))
+            }
+            Method::GET if req.has("policyStatus") => {
+                op!("GetBucketPolicyStatus", access::get_policy_status(s, req))
+            }
+            Method::GET if req.has("acl") => op!("GetBucketAcl", access::get_bucket_acl(s, req)),
+            Method::PUT if req.has("acl") => op!("PutBucketAcl", access::put_bucket_acl(s, req)),
+            Method::GET if req.has("publicAccessBlock") => {
+                op!(
+                    "GetPublicAccessBlock",
+                    access::get_public_access_block(s, req)
+                )
+            }
+            Method::PUT if req.has("publicAccessBlock") => {
+                op!(
+                    "PutPublicAccessBlock",
+                    access::put_public_access_block(s, req)
+                )
+            }
+            Method::DELETE if req.has("publicAccessBlock") => {
+                op!(
+                    "DeletePublicAccessBlock",
+                    access::delete_public_access_block(s, req)
+                )
+            }
+            Method::GET if req.has("ownershipControls") => {
+                op!(
+                    "GetBucketOwnershipControls",
+                    access::get_ownership_controls(s, req)
+                )
+            }
+            Method::PUT if req.has("ownershipControls") => {
+                op!(
+                    "PutBucketOwnershipControls",
+                    access::put_ownership_controls(s, req)
+                )
+            }
+            Method::DELETE if req.has("ownershipControls") => {
+                op!(
+                    "DeleteBucketOwnershipControls",
+                    access::delete_ownership_controls(s, req)
+                )
+            }
+            _ => None,
+        }
+    }
+
     async fn dispatch(&self, req: &mut S3Request) -> (&'static str, S3Result) {
         let s = &self.storage;
         let method = req.head.method.clone();
@@ -203,6 +272,9 @@ impl S3Api {
             (Target::Bucket(_), method) => {
                 if let Some(sub) = unsupported_subresource(req) {
                     return ("Unknown", Err(not_implemented(sub)));
+                }
+                if let Some(routed) = self.bucket_access_op(req, &method).await {
+                    return routed;
                 }
                 match method {
                     Method::PUT if req.has("versioning") => {
@@ -250,6 +322,12 @@ impl S3Api {
                 }
                 let copy = req.head.headers.contains_key("x-amz-copy-source");
                 match method {
+                    Method::GET if req.has("acl") => {
+                        op!("GetObjectAcl", objects::get_object_acl(s, req))
+                    }
+                    Method::PUT if req.has("acl") => {
+                        op!("PutObjectAcl", objects::put_object_acl(s, req))
+                    }
                     Method::PUT if req.has("uploadId") && copy => {
                         op!("UploadPartCopy", multipart::upload_part_copy(s, req))
                     }
@@ -298,9 +376,6 @@ impl S3Api {
 /// operation (a `PUT ?policy` must never create a bucket).
 fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const SUBRESOURCES: &[&str] = &[
-        "acl",
-        "policy",
-        "policyStatus",
         "cors",
         "lifecycle",
         "website",
@@ -308,8 +383,6 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         "notification",
         "replication",
         "encryption",
-        "publicAccessBlock",
-        "ownershipControls",
         "object-lock",
         "legal-hold",
         "retention",
@@ -426,10 +499,78 @@ fn auth_error(auth: &AuthError) -> S3Error {
     }
 }
 
+/// What bucket policy conditions can test about a request.
+fn request_facts(
+    ctx: &RequestContext,
+    head: &http::request::Parts,
+    query: &[(String, String)],
+) -> nomuck_storage::RequestFacts {
+    use nomuck_policy::keys;
+    const FROM_QUERY: &[(&str, &str)] = &[
+        ("prefix", keys::PREFIX),
+        ("delimiter", keys::DELIMITER),
+        ("max-keys", keys::MAX_KEYS),
+        ("versionId", keys::VERSION_ID),
+    ];
+    const FROM_HEADERS: &[(&str, &str)] = &[
+        ("user-agent", keys::USER_AGENT),
+        ("referer", keys::REFERER),
+        ("x-amz-acl", keys::X_AMZ_ACL),
+        ("x-amz-content-sha256", keys::X_AMZ_CONTENT_SHA256),
+    ];
+    let mut found: Vec<(&'static str, String)> = Vec::new();
+    for (param, key) in FROM_QUERY {
+        if let Some((_, v)) = query.iter().find(|(k, _)| k == param) {
+            found.push((key, v.clone()));
+        }
+    }
+    for (header, key) in FROM_HEADERS {
+        if let Some(v) = headers::text(&head.headers, header) {
+            found.push((key, v.to_owned()));
+        }
+    }
+    nomuck_storage::RequestFacts {
+        source_ip: Some(ctx.remote_addr.ip()),
+        secure_transport: false,
+        keys: found,
+    }
+}
+
+/// The 404 for a bucket configuration that was never set, by kind.
+fn no_such_config(kind: &str) -> S3Error {
+    use nomuck_storage::access::kinds;
+    let (code, message) = match kind {
+        kinds::POLICY => ("NoSuchBucketPolicy", "The bucket policy does not exist"),
+        kinds::PUBLIC_ACCESS_BLOCK => (
+            "NoSuchPublicAccessBlockConfiguration",
+            "The public access block configuration was not found",
+        ),
+        kinds::OWNERSHIP => (
+            "OwnershipControlsNotFoundError",
+            "The bucket ownership controls were not found",
+        ),
+        _ => ("NoSuchConfiguration", "The configuration does not exist"),
+    };
+    S3Error::new(StatusCode::NOT_FOUND, code, message)
+}
+
 /// A storage failure in S3's terms.
 pub(crate) fn storage_error(err: StorageError) -> S3Error {
     use StorageError as E;
     match err {
+        E::MalformedPolicy(why) => S3Error::new(StatusCode::BAD_REQUEST, "MalformedPolicy", why),
+        E::NoSuchConfig(kind) => no_such_config(kind),
+        E::Unsupported(why) => S3Error::not_implemented().with_message(why),
+        E::AclNotSupported => S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "AccessControlListNotSupported",
+            "The bucket does not allow ACLs",
+        ),
+        E::InvalidBucketAclWithObjectOwnership => S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidBucketAclWithObjectOwnership",
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+        ),
         E::InvalidBucketName { reason, .. } => S3Error::invalid_bucket_name()
             .with_message(format!("The specified bucket is not valid: {reason}")),
         E::InvalidKey(why) => {

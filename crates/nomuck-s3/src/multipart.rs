@@ -40,6 +40,7 @@ fn checksum_type(req: &S3Request) -> Result<Option<ChecksumType>, S3Error> {
 }
 
 pub async fn create(s: &Storage, req: &mut S3Request) -> S3Result {
+    crate::objects::check_write_acl(req)?;
     let checksum_algorithm = headers::checksum_request(&req.head.headers)?.algorithm;
     let create = CreateMultipartRequest {
         headers: headers::object_headers(&req.head.headers),

@@ -52,6 +52,7 @@ fn set_version(response: &mut nomuck_http::Response, version_id: Option<&str>) {
 }
 
 pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
+    check_write_acl(req)?;
     let put = PutObjectRequest {
         content_length: content_length(req),
         content_md5: req.header("content-md5").map(str::to_owned),
@@ -327,6 +328,7 @@ fn directive(req: &S3Request, name: &str) -> Result<Directive, S3Error> {
 }
 
 pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
+    check_write_acl(req)?;
     let (source_bucket, source_key, source_version_id) =
         headers::copy_source(&req.head.headers)?.ok_or_else(S3Error::invalid_argument)?;
     let metadata_directive = directive(req, "x-amz-metadata-directive")?;
@@ -504,4 +506,42 @@ pub async fn get_attributes(s: &Storage, req: &mut S3Request) -> S3Result {
     );
     set_version(&mut response, attrs.version_id.as_deref());
     Ok(response)
+}
+
+pub async fn get_object_acl(s: &Storage, req: &mut S3Request) -> S3Result {
+    let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
+    let acl = s
+        .get_object_acl(&req.caller, &bucket, &key, req.param("versionId"))
+        .await
+        .map_err(storage_error)?;
+    Ok(reply::xml(
+        StatusCode::OK,
+        crate::access::acl_document(&acl),
+    ))
+}
+
+pub async fn put_object_acl(s: &Storage, req: &mut S3Request) -> S3Result {
+    let body = req.body_bytes().await?;
+    let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
+    let owner = s
+        .get_object_acl(&req.caller, &bucket, &key, req.param("versionId"))
+        .await
+        .map_err(storage_error)?
+        .owner;
+    let acl = crate::access::requested_acl(req, &owner, &owner, Some(&body))?
+        .ok_or_else(S3Error::malformed_xml)?;
+    s.put_object_acl(&req.caller, &bucket, &key, req.param("versionId"), &acl)
+        .await
+        .map_err(storage_error)?;
+    Ok(reply::empty(StatusCode::OK))
+}
+
+/// A write's `x-amz-acl` / `x-amz-grant-*`: only the writer's private ACL is
+/// accepted until objects store ACLs of their own.
+pub(crate) fn check_write_acl(req: &S3Request) -> Result<(), S3Error> {
+    let writer = req.caller.account_id.clone().unwrap_or_default();
+    match crate::access::requested_acl(req, &writer, &writer, None)? {
+        Some(acl) => nomuck_storage::access::check_object_acl(&acl, &writer).map_err(storage_error),
+        None => Ok(()),
+    }
 }

@@ -41,6 +41,12 @@ impl XmlWriter {
         self
     }
 
+    /// Appends markup as is (an element with attributes; never user text).
+    pub fn raw(&mut self, markup: &str) -> &mut Self {
+        self.buf.push_str(markup);
+        self
+    }
+
     pub fn elem(&mut self, tag: &str, text: &str) -> &mut Self {
         self.open(tag);
         self.buf.push_str(&escape(text));

@@ -68,7 +68,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> Setup {
     let meta: Arc<dyn MetaStore> = sqlite.clone();
     let blobs = Arc::new(LocalBlobStore::open(dir.path().join("data")).expect("blobs"));
     let storage = Storage::new(meta, blobs, StorageOptions::default());
-    rt.block_on(storage.create_bucket(&caller(), "bench", None))
+    rt.block_on(storage.create_bucket(&caller(), "bench", None, None))
         .expect("bucket");
     Setup {
         storage,

@@ -11,15 +11,18 @@ use std::time::{Duration, Instant};
 
 use nomuck_meta::{Bucket, Mutation, Versioning};
 
-use crate::auth::{Action, authorize};
+use crate::auth::{Action, BucketAccess, authorize};
 use crate::names::validate_bucket_name;
 use crate::types::BucketInfo;
 use crate::usage::RequestClass;
 use crate::{Caller, Storage, StorageError, now_millis};
 
+/// A cached bucket: its row and its parsed access configuration.
+type Cached = (Arc<Bucket>, Arc<BucketAccess>);
+
 pub(crate) struct BucketCache {
     ttl: Duration,
-    map: Mutex<HashMap<String, (Arc<Bucket>, Instant)>>,
+    map: Mutex<HashMap<String, (Cached, Instant)>>,
 }
 
 impl BucketCache {
@@ -30,23 +33,23 @@ impl BucketCache {
         }
     }
 
-    fn map(&self) -> MutexGuard<'_, HashMap<String, (Arc<Bucket>, Instant)>> {
+    fn map(&self) -> MutexGuard<'_, HashMap<String, (Cached, Instant)>> {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get(&self, name: &str) -> Option<Arc<Bucket>> {
+    fn get(&self, name: &str) -> Option<Cached> {
         let map = self.map();
-        let (b, at) = map.get(name)?;
-        (at.elapsed() < self.ttl).then(|| Arc::clone(b))
+        let ((b, a), at) = map.get(name)?;
+        (at.elapsed() < self.ttl).then(|| (Arc::clone(b), Arc::clone(a)))
     }
 
-    fn put(&self, b: Arc<Bucket>) {
+    fn put(&self, entry: Cached) {
         let mut map = self.map();
         // Bounded: a scan of many bucket names cannot grow it without limit.
         if map.len() >= 10_000 {
             map.clear();
         }
-        map.insert(b.name.clone(), (b, Instant::now()));
+        map.insert(entry.0.name.clone(), (entry, Instant::now()));
     }
 
     pub(crate) fn forget(&self, name: &str) {
@@ -72,24 +75,26 @@ fn caller_account(caller: &Caller) -> Result<&str, StorageError> {
 }
 
 impl Storage {
-    /// The bucket, if it exists and `caller` may do `action` in it.
-    pub(crate) async fn bucket_for(
+    /// The bucket and its access configuration, cached; `AccessDenied` if
+    /// `x-amz-expected-bucket-owner` names another account.
+    pub(crate) async fn bucket_state(
         &self,
         caller: &Caller,
         name: &str,
-        action: Action,
-    ) -> Result<Arc<Bucket>, StorageError> {
-        let b = match self.buckets.get(name) {
-            Some(b) => b,
+    ) -> Result<(Arc<Bucket>, Arc<BucketAccess>), StorageError> {
+        let (b, access) = match self.buckets.get(name) {
+            Some(entry) => entry,
             None => {
                 let b = self
                     .meta
                     .bucket(name)
                     .await?
                     .ok_or_else(|| StorageError::NoSuchBucket(name.to_owned()))?;
-                let b = Arc::new(b);
-                self.buckets.put(Arc::clone(&b));
-                b
+                let access = self.load_access(name).await?;
+                let entry = (Arc::new(b), Arc::new(access));
+                self.buckets
+                    .put((Arc::clone(&entry.0), Arc::clone(&entry.1)));
+                entry
             }
         };
         if caller
@@ -99,7 +104,32 @@ impl Storage {
         {
             return Err(StorageError::AccessDenied);
         }
-        authorize(caller, &b, action)?;
+        Ok((b, access))
+    }
+
+    /// The bucket, if it exists and `caller` may do the bucket-level `action`.
+    pub(crate) async fn bucket_for(
+        &self,
+        caller: &Caller,
+        name: &str,
+        action: Action,
+    ) -> Result<Arc<Bucket>, StorageError> {
+        let (b, access) = self.bucket_state(caller, name).await?;
+        authorize(caller, &b, &access, action, None, None)?;
+        Ok(b)
+    }
+
+    /// The bucket, if `caller` may do the object-level `action` on `key`
+    /// (a write or delete: decided by the policy and the bucket ACL).
+    pub(crate) async fn bucket_for_key(
+        &self,
+        caller: &Caller,
+        name: &str,
+        action: Action,
+        key: &str,
+    ) -> Result<Arc<Bucket>, StorageError> {
+        let (b, access) = self.bucket_state(caller, name).await?;
+        authorize(caller, &b, &access, action, Some(key), None)?;
         Ok(b)
     }
 
@@ -109,6 +139,7 @@ impl Storage {
         caller: &Caller,
         name: &str,
         region: Option<&str>,
+        acl: Option<nomuck_policy::Acl>,
     ) -> Result<BucketInfo, StorageError> {
         let owner = caller_account(caller)?;
         validate_bucket_name(name)?;
@@ -120,12 +151,18 @@ impl Storage {
             created_at: now,
             versioning: Versioning::Unversioned,
         };
-        self.commit_counted(
-            (owner, RequestClass::PutCopyPostList),
-            name,
-            vec![Mutation::CreateBucket(b.clone())],
-        )
-        .await?;
+        let mut muts = vec![Mutation::CreateBucket(b.clone())];
+        // A canned or granted ACL is stored with the bucket, in the same commit.
+        if let Some(acl) = acl.filter(|a| a.grants != nomuck_policy::Acl::private(owner).grants) {
+            muts.push(Mutation::PutBucketConfig {
+                bucket: name.to_owned(),
+                kind: crate::access::kinds::ACL.to_owned(),
+                doc: serde_json::to_vec(&acl).map_err(|e| StorageError::Internal(e.to_string()))?,
+                bucket_owner: Some(owner.to_owned()),
+            });
+        }
+        self.commit_counted((owner, RequestClass::PutCopyPostList), name, muts)
+            .await?;
         self.buckets.forget(name);
         Ok(info(&b))
     }
@@ -213,7 +250,9 @@ impl Storage {
                 "versioning can only be Enabled or Suspended".into(),
             ));
         }
-        let b = self.bucket_for(caller, name, Action::WriteBucket).await?;
+        let b = self
+            .bucket_for(caller, name, Action::PutBucketVersioning)
+            .await?;
         let r = self
             .commit_counted(
                 (&b.owner, RequestClass::PutCopyPostList),
@@ -235,7 +274,7 @@ impl Storage {
         caller: &Caller,
         name: &str,
     ) -> Result<BucketInfo, StorageError> {
-        let b = self.bucket_for(caller, name, Action::ReadBucket).await?;
+        let b = self.bucket_for(caller, name, Action::ListBucket).await?;
         self.requests.add(
             &b.owner,
             RequestClass::GetOther.meter(),
@@ -264,8 +303,9 @@ impl Storage {
         caller: &Caller,
         bucket: &str,
         kind: &str,
+        action: Action,
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        let b = self.bucket_for(caller, bucket, Action::ReadBucket).await?;
+        let b = self.bucket_for(caller, bucket, action).await?;
         self.requests.add(
             &b.owner,
             RequestClass::GetOther.meter(),
@@ -281,20 +321,23 @@ impl Storage {
         bucket: &str,
         kind: &str,
         doc: Vec<u8>,
+        action: Action,
     ) -> Result<(), StorageError> {
-        let b = self.bucket_for(caller, bucket, Action::WriteBucket).await?;
-        self.commit_counted(
-            (&b.owner, RequestClass::PutCopyPostList),
-            bucket,
-            vec![Mutation::PutBucketConfig {
-                bucket: bucket.to_owned(),
-                kind: kind.to_owned(),
-                doc,
-                bucket_owner: Some(b.owner.clone()),
-            }],
-        )
-        .await
-        .map(|_| ())
+        let b = self.bucket_for(caller, bucket, action).await?;
+        let r = self
+            .commit_counted(
+                (&b.owner, RequestClass::PutCopyPostList),
+                bucket,
+                vec![Mutation::PutBucketConfig {
+                    bucket: bucket.to_owned(),
+                    kind: kind.to_owned(),
+                    doc,
+                    bucket_owner: Some(b.owner.clone()),
+                }],
+            )
+            .await;
+        self.buckets.forget(bucket);
+        r.map(|_| ())
     }
 
     pub async fn delete_bucket_config(
@@ -302,18 +345,21 @@ impl Storage {
         caller: &Caller,
         bucket: &str,
         kind: &str,
+        action: Action,
     ) -> Result<(), StorageError> {
-        let b = self.bucket_for(caller, bucket, Action::WriteBucket).await?;
-        self.commit_counted(
-            (&b.owner, RequestClass::Delete),
-            bucket,
-            vec![Mutation::DeleteBucketConfig {
-                bucket: bucket.to_owned(),
-                kind: kind.to_owned(),
-                bucket_owner: Some(b.owner.clone()),
-            }],
-        )
-        .await
-        .map(|_| ())
+        let b = self.bucket_for(caller, bucket, action).await?;
+        let r = self
+            .commit_counted(
+                (&b.owner, RequestClass::Delete),
+                bucket,
+                vec![Mutation::DeleteBucketConfig {
+                    bucket: bucket.to_owned(),
+                    kind: kind.to_owned(),
+                    bucket_owner: Some(b.owner.clone()),
+                }],
+            )
+            .await;
+        self.buckets.forget(bucket);
+        r.map(|_| ())
     }
 }

@@ -79,7 +79,9 @@ impl Storage {
         if req.tagging_directive == Directive::Replace {
             validate_tags(&req.tags)?;
         }
-        let dst = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let dst = self
+            .bucket_for_key(caller, bucket, Action::PutObject, key)
+            .await?;
         let condition = write_condition(req.if_match.clone(), req.if_none_match.clone())?;
         // One retry: the source may be replaced between our read and the commit.
         let mut attempts = 0;
@@ -91,7 +93,7 @@ impl Storage {
                     &req.source_bucket,
                     &req.source_key,
                     req.source_version_id.as_deref(),
-                    Action::ReadObject,
+                    Action::GetObject,
                 )
                 .await?;
             check_source_conditions(&req.source_conditions, &src)?;
@@ -196,7 +198,7 @@ impl Storage {
                 &req.source_bucket,
                 &req.source_key,
                 req.source_version_id.as_deref(),
-                Action::ReadObject,
+                Action::GetObject,
             )
             .await?;
         check_source_conditions(&req.source_conditions, &src)?;

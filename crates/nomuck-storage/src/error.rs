@@ -86,6 +86,22 @@ pub enum StorageError {
     /// `InvalidTag`
     #[error("invalid tag: {0}")]
     InvalidTag(String),
+    /// `NotImplemented`: a feature this server does not offer yet.
+    #[error("not implemented: {0}")]
+    Unsupported(String),
+    /// `MalformedPolicy`
+    #[error("malformed policy: {0}")]
+    MalformedPolicy(String),
+    /// The bucket has no configuration document of this kind
+    /// (`NoSuchBucketPolicy`, `NoSuchPublicAccessBlockConfiguration`, ...).
+    #[error("the bucket has no {0} configuration")]
+    NoSuchConfig(&'static str),
+    /// `AccessControlListNotSupported`: ACLs are disabled (BucketOwnerEnforced).
+    #[error("the bucket does not allow ACLs")]
+    AclNotSupported,
+    /// `InvalidBucketAclWithObjectOwnership`
+    #[error("the bucket ACL grants access that BucketOwnerEnforced would remove")]
+    InvalidBucketAclWithObjectOwnership,
     /// `InvalidArgument`
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

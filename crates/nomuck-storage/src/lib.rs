@@ -21,6 +21,7 @@
     )
 )]
 
+pub mod access;
 mod auth;
 mod buckets;
 mod copy;
@@ -53,6 +54,7 @@ pub use nomuck_meta::{
     ChecksumType, CompletedPart, MultipartUpload, NULL_VERSION, ObjectChecksum, ObjectHeaders,
     ObjectSummary, Part, PartSummary, Versioning,
 };
+pub use nomuck_policy::Action as S3Action;
 pub use types::*;
 pub use usage::RequestClass;
 

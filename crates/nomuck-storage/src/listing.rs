@@ -214,7 +214,7 @@ impl Storage {
         bucket: &str,
         req: ListObjectsRequest,
     ) -> Result<ListObjectsOutput, StorageError> {
-        let b = self.bucket_for(caller, bucket, Action::ListObjects).await?;
+        let b = self.bucket_for(caller, bucket, Action::ListBucket).await?;
         let delimiter = delimiter_of(&req.delimiter);
         let initial = match req.from {
             ListFrom::Beginning => ListStart::Beginning,
@@ -277,7 +277,9 @@ impl Storage {
         bucket: &str,
         req: ListVersionsRequest,
     ) -> Result<ListVersionsOutput, StorageError> {
-        let b = self.bucket_for(caller, bucket, Action::ListObjects).await?;
+        let b = self
+            .bucket_for(caller, bucket, Action::ListBucketVersions)
+            .await?;
         let delimiter = delimiter_of(&req.delimiter);
         let initial = match (req.key_marker, req.version_id_marker) {
             (None, None) => VersionStart::Beginning,
@@ -349,7 +351,9 @@ impl Storage {
         bucket: &str,
         req: ListUploadsRequest,
     ) -> Result<ListUploadsOutput, StorageError> {
-        let b = self.bucket_for(caller, bucket, Action::ListObjects).await?;
+        let b = self
+            .bucket_for(caller, bucket, Action::ListBucketMultipartUploads)
+            .await?;
         let delimiter = delimiter_of(&req.delimiter);
         let initial = match (req.key_marker, req.upload_id_marker) {
             (None, _) => UploadStart::Beginning,

@@ -39,7 +39,7 @@ impl Storage {
         action: Action,
     ) -> Result<(std::sync::Arc<nomuck_meta::Bucket>, MultipartUpload), StorageError> {
         validate_key(key)?;
-        let b = self.bucket_for(caller, bucket, action).await?;
+        let b = self.bucket_for_key(caller, bucket, action, key).await?;
         match self.meta.multipart_upload(upload_id).await? {
             Some(u) if u.bucket == bucket && u.key == key => Ok((b, u)),
             _ => Err(StorageError::NoSuchUpload(upload_id.to_owned())),
@@ -56,7 +56,9 @@ impl Storage {
     ) -> Result<String, StorageError> {
         validate_key(key)?;
         validate_tags(&req.tags)?;
-        let b = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let b = self
+            .bucket_for_key(caller, bucket, Action::PutObject, key)
+            .await?;
         let now = now_millis();
         let upload = MultipartUpload {
             upload_id: time_ordered_id(),
@@ -105,7 +107,7 @@ impl Storage {
     {
         check_part_number(part_number)?;
         let (b, upload) = self
-            .upload_for(caller, bucket, key, upload_id, Action::WriteObject)
+            .upload_for(caller, bucket, key, upload_id, Action::PutObject)
             .await?;
         let upload_alg = upload
             .checksum_algorithm
@@ -148,7 +150,7 @@ impl Storage {
     ) -> Result<UploadPartOutput, StorageError> {
         check_part_number(part_number)?;
         let (b, upload) = self
-            .upload_for(caller, bucket, key, upload_id, Action::WriteObject)
+            .upload_for(caller, bucket, key, upload_id, Action::PutObject)
             .await?;
         let (src, range) = self.copy_source(caller, &req).await?;
         let alg = upload
@@ -218,7 +220,13 @@ impl Storage {
         req: ListPartsRequest,
     ) -> Result<ListPartsOutput, StorageError> {
         let (b, upload) = self
-            .upload_for(caller, bucket, key, upload_id, Action::ReadObject)
+            .upload_for(
+                caller,
+                bucket,
+                key,
+                upload_id,
+                Action::ListMultipartUploadParts,
+            )
             .await?;
         let max = req.max_parts.clamp(1, 1000);
         let mut parts = self
@@ -273,7 +281,9 @@ impl Storage {
         key: &str,
         upload_id: &str,
     ) -> Result<Option<PutObjectOutput>, StorageError> {
-        let b = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let b = self
+            .bucket_for_key(caller, bucket, Action::PutObject, key)
+            .await?;
         let Some((in_bucket, in_key, version_id)) = self.meta.completed_upload(upload_id).await?
         else {
             return Ok(None);
@@ -317,7 +327,7 @@ impl Storage {
             });
         }
         let (b, _) = self
-            .upload_for(caller, bucket, key, upload_id, Action::WriteObject)
+            .upload_for(caller, bucket, key, upload_id, Action::PutObject)
             .await?;
         let condition = write_condition(req.if_match, req.if_none_match)?;
         let now = now_millis();
@@ -364,7 +374,7 @@ impl Storage {
         upload_id: &str,
     ) -> Result<(), StorageError> {
         let (b, _) = self
-            .upload_for(caller, bucket, key, upload_id, Action::DeleteObject)
+            .upload_for(caller, bucket, key, upload_id, Action::AbortMultipartUpload)
             .await?;
         let now = now_millis();
         self.commit_counted(

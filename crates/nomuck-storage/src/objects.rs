@@ -11,7 +11,7 @@ use nomuck_meta::{
 };
 use nomuck_meter::unit;
 
-use crate::auth::Action;
+use crate::auth::{Action, authorize};
 use crate::ids::time_ordered_id;
 use crate::ingest::{IngestSpec, Stored, checksum_plan, ingest, parse_content_md5};
 use crate::names::validate_key;
@@ -19,6 +19,7 @@ use crate::read::{check_conditions, content_range, data_stream, part_range, reso
 use crate::types::*;
 use crate::usage::{RequestClass, byte_usage};
 use crate::{BodyError, Storage, StorageError, now_millis};
+use nomuck_policy::Acl;
 
 pub(crate) const STANDARD: &str = "STANDARD";
 
@@ -141,8 +142,17 @@ impl Storage {
         action: Action,
     ) -> Result<(Arc<Bucket>, ObjectVersion), StorageError> {
         validate_key(key)?;
-        let b = self.bucket_for(caller, bucket, action).await?;
-        match self.meta.object(bucket, key, version_id).await? {
+        let (b, access) = self.bucket_state(caller, bucket).await?;
+        let found = self.meta.object(bucket, key, version_id).await?;
+        // Objects carry no ACL of their own yet: their owner's private one.
+        let object_acl = found.as_ref().map(|v| Acl::private(&v.owner));
+        authorize(caller, &b, &access, action, Some(key), object_acl.as_ref())?;
+        if found.is_none() {
+            // As S3: only a caller who may list the bucket learns that a key
+            // is absent; anyone else gets AccessDenied.
+            authorize(caller, &b, &access, Action::ListBucket, None, None)?;
+        }
+        match found {
             None if version_id.is_some() => Err(StorageError::NoSuchVersion),
             None => Err(StorageError::NoSuchKey {
                 delete_marker: None,
@@ -176,7 +186,9 @@ impl Storage {
     {
         validate_key(key)?;
         validate_tags(&req.tags)?;
-        let b = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let b = self
+            .bucket_for_key(caller, bucket, Action::PutObject, key)
+            .await?;
         let condition = write_condition(req.if_match, req.if_none_match)?;
         let (algorithm, expected) = checksum_plan(&req.checksum, self.opts.default_checksum)?;
         let spec = IngestSpec {
@@ -296,7 +308,7 @@ impl Storage {
                 bucket,
                 key,
                 req.version_id.as_deref(),
-                Action::ReadObject,
+                Action::GetObject,
             )
             .await?;
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
@@ -328,7 +340,7 @@ impl Storage {
                 bucket,
                 key,
                 req.version_id.as_deref(),
-                Action::ReadObject,
+                Action::GetObject,
             )
             .await?;
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
@@ -386,9 +398,12 @@ impl Storage {
         req: DeleteObjectRequest,
     ) -> Result<DeleteObjectOutput, StorageError> {
         validate_key(key)?;
-        let b = self
-            .bucket_for(caller, bucket, Action::DeleteObject)
-            .await?;
+        let action = if req.version_id.is_some() {
+            Action::DeleteObjectVersion
+        } else {
+            Action::DeleteObject
+        };
+        let b = self.bucket_for_key(caller, bucket, action, key).await?;
         let condition = write_condition(req.if_match, None)?;
         let now = now_millis();
         let requested = req.version_id.clone();
@@ -421,15 +436,21 @@ impl Storage {
                 "at most 1000 objects can be deleted per request".into(),
             ));
         }
-        let b = self
-            .bucket_for(caller, bucket, Action::DeleteObject)
-            .await?;
+        let (b, access) = self.bucket_state(caller, bucket).await?;
         let now = now_millis();
         let mut muts = Vec::with_capacity(objects.len());
         let mut pending = Vec::with_capacity(objects.len());
         let mut results: Vec<Option<DeleteResult>> = Vec::with_capacity(objects.len());
         for o in objects {
-            if let Err(error) = validate_key(&o.key) {
+            let action = if o.version_id.is_some() {
+                Action::DeleteObjectVersion
+            } else {
+                Action::DeleteObject
+            };
+            // Each key is authorized on its own: a policy may cover some keys only.
+            if let Err(error) = validate_key(&o.key)
+                .and_then(|()| authorize(caller, &b, &access, action, Some(&o.key), None))
+            {
                 results.push(Some(DeleteResult::Failed {
                     key: o.key,
                     version_id: o.version_id,
@@ -468,7 +489,7 @@ impl Storage {
         version_id: Option<&str>,
     ) -> Result<(Vec<(String, String)>, Option<String>), StorageError> {
         let (b, v) = self
-            .load_version(caller, bucket, key, version_id, Action::ReadObject)
+            .load_version(caller, bucket, key, version_id, Action::GetObjectTagging)
             .await?;
         self.requests
             .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
@@ -486,7 +507,9 @@ impl Storage {
     ) -> Result<Option<String>, StorageError> {
         validate_key(key)?;
         validate_tags(&tags)?;
-        let b = self.bucket_for(caller, bucket, Action::WriteObject).await?;
+        let b = self
+            .bucket_for_key(caller, bucket, Action::PutObjectTagging, key)
+            .await?;
         let class = if tags.is_empty() {
             RequestClass::Delete
         } else {
@@ -532,7 +555,7 @@ impl Storage {
                 bucket,
                 key,
                 req.version_id.as_deref(),
-                Action::ReadObject,
+                Action::GetObjectAttributes,
             )
             .await?;
         self.requests

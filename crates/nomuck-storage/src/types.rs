@@ -23,6 +23,19 @@ pub struct Caller {
     /// `x-amz-expected-bucket-owner`: the request is refused (403) if the
     /// bucket belongs to another account.
     pub expected_bucket_owner: Option<String>,
+    /// What bucket policy conditions may ask about the request.
+    pub facts: std::sync::Arc<RequestFacts>,
+}
+
+/// Facts about a request for bucket policy conditions. Turned into condition
+/// keys only when the bucket has a policy, so other requests pay nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFacts {
+    pub source_ip: Option<std::net::IpAddr>,
+    /// Whether the request arrived over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+    /// Other condition keys and their values (`s3:prefix`, `aws:UserAgent`, ...).
+    pub keys: Vec<(&'static str, String)>,
 }
 
 impl Caller {
@@ -31,6 +44,7 @@ impl Caller {
             account_id: Some(account_id.into()),
             request_id: request_id.into(),
             expected_bucket_owner: None,
+            facts: std::sync::Arc::default(),
         }
     }
 
@@ -39,11 +53,17 @@ impl Caller {
             account_id: None,
             request_id: request_id.into(),
             expected_bucket_owner: None,
+            facts: std::sync::Arc::default(),
         }
     }
 
     pub fn expecting_bucket_owner(mut self, owner: Option<String>) -> Self {
         self.expected_bucket_owner = owner;
+        self
+    }
+
+    pub fn with_facts(mut self, facts: RequestFacts) -> Self {
+        self.facts = std::sync::Arc::new(facts);
         self
     }
 }

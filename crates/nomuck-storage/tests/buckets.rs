@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use nomuck_storage::S3Action as Action;
 use nomuck_storage::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -10,15 +11,17 @@ async fn create_list_head_delete() {
     let e = env();
     let s = &e.storage;
     let b = s
-        .create_bucket(&alice(), "zeta-bucket", None)
+        .create_bucket(&alice(), "zeta-bucket", None, None)
         .await
         .unwrap();
     assert_eq!(b.owner, ALICE);
     assert_eq!(b.region, "us-east-1");
-    s.create_bucket(&alice(), "alpha.bucket", Some("eu-west-1"))
+    s.create_bucket(&alice(), "alpha.bucket", Some("eu-west-1"), None)
         .await
         .unwrap();
-    s.create_bucket(&bob(), "bobs-bucket", None).await.unwrap();
+    s.create_bucket(&bob(), "bobs-bucket", None, None)
+        .await
+        .unwrap();
     let names: Vec<String> = s
         .list_buckets(&alice())
         .await
@@ -48,7 +51,9 @@ async fn create_list_head_delete() {
         Err(StorageError::NoSuchBucket(_))
     ));
     // A deleted name can be taken by another account at once.
-    s.create_bucket(&bob(), "zeta-bucket", None).await.unwrap();
+    s.create_bucket(&bob(), "zeta-bucket", None, None)
+        .await
+        .unwrap();
     assert!(matches!(
         get(s, &alice(), "zeta-bucket", "k").await,
         Err(StorageError::AccessDenied)
@@ -70,23 +75,25 @@ async fn names_and_conflicts() {
     ] {
         assert!(
             matches!(
-                s.create_bucket(&alice(), bad, None).await,
+                s.create_bucket(&alice(), bad, None, None).await,
                 Err(StorageError::InvalidBucketName { .. })
             ),
             "{bad}"
         );
     }
-    s.create_bucket(&alice(), "taken", None).await.unwrap();
+    s.create_bucket(&alice(), "taken", None, None)
+        .await
+        .unwrap();
     assert!(matches!(
-        s.create_bucket(&alice(), "taken", None).await,
+        s.create_bucket(&alice(), "taken", None, None).await,
         Err(StorageError::BucketAlreadyOwnedByYou(_))
     ));
     assert!(matches!(
-        s.create_bucket(&bob(), "taken", None).await,
+        s.create_bucket(&bob(), "taken", None, None).await,
         Err(StorageError::BucketAlreadyExists(_))
     ));
     assert!(matches!(
-        s.create_bucket(&Caller::anonymous("r"), "anon-bucket", None)
+        s.create_bucket(&Caller::anonymous("r"), "anon-bucket", None, None)
             .await,
         Err(StorageError::AccessDenied)
     ));
@@ -96,29 +103,45 @@ async fn names_and_conflicts() {
 async fn not_empty_and_configs() {
     let e = env();
     let s = &e.storage;
-    s.create_bucket(&alice(), "full", None).await.unwrap();
+    s.create_bucket(&alice(), "full", None, None).await.unwrap();
     put(s, &alice(), "full", "k", b"x").await;
     assert!(matches!(
         s.delete_bucket(&alice(), "full").await,
         Err(StorageError::BucketNotEmpty(_))
     ));
-    s.put_bucket_config(&alice(), "full", "cors", b"<CORSConfiguration/>".to_vec())
-        .await
-        .unwrap();
+    s.put_bucket_config(
+        &alice(),
+        "full",
+        "cors",
+        b"<CORSConfiguration/>".to_vec(),
+        Action::PutBucketCORS,
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        s.get_bucket_config(&alice(), "full", "cors").await.unwrap(),
+        s.get_bucket_config(&alice(), "full", "cors", Action::GetBucketCORS)
+            .await
+            .unwrap(),
         Some(b"<CORSConfiguration/>".to_vec())
     );
     assert!(matches!(
-        s.put_bucket_config(&bob(), "full", "policy", b"{}".to_vec())
-            .await,
+        s.put_bucket_config(
+            &bob(),
+            "full",
+            "cors",
+            b"{}".to_vec(),
+            Action::PutBucketCORS
+        )
+        .await,
         Err(StorageError::AccessDenied)
     ));
-    s.delete_bucket_config(&alice(), "full", "cors")
+    s.delete_bucket_config(&alice(), "full", "cors", Action::PutBucketCORS)
         .await
         .unwrap();
     assert_eq!(
-        s.get_bucket_config(&alice(), "full", "cors").await.unwrap(),
+        s.get_bucket_config(&alice(), "full", "cors", Action::GetBucketCORS)
+            .await
+            .unwrap(),
         None
     );
     s.delete_object(&alice(), "full", "k", DeleteObjectRequest::default())

@@ -43,7 +43,7 @@ async fn crash_child() {
         return;
     };
     let (s, _, _) = open_at(std::path::Path::new(&dir), StorageOptions::default());
-    let _ = s.create_bucket(&alice(), "crash", None).await;
+    let _ = s.create_bucket(&alice(), "crash", None, None).await;
     // A large upload that never finishes: its temp file is in flight at the kill.
     let stalled = Arc::clone(&s);
     tokio::spawn(async move {
@@ -149,7 +149,7 @@ async fn dropped_mid_upload_then_reopened_shows_no_partial_object() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     {
         let (s, _, _) = open_at(dir.path(), test_options());
-        s.create_bucket(&alice(), "bkt", None).await.unwrap();
+        s.create_bucket(&alice(), "bkt", None, None).await.unwrap();
         let s2 = Arc::clone(&s);
         let task = tokio::spawn(async move {
             let body = body(&pattern(2 * MIB, 1), 64 << 10).chain(stream::pending());
@@ -188,7 +188,7 @@ async fn gc_deletes_freed_and_orphaned_blobs_but_spares_young_ones() {
     // Default grace periods: nothing young may be touched.
     let e = env_with(StorageOptions::default());
     let s = &e.storage;
-    s.create_bucket(&alice(), "bkt", None).await.unwrap();
+    s.create_bucket(&alice(), "bkt", None, None).await.unwrap();
     put(s, &alice(), "bkt", "big", &pattern(MIB, 1)).await;
     put(s, &alice(), "bkt", "big", &pattern(MIB, 2)).await;
     // An orphan: bytes whose metadata commit never happened.
@@ -225,7 +225,7 @@ async fn background_tasks_collect_and_flush() {
     let e = env_with(opts);
     let s = &e.storage;
     s.start_background();
-    s.create_bucket(&alice(), "bkt", None).await.unwrap();
+    s.create_bucket(&alice(), "bkt", None, None).await.unwrap();
     put(s, &alice(), "bkt", "k", &pattern(MIB, 1)).await;
     get(s, &alice(), "bkt", "k").await.unwrap();
     s.delete_object(&alice(), "bkt", "k", DeleteObjectRequest::default())
@@ -258,7 +258,7 @@ async fn background_tasks_collect_and_flush() {
 async fn concurrent_small_puts_all_land() {
     let e = env();
     let s = &e.storage;
-    s.create_bucket(&alice(), "bkt", None).await.unwrap();
+    s.create_bucket(&alice(), "bkt", None, None).await.unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for t in 0..64 {
         let s = Arc::clone(s);

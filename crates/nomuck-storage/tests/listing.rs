@@ -121,7 +121,7 @@ async fn fill(s: &Arc<Storage>, bucket: &str, keys: &[String]) {
 async fn check_many_keys(n: usize) {
     let e = env();
     let s = &e.storage;
-    s.create_bucket(&alice(), "many", None).await.unwrap();
+    s.create_bucket(&alice(), "many", None, None).await.unwrap();
     let keys = key_set(n);
     fill(s, "many", &keys).await;
     let set: BTreeSet<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
@@ -166,7 +166,7 @@ async fn listing_matches_model_with_100k_unicode_keys() {
 async fn markers_tokens_and_limits() {
     let e = env();
     let s = &e.storage;
-    s.create_bucket(&alice(), "bkt", None).await.unwrap();
+    s.create_bucket(&alice(), "bkt", None, None).await.unwrap();
     for k in ["a/1", "a/2", "b", "c/1", "d"] {
         put(s, &alice(), "bkt", k, b"x").await;
     }
@@ -215,7 +215,7 @@ async fn markers_tokens_and_limits() {
 async fn versions_of_an_unversioned_bucket_are_null() {
     let e = env();
     let s = &e.storage;
-    s.create_bucket(&alice(), "bkt", None).await.unwrap();
+    s.create_bucket(&alice(), "bkt", None, None).await.unwrap();
     for k in ["x/1", "x/2", "y"] {
         put(s, &alice(), "bkt", k, b"data").await;
     }

@@ -11,7 +11,10 @@ const BKT: &str = "mpu";
 
 async fn setup() -> Env {
     let e = env();
-    e.storage.create_bucket(&alice(), BKT, None).await.unwrap();
+    e.storage
+        .create_bucket(&alice(), BKT, None, None)
+        .await
+        .unwrap();
     e
 }
 

@@ -9,7 +9,10 @@ use nomuck_storage::usage::meters;
 use nomuck_storage::*;
 
 async fn bucket(e: &Env, name: &str) {
-    e.storage.create_bucket(&alice(), name, None).await.unwrap();
+    e.storage
+        .create_bucket(&alice(), name, None, None)
+        .await
+        .unwrap();
 }
 
 fn md5_hex(d: &[u8]) -> String {
@@ -694,7 +697,7 @@ async fn other_accounts_and_anonymous_callers_are_denied() {
         assert!(matches!(r, Err(StorageError::AccessDenied)));
     }
     // Bob cannot copy Alice's object into his own bucket either.
-    s.create_bucket(&bob(), "bobs", None).await.unwrap();
+    s.create_bucket(&bob(), "bobs", None, None).await.unwrap();
     let r = s
         .copy_object(
             &bob(),

@@ -1,0 +1,320 @@
+//! Bucket access configuration: bucket policy, bucket ACL, public access
+//! block and object ownership. Each is a per-bucket config document (JSON,
+//! the policy as the client sent it); all four are parsed together into the
+//! [`BucketAccess`] cached with the bucket, and every change drops the cache
+//! entry so the next request sees it.
+
+use std::sync::Arc;
+
+use nomuck_policy::{Acl, ObjectOwnership, Policy, PublicAccessBlock};
+
+use crate::auth::{Action, BucketAccess, Ownership};
+use crate::{Caller, Storage, StorageError};
+
+/// Config document kinds (`bucket_configs.kind`).
+pub mod kinds {
+    pub const POLICY: &str = "policy";
+    pub const ACL: &str = "acl";
+    pub const PUBLIC_ACCESS_BLOCK: &str = "public-access-block";
+    pub const OWNERSHIP: &str = "ownership";
+}
+
+fn corrupt(kind: &str, e: impl std::fmt::Display) -> StorageError {
+    StorageError::Internal(format!("stored {kind} document is unreadable: {e}"))
+}
+
+fn json<T: serde::de::DeserializeOwned>(kind: &str, doc: &[u8]) -> Result<T, StorageError> {
+    serde_json::from_slice(doc).map_err(|e| corrupt(kind, e))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(value).map_err(|e| StorageError::Internal(e.to_string()))
+}
+
+impl Storage {
+    pub(crate) async fn load_access(&self, bucket: &str) -> Result<BucketAccess, StorageError> {
+        let mut access = BucketAccess::default();
+        if let Some(doc) = self.meta.bucket_config(bucket, kinds::POLICY).await? {
+            let text = String::from_utf8(doc).map_err(|e| corrupt(kinds::POLICY, e))?;
+            access.policy =
+                Some(Policy::parse(&text, bucket).map_err(|e| corrupt(kinds::POLICY, e))?);
+        }
+        if let Some(doc) = self.meta.bucket_config(bucket, kinds::ACL).await? {
+            access.acl = Some(json(kinds::ACL, &doc)?);
+        }
+        if let Some(doc) = self
+            .meta
+            .bucket_config(bucket, kinds::PUBLIC_ACCESS_BLOCK)
+            .await?
+        {
+            access.access_block = json(kinds::PUBLIC_ACCESS_BLOCK, &doc)?;
+        }
+        if let Some(doc) = self.meta.bucket_config(bucket, kinds::OWNERSHIP).await? {
+            access.ownership = Ownership(json(kinds::OWNERSHIP, &doc)?);
+        }
+        Ok(access)
+    }
+
+    async fn access_for(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        action: Action,
+    ) -> Result<Arc<BucketAccess>, StorageError> {
+        self.bucket_for(caller, bucket, action).await?;
+        let (_, access) = self.bucket_state(caller, bucket).await?;
+        Ok(access)
+    }
+
+    /// GetBucketPolicy: the policy as it was put.
+    pub async fn get_bucket_policy(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<String, StorageError> {
+        let access = self
+            .access_for(caller, bucket, Action::GetBucketPolicy)
+            .await?;
+        access
+            .policy
+            .as_ref()
+            .map(|p| p.as_str().to_owned())
+            .ok_or(StorageError::NoSuchConfig(kinds::POLICY))
+    }
+
+    /// PutBucketPolicy: validated as S3 does (`MalformedPolicy`); a public
+    /// policy is refused while the bucket blocks public policies.
+    pub async fn put_bucket_policy(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        text: &str,
+    ) -> Result<(), StorageError> {
+        let access = self
+            .access_for(caller, bucket, Action::PutBucketPolicy)
+            .await?;
+        let policy = Policy::parse(text, bucket)
+            .map_err(|e| StorageError::MalformedPolicy(e.to_string()))?;
+        if access.access_block.refuses_policy(&policy) {
+            return Err(StorageError::AccessDenied);
+        }
+        self.put_bucket_config(
+            caller,
+            bucket,
+            kinds::POLICY,
+            text.as_bytes().to_vec(),
+            Action::PutBucketPolicy,
+        )
+        .await
+    }
+
+    pub async fn delete_bucket_policy(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<(), StorageError> {
+        self.delete_bucket_config(caller, bucket, kinds::POLICY, Action::DeleteBucketPolicy)
+            .await
+    }
+
+    /// GetBucketPolicyStatus: whether the policy makes the bucket public.
+    pub async fn bucket_policy_is_public(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<bool, StorageError> {
+        let access = self
+            .access_for(caller, bucket, Action::GetBucketPolicyStatus)
+            .await?;
+        Ok(access.policy.as_ref().is_some_and(Policy::is_public))
+    }
+
+    pub async fn get_public_access_block(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<PublicAccessBlock, StorageError> {
+        self.access_for(caller, bucket, Action::GetBucketPublicAccessBlock)
+            .await?;
+        let doc = self
+            .meta
+            .bucket_config(bucket, kinds::PUBLIC_ACCESS_BLOCK)
+            .await?
+            .ok_or(StorageError::NoSuchConfig(kinds::PUBLIC_ACCESS_BLOCK))?;
+        json(kinds::PUBLIC_ACCESS_BLOCK, &doc)
+    }
+
+    pub async fn put_public_access_block(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        block: PublicAccessBlock,
+    ) -> Result<(), StorageError> {
+        self.put_bucket_config(
+            caller,
+            bucket,
+            kinds::PUBLIC_ACCESS_BLOCK,
+            to_json(&block)?,
+            Action::PutBucketPublicAccessBlock,
+        )
+        .await
+    }
+
+    pub async fn delete_public_access_block(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<(), StorageError> {
+        self.delete_bucket_config(
+            caller,
+            bucket,
+            kinds::PUBLIC_ACCESS_BLOCK,
+            Action::PutBucketPublicAccessBlock,
+        )
+        .await
+    }
+
+    /// GetBucketAcl (the owner's private ACL when none was set).
+    pub async fn get_bucket_acl(&self, caller: &Caller, bucket: &str) -> Result<Acl, StorageError> {
+        let (b, _) = self.bucket_state(caller, bucket).await?;
+        let access = self
+            .access_for(caller, bucket, Action::GetBucketAcl)
+            .await?;
+        Ok(access.acl.clone().unwrap_or_else(|| Acl::private(&b.owner)))
+    }
+
+    /// PutBucketAcl. The ACL's owner is always the bucket owner.
+    pub async fn put_bucket_acl(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        mut acl: Acl,
+    ) -> Result<(), StorageError> {
+        let (b, _) = self.bucket_state(caller, bucket).await?;
+        let access = self
+            .access_for(caller, bucket, Action::PutBucketAcl)
+            .await?;
+        acl.owner = b.owner.clone();
+        self.check_acl(&access, &acl, &b.owner)?;
+        self.put_bucket_config(
+            caller,
+            bucket,
+            kinds::ACL,
+            to_json(&acl)?,
+            Action::PutBucketAcl,
+        )
+        .await
+    }
+
+    /// Refuses an ACL the bucket's settings do not allow.
+    pub(crate) fn check_acl(
+        &self,
+        access: &BucketAccess,
+        acl: &Acl,
+        bucket_owner: &str,
+    ) -> Result<(), StorageError> {
+        if !access.ownership.0.accepts_acl(acl, bucket_owner) {
+            return Err(StorageError::AclNotSupported);
+        }
+        if access.access_block.refuses_acl(acl) {
+            return Err(StorageError::AccessDenied);
+        }
+        Ok(())
+    }
+
+    pub async fn get_ownership_controls(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<ObjectOwnership, StorageError> {
+        self.access_for(caller, bucket, Action::GetBucketOwnershipControls)
+            .await?;
+        let doc = self
+            .meta
+            .bucket_config(bucket, kinds::OWNERSHIP)
+            .await?
+            .ok_or(StorageError::NoSuchConfig(kinds::OWNERSHIP))?;
+        json(kinds::OWNERSHIP, &doc)
+    }
+
+    pub async fn put_ownership_controls(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        ownership: ObjectOwnership,
+    ) -> Result<(), StorageError> {
+        let (b, access) = self.bucket_state(caller, bucket).await?;
+        // Enforcing bucket ownership disables ACLs; a bucket whose ACL grants
+        // others anything must drop those grants first, as in S3.
+        if ownership.acls_disabled()
+            && let Some(acl) = &access.acl
+            && !ownership.accepts_acl(acl, &b.owner)
+        {
+            return Err(StorageError::InvalidBucketAclWithObjectOwnership);
+        }
+        self.put_bucket_config(
+            caller,
+            bucket,
+            kinds::OWNERSHIP,
+            to_json(&ownership)?,
+            Action::PutBucketOwnershipControls,
+        )
+        .await
+    }
+
+    pub async fn delete_ownership_controls(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<(), StorageError> {
+        self.delete_bucket_config(
+            caller,
+            bucket,
+            kinds::OWNERSHIP,
+            Action::PutBucketOwnershipControls,
+        )
+        .await
+    }
+
+    /// GetObjectAcl. Objects carry no ACL of their own yet: every object has
+    /// its owner's private ACL.
+    pub async fn get_object_acl(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Acl, StorageError> {
+        let (_, v) = self
+            .load_version(caller, bucket, key, version_id, Action::GetObjectAcl)
+            .await?;
+        Ok(Acl::private(&v.owner))
+    }
+
+    /// PutObjectAcl: only the private ACL (what every object has) is accepted
+    /// until objects store ACLs of their own.
+    pub async fn put_object_acl(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        acl: &Acl,
+    ) -> Result<(), StorageError> {
+        let (_, v) = self
+            .load_version(caller, bucket, key, version_id, Action::PutObjectAcl)
+            .await?;
+        check_object_acl(acl, &v.owner)
+    }
+}
+
+/// Accepts an object ACL a write asks for if it is the owner's private one.
+pub fn check_object_acl(acl: &Acl, owner: &str) -> Result<(), StorageError> {
+    if acl.grants == Acl::private(owner).grants {
+        Ok(())
+    } else {
+        Err(StorageError::Unsupported(
+            "object ACLs other than private are not supported yet; grant access with a bucket policy".into(),
+        ))
+    }
+}

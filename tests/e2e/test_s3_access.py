@@ -1,0 +1,184 @@
+"""Storage access control and versioning (issue 4): bucket policies, ACLs, public
+access block and versions, driven with boto3 and plain HTTP against nomuck."""
+
+import json
+
+import botocore.exceptions
+import pytest
+import requests
+
+from conftest import new_account
+
+
+def error_code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@pytest.fixture
+def s3(server):
+    return server.client("s3")
+
+
+@pytest.fixture
+def other(server):
+    """A second account's S3 client and its account id."""
+    account_id, key, secret = new_account(server, "other")
+    return server.client("s3", key, secret), account_id
+
+
+def test_public_prefix_policy_reads_anonymously_and_nothing_else(server, s3):
+    s3.create_bucket(Bucket="site")
+    s3.put_object(Bucket="site", Key="public/index.html", Body=b"<h1>hi</h1>")
+    s3.put_object(Bucket="site", Key="private/secret.txt", Body=b"secret")
+    url = f"{server.endpoint}/site"
+    assert requests.get(f"{url}/public/index.html", timeout=10).status_code == 403
+
+    s3.put_bucket_policy(Bucket="site", Policy=policy({
+        "Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/public/*"}))
+    assert s3.get_bucket_policy_status(Bucket="site")["PolicyStatus"]["IsPublic"] is True
+    got = requests.get(f"{url}/public/index.html", timeout=10)
+    assert got.status_code == 200 and got.content == b"<h1>hi</h1>"
+    # Nothing else: other keys, listing, writes and deletes stay private.
+    assert requests.get(f"{url}/private/secret.txt", timeout=10).status_code == 403
+    assert requests.get(f"{url}/public/missing", timeout=10).status_code == 403
+    assert requests.get(url, timeout=10).status_code == 403
+    assert requests.put(f"{url}/public/new", data=b"x", timeout=10).status_code == 403
+    assert requests.delete(f"{url}/public/index.html", timeout=10).status_code == 403
+    assert json.loads(s3.get_bucket_policy(Bucket="site")["Policy"])["Statement"][0]["Sid"] == "PublicRead"
+
+    # A public access block with RestrictPublicBuckets makes the policy grant nothing.
+    s3.put_public_access_block(Bucket="site", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "IgnorePublicAcls": False,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    assert requests.get(f"{url}/public/index.html", timeout=10).status_code == 403
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_policy(Bucket="site", Policy=policy({
+            "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::site/*"}))
+    assert error_code(e) == "AccessDenied"
+    s3.delete_public_access_block(Bucket="site")
+    assert requests.get(f"{url}/public/index.html", timeout=10).status_code == 200
+
+    s3.delete_bucket_policy(Bucket="site")
+    assert requests.get(f"{url}/public/index.html", timeout=10).status_code == 403
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_policy(Bucket="site")
+    assert error_code(e) == "NoSuchBucketPolicy"
+
+
+def test_policy_grant_to_another_account_and_its_revocation(server, s3, other):
+    client, other_id = other
+    s3.create_bucket(Bucket="shared")
+    s3.put_object(Bucket="shared", Key="report.csv", Body=b"a,b")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.get_object(Bucket="shared", Key="report.csv")
+    assert error_code(e) == "AccessDenied"
+
+    s3.put_bucket_policy(Bucket="shared", Policy=policy({
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other_id}:root"},
+        "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": ["arn:aws:s3:::shared", "arn:aws:s3:::shared/*"]}))
+    assert client.get_object(Bucket="shared", Key="report.csv")["Body"].read() == b"a,b"
+    assert [o["Key"] for o in client.list_objects_v2(Bucket="shared")["Contents"]] == ["report.csv"]
+    # Read, not write; and anonymous callers still get nothing.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.put_object(Bucket="shared", Key="x", Body=b"x")
+    assert error_code(e) == "AccessDenied"
+    assert requests.get(f"{server.endpoint}/shared/report.csv", timeout=10).status_code == 403
+    # Policy management stays with the owner.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.delete_bucket_policy(Bucket="shared")
+    assert error_code(e) == "AccessDenied"
+
+    s3.delete_bucket_policy(Bucket="shared")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.get_object(Bucket="shared", Key="report.csv")
+    assert error_code(e) == "AccessDenied"
+
+
+def test_explicit_deny_beats_allow_and_conditions_apply(server, s3, other):
+    client, other_id = other
+    s3.create_bucket(Bucket="guarded")
+    s3.put_object(Bucket="guarded", Key="docs/a", Body=b"a")
+    s3.put_object(Bucket="guarded", Key="docs/locked", Body=b"l")
+    s3.put_bucket_policy(Bucket="guarded", Policy=policy(
+        {"Effect": "Allow", "Principal": {"AWS": other_id}, "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::guarded", "arn:aws:s3:::guarded/*"]},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::guarded/docs/locked"},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:ListBucket",
+         "Resource": "arn:aws:s3:::guarded",
+         "Condition": {"StringNotLike": {"s3:prefix": "docs/*"}}}))
+    assert client.get_object(Bucket="guarded", Key="docs/a")["Body"].read() == b"a"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.get_object(Bucket="guarded", Key="docs/locked")
+    assert error_code(e) == "AccessDenied"
+    # The deny holds for the bucket owner too.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket="guarded", Key="docs/locked")
+    assert error_code(e) == "AccessDenied"
+    # s3:prefix: listing is denied unless it stays under docs/.
+    assert len(client.list_objects_v2(Bucket="guarded", Prefix="docs/")["Contents"]) == 2
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.list_objects_v2(Bucket="guarded")
+    assert error_code(e) == "AccessDenied"
+    # A malformed policy is refused with S3's error.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_policy(Bucket="guarded", Policy=policy(
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::another-bucket/*"}))
+    assert error_code(e) == "MalformedPolicy"
+
+
+def test_canned_acls_on_buckets(server, s3, other):
+    client, other_id = other
+    s3.create_bucket(Bucket="listed", ACL="public-read")
+    s3.put_object(Bucket="listed", Key="k", Body=b"v")
+    acl = s3.get_bucket_acl(Bucket="listed")
+    grants = {(g["Grantee"].get("URI") or g["Grantee"].get("ID"), g["Permission"]) for g in acl["Grants"]}
+    assert ("http://acs.amazonaws.com/groups/global/AllUsers", "READ") in grants
+    # READ on a bucket lets anyone list it (not read its objects).
+    assert requests.get(f"{server.endpoint}/listed", timeout=10).status_code == 200
+    assert requests.get(f"{server.endpoint}/listed/k", timeout=10).status_code == 403
+
+    s3.put_bucket_acl(Bucket="listed", ACL="private")
+    assert requests.get(f"{server.endpoint}/listed", timeout=10).status_code == 403
+    # A grant to one account by id.
+    s3.put_bucket_acl(Bucket="listed", GrantRead=f'id="{other_id}"',
+                      GrantFullControl=f'id="{acl["Owner"]["ID"]}"')
+    assert client.list_objects_v2(Bucket="listed")["KeyCount"] == 1
+    # Ownership controls can turn ACLs off, which a non-private ACL prevents.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_ownership_controls(Bucket="listed", OwnershipControls={
+            "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    assert error_code(e) == "InvalidBucketAclWithObjectOwnership"
+
+
+def test_versioning_keeps_every_version_and_delete_markers(server, s3):
+    s3.create_bucket(Bucket="history")
+    s3.put_bucket_versioning(Bucket="history", VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket="history")["Status"] == "Enabled"
+    v1 = s3.put_object(Bucket="history", Key="doc", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket="history", Key="doc", Body=b"two")["VersionId"]
+    deleted = s3.delete_object(Bucket="history", Key="doc")
+    assert deleted["DeleteMarker"] is True
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket="history", Key="doc")
+    assert e.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
+    assert s3.get_object(Bucket="history", Key="doc", VersionId=v1)["Body"].read() == b"one"
+    assert s3.get_object(Bucket="history", Key="doc", VersionId=v2)["Body"].read() == b"two"
+    listing = s3.list_object_versions(Bucket="history")
+    assert [v["VersionId"] for v in listing["Versions"]] == [v2, v1]
+    assert listing["DeleteMarkers"][0]["VersionId"] == deleted["VersionId"]
+    # Removing the marker brings the newest version back.
+    s3.delete_object(Bucket="history", Key="doc", VersionId=deleted["VersionId"])
+    assert s3.get_object(Bucket="history", Key="doc")["Body"].read() == b"two"
+    # Suspended: writes replace the null version and report no version id.
+    s3.put_bucket_versioning(Bucket="history", VersioningConfiguration={"Status": "Suspended"})
+    assert "VersionId" not in s3.put_object(Bucket="history", Key="doc", Body=b"three")
+    assert len(s3.list_object_versions(Bucket="history")["Versions"]) == 3
