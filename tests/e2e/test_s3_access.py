@@ -182,3 +182,33 @@ def test_versioning_keeps_every_version_and_delete_markers(server, s3):
     s3.put_bucket_versioning(Bucket="history", VersioningConfiguration={"Status": "Suspended"})
     assert "VersionId" not in s3.put_object(Bucket="history", Key="doc", Body=b"three")
     assert len(s3.list_object_versions(Bucket="history")["Versions"]) == 3
+
+
+def test_object_acls(server, s3, other):
+    client, other_id = other
+    s3.create_bucket(Bucket="objacl")
+    s3.put_object(Bucket="objacl", Key="open", Body=b"hello", ACL="public-read")
+    s3.put_object(Bucket="objacl", Key="closed", Body=b"secret")
+    url = f"{server.endpoint}/objacl"
+    assert requests.get(f"{url}/open", timeout=10).content == b"hello"
+    assert requests.get(f"{url}/closed", timeout=10).status_code == 403
+    grants = s3.get_object_acl(Bucket="objacl", Key="open")["Grants"]
+    assert {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"} in [
+        g["Grantee"] for g in grants]
+
+    s3.put_object_acl(Bucket="objacl", Key="open", ACL="private")
+    assert requests.get(f"{url}/open", timeout=10).status_code == 403
+    # A grant to another account by id, through x-amz-grant-read.
+    s3.put_object_acl(Bucket="objacl", Key="closed", GrantRead=f'id="{other_id}"')
+    assert client.get_object(Bucket="objacl", Key="closed")["Body"].read() == b"secret"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.put_object_acl(Bucket="objacl", Key="closed", ACL="public-read")
+    assert error_code(e) == "AccessDenied"
+
+    # A bucket that blocks public ACLs refuses them.
+    s3.put_public_access_block(Bucket="objacl", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": False,
+        "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket="objacl", Key="x", Body=b"x", ACL="public-read")
+    assert error_code(e) == "AccessDenied"

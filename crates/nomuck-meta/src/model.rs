@@ -139,6 +139,15 @@ pub enum Mutation {
         tags: Vec<(String, String)>,
         bucket_owner: Option<String>,
     },
+    /// Replaces the ACL of the latest version of `key`, or of `version_id`.
+    /// `NoSuchKey` / `NoSuchVersion` (also for a delete marker).
+    SetObjectAcl {
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+        acl: Option<String>,
+        bucket_owner: Option<String>,
+    },
     /// `Conflict` if the upload id is taken.
     CreateMultipartUpload {
         upload: Box<MultipartUpload>,
@@ -224,7 +233,8 @@ impl Mutation {
                     None => Ok(()),
                 }
             }
-            Mutation::SetObjectTags { bucket, key, .. } => object_key(bucket, key),
+            Mutation::SetObjectTags { bucket, key, .. }
+            | Mutation::SetObjectAcl { bucket, key, .. } => object_key(bucket, key),
             Mutation::CreateMultipartUpload { upload, .. } => {
                 non_empty("upload id", &upload.upload_id)?;
                 object_key(&upload.bucket, &upload.key)

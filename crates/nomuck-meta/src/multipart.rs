@@ -245,6 +245,7 @@ mod tests {
             checksum_algorithm: alg.map(str::to_owned),
             checksum_type: None,
             tags: vec![],
+            acl: None,
         }
     }
 

@@ -154,6 +154,9 @@ pub struct ObjectVersion {
     pub checksum: Option<ObjectChecksum>,
     /// Object tags in the order given.
     pub tags: Vec<(String, String)>,
+    /// The version's access control list, a document the storage engine
+    /// encodes; `None` is the owner's private ACL.
+    pub acl: Option<String>,
     pub data: ObjectData,
 }
 
@@ -265,6 +268,8 @@ pub struct MultipartUpload {
     pub checksum_algorithm: Option<String>,
     pub checksum_type: Option<ChecksumType>,
     pub tags: Vec<(String, String)>,
+    /// The ACL the completed object gets (see [`ObjectVersion::acl`]).
+    pub acl: Option<String>,
 }
 
 /// An uploaded part: bytes in one blob.

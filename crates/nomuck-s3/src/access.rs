@@ -227,6 +227,13 @@ fn acl_from_document(doc: &Element, owner: &str) -> Result<Acl, S3Error> {
     })
 }
 
+pub(crate) fn has_grant_headers(req: &S3Request) -> bool {
+    req.head
+        .headers
+        .keys()
+        .any(|name| Permission::from_header_name(name.as_str()).is_some())
+}
+
 /// The ACL a request sets: `x-amz-acl`, `x-amz-grant-*` headers, or (for
 /// Put*Acl) an `AccessControlPolicy` body. `None` if it names none.
 pub(crate) fn requested_acl(

@@ -52,8 +52,8 @@ fn set_version(response: &mut nomuck_http::Response, version_id: Option<&str>) {
 }
 
 pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
-    check_write_acl(req)?;
     let put = PutObjectRequest {
+        acl: crate::objects::write_acl(req)?,
         content_length: content_length(req),
         content_md5: req.header("content-md5").map(str::to_owned),
         checksum: headers::checksum_request(&req.head.headers)?,
@@ -328,11 +328,11 @@ fn directive(req: &S3Request, name: &str) -> Result<Directive, S3Error> {
 }
 
 pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
-    check_write_acl(req)?;
     let (source_bucket, source_key, source_version_id) =
         headers::copy_source(&req.head.headers)?.ok_or_else(S3Error::invalid_argument)?;
     let metadata_directive = directive(req, "x-amz-metadata-directive")?;
     let copy = CopyObjectRequest {
+        acl: crate::objects::write_acl(req)?,
         source_bucket,
         source_key,
         source_version_id,
@@ -530,18 +530,24 @@ pub async fn put_object_acl(s: &Storage, req: &mut S3Request) -> S3Result {
         .owner;
     let acl = crate::access::requested_acl(req, &owner, &owner, Some(&body))?
         .ok_or_else(S3Error::malformed_xml)?;
-    s.put_object_acl(&req.caller, &bucket, &key, req.param("versionId"), &acl)
+    s.put_object_acl(&req.caller, &bucket, &key, req.param("versionId"), acl)
         .await
         .map_err(storage_error)?;
     Ok(reply::empty(StatusCode::OK))
 }
 
-/// A write's `x-amz-acl` / `x-amz-grant-*`: only the writer's private ACL is
-/// accepted until objects store ACLs of their own.
-pub(crate) fn check_write_acl(req: &S3Request) -> Result<(), S3Error> {
-    let writer = req.caller.account_id.clone().unwrap_or_default();
-    match crate::access::requested_acl(req, &writer, &writer, None)? {
-        Some(acl) => nomuck_storage::access::check_object_acl(&acl, &writer).map_err(storage_error),
-        None => Ok(()),
+/// A write's `x-amz-acl` or `x-amz-grant-*` headers.
+pub(crate) fn write_acl(req: &S3Request) -> Result<Option<nomuck_storage::RequestedAcl>, S3Error> {
+    use nomuck_storage::RequestedAcl;
+    if let Some(c) = req.header("x-amz-acl")
+        && !crate::access::has_grant_headers(req)
+    {
+        let canned = c
+            .trim()
+            .parse()
+            .map_err(|_| S3Error::invalid_argument().with_message("Invalid canned ACL"))?;
+        return Ok(Some(RequestedAcl::Canned(canned)));
     }
+    // The owner is filled in by the engine once it is known.
+    Ok(crate::access::requested_acl(req, "", "", None)?.map(RequestedAcl::Grants))
 }

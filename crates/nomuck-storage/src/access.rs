@@ -9,7 +9,7 @@ use std::sync::Arc;
 use nomuck_policy::{Acl, ObjectOwnership, Policy, PublicAccessBlock};
 
 use crate::auth::{Action, BucketAccess, Ownership};
-use crate::{Caller, Storage, StorageError};
+use crate::{Caller, RequestedAcl, Storage, StorageError};
 
 /// Config document kinds (`bucket_configs.kind`).
 pub mod kinds {
@@ -276,8 +276,7 @@ impl Storage {
         .await
     }
 
-    /// GetObjectAcl. Objects carry no ACL of their own yet: every object has
-    /// its owner's private ACL.
+    /// GetObjectAcl.
     pub async fn get_object_acl(
         &self,
         caller: &Caller,
@@ -288,33 +287,90 @@ impl Storage {
         let (_, v) = self
             .load_version(caller, bucket, key, version_id, Action::GetObjectAcl)
             .await?;
-        Ok(Acl::private(&v.owner))
+        object_acl(&v)
     }
 
-    /// PutObjectAcl: only the private ACL (what every object has) is accepted
-    /// until objects store ACLs of their own.
+    /// PutObjectAcl. The ACL's owner stays the object's owner.
     pub async fn put_object_acl(
         &self,
         caller: &Caller,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
-        acl: &Acl,
+        mut acl: Acl,
     ) -> Result<(), StorageError> {
-        let (_, v) = self
-            .load_version(caller, bucket, key, version_id, Action::PutObjectAcl)
+        let action = if version_id.is_some() {
+            Action::PutObjectVersionAcl
+        } else {
+            Action::PutObjectAcl
+        };
+        let (b, v) = self
+            .load_version(caller, bucket, key, version_id, action)
             .await?;
-        check_object_acl(acl, &v.owner)
+        let (_, access) = self.bucket_state(caller, bucket).await?;
+        acl.owner = v.owner.clone();
+        self.check_acl(&access, &acl, &b.owner)?;
+        self.commit(
+            bucket,
+            vec![nomuck_meta::Mutation::SetObjectAcl {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version_id: Some(v.version_id.clone()),
+                acl: stored_acl(&acl)?,
+                bucket_owner: Some(b.owner.clone()),
+            }],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Who owns an object `caller` writes with `acl`, and the ACL document to
+    /// store with it, after checking the bucket allows that ACL.
+    pub(crate) fn new_object_access(
+        &self,
+        caller: &Caller,
+        bucket_owner: &str,
+        access: &BucketAccess,
+        acl: Option<RequestedAcl>,
+    ) -> Result<(String, Option<String>), StorageError> {
+        let canned = match &acl {
+            Some(RequestedAcl::Canned(c)) => Some(*c),
+            _ => None,
+        };
+        // An anonymous writer's object belongs to the bucket owner.
+        let writer = caller.account_id.as_deref().unwrap_or(bucket_owner);
+        let owner = access
+            .ownership
+            .0
+            .object_owner(writer, bucket_owner, canned)
+            .to_owned();
+        let acl = match acl {
+            None => return Ok((owner, None)),
+            Some(RequestedAcl::Canned(c)) => Acl::from_canned(c, &owner, bucket_owner),
+            Some(RequestedAcl::Grants(mut a)) => {
+                a.owner = owner.clone();
+                a
+            }
+        };
+        self.check_acl(access, &acl, bucket_owner)?;
+        Ok((owner, stored_acl(&acl)?))
     }
 }
 
-/// Accepts an object ACL a write asks for if it is the owner's private one.
-pub fn check_object_acl(acl: &Acl, owner: &str) -> Result<(), StorageError> {
-    if acl.grants == Acl::private(owner).grants {
-        Ok(())
-    } else {
-        Err(StorageError::Unsupported(
-            "object ACLs other than private are not supported yet; grant access with a bucket policy".into(),
-        ))
+/// An object's ACL: the stored one, or its owner's private ACL.
+pub(crate) fn object_acl(v: &nomuck_meta::ObjectVersion) -> Result<Acl, StorageError> {
+    match &v.acl {
+        Some(doc) => json(kinds::ACL, doc.as_bytes()),
+        None => Ok(Acl::private(&v.owner)),
     }
+}
+
+/// The document stored for an ACL: `None` for the owner's private ACL.
+fn stored_acl(acl: &Acl) -> Result<Option<String>, StorageError> {
+    if acl.grants == Acl::private(&acl.owner).grants {
+        return Ok(None);
+    }
+    serde_json::to_string(acl)
+        .map(Some)
+        .map_err(|e| StorageError::Internal(e.to_string()))
 }

@@ -119,6 +119,20 @@ impl Storage {
         Ok(b)
     }
 
+    /// [`Storage::bucket_for_key`], with the bucket's access configuration
+    /// (a write needs its ownership setting and ACL rules).
+    pub(crate) async fn writable_bucket(
+        &self,
+        caller: &Caller,
+        name: &str,
+        action: Action,
+        key: &str,
+    ) -> Result<(Arc<Bucket>, Arc<BucketAccess>), StorageError> {
+        let (b, access) = self.bucket_state(caller, name).await?;
+        authorize(caller, &b, &access, action, Some(key), None)?;
+        Ok((b, access))
+    }
+
     /// The bucket, if `caller` may do the object-level `action` on `key`
     /// (a write or delete: decided by the policy and the bucket ACL).
     pub(crate) async fn bucket_for_key(

@@ -79,9 +79,10 @@ impl Storage {
         if req.tagging_directive == Directive::Replace {
             validate_tags(&req.tags)?;
         }
-        let dst = self
-            .bucket_for_key(caller, bucket, Action::PutObject, key)
+        let (dst, access) = self
+            .writable_bucket(caller, bucket, Action::PutObject, key)
             .await?;
+        let (owner, acl) = self.new_object_access(caller, &dst.owner, &access, req.acl.clone())?;
         let condition = write_condition(req.if_match.clone(), req.if_none_match.clone())?;
         // One retry: the source may be replaced between our read and the commit.
         let mut attempts = 0;
@@ -129,7 +130,7 @@ impl Storage {
                 is_latest: true,
                 is_delete_marker: false,
                 last_modified: now,
-                owner: dst.owner.clone(),
+                owner: owner.clone(),
                 size: src.size,
                 etag: src.etag.clone(),
                 storage_class: req.storage_class.clone().unwrap_or_else(|| STANDARD.into()),
@@ -142,6 +143,7 @@ impl Storage {
                     Directive::Copy => src.tags.clone(),
                     Directive::Replace => req.tags.clone(),
                 },
+                acl: acl.clone(),
                 data: ObjectData::CopyOf(src.internal_id),
             };
             let source_version_id = shown_version(&src_bucket, &src.version_id);

@@ -56,16 +56,17 @@ impl Storage {
     ) -> Result<String, StorageError> {
         validate_key(key)?;
         validate_tags(&req.tags)?;
-        let b = self
-            .bucket_for_key(caller, bucket, Action::PutObject, key)
+        let (b, access) = self
+            .writable_bucket(caller, bucket, Action::PutObject, key)
             .await?;
+        let (owner, acl) = self.new_object_access(caller, &b.owner, &access, req.acl)?;
         let now = now_millis();
         let upload = MultipartUpload {
             upload_id: time_ordered_id(),
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             initiated: now,
-            owner: b.owner.clone(),
+            owner,
             storage_class: req.storage_class.unwrap_or_else(|| STANDARD.into()),
             headers: req.headers,
             checksum_algorithm: req.checksum_algorithm.map(|a| a.name().to_owned()),
@@ -74,6 +75,7 @@ impl Storage {
                     .unwrap_or(nomuck_meta::ChecksumType::Composite)
             }),
             tags: req.tags,
+            acl,
         };
         let id = upload.upload_id.clone();
         self.commit_counted(

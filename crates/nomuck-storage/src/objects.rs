@@ -19,7 +19,6 @@ use crate::read::{check_conditions, content_range, data_stream, part_range, reso
 use crate::types::*;
 use crate::usage::{RequestClass, byte_usage};
 use crate::{BodyError, Storage, StorageError, now_millis};
-use nomuck_policy::Acl;
 
 pub(crate) const STANDARD: &str = "STANDARD";
 
@@ -144,9 +143,8 @@ impl Storage {
         validate_key(key)?;
         let (b, access) = self.bucket_state(caller, bucket).await?;
         let found = self.meta.object(bucket, key, version_id).await?;
-        // Objects carry no ACL of their own yet: their owner's private one.
-        let object_acl = found.as_ref().map(|v| Acl::private(&v.owner));
-        authorize(caller, &b, &access, action, Some(key), object_acl.as_ref())?;
+        let acl = found.as_ref().map(crate::access::object_acl).transpose()?;
+        authorize(caller, &b, &access, action, Some(key), acl.as_ref())?;
         if found.is_none() {
             // As S3: only a caller who may list the bucket learns that a key
             // is absent; anyone else gets AccessDenied.
@@ -186,9 +184,10 @@ impl Storage {
     {
         validate_key(key)?;
         validate_tags(&req.tags)?;
-        let b = self
-            .bucket_for_key(caller, bucket, Action::PutObject, key)
+        let (b, access) = self
+            .writable_bucket(caller, bucket, Action::PutObject, key)
             .await?;
+        let (owner, acl) = self.new_object_access(caller, &b.owner, &access, req.acl)?;
         let condition = write_condition(req.if_match, req.if_none_match)?;
         let (algorithm, expected) = checksum_plan(&req.checksum, self.opts.default_checksum)?;
         let spec = IngestSpec {
@@ -213,13 +212,14 @@ impl Storage {
             is_latest: true,
             is_delete_marker: false,
             last_modified: now,
-            owner: b.owner.clone(),
+            owner,
             size: ing.size,
             etag: ing.etag(),
             storage_class: req.storage_class.unwrap_or_else(|| STANDARD.into()),
             headers: req.headers,
             checksum: ing.checksum.map(full_object_checksum),
             tags: req.tags,
+            acl,
             data: ObjectData::Inline(Vec::new()),
         };
         self.commit_version(&b, version, ing.stored, condition)

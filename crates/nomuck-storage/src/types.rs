@@ -27,6 +27,15 @@ pub struct Caller {
     pub facts: std::sync::Arc<RequestFacts>,
 }
 
+/// The ACL a write asks for. A canned ACL is expanded once the object's
+/// owner is known (`bucket-owner-*` name the bucket owner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestedAcl {
+    Canned(nomuck_policy::CannedAcl),
+    /// From `x-amz-grant-*` headers; its owner is replaced by the object's.
+    Grants(nomuck_policy::Acl),
+}
+
 /// Facts about a request for bucket policy conditions. Turned into condition
 /// keys only when the bucket has a policy, so other requests pay nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,6 +135,9 @@ pub struct PutObjectRequest {
     pub if_match: Option<String>,
     /// `If-None-Match`: only `*` is supported, as in S3.
     pub if_none_match: Option<String>,
+    /// The ACL the object gets (`x-amz-acl` / `x-amz-grant-*`); `None`:
+    /// its owner's private ACL.
+    pub acl: Option<RequestedAcl>,
 }
 
 /// Result of a write that creates an object version.
@@ -264,6 +276,9 @@ pub struct CopyObjectRequest {
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub if_match: Option<String>,
     pub if_none_match: Option<String>,
+    /// The ACL the object gets (`x-amz-acl` / `x-amz-grant-*`); `None`:
+    /// its owner's private ACL.
+    pub acl: Option<RequestedAcl>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,6 +348,9 @@ pub struct CreateMultipartRequest {
     pub tags: Vec<(String, String)>,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_type: Option<ChecksumType>,
+    /// The ACL the object gets (`x-amz-acl` / `x-amz-grant-*`); `None`:
+    /// its owner's private ACL.
+    pub acl: Option<RequestedAcl>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -49,6 +49,7 @@ pub fn inline_object(bucket: &str, key: &str, data: &[u8]) -> ObjectVersion {
         headers: ObjectHeaders::default(),
         checksum: None,
         tags: Vec::new(),
+        acl: None,
         data: ObjectData::Inline(data.to_vec()),
     }
 }
@@ -108,6 +109,7 @@ pub fn upload(id: &str, bucket: &str, key: &str) -> MultipartUpload {
         checksum_algorithm: None,
         checksum_type: None,
         tags: vec![("t".into(), "1".into())],
+        acl: None,
     }
 }
 
@@ -499,6 +501,7 @@ pub async fn object_round_trip_all_fields(s: Arc<dyn MetaStore>) {
             kind: ChecksumType::FullObject,
         }),
         tags: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
+        acl: Some(r#"{"owner":"x","grants":[]}"#.into()),
         storage_class: "REDUCED_REDUNDANCY".into(),
         owner: B.into(),
         last_modified: i64::MAX,

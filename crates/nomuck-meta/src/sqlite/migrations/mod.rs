@@ -41,6 +41,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "completed uploads",
         sql: include_str!("0005_completed_uploads.sql"),
     },
+    Migration {
+        version: 6,
+        name: "object acls",
+        sql: include_str!("0006_object_acls.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

@@ -74,6 +74,20 @@ pub(super) fn apply(
             tags,
             bucket_owner.as_deref(),
         ),
+        Mutation::SetObjectAcl {
+            bucket,
+            key,
+            version_id,
+            acl,
+            bucket_owner,
+        } => objects::set_acl(
+            conn,
+            bucket,
+            key,
+            version_id.as_deref(),
+            acl.as_deref(),
+            bucket_owner.as_deref(),
+        ),
         Mutation::CreateMultipartUpload {
             upload,
             bucket_owner,

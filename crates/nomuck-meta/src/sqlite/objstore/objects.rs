@@ -81,6 +81,7 @@ pub(super) fn delete(
             headers: ObjectHeaders::default(),
             checksum: None,
             tags: Vec::new(),
+            acl: None,
             data: ObjectData::Inline(Vec::new()),
         };
         insert_version(conn, &v, &v.data)?;
@@ -97,6 +98,38 @@ pub(super) fn set_tags(
     owner: Option<&str>,
 ) -> Result<(), MetaError> {
     guard_bucket(conn, bucket, owner)?;
+    let id = target_row(conn, bucket, key, version_id)?;
+    let tags = encode_tags(tags)?;
+    conn.prepare_cached("UPDATE objects SET tags = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, tags]))
+        .map_err(db_err)?;
+    Ok(())
+}
+
+pub(super) fn set_acl(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    acl: Option<&str>,
+    owner: Option<&str>,
+) -> Result<(), MetaError> {
+    guard_bucket(conn, bucket, owner)?;
+    let id = target_row(conn, bucket, key, version_id)?;
+    conn.prepare_cached("UPDATE objects SET acl = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, acl]))
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// The row of the latest version of `key` (or of `version_id`); a delete
+/// marker or nothing is `NoSuchKey` / `NoSuchVersion`.
+fn target_row(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<i64, MetaError> {
     let (row, missing) = match version_id {
         None => (
             latest(conn, bucket, key)?.map(|(id, _, marker)| (id, marker)),
@@ -115,15 +148,10 @@ pub(super) fn set_tags(
             Refusal::NoSuchVersion,
         ),
     };
-    let id: i64 = match row {
-        Some((id, false)) => id,
-        _ => return Err(refused(missing)),
-    };
-    let tags = encode_tags(tags)?;
-    conn.prepare_cached("UPDATE objects SET tags = ?2 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![id, tags]))
-        .map_err(db_err)?;
-    Ok(())
+    match row {
+        Some((id, false)) => Ok(id),
+        _ => Err(refused(missing)),
+    }
 }
 
 /// `(row id, is_latest)` of one version.
@@ -186,8 +214,8 @@ pub(super) fn insert_version(
     conn.prepare_cached(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, \
          last_modified, owner, size, etag, storage_class, checksum_algorithm, \
-         checksum_value, checksum_type, headers, tags, data_kind) \
-         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         checksum_value, checksum_type, headers, tags, data_kind, acl) \
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -206,6 +234,7 @@ pub(super) fn insert_version(
             headers,
             tags,
             data_kind,
+            v.acl,
         ])
     })
     .map_err(db_err)?;

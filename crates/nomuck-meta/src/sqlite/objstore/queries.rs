@@ -93,7 +93,7 @@ struct RawObject {
 const OBJECT_COLS: &str = "SELECT o.id, o.bucket, o.key, o.version_id, o.is_latest, \
      o.is_delete_marker, o.last_modified, o.owner, o.size, o.etag, o.storage_class, \
      o.checksum_algorithm, o.checksum_value, o.checksum_type, o.headers, o.tags, o.data_kind, \
-     i.data FROM objects o LEFT JOIN object_inline i ON i.object_id = o.id";
+     i.data, o.acl FROM objects o LEFT JOIN object_inline i ON i.object_id = o.id";
 
 fn object_row(r: &Row<'_>) -> rusqlite::Result<RawObject> {
     Ok(RawObject {
@@ -112,6 +112,7 @@ fn object_row(r: &Row<'_>) -> rusqlite::Result<RawObject> {
             headers: Default::default(),
             checksum: None,
             tags: Vec::new(),
+            acl: r.get(18)?,
             data: ObjectData::Inline(Vec::new()),
         },
         checksum: (r.get(11)?, r.get(12)?, r.get(13)?),
@@ -424,7 +425,7 @@ pub(in crate::sqlite) fn list_object_versions(
 // ---------------------------------------------------------------- uploads
 
 const UPLOAD_COLS: &str = "SELECT upload_id, bucket, key, initiated, owner, storage_class, \
-     headers, checksum_algorithm, checksum_type, tags FROM uploads";
+     headers, checksum_algorithm, checksum_type, tags, acl FROM uploads";
 
 struct RawUpload {
     upload: MultipartUpload,
@@ -446,6 +447,7 @@ fn upload_row(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
             checksum_algorithm: r.get(7)?,
             checksum_type: None,
             tags: Vec::new(),
+            acl: r.get(10)?,
         },
         headers: r.get(6)?,
         checksum_type: r.get(8)?,

@@ -28,8 +28,8 @@ pub(super) fn create(
     }
     conn.prepare_cached(
         "INSERT INTO uploads (upload_id, bucket, key, initiated, owner, storage_class, \
-         headers, checksum_algorithm, checksum_type, tags) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         headers, checksum_algorithm, checksum_type, tags, acl) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -43,6 +43,7 @@ pub(super) fn create(
             u.checksum_algorithm,
             u.checksum_type.map(|t| t.as_str()),
             encode_tags(&u.tags).map_err(to_sql_err)?,
+            u.acl,
         ])
     })
     .map_err(db_err)?;
@@ -162,6 +163,7 @@ pub(super) fn complete(
         headers: upload.headers,
         checksum: a.checksum,
         tags: upload.tags,
+        acl: upload.acl,
         data: ObjectData::Segments(a.segments),
     };
     let id = insert_version(conn, &version, &version.data)?;
