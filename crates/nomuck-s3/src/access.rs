@@ -153,7 +153,17 @@ pub(crate) fn acl_document(acl: &Acl) -> String {
         .elem("DisplayName", &acl.owner)
         .close("Owner");
     w.open("AccessControlList");
-    for g in &acl.grants {
+    // Group grants first, then accounts, as RGW lists them (the conformance
+    // suite relies on that order).
+    let groups = acl
+        .grants
+        .iter()
+        .filter(|g| matches!(g.grantee, Grantee::Group(_)));
+    let users = acl
+        .grants
+        .iter()
+        .filter(|g| !matches!(g.grantee, Grantee::Group(_)));
+    for g in groups.chain(users) {
         w.open("Grant");
         match &g.grantee {
             Grantee::CanonicalUser { id, display_name } => {

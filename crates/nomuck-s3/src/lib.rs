@@ -533,6 +533,7 @@ fn request_facts(
         source_ip: Some(ctx.remote_addr.ip()),
         secure_transport: false,
         keys: found,
+        tags: Vec::new(),
     }
 }
 

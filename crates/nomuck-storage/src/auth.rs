@@ -67,6 +67,9 @@ fn condition_context(caller: &Caller, principal: &Principal) -> ConditionContext
     for (key, value) in &facts.keys {
         ctx.insert(key, value.clone());
     }
+    for (tag, value) in &facts.tags {
+        ctx.insert(&keys::existing_object_tag(tag), value.clone());
+    }
     ctx.insert_principal(principal);
     ctx
 }

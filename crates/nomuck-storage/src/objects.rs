@@ -143,12 +143,34 @@ impl Storage {
         validate_key(key)?;
         let (b, access) = self.bucket_state(caller, bucket).await?;
         let found = self.meta.object(bucket, key, version_id).await?;
-        let acl = found.as_ref().map(crate::access::object_acl).transpose()?;
-        authorize(caller, &b, &access, action, Some(key), acl.as_ref())?;
-        if found.is_none() {
-            // As S3: only a caller who may list the bucket learns that a key
-            // is absent; anyone else gets AccessDenied.
-            authorize(caller, &b, &access, Action::ListBucket, None, None)?;
+        match &found {
+            Some(v) => {
+                let acl = crate::access::object_acl(v)?;
+                // The object's tags are condition keys (s3:ExistingObjectTag/<key>).
+                let with_tags;
+                let caller = if access.policy.is_some() && !v.tags.is_empty() {
+                    let mut facts = (*caller.facts).clone();
+                    facts.tags = v.tags.clone();
+                    with_tags = caller.clone().with_facts(facts);
+                    &with_tags
+                } else {
+                    caller
+                };
+                authorize(caller, &b, &access, action, Some(key), Some(&acl))?;
+            }
+            None => {
+                // As S3: whether a missing key is 404 or 403 depends only on
+                // s3:ListBucket, with the key as the prefix.
+                let mut facts = (*caller.facts).clone();
+                facts
+                    .keys
+                    .retain(|(k, _)| *k != nomuck_policy::keys::PREFIX);
+                facts
+                    .keys
+                    .push((nomuck_policy::keys::PREFIX, key.to_owned()));
+                let lister = caller.clone().with_facts(facts);
+                authorize(&lister, &b, &access, Action::ListBucket, None, None)?;
+            }
         }
         match found {
             None if version_id.is_some() => Err(StorageError::NoSuchVersion),

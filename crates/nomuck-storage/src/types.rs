@@ -45,6 +45,8 @@ pub struct RequestFacts {
     pub secure_transport: bool,
     /// Other condition keys and their values (`s3:prefix`, `aws:UserAgent`, ...).
     pub keys: Vec<(&'static str, String)>,
+    /// Tags of the existing object a request is on (`s3:ExistingObjectTag/<key>`).
+    pub tags: Vec<(String, String)>,
 }
 
 impl Caller {
