@@ -491,6 +491,13 @@ fn parse_presigned(q: AuthParams, headers: &HeaderMap) -> Result<SignedRequest, 
     let signature = parse_signature(KIND, &sig)?;
     let timestamp = parse_amz_date(&date)
         .ok_or_else(|| AuthError::InvalidDate(format!("X-Amz-Date '{date}'")))?;
+    // A negative lifetime is well-formed but out of range (S3 answers 403).
+    if expires
+        .strip_prefix('-')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(AuthError::ExpiresOutOfRange);
+    }
     if expires.is_empty() || !expires.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AuthError::MalformedQuery(
             "X-Amz-Expires must be a non-negative integer".to_owned(),
@@ -672,6 +679,15 @@ mod tests {
             .unwrap();
         assert_eq!(
             parse_request(&Method::GET, &big, &HeaderMap::new()),
+            Err(AuthError::ExpiresOutOfRange)
+        );
+        let negative: Uri = uri
+            .to_string()
+            .replace("X-Amz-Expires=86400", "X-Amz-Expires=-7")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            parse_request(&Method::GET, &negative, &HeaderMap::new()),
             Err(AuthError::ExpiresOutOfRange)
         );
     }
