@@ -352,8 +352,9 @@ pub fn etag_listed(list: &str, etag: &str) -> bool {
 
 /// Asks an object mutation to meter the bytes it adds and removes. Emitted
 /// inside the commit because what a write replaces is only known there.
-/// Events: `quantity` = size, idempotency key `{service}:{meter}:o{row}` for
-/// object versions and `…:p{row}` for parts (rows are never reused).
+/// The deltas of one transaction are summed per account and meter and
+/// written as one event each before it commits (idempotency key
+/// `{service}:{meter}:{account}:b{batch}`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ByteUsage {
     pub account_id: String,

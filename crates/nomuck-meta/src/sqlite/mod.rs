@@ -11,6 +11,7 @@
 //! - `errors.rs`: rusqlite error → [`MetaError`] classification.
 
 mod apply;
+mod byte_usage;
 mod checkpoint;
 mod codec;
 mod errors;

@@ -15,6 +15,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::apply;
+use super::byte_usage;
 use super::checkpoint::Checkpointer;
 use super::errors::db_err;
 use crate::{CommitReceipt, MetaError, Mutation};
@@ -150,6 +151,7 @@ pub(super) fn commit_batch<'a>(
 ) -> (Vec<Reply>, bool) {
     let n = calls.len();
     let mut results: Vec<Reply> = Vec::with_capacity(n);
+    byte_usage::discard();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         return (vec![Err(db_err(e)); n], false);
     }
@@ -160,6 +162,9 @@ pub(super) fn commit_batch<'a>(
             }
             r => results.push(r),
         }
+    }
+    if let Err(e) = byte_usage::flush(conn) {
+        return (abort(conn, results, n, e), false);
     }
     if let Err(e) = conn.execute_batch("COMMIT") {
         return (abort(conn, results, n, db_err(e)), false);
@@ -174,6 +179,7 @@ fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 fn apply_call(conn: &Connection, muts: &[Mutation]) -> Reply {
+    let usage_mark = byte_usage::mark();
     exec_cached(conn, "SAVEPOINT call").map_err(db_err)?;
     let mut receipt = CommitReceipt::default();
     match muts.iter().try_for_each(|m| apply(conn, m, &mut receipt)) {
@@ -183,6 +189,7 @@ fn apply_call(conn: &Connection, muts: &[Mutation]) -> Reply {
         }
         Err(e) if is_caller_error(&e) => {
             // ROLLBACK TO undoes this call only; RELEASE then drops the savepoint.
+            byte_usage::rollback_to(usage_mark);
             exec_cached(conn, "ROLLBACK TO call")
                 .and_then(|()| exec_cached(conn, "RELEASE call"))
                 .map_err(|re| MetaError::Unavailable(format!("savepoint rollback failed: {re}")))?;
@@ -195,6 +202,7 @@ fn apply_call(conn: &Connection, muts: &[Mutation]) -> Reply {
 /// Rolls back the whole batch: calls that had succeeded and calls not yet run
 /// get `fatal`; calls that failed on their own keep their own error.
 fn abort(conn: &Connection, mut results: Vec<Reply>, n: usize, fatal: MetaError) -> Vec<Reply> {
+    byte_usage::discard();
     if !conn.is_autocommit() {
         // If even ROLLBACK fails the connection is unusable; later batches will
         // fail at BEGIN and report it.

@@ -15,10 +15,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::apply::record_usage;
 use super::errors::db_err;
 use crate::storage::{ByteUsage, Refusal, WriteCondition, etag_listed};
-use crate::{CommitReceipt, MetaError, Mutation, UsageEvent};
+use crate::{CommitReceipt, MetaError, Mutation};
 
 pub(super) fn apply(
     conn: &Connection,
@@ -233,22 +232,9 @@ fn forget_garbage(conn: &Connection, blob_ids: &[String]) -> Result<(), MetaErro
     Ok(())
 }
 
-/// Which kind of row a byte-usage event is about (part of its idempotency key).
-#[derive(Clone, Copy)]
-enum RowKind {
-    Object,
-    Part,
-}
-
-/// Appends one stored-bytes event; nothing for zero bytes.
-fn emit_bytes(
-    conn: &Connection,
-    usage: Option<&ByteUsage>,
-    added: bool,
-    kind: RowKind,
-    row: i64,
-    bytes: i64,
-) -> Result<(), MetaError> {
+/// Adds a stored-bytes delta to the transaction's usage (written at COMMIT
+/// by [`super::byte_usage`]); nothing for zero bytes.
+fn emit_bytes(usage: Option<&ByteUsage>, added: bool, bytes: i64) -> Result<(), MetaError> {
     let Some(u) = usage else { return Ok(()) };
     if bytes <= 0 {
         return Ok(());
@@ -258,21 +244,15 @@ fn emit_bytes(
     } else {
         &u.removed_meter
     };
-    let tag = match kind {
-        RowKind::Object => 'o',
-        RowKind::Part => 'p',
-    };
-    record_usage(
-        conn,
-        &UsageEvent {
-            account_id: u.account_id.clone(),
-            service: u.service.clone(),
-            meter: meter.clone(),
-            quantity: bytes,
-            unit: u.unit.clone(),
-            at: u.at,
-            idempotency_key: format!("{}:{meter}:{tag}{row}", u.service),
-        },
-    )?;
+    super::byte_usage::add(
+        (
+            u.account_id.clone(),
+            u.service.clone(),
+            meter.clone(),
+            u.unit.clone(),
+        ),
+        bytes,
+        u.at,
+    );
     Ok(())
 }

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::queries::{load_inline, load_segments};
 use super::{
-    RowKind, check_condition, emit_bytes, free_unreferenced, guard_bucket, latest, refused, to_i64,
+    check_condition, emit_bytes, free_unreferenced, guard_bucket, latest, refused, to_i64,
 };
 use crate::sqlite::codec::{encode_headers, encode_tags};
 use crate::sqlite::errors::db_err;
@@ -30,8 +30,8 @@ pub(super) fn put(
         Some((id, _)) => remove_row(conn, id, usage, receipt)?,
         None => Vec::new(),
     };
-    let id = insert_version(conn, v, &data)?;
-    emit_bytes(conn, usage, true, RowKind::Object, id, to_i64(v.size)?)?;
+    insert_version(conn, v, &data)?;
+    emit_bytes(usage, true, to_i64(v.size)?)?;
     // After the insert: blobs the new version shares with the old stay.
     free_unreferenced(conn, freed, receipt)
 }
@@ -313,7 +313,7 @@ pub(super) fn remove_row(
     conn.prepare_cached("DELETE FROM objects WHERE id = ?1")
         .and_then(|mut s| s.execute([id]))
         .map_err(db_err)?;
-    emit_bytes(conn, usage, false, RowKind::Object, id, size)?;
+    emit_bytes(usage, false, size)?;
     receipt.removed_versions.push(removed);
     Ok(blobs)
 }

@@ -2,9 +2,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::objects::{insert_version, remove_row, version_row};
 use super::queries::{load_parts, load_upload};
-use super::{
-    RowKind, check_condition, emit_bytes, free_unreferenced, guard_bucket, refused, to_i64,
-};
+use super::{check_condition, emit_bytes, free_unreferenced, guard_bucket, refused, to_i64};
 use crate::multipart::assemble;
 use crate::sqlite::codec::{encode_headers, encode_tags};
 use crate::sqlite::errors::db_err;
@@ -93,7 +91,7 @@ pub(super) fn put_part(
         conn.prepare_cached("DELETE FROM upload_parts WHERE id = ?1")
             .and_then(|mut s| s.execute([id]))
             .map_err(db_err)?;
-        emit_bytes(conn, usage, false, RowKind::Part, id, size)?;
+        emit_bytes(usage, false, size)?;
         freed.push(blob);
     }
     let size = to_i64(part.size)?;
@@ -113,14 +111,7 @@ pub(super) fn put_part(
         ])
     })
     .map_err(db_err)?;
-    emit_bytes(
-        conn,
-        usage,
-        true,
-        RowKind::Part,
-        conn.last_insert_rowid(),
-        size,
-    )?;
+    emit_bytes(usage, true, size)?;
     free_unreferenced(conn, freed, receipt)
 }
 
@@ -171,14 +162,7 @@ pub(super) fn complete(
         .and_then(|mut s| s.execute(params![c.upload_id, id]))
         .map_err(db_err)?;
     drop_upload(conn, &c.upload_id, &rows, usage)?;
-    emit_bytes(
-        conn,
-        usage,
-        true,
-        RowKind::Object,
-        id,
-        to_i64(version.size)?,
-    )?;
+    emit_bytes(usage, true, to_i64(version.size)?)?;
     freed.extend(a.unused_blobs);
     free_unreferenced(conn, freed, receipt)?;
     receipt.completed_uploads.push(CompletedUpload {
@@ -216,8 +200,8 @@ fn drop_upload(
     parts: &[(i64, Part)],
     usage: Option<&ByteUsage>,
 ) -> Result<(), MetaError> {
-    for (row, p) in parts {
-        emit_bytes(conn, usage, false, RowKind::Part, *row, to_i64(p.size)?)?;
+    for (_, p) in parts {
+        emit_bytes(usage, false, to_i64(p.size)?)?;
     }
     // upload_parts rows cascade.
     conn.prepare_cached("DELETE FROM uploads WHERE upload_id = ?1")
