@@ -212,3 +212,49 @@ def test_object_acls(server, s3, other):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.put_object(Bucket="objacl", Key="x", Body=b"x", ACL="public-read")
     assert error_code(e) == "AccessDenied"
+
+
+def test_cors_preflight_answers_per_rule(server, s3):
+    s3.create_bucket(Bucket="webapp")
+    s3.put_object(Bucket="webapp", Key="data.json", Body=b"{}", ACL="public-read")
+    s3.put_bucket_cors(Bucket="webapp", CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET", "PUT"],
+         "AllowedHeaders": ["content-type", "x-amz-*"], "ExposeHeaders": ["ETag"],
+         "MaxAgeSeconds": 600},
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
+    ]})
+    rules = s3.get_bucket_cors(Bucket="webapp")["CORSRules"]
+    assert rules[0]["AllowedOrigins"] == ["https://app.example"] and rules[0]["MaxAgeSeconds"] == 600
+    url = f"{server.endpoint}/webapp/data.json"
+
+    ok = requests.options(url, timeout=10, headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "Content-Type, X-Amz-Meta-Color"})
+    assert ok.status_code == 200
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "PUT" in ok.headers["Access-Control-Allow-Methods"]
+    assert ok.headers["Access-Control-Max-Age"] == "600"
+    # Any origin may GET (second rule), but not PUT.
+    anyone = requests.options(url, timeout=10, headers={
+        "Origin": "https://other.example", "Access-Control-Request-Method": "GET"})
+    assert anyone.status_code == 200 and anyone.headers["Access-Control-Allow-Origin"] == "*"
+    denied = requests.options(url, timeout=10, headers={
+        "Origin": "https://other.example", "Access-Control-Request-Method": "PUT"})
+    assert denied.status_code == 403
+    # A header no rule allows is refused; no Origin at all is a bad request.
+    assert requests.options(url, timeout=10, headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "x-secret"}).status_code == 403
+    assert requests.options(url, timeout=10).status_code == 400
+    # The actual request carries the headers too.
+    got = requests.get(url, timeout=10, headers={"Origin": "https://app.example"})
+    assert got.status_code == 200
+    assert got.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert got.headers["Access-Control-Expose-Headers"] == "ETag"
+
+    s3.delete_bucket_cors(Bucket="webapp")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_cors(Bucket="webapp")
+    assert error_code(e) == "NoSuchCORSConfiguration"
+    assert requests.options(url, timeout=10, headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "GET"}).status_code == 403

@@ -123,8 +123,13 @@ enum Credential {
     V2(nomuck_sigv4::v2::V2Request),
 }
 
-/// Find SigV4 credentials, or else SigV2 ones.
+/// Find SigV4 credentials, or else SigV2 ones. An `OPTIONS` request is a CORS
+/// preflight, which browsers send without credentials: it is always treated
+/// as anonymous, even on a presigned URL (whose signature is for another method).
 fn parse_credentials(req: &Request) -> Result<Option<Credential>, nomuck_http::AuthError> {
+    if req.method() == http::Method::OPTIONS {
+        return Ok(None);
+    }
     let v4 = nomuck_sigv4::parse_request(req.method(), req.uri(), req.headers());
     match v4 {
         Ok(Some(signed)) => Ok(Some(Credential::V4(signed))),

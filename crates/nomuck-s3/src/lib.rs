@@ -4,6 +4,7 @@
 pub mod access;
 mod addressing;
 mod buckets;
+mod cors;
 pub mod error;
 pub mod headers;
 mod multipart;
@@ -176,13 +177,24 @@ impl ServiceApi for S3Api {
             query,
         };
         let (operation, result) = self.dispatch(&mut req).await;
-        match result {
+        let mut response = match result {
             Ok(mut response) => {
                 response.extensions_mut().insert(Operation(operation));
                 reply::finish(&req.ctx, response)
             }
             Err(err) => reply::error(&req.ctx, &resource, err, is_head, operation),
+        };
+        // Browsers read the reply of a cross-origin request only with these.
+        if let (Some(origin), Some(bucket)) = (req.header("origin"), req.target.bucket())
+            && req.head.method != Method::OPTIONS
+        {
+            // Matched by Access-Control-Request-Method when sent, as S3 does.
+            let method = req
+                .header("access-control-request-method")
+                .unwrap_or(req.head.method.as_str());
+            cors::decorate(&self.storage, bucket, origin, method, &mut response).await;
         }
+        response
     }
 
     fn reject(&self, ctx: &RequestContext, rejection: Rejection) -> Response {
@@ -204,6 +216,11 @@ impl S3Api {
             };
         }
         match *method {
+            Method::GET if req.has("cors") => op!("GetBucketCors", cors::get_bucket_cors(s, req)),
+            Method::PUT if req.has("cors") => op!("PutBucketCors", cors::put_bucket_cors(s, req)),
+            Method::DELETE if req.has("cors") => {
+                op!("DeleteBucketCors", cors::delete_bucket_cors(s, req))
+            }
             Method::GET if req.has("policy") => {
                 op!("GetBucketPolicy", access::get_bucket_policy(s, req))
             }
@@ -267,6 +284,9 @@ impl S3Api {
             };
         }
         match (&req.target, method) {
+            (Target::Bucket(_) | Target::Object { .. }, Method::OPTIONS) => {
+                op!("PreflightRequest", cors::preflight(s, req))
+            }
             (Target::Service, Method::GET) => op!("ListBuckets", buckets::list_buckets(s, req)),
             (Target::Service, _) => ("Unknown", Err(S3Error::method_not_allowed())),
             (Target::Bucket(_), method) => {
@@ -376,7 +396,6 @@ impl S3Api {
 /// operation (a `PUT ?policy` must never create a bucket).
 fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const SUBRESOURCES: &[&str] = &[
-        "cors",
         "lifecycle",
         "website",
         "logging",

@@ -329,6 +329,17 @@ impl Storage {
         Ok(self.meta.bucket_config(bucket, kind).await?)
     }
 
+    /// A config document served to anyone, without authorization: CORS rules
+    /// say what browsers may do with a bucket and are not secret (S3 applies
+    /// them to anonymous preflight requests).
+    pub async fn cors_document(
+        &self,
+        bucket: &str,
+        kind: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.meta.bucket_config(bucket, kind).await?)
+    }
+
     pub async fn put_bucket_config(
         &self,
         caller: &Caller,
