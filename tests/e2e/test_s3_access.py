@@ -258,3 +258,26 @@ def test_cors_preflight_answers_per_rule(server, s3):
     assert error_code(e) == "NoSuchCORSConfiguration"
     assert requests.options(url, timeout=10, headers={
         "Origin": "https://app.example", "Access-Control-Request-Method": "GET"}).status_code == 403
+
+
+def test_bucket_tagging(server, s3, other):
+    client, _ = other
+    s3.create_bucket(Bucket="tagged")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_tagging(Bucket="tagged")
+    assert error_code(e) == "NoSuchTagSet"
+    s3.put_bucket_tagging(Bucket="tagged", Tagging={"TagSet": [
+        {"Key": "team", "Value": "storage"}, {"Key": "env", "Value": "prod"}]})
+    assert s3.get_bucket_tagging(Bucket="tagged")["TagSet"] == [
+        {"Key": "team", "Value": "storage"}, {"Key": "env", "Value": "prod"}]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.get_bucket_tagging(Bucket="tagged")
+    assert error_code(e) == "AccessDenied"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_tagging(Bucket="tagged", Tagging={"TagSet": [
+            {"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]})
+    assert error_code(e) == "InvalidTag"
+    s3.delete_bucket_tagging(Bucket="tagged")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_tagging(Bucket="tagged")
+    assert error_code(e) == "NoSuchTagSet"

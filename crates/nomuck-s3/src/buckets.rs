@@ -449,3 +449,76 @@ pub async fn list_object_versions(s: &Storage, req: &mut S3Request) -> S3Result 
     }
     Ok(reply::xml(StatusCode::OK, w.finish("ListVersionsResult")))
 }
+
+/// Bucket tags: a config document (JSON pairs), at most 50, keys unique.
+const TAGGING: &str = "tagging";
+
+pub async fn put_bucket_tagging(s: &Storage, req: &mut S3Request) -> S3Result {
+    let tags = crate::xml::parse_tagging(&req.body_bytes().await?)?;
+    let invalid = |m: &str| S3Error::new(StatusCode::BAD_REQUEST, "InvalidTag", m);
+    if tags.len() > 50 {
+        return Err(invalid("Bucket tag count cannot be greater than 50"));
+    }
+    let mut keys = std::collections::HashSet::new();
+    for (k, v) in &tags {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(invalid(
+                "The TagKey or TagValue you have provided is invalid",
+            ));
+        }
+        if !keys.insert(k) {
+            return Err(invalid("Cannot provide multiple Tags with the same key"));
+        }
+    }
+    let doc = serde_json::to_vec(&tags).map_err(|_| S3Error::internal_error())?;
+    s.put_bucket_config(
+        &req.caller,
+        req.bucket(),
+        TAGGING,
+        doc,
+        nomuck_storage::S3Action::PutBucketTagging,
+    )
+    .await
+    .map_err(storage_error)?;
+    Ok(reply::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn get_bucket_tagging(s: &Storage, req: &mut S3Request) -> S3Result {
+    let doc = s
+        .get_bucket_config(
+            &req.caller,
+            req.bucket(),
+            TAGGING,
+            nomuck_storage::S3Action::GetBucketTagging,
+        )
+        .await
+        .map_err(storage_error)?
+        .ok_or_else(|| {
+            S3Error::new(
+                StatusCode::NOT_FOUND,
+                "NoSuchTagSet",
+                "The TagSet does not exist",
+            )
+        })?;
+    let tags: Vec<(String, String)> =
+        serde_json::from_slice(&doc).map_err(|_| S3Error::internal_error())?;
+    let mut w = XmlWriter::new("Tagging");
+    w.open("TagSet");
+    for (k, v) in &tags {
+        w.open("Tag").elem("Key", k).elem("Value", v).close("Tag");
+    }
+    w.close("TagSet");
+    Ok(reply::xml(StatusCode::OK, w.finish("Tagging")))
+}
+
+pub async fn delete_bucket_tagging(s: &Storage, req: &mut S3Request) -> S3Result {
+    s.delete_bucket_config(
+        &req.caller,
+        req.bucket(),
+        TAGGING,
+        nomuck_storage::S3Action::PutBucketTagging,
+    )
+    .await
+    .map_err(storage_error)?;
+    Ok(reply::empty(StatusCode::NO_CONTENT))
+}

@@ -216,6 +216,18 @@ impl S3Api {
             };
         }
         match *method {
+            Method::GET if req.has("tagging") => {
+                op!("GetBucketTagging", buckets::get_bucket_tagging(s, req))
+            }
+            Method::PUT if req.has("tagging") => {
+                op!("PutBucketTagging", buckets::put_bucket_tagging(s, req))
+            }
+            Method::DELETE if req.has("tagging") => {
+                op!(
+                    "DeleteBucketTagging",
+                    buckets::delete_bucket_tagging(s, req)
+                )
+            }
             Method::GET if req.has("cors") => op!("GetBucketCors", cors::get_bucket_cors(s, req)),
             Method::PUT if req.has("cors") => op!("PutBucketCors", cors::put_bucket_cors(s, req)),
             Method::DELETE if req.has("cors") => {
@@ -415,13 +427,9 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         "select",
         "torrent",
     ];
-    let bucket_tagging = matches!(req.target, Target::Bucket(_)) && req.has("tagging");
     let versioning_other = req.has("versioning")
         && !matches!(req.head.method, Method::GET | Method::PUT)
         || req.has("versioning") && matches!(req.target, Target::Object { .. });
-    if bucket_tagging {
-        return Some("tagging");
-    }
     if versioning_other {
         return Some("versioning");
     }
