@@ -281,3 +281,51 @@ def test_bucket_tagging(server, s3, other):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.get_bucket_tagging(Bucket="tagged")
     assert error_code(e) == "NoSuchTagSet"
+
+
+def test_website_serves_index_and_error_documents(server, s3):
+    s3.create_bucket(Bucket="www")
+    for key, body in [("index.html", b"<h1>home</h1>"), ("docs/index.html", b"<h1>docs</h1>"),
+                      ("404.html", b"<h1>not here</h1>"), ("about.html", b"about")]:
+        s3.put_object(Bucket="www", Key=key, Body=body, ContentType="text/html")
+    s3.put_bucket_policy(Bucket="www", Policy=policy({
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::www/*"}))
+    s3.put_bucket_website(Bucket="www", WebsiteConfiguration={
+        "IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "404.html"},
+        "RoutingRules": [{"Condition": {"KeyPrefixEquals": "old/"},
+                          "Redirect": {"ReplaceKeyPrefixWith": "docs/", "HttpRedirectCode": "301"}}]})
+    assert s3.get_bucket_website(Bucket="www")["IndexDocument"]["Suffix"] == "index.html"
+    site = {"Host": "www.s3-website.localhost"}
+
+    def get(path, **kw):
+        return requests.get(f"{server.endpoint}{path}", headers=site, timeout=10,
+                            allow_redirects=False, **kw)
+
+    home = get("/")
+    assert home.status_code == 200 and home.content == b"<h1>home</h1>"
+    assert home.headers["Content-Type"] == "text/html"
+    assert get("/docs/").content == b"<h1>docs</h1>"
+    assert get("/about.html").content == b"about"
+    # A directory without its slash redirects to it.
+    moved = get("/docs")
+    assert moved.status_code == 302 and moved.headers["Location"] == "/docs/"
+    # Missing pages get the error document: 403 to visitors who may not list the
+    # bucket (as on S3), 404 once the policy lets them.
+    missing = get("/nope.html")
+    assert missing.status_code == 403 and missing.content == b"<h1>not here</h1>"
+    s3.put_bucket_policy(Bucket="www", Policy=policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::www/*"},
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket",
+         "Resource": "arn:aws:s3:::www"}))
+    missing = get("/nope.html")
+    assert missing.status_code == 404 and missing.content == b"<h1>not here</h1>"
+    # Routing rules redirect by prefix.
+    old = get("/old/page.html")
+    assert old.status_code == 301
+    assert old.headers["Location"].endswith("/docs/page.html")
+    # The API endpoint is unchanged, and a bucket without a website has none.
+    assert requests.get(f"{server.endpoint}/www/about.html", timeout=10).content == b"about"
+    s3.delete_bucket_website(Bucket="www")
+    assert get("/").status_code == 404

@@ -164,7 +164,7 @@ pub fn sigv2_resource(head: &http::request::Parts, domains: &[String]) -> String
     resource
 }
 
-fn bucket_from_host(host: &str, domains: &[String]) -> Option<String> {
+pub(crate) fn bucket_from_host(host: &str, domains: &[String]) -> Option<String> {
     // Strip the port; IPv6 literals (`[::1]:2006`) never carry a bucket.
     if host.starts_with('[') {
         return None;

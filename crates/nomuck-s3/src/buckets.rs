@@ -199,7 +199,7 @@ pub async fn put_bucket_versioning(s: &Storage, req: &mut S3Request) -> S3Result
 }
 
 /// Characters `encoding-type=url` leaves as they are.
-const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')

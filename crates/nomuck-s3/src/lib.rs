@@ -10,6 +10,7 @@ pub mod headers;
 mod multipart;
 mod objects;
 mod reply;
+mod website;
 pub mod xml;
 
 use std::sync::Arc;
@@ -31,12 +32,18 @@ const MAX_XML_BODY: u64 = 16 << 20;
 pub struct S3Config {
     /// Host suffixes for virtual-hosted-style addressing (`BUCKET.<domain>`).
     pub domains: Vec<String>,
+    /// Host suffixes of static website endpoints (`BUCKET.<domain>`).
+    pub website_domains: Vec<String>,
 }
+
+/// Where buckets are served as websites unless configured otherwise.
+pub const DEFAULT_WEBSITE_DOMAIN: &str = "s3-website.localhost";
 
 impl Default for S3Config {
     fn default() -> Self {
         Self {
             domains: vec!["localhost".into()],
+            website_domains: vec![DEFAULT_WEBSITE_DOMAIN.into()],
         }
     }
 }
@@ -134,6 +141,29 @@ impl ServiceApi for S3Api {
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned)
             .or_else(|| head.uri.authority().map(|a| a.to_string()));
+        // A website endpoint (`BUCKET.<website domain>`) serves pages, not the API.
+        let website_bucket = host
+            .as_deref()
+            .and_then(|h| addressing::bucket_from_host(h, &self.config.website_domains));
+        if let Some(bucket) = website_bucket {
+            let caller = match &ctx.principal {
+                Some(p) => Caller::account(p.account_id.clone(), ctx.request_id.clone()),
+                None => Caller::anonymous(ctx.request_id.clone()),
+            }
+            .with_facts(request_facts(&ctx, &head, &[]));
+            let path = head.uri.path().to_owned();
+            let host = host.clone().unwrap_or_default();
+            let mut req = S3Request {
+                ctx,
+                caller,
+                target: addressing::Target::Bucket(bucket.clone()),
+                head,
+                body,
+                query: Vec::new(),
+            };
+            let response = website::serve(&self.storage, &mut req, &bucket, &path, &host).await;
+            return reply::finish(&req.ctx, response);
+        }
         let target = match parse_target(host.as_deref(), head.uri.path(), &self.config.domains) {
             Ok(target) => target,
             Err(err) => return reply::error(&ctx, "/", err, is_head, "Unknown"),
@@ -226,6 +256,18 @@ impl S3Api {
                 op!(
                     "DeleteBucketTagging",
                     buckets::delete_bucket_tagging(s, req)
+                )
+            }
+            Method::GET if req.has("website") => {
+                op!("GetBucketWebsite", website::get_bucket_website(s, req))
+            }
+            Method::PUT if req.has("website") => {
+                op!("PutBucketWebsite", website::put_bucket_website(s, req))
+            }
+            Method::DELETE if req.has("website") => {
+                op!(
+                    "DeleteBucketWebsite",
+                    website::delete_bucket_website(s, req)
                 )
             }
             Method::GET if req.has("cors") => op!("GetBucketCors", cors::get_bucket_cors(s, req)),
@@ -409,7 +451,6 @@ impl S3Api {
 fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const SUBRESOURCES: &[&str] = &[
         "lifecycle",
-        "website",
         "logging",
         "notification",
         "replication",

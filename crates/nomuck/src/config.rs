@@ -32,6 +32,8 @@ pub struct FileConfig {
 pub struct FileS3 {
     /// Host suffixes for virtual-hosted-style requests (`BUCKET.<domain>`).
     pub domains: Option<Vec<String>>,
+    /// Host suffixes of static website endpoints (`BUCKET.<domain>`).
+    pub website_domains: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +70,7 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub edge: nomuck_edge::EdgeConfig,
     pub s3_domains: Vec<String>,
+    pub s3_website_domains: Vec<String>,
 }
 
 /// What flags and environment said (clap already merged the two).
@@ -78,6 +81,7 @@ pub struct Overrides {
     pub region: Option<String>,
     pub max_connections: Option<usize>,
     pub s3_domains: Option<Vec<String>>,
+    pub s3_website_domains: Option<Vec<String>>,
 }
 
 pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -124,11 +128,16 @@ impl ServeConfig {
             .s3_domains
             .or_else(|| file.s3.domains.clone())
             .unwrap_or_else(|| vec!["localhost".to_owned()]);
+        let s3_website_domains = over
+            .s3_website_domains
+            .or_else(|| file.s3.website_domains.clone())
+            .unwrap_or_else(|| vec![nomuck_s3::DEFAULT_WEBSITE_DOMAIN.to_owned()]);
         Ok(Self {
             listen,
             data_dir: data_dir(over.data_dir, file),
             edge,
             s3_domains,
+            s3_website_domains,
         })
     }
 }

@@ -78,6 +78,14 @@ struct ServeArgs {
     /// several [default: localhost].
     #[arg(long = "s3-domain", env = "NOMUCK_S3_DOMAINS", value_delimiter = ',')]
     s3_domains: Option<Vec<String>>,
+    /// Domain of static website endpoints (`BUCKET.<domain>`); repeat for several
+    /// [default: s3-website.localhost].
+    #[arg(
+        long = "s3-website-domain",
+        env = "NOMUCK_S3_WEBSITE_DOMAINS",
+        value_delimiter = ','
+    )]
+    s3_website_domains: Option<Vec<String>>,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         region: args.region,
                         max_connections: args.max_connections,
                         s3_domains: args.s3_domains,
+                        s3_website_domains: args.s3_website_domains,
                     },
                     &file,
                 )?;

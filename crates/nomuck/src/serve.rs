@@ -75,6 +75,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         storage.clone(),
         nomuck_s3::S3Config {
             domains: config.s3_domains.clone(),
+            website_domains: config.s3_website_domains.clone(),
         },
     ));
     let edge = Edge::new(config.edge.clone(), Arc::new(IamResolver(dir.iam.clone())))
