@@ -134,14 +134,30 @@ impl Storage {
         caller: &Caller,
         bucket: &str,
     ) -> Result<PublicAccessBlock, StorageError> {
-        self.access_for(caller, bucket, Action::GetBucketPublicAccessBlock)
-            .await?;
+        self.stored_json(
+            caller,
+            bucket,
+            kinds::PUBLIC_ACCESS_BLOCK,
+            Action::GetBucketPublicAccessBlock,
+        )
+        .await
+    }
+
+    /// A JSON config document as set (not as defaulted), for its Get* call.
+    async fn stored_json<T: serde::de::DeserializeOwned>(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        kind: &'static str,
+        action: Action,
+    ) -> Result<T, StorageError> {
+        self.access_for(caller, bucket, action).await?;
         let doc = self
             .meta
-            .bucket_config(bucket, kinds::PUBLIC_ACCESS_BLOCK)
+            .bucket_config(bucket, kind)
             .await?
-            .ok_or(StorageError::NoSuchConfig(kinds::PUBLIC_ACCESS_BLOCK))?;
-        json(kinds::PUBLIC_ACCESS_BLOCK, &doc)
+            .ok_or(StorageError::NoSuchConfig(kind))?;
+        json(kind, &doc)
     }
 
     pub async fn put_public_access_block(
@@ -227,14 +243,13 @@ impl Storage {
         caller: &Caller,
         bucket: &str,
     ) -> Result<ObjectOwnership, StorageError> {
-        self.access_for(caller, bucket, Action::GetBucketOwnershipControls)
-            .await?;
-        let doc = self
-            .meta
-            .bucket_config(bucket, kinds::OWNERSHIP)
-            .await?
-            .ok_or(StorageError::NoSuchConfig(kinds::OWNERSHIP))?;
-        json(kinds::OWNERSHIP, &doc)
+        self.stored_json(
+            caller,
+            bucket,
+            kinds::OWNERSHIP,
+            Action::GetBucketOwnershipControls,
+        )
+        .await
     }
 
     pub async fn put_ownership_controls(
