@@ -289,12 +289,7 @@ impl Storage {
         name: &str,
     ) -> Result<BucketInfo, StorageError> {
         let b = self.bucket_for(caller, name, Action::ListBucket).await?;
-        self.requests.add(
-            &b.owner,
-            RequestClass::GetOther.meter(),
-            nomuck_meter::unit::REQUESTS,
-            1,
-        );
+        self.record_request(&b.owner, RequestClass::GetOther);
         Ok(info(&b))
     }
 
@@ -302,12 +297,7 @@ impl Storage {
     pub async fn list_buckets(&self, caller: &Caller) -> Result<Vec<BucketInfo>, StorageError> {
         let owner = caller_account(caller)?;
         let list = self.meta.buckets_of(owner).await?;
-        self.requests.add(
-            owner,
-            RequestClass::PutCopyPostList.meter(),
-            nomuck_meter::unit::REQUESTS,
-            1,
-        );
+        self.record_request(owner, RequestClass::PutCopyPostList);
         Ok(list.iter().map(info).collect())
     }
 
@@ -320,12 +310,7 @@ impl Storage {
         action: Action,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         let b = self.bucket_for(caller, bucket, action).await?;
-        self.requests.add(
-            &b.owner,
-            RequestClass::GetOther.meter(),
-            nomuck_meter::unit::REQUESTS,
-            1,
-        );
+        self.record_request(&b.owner, RequestClass::GetOther);
         Ok(self.meta.bucket_config(bucket, kind).await?)
     }
 

@@ -179,7 +179,7 @@ impl Storage {
             }];
             match self.commit_raw(bucket, muts).await {
                 Ok(_) => {
-                    self.count_request(&dst.owner, RequestClass::PutCopyPostList);
+                    self.record_request(&dst.owner, RequestClass::PutCopyPostList);
                     return Ok(out);
                 }
                 Err(MetaError::Refused(Refusal::CopySourceGone)) if attempts < 2 => continue,

@@ -203,8 +203,8 @@ impl Storage {
         );
     }
 
-    /// Meters a request that did not go through a metered operation (for
-    /// instance one refused before reaching the engine).
+    /// Counts one request of `class` for `account`: every successful
+    /// operation does, and the API layer for requests that never reach one.
     pub fn record_request(&self, account_id: &str, class: RequestClass) {
         self.requests
             .add(account_id, class.meter(), nomuck_meter::unit::REQUESTS, 1);
@@ -248,14 +248,8 @@ impl Storage {
         muts: Vec<Mutation>,
     ) -> Result<CommitReceipt, StorageError> {
         let receipt = self.commit(bucket, muts).await?;
-        self.count_request(account, class);
+        self.record_request(account, class);
         Ok(receipt)
-    }
-
-    /// Counts one successful request of `class` for `account`.
-    fn count_request(&self, account: &str, class: RequestClass) {
-        self.requests
-            .add(account, class.meter(), nomuck_meter::unit::REQUESTS, 1);
     }
 }
 

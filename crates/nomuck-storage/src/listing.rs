@@ -16,7 +16,6 @@ use nomuck_meta::{
     ListStart, MultipartUpload, ObjectListQuery, ObjectSummary, UploadListQuery, UploadStart,
     VersionListQuery, VersionStart,
 };
-use nomuck_meter::unit;
 
 use crate::auth::Action;
 use crate::types::*;
@@ -248,12 +247,7 @@ impl Storage {
             },
         )
         .await?;
-        self.requests.add(
-            &b.owner,
-            RequestClass::PutCopyPostList.meter(),
-            unit::REQUESTS,
-            1,
-        );
+        self.record_request(&b.owner, RequestClass::PutCopyPostList);
         let resume = match page.resume() {
             Some(Last::Entry(o)) => Some(Resume::After(o.key.clone())),
             Some(Last::Prefix(p)) => Some(Resume::PastPrefix(p)),
@@ -324,12 +318,7 @@ impl Storage {
             },
         )
         .await?;
-        self.requests.add(
-            &b.owner,
-            RequestClass::PutCopyPostList.meter(),
-            unit::REQUESTS,
-            1,
-        );
+        self.record_request(&b.owner, RequestClass::PutCopyPostList);
         let (next_key_marker, next_version_id_marker) = match page.resume() {
             Some(Last::Entry(o)) => (Some(o.key.clone()), Some(o.version_id.clone())),
             Some(Last::Prefix(p)) => (Some(p), None),
@@ -389,12 +378,7 @@ impl Storage {
             },
         )
         .await?;
-        self.requests.add(
-            &b.owner,
-            RequestClass::PutCopyPostList.meter(),
-            unit::REQUESTS,
-            1,
-        );
+        self.record_request(&b.owner, RequestClass::PutCopyPostList);
         let (next_key_marker, next_upload_id_marker) = match page.resume() {
             Some(Last::Entry(u)) => (Some(u.key.clone()), Some(u.upload_id.clone())),
             Some(Last::Prefix(p)) => (Some(p), None),

@@ -237,12 +237,7 @@ impl Storage {
             .await?;
         let is_truncated = parts.len() > max;
         parts.truncate(max);
-        self.requests.add(
-            &b.owner,
-            RequestClass::PutCopyPostList.meter(),
-            nomuck_meter::unit::REQUESTS,
-            1,
-        );
+        self.record_request(&b.owner, RequestClass::PutCopyPostList);
         Ok(ListPartsOutput {
             next_part_number_marker: parts.last().filter(|_| is_truncated).map(|p| p.part_number),
             upload,

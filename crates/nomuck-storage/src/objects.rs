@@ -9,7 +9,6 @@ use nomuck_meta::{
     Bucket, DeleteMarker, Mutation, NULL_VERSION, ObjectChecksum, ObjectData, ObjectVersion,
     Segment, Versioning, WriteCondition,
 };
-use nomuck_meter::unit;
 
 use crate::auth::{Action, authorize};
 use crate::ids::time_ordered_id;
@@ -338,8 +337,7 @@ impl Storage {
         let info = object_info(&b, &v, req.part_number);
         let served = range.clone().unwrap_or(0..v.size);
         let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone())?;
-        self.requests
-            .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
+        self.record_request(&b.owner, RequestClass::GetOther);
         Ok(GetObjectOutput {
             range: range.map(|r| content_range(&r, v.size)),
             content_length: served.end - served.start,
@@ -368,8 +366,7 @@ impl Storage {
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
         let served = range.clone().unwrap_or(0..v.size);
-        self.requests
-            .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
+        self.record_request(&b.owner, RequestClass::GetOther);
         Ok(HeadObjectOutput {
             info: object_info(&b, &v, req.part_number),
             range: range.map(|r| content_range(&r, v.size)),
@@ -513,8 +510,7 @@ impl Storage {
         let (b, v) = self
             .load_version(caller, bucket, key, version_id, Action::GetObjectTagging)
             .await?;
-        self.requests
-            .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
+        self.record_request(&b.owner, RequestClass::GetOther);
         Ok((v.tags, shown_version(&b, &v.version_id)))
     }
 
@@ -580,8 +576,7 @@ impl Storage {
                 Action::GetObjectAttributes,
             )
             .await?;
-        self.requests
-            .add(&b.owner, RequestClass::GetOther.meter(), unit::REQUESTS, 1);
+        self.record_request(&b.owner, RequestClass::GetOther);
         let all = v.parts();
         let parts = (!all.is_empty()).then(|| {
             let max = req.max_parts.clamp(1, 1000);
