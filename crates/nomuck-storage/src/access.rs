@@ -61,9 +61,10 @@ impl Storage {
         bucket: &str,
         action: Action,
     ) -> Result<Arc<BucketAccess>, StorageError> {
-        self.bucket_for(caller, bucket, action).await?;
-        let (_, access) = self.bucket_state(caller, bucket).await?;
-        Ok(access)
+        Ok(self
+            .authorized_bucket(caller, bucket, action, None)
+            .await?
+            .1)
     }
 
     /// GetBucketPolicy: the policy as it was put.
@@ -192,9 +193,8 @@ impl Storage {
 
     /// GetBucketAcl (the owner's private ACL when none was set).
     pub async fn get_bucket_acl(&self, caller: &Caller, bucket: &str) -> Result<Acl, StorageError> {
-        let (b, _) = self.bucket_state(caller, bucket).await?;
-        let access = self
-            .access_for(caller, bucket, Action::GetBucketAcl)
+        let (b, access) = self
+            .authorized_bucket(caller, bucket, Action::GetBucketAcl, None)
             .await?;
         Ok(access.acl.clone().unwrap_or_else(|| Acl::private(&b.owner)))
     }
@@ -206,9 +206,8 @@ impl Storage {
         bucket: &str,
         mut acl: Acl,
     ) -> Result<(), StorageError> {
-        let (b, _) = self.bucket_state(caller, bucket).await?;
-        let access = self
-            .access_for(caller, bucket, Action::PutBucketAcl)
+        let (b, access) = self
+            .authorized_bucket(caller, bucket, Action::PutBucketAcl, None)
             .await?;
         acl.owner = b.owner.clone();
         self.check_acl(&access, &acl, &b.owner)?;
@@ -258,7 +257,9 @@ impl Storage {
         bucket: &str,
         ownership: ObjectOwnership,
     ) -> Result<(), StorageError> {
-        let (b, access) = self.bucket_state(caller, bucket).await?;
+        let (b, access) = self
+            .authorized_bucket(caller, bucket, Action::PutBucketOwnershipControls, None)
+            .await?;
         // Enforcing bucket ownership disables ACLs; a bucket whose ACL grants
         // others anything must drop those grants first, as in S3.
         if ownership.acls_disabled()
@@ -325,7 +326,8 @@ impl Storage {
         let (_, access) = self.bucket_state(caller, bucket).await?;
         acl.owner = v.owner.clone();
         self.check_acl(&access, &acl, &b.owner)?;
-        self.commit(
+        self.commit_counted(
+            (&b.owner, crate::RequestClass::PutCopyPostList),
             bucket,
             vec![nomuck_meta::Mutation::SetObjectAcl {
                 bucket: bucket.to_owned(),

@@ -107,34 +107,32 @@ impl Storage {
         Ok((b, access))
     }
 
-    /// The bucket, if it exists and `caller` may do the bucket-level `action`.
+    /// The bucket and its access configuration, if `caller` may do `action`
+    /// (on `key`, for an object-level action on no existing object: a write
+    /// or delete, decided by the policy and the bucket ACL).
+    pub(crate) async fn authorized_bucket(
+        &self,
+        caller: &Caller,
+        name: &str,
+        action: Action,
+        key: Option<&str>,
+    ) -> Result<(Arc<Bucket>, Arc<BucketAccess>), StorageError> {
+        let (b, access) = self.bucket_state(caller, name).await?;
+        authorize(caller, &b, &access, action, key, None)?;
+        Ok((b, access))
+    }
+
+    /// The bucket, if `caller` may do the bucket-level `action`.
     pub(crate) async fn bucket_for(
         &self,
         caller: &Caller,
         name: &str,
         action: Action,
     ) -> Result<Arc<Bucket>, StorageError> {
-        let (b, access) = self.bucket_state(caller, name).await?;
-        authorize(caller, &b, &access, action, None, None)?;
-        Ok(b)
+        Ok(self.authorized_bucket(caller, name, action, None).await?.0)
     }
 
-    /// [`Storage::bucket_for_key`], with the bucket's access configuration
-    /// (a write needs its ownership setting and ACL rules).
-    pub(crate) async fn writable_bucket(
-        &self,
-        caller: &Caller,
-        name: &str,
-        action: Action,
-        key: &str,
-    ) -> Result<(Arc<Bucket>, Arc<BucketAccess>), StorageError> {
-        let (b, access) = self.bucket_state(caller, name).await?;
-        authorize(caller, &b, &access, action, Some(key), None)?;
-        Ok((b, access))
-    }
-
-    /// The bucket, if `caller` may do the object-level `action` on `key`
-    /// (a write or delete: decided by the policy and the bucket ACL).
+    /// The bucket, if `caller` may do the object-level `action` on `key`.
     pub(crate) async fn bucket_for_key(
         &self,
         caller: &Caller,
@@ -142,9 +140,10 @@ impl Storage {
         action: Action,
         key: &str,
     ) -> Result<Arc<Bucket>, StorageError> {
-        let (b, access) = self.bucket_state(caller, name).await?;
-        authorize(caller, &b, &access, action, Some(key), None)?;
-        Ok(b)
+        Ok(self
+            .authorized_bucket(caller, name, action, Some(key))
+            .await?
+            .0)
     }
 
     /// CreateBucket. `region` is the location constraint (default region if `None`).

@@ -80,7 +80,7 @@ impl Storage {
             validate_tags(&req.tags)?;
         }
         let (dst, access) = self
-            .writable_bucket(caller, bucket, Action::PutObject, key)
+            .authorized_bucket(caller, bucket, Action::PutObject, Some(key))
             .await?;
         let (owner, acl) = self.new_object_access(caller, &dst.owner, &access, req.acl.clone())?;
         let condition = write_condition(req.if_match.clone(), req.if_none_match.clone())?;

@@ -57,7 +57,7 @@ impl Storage {
         validate_key(key)?;
         validate_tags(&req.tags)?;
         let (b, access) = self
-            .writable_bucket(caller, bucket, Action::PutObject, key)
+            .authorized_bucket(caller, bucket, Action::PutObject, Some(key))
             .await?;
         let (owner, acl) = self.new_object_access(caller, &b.owner, &access, req.acl)?;
         let now = now_millis();
