@@ -157,6 +157,19 @@ def test_canned_acls_on_buckets(server, s3, other):
         s3.put_bucket_ownership_controls(Bucket="listed", OwnershipControls={
             "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
     assert error_code(e) == "InvalidBucketAclWithObjectOwnership"
+    # WRITE_ACP alone lets the grantee replace the ACL without reading it.
+    s3.put_bucket_acl(Bucket="listed", GrantWriteACP=f'id="{other_id}"',
+                      GrantFullControl=f'id="{acl["Owner"]["ID"]}"')
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.get_bucket_acl(Bucket="listed")
+    assert error_code(e) == "AccessDenied"
+    client.put_bucket_acl(Bucket="listed", ACL="public-read")
+    assert requests.get(f"{server.endpoint}/listed", timeout=10).status_code == 200
+    # An ACL document naming another owner is refused.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_acl(Bucket="listed", AccessControlPolicy={
+            "Owner": {"ID": other_id}, "Grants": []})
+    assert error_code(e) == "AccessDenied"
 
 
 def test_versioning_keeps_every_version_and_delete_markers(server, s3):

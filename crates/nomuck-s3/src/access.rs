@@ -4,7 +4,7 @@
 use http::StatusCode;
 use nomuck_policy::PublicAccessBlock;
 use nomuck_policy::{Acl, CannedAcl, Grant, Grantee, Group, ObjectOwnership, Permission};
-use nomuck_storage::Storage;
+use nomuck_storage::{RequestedAcl, Storage};
 
 use crate::xml::{Element, XmlWriter, parse};
 use crate::{S3Error, S3Request, S3Result, reply, storage_error};
@@ -190,15 +190,16 @@ fn invalid_acl(message: impl Into<String>) -> S3Error {
     S3Error::new(StatusCode::BAD_REQUEST, "MalformedACLError", message)
 }
 
-fn acl_from_document(doc: &Element, owner: &str) -> Result<Acl, S3Error> {
+/// An `AccessControlPolicy` document; its `Owner` (if any) is checked by the
+/// engine against the resource's real owner.
+fn acl_from_document(doc: &Element) -> Result<Acl, S3Error> {
     if doc.name != "AccessControlPolicy" {
         return Err(S3Error::malformed_xml());
     }
-    if let Some(id) = doc.child("Owner").and_then(|o| o.child_text("ID"))
-        && id.trim() != owner
-    {
-        return Err(S3Error::access_denied());
-    }
+    let owner = doc
+        .child("Owner")
+        .and_then(|o| o.child_text("ID"))
+        .map_or("", str::trim);
     let list = doc
         .child("AccessControlList")
         .ok_or_else(|| invalid_acl("The XML you provided was not well-formed or did not validate against our published schema"))?;
@@ -237,21 +238,13 @@ fn acl_from_document(doc: &Element, owner: &str) -> Result<Acl, S3Error> {
     })
 }
 
-pub(crate) fn has_grant_headers(req: &S3Request) -> bool {
-    req.head
-        .headers
-        .keys()
-        .any(|name| Permission::from_header_name(name.as_str()).is_some())
-}
-
-/// The ACL a request sets: `x-amz-acl`, `x-amz-grant-*` headers, or (for
-/// Put*Acl) an `AccessControlPolicy` body. `None` if it names none.
+/// The ACL a request asks for: `x-amz-acl`, `x-amz-grant-*` headers, or (for
+/// Put*Acl) an `AccessControlPolicy` body. `None` if it names none. The engine
+/// expands it for the resource's owner, which only it knows.
 pub(crate) fn requested_acl(
     req: &S3Request,
-    owner: &str,
-    bucket_owner: &str,
     body: Option<&[u8]>,
-) -> Result<Option<Acl>, S3Error> {
+) -> Result<Option<RequestedAcl>, S3Error> {
     let grants: Vec<(Permission, &str)> = req
         .head
         .headers
@@ -270,14 +263,14 @@ pub(crate) fn requested_acl(
                 .trim()
                 .parse()
                 .map_err(|_| S3Error::invalid_argument().with_message("Invalid canned ACL"))?;
-            Ok(Some(Acl::from_canned(canned, owner, bucket_owner)))
+            Ok(Some(RequestedAcl::Canned(canned)))
         }
-        (None, false) => Acl::from_grant_headers(owner, &grants)
-            .map(Some)
+        (None, false) => Acl::from_grant_headers("", &grants)
+            .map(|acl| Some(RequestedAcl::Grants(acl)))
             .map_err(|e| S3Error::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())),
         (None, true) => match body {
             Some(b) if !b.iter().all(u8::is_ascii_whitespace) => {
-                acl_from_document(&parse(b)?, owner).map(Some)
+                Ok(Some(RequestedAcl::Grants(acl_from_document(&parse(b)?)?)))
             }
             _ => Ok(None),
         },
@@ -294,12 +287,7 @@ pub(crate) async fn get_bucket_acl(s: &Storage, req: &mut S3Request) -> S3Result
 
 pub(crate) async fn put_bucket_acl(s: &Storage, req: &mut S3Request) -> S3Result {
     let body = req.body_bytes().await?;
-    let owner = s
-        .get_bucket_acl(&req.caller, req.bucket())
-        .await
-        .map_err(storage_error)?
-        .owner;
-    let acl = requested_acl(req, &owner, &owner, Some(&body))?.ok_or_else(|| {
+    let acl = requested_acl(req, Some(&body))?.ok_or_else(|| {
         S3Error::new(
             StatusCode::BAD_REQUEST,
             "MissingSecurityHeader",

@@ -103,8 +103,7 @@ pub async fn create_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
         ));
     }
     let bucket = req.bucket().to_owned();
-    let owner = req.caller.account_id.clone().unwrap_or_default();
-    let acl = crate::access::requested_acl(req, &owner, &owner, None)?;
+    let acl = crate::access::requested_acl(req, None)?;
     match s
         .create_bucket(&req.caller, &bucket, region.as_deref(), acl)
         .await

@@ -53,7 +53,7 @@ fn set_version(response: &mut nomuck_http::Response, version_id: Option<&str>) {
 
 pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
     let put = PutObjectRequest {
-        acl: crate::objects::write_acl(req)?,
+        acl: crate::access::requested_acl(req, None)?,
         content_length: content_length(req),
         content_md5: req.header("content-md5").map(str::to_owned),
         checksum: headers::checksum_request(&req.head.headers)?,
@@ -332,7 +332,7 @@ pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
         headers::copy_source(&req.head.headers)?.ok_or_else(S3Error::invalid_argument)?;
     let metadata_directive = directive(req, "x-amz-metadata-directive")?;
     let copy = CopyObjectRequest {
-        acl: crate::objects::write_acl(req)?,
+        acl: crate::access::requested_acl(req, None)?,
         source_bucket,
         source_key,
         source_version_id,
@@ -522,32 +522,10 @@ pub async fn get_object_acl(s: &Storage, req: &mut S3Request) -> S3Result {
 
 pub async fn put_object_acl(s: &Storage, req: &mut S3Request) -> S3Result {
     let body = req.body_bytes().await?;
+    let acl = crate::access::requested_acl(req, Some(&body))?.ok_or_else(S3Error::malformed_xml)?;
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
-    let owner = s
-        .get_object_acl(&req.caller, &bucket, &key, req.param("versionId"))
-        .await
-        .map_err(storage_error)?
-        .owner;
-    let acl = crate::access::requested_acl(req, &owner, &owner, Some(&body))?
-        .ok_or_else(S3Error::malformed_xml)?;
     s.put_object_acl(&req.caller, &bucket, &key, req.param("versionId"), acl)
         .await
         .map_err(storage_error)?;
     Ok(reply::empty(StatusCode::OK))
-}
-
-/// A write's `x-amz-acl` or `x-amz-grant-*` headers.
-pub(crate) fn write_acl(req: &S3Request) -> Result<Option<nomuck_storage::RequestedAcl>, S3Error> {
-    use nomuck_storage::RequestedAcl;
-    if let Some(c) = req.header("x-amz-acl")
-        && !crate::access::has_grant_headers(req)
-    {
-        let canned = c
-            .trim()
-            .parse()
-            .map_err(|_| S3Error::invalid_argument().with_message("Invalid canned ACL"))?;
-        return Ok(Some(RequestedAcl::Canned(canned)));
-    }
-    // The owner is filled in by the engine once it is known.
-    Ok(crate::access::requested_acl(req, "", "", None)?.map(RequestedAcl::Grants))
 }

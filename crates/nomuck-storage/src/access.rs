@@ -204,12 +204,12 @@ impl Storage {
         &self,
         caller: &Caller,
         bucket: &str,
-        mut acl: Acl,
+        requested: RequestedAcl,
     ) -> Result<(), StorageError> {
         let (b, access) = self
             .authorized_bucket(caller, bucket, Action::PutBucketAcl, None)
             .await?;
-        acl.owner = b.owner.clone();
+        let acl = resolve_acl(requested, &b.owner, &b.owner)?;
         self.check_acl(&access, &acl, &b.owner)?;
         self.put_bucket_config(
             caller,
@@ -313,7 +313,7 @@ impl Storage {
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
-        mut acl: Acl,
+        requested: RequestedAcl,
     ) -> Result<(), StorageError> {
         let action = if version_id.is_some() {
             Action::PutObjectVersionAcl
@@ -324,7 +324,7 @@ impl Storage {
             .load_version(caller, bucket, key, version_id, action)
             .await?;
         let (_, access) = self.bucket_state(caller, bucket).await?;
-        acl.owner = v.owner.clone();
+        let acl = resolve_acl(requested, &v.owner, &b.owner)?;
         self.check_acl(&access, &acl, &b.owner)?;
         self.commit_counted(
             (&b.owner, crate::RequestClass::PutCopyPostList),
@@ -361,14 +361,10 @@ impl Storage {
             .0
             .object_owner(writer, bucket_owner, canned)
             .to_owned();
-        let acl = match acl {
-            None => return Ok((owner, None)),
-            Some(RequestedAcl::Canned(c)) => Acl::from_canned(c, &owner, bucket_owner),
-            Some(RequestedAcl::Grants(mut a)) => {
-                a.owner = owner.clone();
-                a
-            }
+        let Some(requested) = acl else {
+            return Ok((owner, None));
         };
+        let acl = resolve_acl(requested, &owner, bucket_owner)?;
         self.check_acl(access, &acl, bucket_owner)?;
         Ok((owner, stored_acl(&acl)?))
     }
@@ -382,8 +378,27 @@ pub(crate) fn object_acl(v: &nomuck_meta::ObjectVersion) -> Result<Acl, StorageE
     }
 }
 
+/// The ACL a request asked for, for a resource `owner` owns. An ACL document
+/// naming another owner is refused, as S3 does.
+pub(crate) fn resolve_acl(
+    requested: RequestedAcl,
+    owner: &str,
+    bucket_owner: &str,
+) -> Result<Acl, StorageError> {
+    match requested {
+        RequestedAcl::Canned(c) => Ok(Acl::from_canned(c, owner, bucket_owner)),
+        RequestedAcl::Grants(mut acl) => {
+            if !acl.owner.is_empty() && acl.owner != owner {
+                return Err(StorageError::AccessDenied);
+            }
+            acl.owner = owner.to_owned();
+            Ok(acl)
+        }
+    }
+}
+
 /// The document stored for an ACL: `None` for the owner's private ACL.
-fn stored_acl(acl: &Acl) -> Result<Option<String>, StorageError> {
+pub(crate) fn stored_acl(acl: &Acl) -> Result<Option<String>, StorageError> {
     if acl.grants == Acl::private(&acl.owner).grants {
         return Ok(None);
     }

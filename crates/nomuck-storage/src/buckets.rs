@@ -152,7 +152,7 @@ impl Storage {
         caller: &Caller,
         name: &str,
         region: Option<&str>,
-        acl: Option<nomuck_policy::Acl>,
+        acl: Option<crate::RequestedAcl>,
     ) -> Result<BucketInfo, StorageError> {
         let owner = caller_account(caller)?;
         validate_bucket_name(name)?;
@@ -166,11 +166,19 @@ impl Storage {
         };
         let mut muts = vec![Mutation::CreateBucket(b.clone())];
         // A canned or granted ACL is stored with the bucket, in the same commit.
-        if let Some(acl) = acl.filter(|a| a.grants != nomuck_policy::Acl::private(owner).grants) {
+        let acl = acl
+            .map(|requested| crate::access::resolve_acl(requested, owner, owner))
+            .transpose()?;
+        if let Some(doc) = acl
+            .as_ref()
+            .map(crate::access::stored_acl)
+            .transpose()?
+            .flatten()
+        {
             muts.push(Mutation::PutBucketConfig {
                 bucket: name.to_owned(),
                 kind: crate::access::kinds::ACL.to_owned(),
-                doc: serde_json::to_vec(&acl).map_err(|e| StorageError::Internal(e.to_string()))?,
+                doc: doc.into_bytes(),
                 bucket_owner: Some(owner.to_owned()),
             });
         }

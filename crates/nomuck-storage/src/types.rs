@@ -32,7 +32,8 @@ pub struct Caller {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestedAcl {
     Canned(nomuck_policy::CannedAcl),
-    /// From `x-amz-grant-*` headers; its owner is replaced by the object's.
+    /// From `x-amz-grant-*` headers or an `AccessControlPolicy` document. Its
+    /// owner, when not empty, must be the resource's owner.
     Grants(nomuck_policy::Acl),
 }
 
