@@ -85,14 +85,6 @@ pub(crate) fn authorize(
     object_acl: Option<&Acl>,
 ) -> Result<(), StorageError> {
     let principal = principal(caller);
-    let owner_acl;
-    let bucket_acl = match &access.acl {
-        Some(acl) => acl,
-        None => {
-            owner_acl = Acl::private(&bucket.owner);
-            &owner_acl
-        }
-    };
     // Only a policy has conditions to evaluate.
     let context = match &access.policy {
         Some(_) => condition_context(caller, &principal),
@@ -108,7 +100,9 @@ pub(crate) fn authorize(
     let resources = Resources {
         bucket_owner: &bucket.owner,
         bucket_policy: access.policy.as_ref(),
-        bucket_acl: Some(bucket_acl),
+        // No ACL set is the owner's private ACL, which grants only the owner,
+        // whom `decide` allows before it looks at ACLs: nothing to build.
+        bucket_acl: access.acl.as_ref(),
         object_acl,
         access_block: access.access_block,
         acls_disabled: access.ownership.0.acls_disabled(),

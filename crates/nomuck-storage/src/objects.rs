@@ -144,7 +144,13 @@ impl Storage {
         let found = self.meta.object(bucket, key, version_id).await?;
         match &found {
             Some(v) => {
-                let acl = crate::access::object_acl(v)?;
+                // An object without an ACL of its own has its owner's private
+                // one; when that owner owns the bucket too it grants nothing
+                // `decide` does not already allow, so none is built.
+                let acl = match &v.acl {
+                    None if v.owner == b.owner => None,
+                    _ => Some(crate::access::object_acl(v)?),
+                };
                 // The object's tags are condition keys (s3:ExistingObjectTag/<key>).
                 let with_tags;
                 let caller = if access.policy.is_some() && !v.tags.is_empty() {
@@ -155,7 +161,7 @@ impl Storage {
                 } else {
                     caller
                 };
-                authorize(caller, &b, &access, action, Some(key), Some(&acl))?;
+                authorize(caller, &b, &access, action, Some(key), acl.as_ref())?;
             }
             None => {
                 // As S3: whether a missing key is 404 or 403 depends only on
