@@ -320,15 +320,15 @@ impl Storage {
         }
     }
 
-    /// GetObject: metadata plus a byte stream of the whole object, one range
-    /// or one part. Evaluates conditional headers first.
-    pub async fn get_object(
+    /// What GET and HEAD share: the version (authorized), its conditional
+    /// headers checked, the range or part selected, and the request counted.
+    async fn read_version(
         &self,
         caller: &Caller,
         bucket: &str,
         key: &str,
-        req: GetObjectRequest,
-    ) -> Result<GetObjectOutput, StorageError> {
+        req: &GetObjectRequest,
+    ) -> Result<(Arc<Bucket>, ObjectVersion, Option<Range<u64>>), StorageError> {
         let (b, v) = self
             .load_version(
                 caller,
@@ -340,10 +340,23 @@ impl Storage {
             .await?;
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
+        self.record_request(&b.owner, RequestClass::GetOther);
+        Ok((b, v, range))
+    }
+
+    /// GetObject: metadata plus a byte stream of the whole object, one range
+    /// or one part. Evaluates conditional headers first.
+    pub async fn get_object(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        req: GetObjectRequest,
+    ) -> Result<GetObjectOutput, StorageError> {
+        let (b, v, range) = self.read_version(caller, bucket, key, &req).await?;
         let info = object_info(&b, &v, req.part_number);
         let served = range.clone().unwrap_or(0..v.size);
         let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone())?;
-        self.record_request(&b.owner, RequestClass::GetOther);
         Ok(GetObjectOutput {
             range: range.map(|r| content_range(&r, v.size)),
             content_length: served.end - served.start,
@@ -360,19 +373,8 @@ impl Storage {
         key: &str,
         req: &GetObjectRequest,
     ) -> Result<HeadObjectOutput, StorageError> {
-        let (b, v) = self
-            .load_version(
-                caller,
-                bucket,
-                key,
-                req.version_id.as_deref(),
-                Action::GetObject,
-            )
-            .await?;
-        check_conditions(&req.conditions, &v.etag, v.last_modified)?;
-        let range = Self::select_range(&v, req.range, req.part_number)?;
+        let (b, v, range) = self.read_version(caller, bucket, key, req).await?;
         let served = range.clone().unwrap_or(0..v.size);
-        self.record_request(&b.owner, RequestClass::GetOther);
         Ok(HeadObjectOutput {
             info: object_info(&b, &v, req.part_number),
             range: range.map(|r| content_range(&r, v.size)),
