@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::xml::{XmlWriter, parse};
 use crate::{S3Error, S3Request, S3Result, reply, storage_error};
 
-pub const KIND: &str = "cors";
+use nomuck_storage::access::kinds::CORS as KIND;
 const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,7 +163,7 @@ pub(crate) async fn get_bucket_cors(s: &Storage, req: &mut S3Request) -> S3Resul
 }
 
 async fn rules_of(s: &Storage, bucket: &str) -> Result<Option<Vec<CorsRule>>, S3Error> {
-    match s.cors_document(bucket, KIND).await {
+    match s.served_config(bucket, KIND).await {
         Ok(Some(doc)) => serde_json::from_slice(&doc)
             .map(Some)
             .map_err(|_| S3Error::internal_error()),

@@ -12,7 +12,7 @@ use crate::addressing::Target;
 use crate::xml::{Element, XmlWriter, parse};
 use crate::{S3Error, S3Request, S3Result, objects, reply, storage_error};
 
-pub const KIND: &str = "website";
+use nomuck_storage::access::kinds::WEBSITE as KIND;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Redirect {
@@ -256,7 +256,7 @@ pub(crate) async fn serve(
             "The specified method is not allowed against this resource.",
         );
     }
-    let site: Website = match s.cors_document(bucket, KIND).await {
+    let site: Website = match s.served_config(bucket, KIND).await {
         Ok(Some(doc)) => match serde_json::from_slice(&doc) {
             Ok(site) => site,
             Err(_) => {

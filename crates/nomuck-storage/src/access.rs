@@ -17,6 +17,8 @@ pub mod kinds {
     pub const ACL: &str = "acl";
     pub const PUBLIC_ACCESS_BLOCK: &str = "public-access-block";
     pub const OWNERSHIP: &str = "ownership";
+    pub const CORS: &str = "cors";
+    pub const WEBSITE: &str = "website";
 }
 
 fn corrupt(kind: &str, e: impl std::fmt::Display) -> StorageError {
@@ -52,6 +54,16 @@ impl Storage {
         if let Some(doc) = self.meta.bucket_config(bucket, kinds::OWNERSHIP).await? {
             access.ownership = Ownership(json(kinds::OWNERSHIP, &doc)?);
         }
+        access.cors = self
+            .meta
+            .bucket_config(bucket, kinds::CORS)
+            .await?
+            .map(Arc::from);
+        access.website = self
+            .meta
+            .bucket_config(bucket, kinds::WEBSITE)
+            .await?
+            .map(Arc::from);
         Ok(access)
     }
 

@@ -6,6 +6,8 @@
 //! explicitly deny; other accounts and anonymous callers only what a policy
 //! statement or an ACL grant allows.
 
+use std::sync::Arc;
+
 use nomuck_meta::Bucket;
 pub(crate) use nomuck_policy::Action;
 use nomuck_policy::{
@@ -23,6 +25,10 @@ pub(crate) struct BucketAccess {
     pub acl: Option<Acl>,
     pub access_block: PublicAccessBlock,
     pub ownership: Ownership,
+    /// The CORS and website documents, which every browser request or page
+    /// view reads and anyone may apply (see `Storage::served_config`).
+    pub cors: Option<Arc<[u8]>>,
+    pub website: Option<Arc<[u8]>>,
 }
 
 /// Object ownership. nomuck's default keeps ACLs in force (`ObjectWriter`),

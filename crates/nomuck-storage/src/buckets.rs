@@ -82,21 +82,7 @@ impl Storage {
         caller: &Caller,
         name: &str,
     ) -> Result<(Arc<Bucket>, Arc<BucketAccess>), StorageError> {
-        let (b, access) = match self.buckets.get(name) {
-            Some(entry) => entry,
-            None => {
-                let b = self
-                    .meta
-                    .bucket(name)
-                    .await?
-                    .ok_or_else(|| StorageError::NoSuchBucket(name.to_owned()))?;
-                let access = self.load_access(name).await?;
-                let entry = (Arc::new(b), Arc::new(access));
-                self.buckets
-                    .put((Arc::clone(&entry.0), Arc::clone(&entry.1)));
-                entry
-            }
-        };
+        let (b, access) = self.cached_bucket(name).await?;
         if caller
             .expected_bucket_owner
             .as_ref()
@@ -321,15 +307,41 @@ impl Storage {
         Ok(self.meta.bucket_config(bucket, kind).await?)
     }
 
-    /// A config document served to anyone, without authorization: CORS rules
-    /// say what browsers may do with a bucket and are not secret (S3 applies
-    /// them to anonymous preflight requests).
-    pub async fn cors_document(
+    /// The bucket and its access configuration, from the cache or the store.
+    async fn cached_bucket(
+        &self,
+        name: &str,
+    ) -> Result<(Arc<Bucket>, Arc<BucketAccess>), StorageError> {
+        if let Some(entry) = self.buckets.get(name) {
+            return Ok(entry);
+        }
+        let b = self
+            .meta
+            .bucket(name)
+            .await?
+            .ok_or_else(|| StorageError::NoSuchBucket(name.to_owned()))?;
+        let access = self.load_access(name).await?;
+        let entry = (Arc::new(b), Arc::new(access));
+        self.buckets
+            .put((Arc::clone(&entry.0), Arc::clone(&entry.1)));
+        Ok(entry)
+    }
+
+    /// The CORS (`kinds::CORS`) or website (`kinds::WEBSITE`) document, with
+    /// no authorization: both say what anyone may do with a bucket (S3
+    /// applies them to anonymous preflights and page views). Cached with the
+    /// bucket, since every browser request reads one.
+    pub async fn served_config(
         &self,
         bucket: &str,
         kind: &str,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.meta.bucket_config(bucket, kind).await?)
+    ) -> Result<Option<Arc<[u8]>>, StorageError> {
+        let (_, access) = self.cached_bucket(bucket).await?;
+        Ok(match kind {
+            crate::access::kinds::CORS => access.cors.clone(),
+            crate::access::kinds::WEBSITE => access.website.clone(),
+            _ => None,
+        })
     }
 
     pub async fn put_bucket_config(
