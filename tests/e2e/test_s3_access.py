@@ -342,3 +342,21 @@ def test_website_serves_index_and_error_documents(server, s3):
     assert requests.get(f"{server.endpoint}/www/about.html", timeout=10).content == b"about"
     s3.delete_bucket_website(Bucket="www")
     assert get("/").status_code == 404
+
+
+def test_bucket_reads_need_their_own_action(server, s3, other):
+    client, other_id = other
+    s3.create_bucket(Bucket="located")
+    s3.put_bucket_policy(Bucket="located", Policy=policy({
+        "Effect": "Allow", "Principal": {"AWS": other_id},
+        "Action": ["s3:GetBucketLocation", "s3:GetBucketVersioning"],
+        "Resource": "arn:aws:s3:::located"}))
+    assert "LocationConstraint" in client.get_bucket_location(Bucket="located")
+    assert "Status" not in client.get_bucket_versioning(Bucket="located")
+    # Neither grants s3:ListBucket, which HeadBucket and listing need.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.head_bucket(Bucket="located")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client.list_objects_v2(Bucket="located")
+    assert error_code(e) == "AccessDenied"

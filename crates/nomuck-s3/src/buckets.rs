@@ -129,7 +129,11 @@ pub async fn delete_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
 
 pub async fn head_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
     let info = s
-        .head_bucket(&req.caller, req.bucket())
+        .bucket_info(
+            &req.caller,
+            req.bucket(),
+            nomuck_storage::S3Action::ListBucket,
+        )
         .await
         .map_err(storage_error)?;
     let mut response = reply::empty(StatusCode::OK);
@@ -139,7 +143,11 @@ pub async fn head_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
 
 pub async fn get_bucket_location(s: &Storage, req: &mut S3Request) -> S3Result {
     let info = s
-        .head_bucket(&req.caller, req.bucket())
+        .bucket_info(
+            &req.caller,
+            req.bucket(),
+            nomuck_storage::S3Action::GetBucketLocation,
+        )
         .await
         .map_err(storage_error)?;
     // us-east-1 is written as an empty constraint, as AWS does.
@@ -158,7 +166,11 @@ pub async fn get_bucket_location(s: &Storage, req: &mut S3Request) -> S3Result {
 
 pub async fn get_bucket_versioning(s: &Storage, req: &mut S3Request) -> S3Result {
     let info = s
-        .head_bucket(&req.caller, req.bucket())
+        .bucket_info(
+            &req.caller,
+            req.bucket(),
+            nomuck_storage::S3Action::GetBucketVersioning,
+        )
         .await
         .map_err(storage_error)?;
     let mut w = XmlWriter::new("VersioningConfiguration");

@@ -275,13 +275,16 @@ impl Storage {
         r.map(|_| ())
     }
 
-    /// HeadBucket / GetBucketLocation / GetBucketVersioning data.
-    pub async fn head_bucket(
+    /// HeadBucket / GetBucketLocation / GetBucketVersioning data, if the
+    /// caller may do `action` (`s3:ListBucket`, `s3:GetBucketLocation`,
+    /// `s3:GetBucketVersioning`: each is granted on its own).
+    pub async fn bucket_info(
         &self,
         caller: &Caller,
         name: &str,
+        action: Action,
     ) -> Result<BucketInfo, StorageError> {
-        let b = self.bucket_for(caller, name, Action::ListBucket).await?;
+        let b = self.bucket_for(caller, name, action).await?;
         self.record_request(&b.owner, RequestClass::GetOther);
         Ok(info(&b))
     }

@@ -30,20 +30,25 @@ async fn create_list_head_delete() {
         .map(|b| b.name)
         .collect();
     assert_eq!(names, ["alpha.bucket", "zeta-bucket"]);
-    let h = s.head_bucket(&alice(), "alpha.bucket").await.unwrap();
+    let h = s
+        .bucket_info(&alice(), "alpha.bucket", Action::ListBucket)
+        .await
+        .unwrap();
     assert_eq!(h.region, "eu-west-1");
     assert_eq!(h.versioning, Versioning::Unversioned);
     assert!(matches!(
-        s.head_bucket(&bob(), "alpha.bucket").await,
+        s.bucket_info(&bob(), "alpha.bucket", Action::ListBucket)
+            .await,
         Err(StorageError::AccessDenied)
     ));
     assert!(matches!(
-        s.head_bucket(&alice(), "missing").await,
+        s.bucket_info(&alice(), "missing", Action::ListBucket).await,
         Err(StorageError::NoSuchBucket(_))
     ));
     s.delete_bucket(&alice(), "zeta-bucket").await.unwrap();
     assert!(matches!(
-        s.head_bucket(&alice(), "zeta-bucket").await,
+        s.bucket_info(&alice(), "zeta-bucket", Action::ListBucket)
+            .await,
         Err(StorageError::NoSuchBucket(_))
     ));
     assert!(matches!(

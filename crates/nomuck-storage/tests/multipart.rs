@@ -450,7 +450,7 @@ async fn deleting_a_bucket_aborts_the_uploads_left_in_it() {
     ));
     s.delete_bucket(&alice(), BKT).await.unwrap();
     assert!(matches!(
-        s.head_bucket(&alice(), BKT).await,
+        s.bucket_info(&alice(), BKT, S3Action::ListBucket).await,
         Err(StorageError::NoSuchBucket(_))
     ));
     s.collect_garbage_now().await.unwrap();
