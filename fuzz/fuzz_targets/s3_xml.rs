@@ -1,5 +1,5 @@
 //! S3 request documents (DeleteObjects, CompleteMultipartUpload, Tagging,
-//! CreateBucketConfiguration) from untrusted bytes: errors, never panics.
+//! CreateBucketConfiguration, LifecycleConfiguration) from untrusted bytes: errors, never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,4 +13,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = nomuck_s3::xml::parse_tagging(data);
+    // A lifecycle document that parses renders back to the same rules.
+    if let Ok(lc) = nomuck_s3::lifecycle::parse_lifecycle(data) {
+        let again = nomuck_s3::lifecycle::parse_lifecycle(
+            nomuck_s3::lifecycle::render_lifecycle(&lc).as_bytes(),
+        );
+        assert_eq!(again.ok(), Some(lc));
+    }
 });

@@ -360,3 +360,126 @@ def test_bucket_reads_need_their_own_action(server, s3, other):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         client.list_objects_v2(Bucket="located")
     assert error_code(e) == "AccessDenied"
+
+
+def test_lifecycle_expires_objects_versions_and_stale_uploads(make_server):
+    """A lifecycle day of 2 s: rules set with aws-cli, effects watched with boto3."""
+    import time
+    srv = make_server("lifecycle", extra_args=("--lifecycle-day-secs", "2"))
+    s3 = srv.client("s3")
+    s3.create_bucket(Bucket="lc-1")
+    s3.put_object(Bucket="lc-1", Key="tmp/a", Body=b"a")
+    s3.put_object(Bucket="lc-1", Key="data/tagged", Body=b"t", Tagging="temp=yes")
+    s3.put_object(Bucket="lc-1", Key="data/b", Body=b"b")
+    stale = s3.create_multipart_upload(Bucket="lc-1", Key="uploads/x")["UploadId"]
+    s3.create_bucket(Bucket="lcv")
+    s3.put_bucket_versioning(Bucket="lcv", VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"1", b"2", b"3"):
+        s3.put_object(Bucket="lcv", Key="doc", Body=body)
+
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_lifecycle_configuration(Bucket="lc-1")
+    assert error_code(e) == "NoSuchLifecycleConfiguration"
+    rules = {"Rules": [
+        {"ID": "tmp", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled", "Expiration": {"Days": 1}},
+        {"ID": "tagged", "Filter": {"Tag": {"Key": "temp", "Value": "yes"}},
+         "Status": "Enabled", "Expiration": {"Days": 1}},
+        {"ID": "uploads", "Filter": {"Prefix": "uploads/"}, "Status": "Enabled",
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}},
+    ]}
+    srv.aws("s3api", "put-bucket-lifecycle-configuration", "--bucket", "lc-1",
+            "--lifecycle-configuration", json.dumps(rules))
+    got = s3.get_bucket_lifecycle_configuration(Bucket="lc-1")["Rules"]
+    assert [r["ID"] for r in got] == ["tmp", "tagged", "uploads"]
+    assert got[0]["Filter"] == {"Prefix": "tmp/"} and got[0]["Expiration"] == {"Days": 1}
+    # Reads and writes under a rule say when the object will go.
+    head = s3.head_object(Bucket="lc-1", Key="tmp/a")
+    assert 'rule-id="tmp"' in head["ResponseMetadata"]["HTTPHeaders"]["x-amz-expiration"]
+    assert "x-amz-expiration" not in s3.head_object(Bucket="lc-1", Key="data/b")["ResponseMetadata"]["HTTPHeaders"]
+
+    s3.put_bucket_lifecycle_configuration(Bucket="lcv", LifecycleConfiguration={"Rules": [
+        {"ID": "old-versions", "Filter": {}, "Status": "Enabled",
+         "NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 1}}]})
+    # Bad rules get S3's errors.
+    for bad, code in [({"ID": "x", "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 0}}, "InvalidArgument"),
+                      ({"ID": "x" * 256, "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 1}}, "InvalidArgument")]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.put_bucket_lifecycle_configuration(Bucket="lcv", LifecycleConfiguration={"Rules": [bad]})
+        assert error_code(e) == code
+
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lc-1").get("Contents", [])]
+        versions = s3.list_object_versions(Bucket="lcv").get("Versions", [])
+        uploads = s3.list_multipart_uploads(Bucket="lc-1").get("Uploads", [])
+        if keys == ["data/b"] and len(versions) == 2 and not uploads:
+            break
+        time.sleep(0.5)
+    assert keys == ["data/b"]
+    assert not uploads
+    assert [v["IsLatest"] for v in versions] == [True, False]
+    assert s3.get_object(Bucket="lcv", Key="doc")["Body"].read() == b"3"
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.abort_multipart_upload(Bucket="lc-1", Key="uploads/x", UploadId=stale)
+
+    srv.aws("s3api", "delete-bucket-lifecycle", "--bucket", "lc-1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_lifecycle_configuration(Bucket="lc-1")
+    assert error_code(e) == "NoSuchLifecycleConfiguration"
+
+
+def test_browser_post_upload_with_a_signed_policy(server, s3):
+    """boto3's generate_presigned_post, posted as a browser would with plain HTTP."""
+    import xml.etree.ElementTree as ET
+    s3.create_bucket(Bucket="uploads-1")
+    v4 = server.client("s3", signature_version="s3v4")
+    post = v4.generate_presigned_post(
+        "uploads-1", "user/${filename}",
+        Fields={"acl": "private", "Content-Type": "text/plain", "x-amz-meta-from": "form"},
+        Conditions=[{"acl": "private"}, ["starts-with", "$Content-Type", "text/"],
+                    {"x-amz-meta-from": "form"}, ["content-length-range", 1, 100],
+                    ["starts-with", "$key", "user/"]],
+        ExpiresIn=600)
+    assert "x-amz-signature" in post["fields"]
+    # Fields after the file are ignored, as S3 does.
+    sent = requests.post(post["url"], data=post["fields"], files={"file": ("hello.txt", b"hello")}, timeout=10)
+    assert sent.status_code == 204, sent.text
+    got = s3.get_object(Bucket="uploads-1", Key="user/hello.txt")
+    assert got["Body"].read() == b"hello"
+    assert got["ContentType"] == "text/plain" and got["Metadata"] == {"from": "form"}
+    assert sent.headers["ETag"] == got["ETag"]
+
+    # 201 answers with a PostResponse document.
+    fields = dict(post["fields"], success_action_status="201")
+    created = requests.post(post["url"], data=fields, files={"file": ("two.txt", b"two")}, timeout=10)
+    assert created.status_code == 403  # success_action_status is not in the policy
+    # boto3's default signer here is SigV2 (`AWSAccessKeyId`, `signature`).
+    post201 = s3.generate_presigned_post(
+        "uploads-1", "user/${filename}", Fields={"success_action_status": "201"},
+        Conditions=[{"success_action_status": "201"}, ["starts-with", "$key", "user/"]])
+    assert "signature" in post201["fields"]
+    created = requests.post(post201["url"], data=post201["fields"], files={"file": ("two.txt", b"two")}, timeout=10)
+    assert created.status_code == 201, created.text
+    assert ET.fromstring(created.content).find("{*}Key").text == "user/two.txt"
+
+    def refused(fields, body=b"hello", status=403):
+        r = requests.post(post["url"], data=fields, files={"file": ("bad.txt", body)}, timeout=10)
+        assert r.status_code == status, r.text
+        return ET.fromstring(r.content).find("Code").text
+
+    # Violations of the policy, a bad signature, and unsigned forms are refused.
+    assert refused(post["fields"], b"x" * 101, status=400) == "EntityTooLarge"
+    assert refused(dict(post["fields"], key="elsewhere/x")) == "AccessDenied"
+    assert refused(dict(post["fields"], **{"Content-Type": "image/png"})) == "AccessDenied"
+    sig = post["fields"]["x-amz-signature"]
+    assert refused(dict(post["fields"], **{"x-amz-signature": sig[::-1]})) == "SignatureDoesNotMatch"
+    assert refused({"key": "user/anon.txt"}) == "AccessDenied"
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket="uploads-1")["Contents"]]
+    assert listed == ["user/hello.txt", "user/two.txt"]
+
+    # A bucket that lets anyone write takes unsigned forms.
+    s3.create_bucket(Bucket="dropbox-1", ACL="public-read-write")
+    r = requests.post(f"{server.endpoint}/dropbox-1", data={"key": "anon.txt"},
+                      files={"file": ("a.txt", b"anon")}, timeout=10)
+    assert r.status_code == 204, r.text
+    assert s3.get_object(Bucket="dropbox-1", Key="anon.txt")["Body"].read() == b"anon"

@@ -35,6 +35,30 @@ pub trait KeyResolver: Send + Sync + 'static {
     async fn resolve(&self, access_key_id: &str) -> Result<Option<ResolvedKey>, String>;
 }
 
+/// Verifies POST-form signatures (see [`nomuck_http::FormAuthenticator`]) with
+/// the access keys of a [`KeyResolver`].
+pub struct FormKeys(pub Arc<dyn KeyResolver>);
+
+#[async_trait::async_trait]
+impl nomuck_http::FormAuthenticator for FormKeys {
+    async fn authenticate_form(
+        &self,
+        signature: &nomuck_http::FormSignature,
+        policy: &str,
+    ) -> Result<Principal, Rejection> {
+        let key = self
+            .0
+            .resolve(signature.access_key_id())
+            .await
+            .map_err(Rejection::Internal)?
+            .ok_or(Rejection::Auth(AuthError::UnknownAccessKey))?;
+        signature
+            .verify(&key.secret_access_key, policy)
+            .map_err(Rejection::Auth)?;
+        Ok(key.principal)
+    }
+}
+
 /// Derived signing keys are valid for one key, day, region and service; deriving one
 /// costs four HMACs, so they are kept. The map is cleared when it grows past this.
 const MAX_CACHED_SIGNING_KEYS: usize = 16 * 1024;

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use auth::{KeyResolver, ResolvedKey};
+pub use auth::{FormKeys, KeyResolver, ResolvedKey};
 pub use metrics::Metrics;
 pub use server::serve;
 

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 
-pub use nomuck_sigv4::{AuthError, UriEncoding};
+pub use nomuck_sigv4::{AuthError, FormSignature, UriEncoding};
 
 /// Error type carried by request and response bodies. Body-level authentication
 /// failures (a bad chunk signature, a content hash mismatch) arrive as a boxed
@@ -124,6 +124,21 @@ pub enum Rejection {
     BadRequest(String),
     /// The server failed (the credential store is unavailable, say).
     Internal(String),
+}
+
+/// Verifies signatures carried inside a request rather than on it: a browser
+/// POST upload's form signs its policy document with the uploader's key. The
+/// edge implements it over the same access keys it verifies requests with, so
+/// API crates never see secrets.
+#[async_trait::async_trait]
+pub trait FormAuthenticator: Send + Sync + 'static {
+    /// The principal whose key made `signature` over `policy` (the form's
+    /// base64 `policy` field, as sent).
+    async fn authenticate_form(
+        &self,
+        signature: &FormSignature,
+        policy: &str,
+    ) -> Result<Principal, Rejection>;
 }
 
 /// Name of the operation a response answered, for metrics and logs. API crates put it

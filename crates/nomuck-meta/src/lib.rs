@@ -68,6 +68,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// The account's buckets in name (byte) order.
     async fn buckets_of(&self, owner: &str) -> Result<Vec<Bucket>, MetaError>;
     async fn bucket_config(&self, bucket: &str, kind: &str) -> Result<Option<Vec<u8>>, MetaError>;
+    /// Names of the buckets that have a config document of `kind`, in name
+    /// order (for background work such as lifecycle).
+    async fn buckets_with_config(&self, kind: &str) -> Result<Vec<String>, MetaError>;
     /// A version with its data (inline bytes or segments): the latest if
     /// `version_id` is `None` (which may be a delete marker).
     async fn object(

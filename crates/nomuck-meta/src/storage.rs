@@ -329,14 +329,21 @@ pub struct WriteCondition {
     /// `If-None-Match`: `*` requires no current object; a list requires the
     /// current object's ETag, if any, not to be listed.
     pub if_none_match: Option<String>,
+    /// Only [`crate::Mutation::DeleteObject`]: the key's latest version
+    /// (delete markers included) when the delete adds a marker, else the
+    /// version it removes, must still be the stored row with this
+    /// [`ObjectVersion::internal_id`]; else [`Refusal::PreconditionFailed`].
+    /// Background deletions (lifecycle) use it so a version written after
+    /// they looked is never the one they delete.
+    pub version_row: Option<i64>,
 }
 
 impl WriteCondition {
     /// `If-None-Match: *`, the create-only write.
     pub fn create_only() -> Self {
         Self {
-            if_match: None,
             if_none_match: Some("*".into()),
+            ..Self::default()
         }
     }
 }

@@ -6,9 +6,12 @@ mod addressing;
 mod buckets;
 mod cors;
 pub mod error;
+pub mod form;
 pub mod headers;
+pub mod lifecycle;
 mod multipart;
 mod objects;
+mod post;
 mod reply;
 mod website;
 pub mod xml;
@@ -51,11 +54,25 @@ impl Default for S3Config {
 pub struct S3Api {
     storage: Arc<Storage>,
     config: S3Config,
+    /// Verifies browser POST upload signatures; without it signed forms are refused.
+    forms: Option<Arc<dyn nomuck_http::FormAuthenticator>>,
 }
 
 impl S3Api {
     pub fn new(storage: Arc<Storage>, config: S3Config) -> Self {
-        Self { storage, config }
+        Self {
+            storage,
+            config,
+            forms: None,
+        }
+    }
+
+    pub fn with_form_authenticator(
+        mut self,
+        forms: Arc<dyn nomuck_http::FormAuthenticator>,
+    ) -> Self {
+        self.forms = Some(forms);
+        self
     }
 }
 
@@ -128,6 +145,13 @@ impl ServiceApi for S3Api {
         // small XML document.
         match head.method {
             Method::PUT => self.storage.options().max_object_size,
+            // A browser upload form: its fields, then the object.
+            Method::POST
+                if headers::text(&head.headers, "content-type")
+                    .is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/form-data")) =>
+            {
+                self.storage.options().max_object_size + (1 << 20)
+            }
             _ => MAX_XML_BODY,
         }
     }
@@ -270,6 +294,18 @@ impl S3Api {
                     website::delete_bucket_website(s, req)
                 )
             }
+            Method::GET if req.has("lifecycle") => op!(
+                "GetBucketLifecycleConfiguration",
+                lifecycle::get_bucket_lifecycle(s, req)
+            ),
+            Method::PUT if req.has("lifecycle") => op!(
+                "PutBucketLifecycleConfiguration",
+                lifecycle::put_bucket_lifecycle(s, req)
+            ),
+            Method::DELETE if req.has("lifecycle") => op!(
+                "DeleteBucketLifecycle",
+                lifecycle::delete_bucket_lifecycle(s, req)
+            ),
             Method::GET if req.has("cors") => op!("GetBucketCors", cors::get_bucket_cors(s, req)),
             Method::PUT if req.has("cors") => op!("PutBucketCors", cors::put_bucket_cors(s, req)),
             Method::DELETE if req.has("cors") => {
@@ -363,6 +399,10 @@ impl S3Api {
                     Method::POST if req.has("delete") => {
                         op!("DeleteObjects", objects::delete_objects(s, req))
                     }
+                    Method::POST if req.query.is_empty() => op!(
+                        "PostObject",
+                        post::post_object(s, self.forms.as_deref(), req)
+                    ),
                     Method::GET if req.has("location") => {
                         op!("GetBucketLocation", buckets::get_bucket_location(s, req))
                     }
@@ -450,7 +490,6 @@ impl S3Api {
 /// operation (a `PUT ?policy` must never create a bucket).
 fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const SUBRESOURCES: &[&str] = &[
-        "lifecycle",
         "logging",
         "notification",
         "replication",
@@ -473,6 +512,12 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         || req.has("versioning") && matches!(req.target, Target::Object { .. });
     if versioning_other {
         return Some("versioning");
+    }
+    let lifecycle_other = req.has("lifecycle")
+        && (!matches!(req.head.method, Method::GET | Method::PUT | Method::DELETE)
+            || matches!(req.target, Target::Object { .. }));
+    if lifecycle_other {
+        return Some("lifecycle");
     }
     SUBRESOURCES.iter().copied().find(|s| req.has(s))
 }
@@ -617,6 +662,10 @@ fn no_such_config(kind: &str) -> S3Error {
         kinds::OWNERSHIP => (
             "OwnershipControlsNotFoundError",
             "The bucket ownership controls were not found",
+        ),
+        kinds::LIFECYCLE => (
+            "NoSuchLifecycleConfiguration",
+            "The lifecycle configuration does not exist",
         ),
         _ => ("NoSuchConfiguration", "The configuration does not exist"),
     };

@@ -73,6 +73,7 @@ pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
     reply::set(&mut response, "etag", &quoted(&out.etag));
     set_checksum(&mut response, out.checksum.as_ref());
     set_version(&mut response, out.version_id.as_deref());
+    crate::lifecycle::set_expiration(&mut response, out.expiration.as_ref());
     Ok(response)
 }
 
@@ -91,6 +92,7 @@ fn object_headers(response: &mut nomuck_http::Response, info: &ObjectInfo, check
         reply::set(response, "x-amz-mp-parts-count", &parts.to_string());
     }
     set_version(response, info.version_id.as_deref());
+    crate::lifecycle::set_expiration(response, info.expiration.as_ref());
     if checksum_mode {
         set_checksum(response, info.checksum.as_ref());
     }

@@ -28,6 +28,7 @@ mod body;
 mod canonical;
 mod chunked;
 mod error;
+mod form;
 mod key;
 mod parse;
 mod sign;
@@ -42,6 +43,7 @@ pub use chunked::{
     ChunkedConfig, ChunkedDecoder, ChunkedMode, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MIN_CHUNK_SIZE,
 };
 pub use error::AuthError;
+pub use form::FormSignature;
 pub use key::{SigningKey, derive_signing_key, derive_signing_key_bytes};
 pub use parse::{AuthKind, CredentialScope, PayloadHash, SignedRequest, parse_request};
 pub use sign::{

@@ -255,7 +255,10 @@ fn malformed(kind: AuthKind, msg: impl Into<String>) -> AuthError {
     }
 }
 
-fn parse_credential(kind: AuthKind, v: &str) -> Result<(String, CredentialScope), AuthError> {
+pub(crate) fn parse_credential(
+    kind: AuthKind,
+    v: &str,
+) -> Result<(String, CredentialScope), AuthError> {
     let mut parts = v.split('/');
     let (Some(akid), Some(date), Some(region), Some(service), Some(term), None) = (
         parts.next(),

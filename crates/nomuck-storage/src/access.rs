@@ -9,6 +9,7 @@ use std::sync::Arc;
 use nomuck_policy::{Acl, ObjectOwnership, Policy, PublicAccessBlock};
 
 use crate::auth::{Action, BucketAccess, Ownership};
+use crate::lifecycle::Lifecycle;
 use crate::{Caller, RequestedAcl, Storage, StorageError};
 
 /// Config document kinds (`bucket_configs.kind`).
@@ -19,6 +20,7 @@ pub mod kinds {
     pub const OWNERSHIP: &str = "ownership";
     pub const CORS: &str = "cors";
     pub const WEBSITE: &str = "website";
+    pub const LIFECYCLE: &str = "lifecycle";
 }
 
 fn corrupt(kind: &str, e: impl std::fmt::Display) -> StorageError {
@@ -64,6 +66,9 @@ impl Storage {
             .bucket_config(bucket, kinds::WEBSITE)
             .await?
             .map(Arc::from);
+        if let Some(doc) = self.meta.bucket_config(bucket, kinds::LIFECYCLE).await? {
+            access.lifecycle = Some(Arc::new(json(kinds::LIFECYCLE, &doc)?));
+        }
         Ok(access)
     }
 
@@ -77,6 +82,56 @@ impl Storage {
             .authorized_bucket(caller, bucket, action, None)
             .await?
             .1)
+    }
+
+    /// GetBucketLifecycleConfiguration.
+    pub async fn get_bucket_lifecycle(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<Arc<Lifecycle>, StorageError> {
+        let access = self
+            .access_for(caller, bucket, Action::GetLifecycleConfiguration)
+            .await?;
+        access
+            .lifecycle
+            .clone()
+            .ok_or(StorageError::NoSuchConfig(kinds::LIFECYCLE))
+    }
+
+    /// PutBucketLifecycleConfiguration: validated as S3 does; applied by the
+    /// background pass from then on.
+    pub async fn put_bucket_lifecycle(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        lifecycle: &Lifecycle,
+    ) -> Result<(), StorageError> {
+        lifecycle.validate()?;
+        self.put_bucket_config(
+            caller,
+            bucket,
+            kinds::LIFECYCLE,
+            to_json(lifecycle)?,
+            Action::PutLifecycleConfiguration,
+        )
+        .await
+    }
+
+    /// DeleteBucketLifecycle (authorized as `s3:PutLifecycleConfiguration`,
+    /// as in S3).
+    pub async fn delete_bucket_lifecycle(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<(), StorageError> {
+        self.delete_bucket_config(
+            caller,
+            bucket,
+            kinds::LIFECYCLE,
+            Action::PutLifecycleConfiguration,
+        )
+        .await
     }
 
     /// GetBucketPolicy: the policy as it was put.

@@ -29,6 +29,8 @@ pub(crate) struct BucketAccess {
     /// view reads and anyone may apply (see `Storage::served_config`).
     pub cors: Option<Arc<[u8]>>,
     pub website: Option<Arc<[u8]>>,
+    /// Read by the lifecycle pass and for `x-amz-expiration` replies.
+    pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
 }
 
 /// Object ownership. nomuck's default keeps ACLs in force (`ObjectWriter`),

@@ -311,7 +311,7 @@ impl Storage {
     }
 
     /// The bucket and its access configuration, from the cache or the store.
-    async fn cached_bucket(
+    pub(crate) async fn cached_bucket(
         &self,
         name: &str,
     ) -> Result<(Arc<Bucket>, Arc<BucketAccess>), StorageError> {

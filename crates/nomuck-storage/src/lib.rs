@@ -29,6 +29,7 @@ mod error;
 mod gc;
 mod ids;
 mod ingest;
+pub mod lifecycle;
 mod listing;
 mod multipart;
 mod names;
@@ -47,6 +48,7 @@ use tokio::task::JoinHandle;
 
 pub use error::{BodyError, StorageError};
 pub use gc::GcReport;
+pub use lifecycle::LifecycleReport;
 pub use listing::MAX_PAGE;
 pub use multipart::{PART_NUMBERS, multipart_etag};
 pub use names::{MAX_KEY_LEN, validate_bucket_name};
@@ -84,6 +86,10 @@ pub struct StorageOptions {
     pub usage_flush_interval: Duration,
     /// How long a bucket lookup is reused without asking the metadata store.
     pub bucket_cache_ttl: Duration,
+    /// How often lifecycle rules are applied (also once at start).
+    pub lifecycle_interval: Duration,
+    /// The length of a lifecycle day (24 hours; shorter only for tests).
+    pub lifecycle_day: Duration,
 }
 
 impl Default for StorageOptions {
@@ -99,6 +105,8 @@ impl Default for StorageOptions {
             orphan_grace: Duration::from_secs(3600),
             usage_flush_interval: Duration::from_secs(1),
             bucket_cache_ttl: Duration::from_secs(5),
+            lifecycle_interval: Duration::from_secs(3600),
+            lifecycle_day: Duration::from_secs(86_400),
         }
     }
 }
@@ -112,6 +120,7 @@ pub struct Storage {
     requests: usage::RequestUsage,
     /// One collection at a time.
     gc_lock: tokio::sync::Mutex<()>,
+    lifecycle_lock: tokio::sync::Mutex<()>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -144,12 +153,14 @@ impl Storage {
             opts,
             requests: usage::RequestUsage::new(),
             gc_lock: tokio::sync::Mutex::new(()),
+            lifecycle_lock: tokio::sync::Mutex::new(()),
             tasks: Mutex::new(Vec::new()),
         })
     }
 
-    /// Starts the garbage collector (at once, then every `gc_interval`) and
-    /// the read-usage flusher. Needs a tokio runtime. The tasks hold only a
+    /// Starts the garbage collector (at once, then every `gc_interval`), the
+    /// lifecycle pass (at once, then every `lifecycle_interval`) and the
+    /// read-usage flusher. Needs a tokio runtime. The tasks hold only a
     /// weak reference and end when the engine is dropped or shut down.
     pub fn start_background(self: &Arc<Self>) {
         let gc = spawn_periodic(Arc::downgrade(self), self.opts.gc_interval, true, |s| {
@@ -171,10 +182,22 @@ impl Storage {
                 })
             },
         );
+        let lifecycle = spawn_periodic(
+            Arc::downgrade(self),
+            self.opts.lifecycle_interval,
+            true,
+            |s| {
+                Box::pin(async move {
+                    if let Err(e) = s.apply_lifecycle_now().await {
+                        tracing::warn!(error = %e, "applying lifecycle rules failed; will retry");
+                    }
+                })
+            },
+        );
         self.tasks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .extend([gc, flush]);
+            .extend([gc, flush, lifecycle]);
     }
 
     /// Stops background work and appends pending read usage.

@@ -297,6 +297,7 @@ impl Storage {
             checksum: v.checksum,
             size: v.size,
             last_modified: v.last_modified,
+            expiration: None,
         }))
     }
 
@@ -359,6 +360,7 @@ impl Storage {
             checksum: done.checksum,
             size: done.size,
             last_modified: now,
+            expiration: None,
         })
     }
 

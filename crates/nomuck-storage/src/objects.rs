@@ -10,7 +10,7 @@ use nomuck_meta::{
     Segment, Versioning, WriteCondition,
 };
 
-use crate::auth::{Action, authorize};
+use crate::auth::{Action, BucketAccess, authorize};
 use crate::ids::time_ordered_id;
 use crate::ingest::{IngestSpec, Stored, checksum_plan, ingest, parse_content_md5};
 use crate::names::validate_key;
@@ -38,6 +38,7 @@ pub(crate) fn write_condition(
     Ok(Some(WriteCondition {
         if_match,
         if_none_match,
+        version_row: None,
     }))
 }
 
@@ -118,6 +119,7 @@ pub(crate) fn object_info(b: &Bucket, v: &ObjectVersion, part_number: Option<u32
         owner: v.owner.clone(),
         tag_count: v.tags.len(),
         parts_count: (!parts.is_empty()).then(|| u32::try_from(parts.len()).unwrap_or(u32::MAX)),
+        expiration: None,
     }
 }
 
@@ -139,6 +141,21 @@ impl Storage {
         version_id: Option<&str>,
         action: Action,
     ) -> Result<(Arc<Bucket>, ObjectVersion), StorageError> {
+        let (b, _, v) = self
+            .load_version_in(caller, bucket, key, version_id, action)
+            .await?;
+        Ok((b, v))
+    }
+
+    /// [`Storage::load_version`], with the bucket's access configuration.
+    async fn load_version_in(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        action: Action,
+    ) -> Result<(Arc<Bucket>, Arc<BucketAccess>, ObjectVersion), StorageError> {
         validate_key(key)?;
         let (b, access) = self.bucket_state(caller, bucket).await?;
         let found = self.meta.object(bucket, key, version_id).await?;
@@ -190,8 +207,25 @@ impl Storage {
                     delete_marker: Some(v.version_id),
                 },
             }),
-            Some(v) => Ok((b, v)),
+            Some(v) => Ok((b, access, v)),
         }
+    }
+
+    /// When the lifecycle rules will expire a current version, and by which
+    /// rule (`x-amz-expiration`).
+    fn expiration_of(&self, access: &BucketAccess, v: &ObjectVersion) -> Option<Expiry> {
+        let lifecycle = access.lifecycle.as_ref()?;
+        let (at, rule) = lifecycle.expiry(
+            &self.lifecycle_clock(),
+            &v.key,
+            v.size,
+            &v.tags,
+            v.last_modified,
+        )?;
+        Some(Expiry {
+            at,
+            rule_id: rule.to_owned(),
+        })
     }
 
     /// PutObject: streams `body` (never holding more than the inline
@@ -249,8 +283,11 @@ impl Storage {
             acl,
             data: ObjectData::Inline(Vec::new()),
         };
-        self.commit_version(&b, version, ing.stored, condition)
-            .await
+        let expiration = self.expiration_of(&access, &version);
+        let out = self
+            .commit_version(&b, version, ing.stored, condition)
+            .await?;
+        Ok(PutObjectOutput { expiration, ..out })
     }
 
     /// Commits a freshly ingested version (request usage included); on
@@ -283,6 +320,7 @@ impl Storage {
             checksum: version.checksum.clone(),
             size: version.size,
             last_modified: version.last_modified,
+            expiration: None,
         };
         let now = version.last_modified;
         let muts = vec![Mutation::PutObject {
@@ -328,9 +366,17 @@ impl Storage {
         bucket: &str,
         key: &str,
         req: &GetObjectRequest,
-    ) -> Result<(Arc<Bucket>, ObjectVersion, Option<Range<u64>>), StorageError> {
-        let (b, v) = self
-            .load_version(
+    ) -> Result<
+        (
+            Arc<Bucket>,
+            ObjectVersion,
+            Option<Range<u64>>,
+            Option<Expiry>,
+        ),
+        StorageError,
+    > {
+        let (b, access, v) = self
+            .load_version_in(
                 caller,
                 bucket,
                 key,
@@ -341,7 +387,11 @@ impl Storage {
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
         self.record_request(&b.owner, RequestClass::GetOther);
-        Ok((b, v, range))
+        let expiry = v
+            .is_latest
+            .then(|| self.expiration_of(&access, &v))
+            .flatten();
+        Ok((b, v, range, expiry))
     }
 
     /// GetObject: metadata plus a byte stream of the whole object, one range
@@ -353,8 +403,11 @@ impl Storage {
         key: &str,
         req: GetObjectRequest,
     ) -> Result<GetObjectOutput, StorageError> {
-        let (b, v, range) = self.read_version(caller, bucket, key, &req).await?;
-        let info = object_info(&b, &v, req.part_number);
+        let (b, v, range, expiration) = self.read_version(caller, bucket, key, &req).await?;
+        let info = ObjectInfo {
+            expiration,
+            ..object_info(&b, &v, req.part_number)
+        };
         let served = range.clone().unwrap_or(0..v.size);
         let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone())?;
         Ok(GetObjectOutput {
@@ -373,17 +426,20 @@ impl Storage {
         key: &str,
         req: &GetObjectRequest,
     ) -> Result<HeadObjectOutput, StorageError> {
-        let (b, v, range) = self.read_version(caller, bucket, key, req).await?;
+        let (b, v, range, expiration) = self.read_version(caller, bucket, key, req).await?;
         let served = range.clone().unwrap_or(0..v.size);
         Ok(HeadObjectOutput {
-            info: object_info(&b, &v, req.part_number),
+            info: ObjectInfo {
+                expiration,
+                ..object_info(&b, &v, req.part_number)
+            },
             range: range.map(|r| content_range(&r, v.size)),
             content_length: served.end - served.start,
         })
     }
 
     /// The mutation deleting `key` (or one version of it) in bucket `b`.
-    fn delete_mutation(
+    pub(crate) fn delete_mutation(
         b: &Bucket,
         key: &str,
         version_id: Option<String>,

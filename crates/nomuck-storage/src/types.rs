@@ -153,6 +153,15 @@ pub struct PutObjectOutput {
     pub checksum: Option<ObjectChecksum>,
     pub size: u64,
     pub last_modified: Millis,
+    /// When lifecycle rules will expire the new object (`x-amz-expiration`).
+    pub expiration: Option<Expiry>,
+}
+
+/// When a lifecycle rule will expire an object, and which rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expiry {
+    pub at: Millis,
+    pub rule_id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -182,6 +191,8 @@ pub struct ObjectInfo {
     pub tag_count: usize,
     /// Set for multipart objects (`x-amz-mp-parts-count`).
     pub parts_count: Option<u32>,
+    /// Set for a current version that lifecycle rules will expire.
+    pub expiration: Option<Expiry>,
 }
 
 /// The byte range actually served (for `Content-Range`), inclusive.

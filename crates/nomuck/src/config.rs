@@ -34,6 +34,8 @@ pub struct FileS3 {
     pub domains: Option<Vec<String>>,
     /// Host suffixes of static website endpoints (`BUCKET.<domain>`).
     pub website_domains: Option<Vec<String>>,
+    /// Length of a lifecycle "day" in seconds (86400; shorter for tests).
+    pub lifecycle_day_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,8 @@ pub struct ServeConfig {
     pub edge: nomuck_edge::EdgeConfig,
     pub s3_domains: Vec<String>,
     pub s3_website_domains: Vec<String>,
+    /// How long a lifecycle day lasts (a real day unless testing).
+    pub lifecycle_day: Duration,
 }
 
 /// What flags and environment said (clap already merged the two).
@@ -82,6 +86,7 @@ pub struct Overrides {
     pub max_connections: Option<usize>,
     pub s3_domains: Option<Vec<String>>,
     pub s3_website_domains: Option<Vec<String>>,
+    pub lifecycle_day_secs: Option<u64>,
 }
 
 pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -132,12 +137,18 @@ impl ServeConfig {
             .s3_website_domains
             .or_else(|| file.s3.website_domains.clone())
             .unwrap_or_else(|| vec![nomuck_s3::DEFAULT_WEBSITE_DOMAIN.to_owned()]);
+        let day_secs = over
+            .lifecycle_day_secs
+            .or(file.s3.lifecycle_day_secs)
+            .unwrap_or(86_400);
+        anyhow::ensure!(day_secs > 0, "lifecycle_day_secs must be at least 1");
         Ok(Self {
             listen,
             data_dir: data_dir(over.data_dir, file),
             edge,
             s3_domains,
             s3_website_domains,
+            lifecycle_day: Duration::from_secs(day_secs),
         })
     }
 }
@@ -169,6 +180,10 @@ mod tests {
 
         let defaults = ServeConfig::resolve(Overrides::default(), &FileConfig::default()).unwrap();
         assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(defaults.lifecycle_day, Duration::from_secs(86_400));
+        let file: FileConfig = toml::from_str("[s3]\nlifecycle_day_secs = 10").unwrap();
+        let short = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert_eq!(short.lifecycle_day, Duration::from_secs(10));
     }
 
     #[test]

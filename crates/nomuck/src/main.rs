@@ -86,6 +86,10 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     s3_website_domains: Option<Vec<String>>,
+    /// Length of a lifecycle day in seconds, for testing lifecycle rules
+    /// [default: 86400].
+    #[arg(long, env = "NOMUCK_LIFECYCLE_DAY_SECS")]
+    lifecycle_day_secs: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         max_connections: args.max_connections,
                         s3_domains: args.s3_domains,
                         s3_website_domains: args.s3_website_domains,
+                        lifecycle_day_secs: args.lifecycle_day_secs,
                     },
                     &file,
                 )?;

@@ -1,6 +1,7 @@
 //! `nomuck serve`: open the data directory, wire the services to the edge, listen.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use nomuck_edge::{Edge, KeyResolver, ResolvedKey};
@@ -66,19 +67,28 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let bound = listener.local_addr()?;
 
+    let defaults = nomuck_storage::StorageOptions::default();
     let storage = dir.storage(nomuck_storage::StorageOptions {
         default_region: config.edge.region.clone(),
-        ..nomuck_storage::StorageOptions::default()
+        lifecycle_day: config.lifecycle_day,
+        // A tenth of a day late at most, and at least hourly.
+        lifecycle_interval: (config.lifecycle_day / 10)
+            .clamp(Duration::from_millis(200), defaults.lifecycle_interval),
+        ..defaults
     })?;
     storage.start_background();
-    let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(nomuck_s3::S3Api::new(
-        storage.clone(),
-        nomuck_s3::S3Config {
-            domains: config.s3_domains.clone(),
-            website_domains: config.s3_website_domains.clone(),
-        },
-    ));
-    let edge = Edge::new(config.edge.clone(), Arc::new(IamResolver(dir.iam.clone())))
+    let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
+    let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
+        nomuck_s3::S3Api::new(
+            storage.clone(),
+            nomuck_s3::S3Config {
+                domains: config.s3_domains.clone(),
+                website_domains: config.s3_website_domains.clone(),
+            },
+        )
+        .with_form_authenticator(Arc::new(nomuck_edge::FormKeys(keys.clone()))),
+    );
+    let edge = Edge::new(config.edge.clone(), keys)
         .with_api(s3.clone())
         .with_anonymous_api(s3)
         .with_api(Arc::new(nomuck_sts::StsApi))

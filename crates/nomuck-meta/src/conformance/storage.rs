@@ -455,6 +455,19 @@ pub async fn bucket_configs(s: Arc<dyn MetaStore>) {
     )
     .await;
     assert_eq!(s.bucket_config("b", "policy").await.unwrap(), None);
+    with_bucket(&s, "a").await;
+    commit_ok(
+        &s,
+        vec![Mutation::PutBucketConfig {
+            bucket: "a".into(),
+            kind: "cors".into(),
+            doc: vec![],
+            bucket_owner: None,
+        }],
+    )
+    .await;
+    assert_eq!(s.buckets_with_config("cors").await.unwrap(), ["a", "b"]);
+    assert!(s.buckets_with_config("policy").await.unwrap().is_empty());
     let r = s.commit(vec![Mutation::PutBucketConfig {
         bucket: "nope".into(),
         kind: "x".into(),
@@ -629,11 +642,11 @@ pub async fn object_write_conditions(s: Arc<dyn MetaStore>) {
     let none_match = WriteCondition::create_only();
     let if_match = |e: &str| WriteCondition {
         if_match: Some(e.to_owned()),
-        if_none_match: None,
+        ..WriteCondition::default()
     };
     let if_none_match = |e: &str| WriteCondition {
-        if_match: None,
         if_none_match: Some(e.to_owned()),
+        ..WriteCondition::default()
     };
     // If-Match on a missing key: NoSuchKey. If-None-Match * on it: fine.
     assert_eq!(
@@ -681,8 +694,43 @@ pub async fn object_write_conditions(s: Arc<dyn MetaStore>) {
         refusal(s.commit(vec![cond_del(if_match(&etag))]).await),
         Refusal::PreconditionFailed
     );
-    commit_ok(&s, vec![cond_del(if_match(&md5_hex(b"2")))]).await;
+    // A delete pinned to a stored row refuses once the key was rewritten.
+    let row = s.object("b", "k", None).await.unwrap().unwrap().internal_id;
+    commit_ok(&s, vec![cond_put(b"3", if_match("*"))]).await;
+    let pinned = |row: i64| WriteCondition {
+        version_row: Some(row),
+        ..WriteCondition::default()
+    };
+    assert_eq!(
+        refusal(s.commit(vec![cond_del(pinned(row))]).await),
+        Refusal::PreconditionFailed
+    );
+    let row = s.object("b", "k", None).await.unwrap().unwrap().internal_id;
+    commit_ok(&s, vec![cond_del(pinned(row))]).await;
     assert_eq!(s.object("b", "k", None).await.unwrap(), None);
+    // Pinned to the latest row when the delete only adds a marker.
+    commit_ok(&s, vec![cond_put(b"4", WriteCondition::default())]).await;
+    let row = s.object("b", "k", None).await.unwrap().unwrap().internal_id;
+    let marker_on = |row: i64| Mutation::DeleteObject {
+        bucket: "b".into(),
+        key: "k".into(),
+        remove_version: None,
+        add_marker: Some(DeleteMarker {
+            version_id: "m1".into(),
+            last_modified: 1,
+            owner: "o".into(),
+        }),
+        condition: Some(pinned(row)),
+        bucket_owner: None,
+        usage: None,
+    };
+    assert_eq!(
+        refusal(s.commit(vec![marker_on(row + 1000)]).await),
+        Refusal::PreconditionFailed
+    );
+    commit_ok(&s, vec![marker_on(row)]).await;
+    let latest = s.object("b", "k", None).await.unwrap().unwrap();
+    assert!(latest.is_delete_marker);
 }
 
 pub async fn object_delete_and_gc_queue(s: Arc<dyn MetaStore>) {
@@ -1292,7 +1340,7 @@ pub async fn multipart_complete_errors(s: Arc<dyn MetaStore>) {
     let mut cond = complete("u1", "b", "k", &[&p1, &p2]);
     cond.condition = Some(WriteCondition {
         if_match: Some("\"abc\"".into()),
-        if_none_match: None,
+        ..WriteCondition::default()
     });
     assert_eq!(try_complete(cond).await, Refusal::NoSuchKey);
     // Nothing changed: the upload and its parts are intact and still complete.

@@ -251,6 +251,13 @@ impl MetaStore for SqliteMetaStore {
             .await
     }
 
+    async fn buckets_with_config(&self, kind: &str) -> Result<Vec<String>, MetaError> {
+        let kind = kind.to_owned();
+        self.readers
+            .run(move |c| q::buckets_with_config(c, &kind))
+            .await
+    }
+
     async fn object(
         &self,
         bucket: &str,

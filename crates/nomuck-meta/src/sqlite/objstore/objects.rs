@@ -56,6 +56,15 @@ pub(super) fn delete(
     let usage = usage.as_ref();
     guard_bucket(conn, bucket, bucket_owner.as_deref())?;
     check_condition(conn, bucket, key, condition.as_ref())?;
+    if let Some(want) = condition.as_ref().and_then(|c| c.version_row) {
+        let row = match (remove_version, add_marker) {
+            (Some(v), None) => version_row(conn, bucket, key, v)?.map(|(id, _)| id),
+            _ => super::latest(conn, bucket, key)?.map(|(id, _, _)| id),
+        };
+        if row != Some(want) {
+            return Err(super::refused(Refusal::PreconditionFailed));
+        }
+    }
     let mut freed = Vec::new();
     if let Some(v) = remove_version
         && let Some((id, was_latest)) = version_row(conn, bucket, key, v)?

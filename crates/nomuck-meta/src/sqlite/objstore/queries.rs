@@ -78,6 +78,15 @@ pub(in crate::sqlite) fn bucket_config(
         .map_err(db_err)
 }
 
+pub(in crate::sqlite) fn buckets_with_config(
+    c: &Connection,
+    kind: &str,
+) -> Result<Vec<String>, MetaError> {
+    c.prepare_cached("SELECT bucket FROM bucket_configs WHERE kind = ?1 ORDER BY bucket")
+        .and_then(|mut s| s.query_map([kind], |r| r.get(0))?.collect())
+        .map_err(db_err)
+}
+
 // ---------------------------------------------------------------- objects
 
 /// Columns of an object row as stored, before decoding.

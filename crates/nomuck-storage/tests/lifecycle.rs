@@ -1,0 +1,280 @@
+//! Lifecycle rules applied by the background pass, on SQLite + local disk,
+//! with a lifecycle day of 200 ms.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use nomuck_storage::lifecycle::{
+    Expiration, Filter, FilterForm, Lifecycle, NoncurrentExpiration, Rule,
+};
+use nomuck_storage::*;
+
+const DAY: Duration = Duration::from_millis(200);
+
+fn lifecycle_env() -> Env {
+    env_with(StorageOptions {
+        lifecycle_day: DAY,
+        ..test_options()
+    })
+}
+
+fn rule(id: &str, prefix: &str) -> Rule {
+    Rule {
+        id: id.into(),
+        enabled: true,
+        filter: Filter {
+            prefix: Some(prefix.into()),
+            form: FilterForm::Filter,
+            ..Filter::default()
+        },
+        expiration: None,
+        noncurrent: None,
+        abort_incomplete_after_days: None,
+    }
+}
+
+async fn set_rules(e: &Env, bucket: &str, rules: Vec<Rule>) {
+    e.storage
+        .put_bucket_lifecycle(&alice(), bucket, &Lifecycle { rules })
+        .await
+        .unwrap();
+}
+
+async fn versions(e: &Env, bucket: &str) -> Vec<(String, bool)> {
+    let page = e
+        .storage
+        .list_object_versions(
+            &alice(),
+            bucket,
+            ListVersionsRequest {
+                max_keys: 1000,
+                ..ListVersionsRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    page.versions
+        .iter()
+        .map(|v| (v.key.clone(), v.is_delete_marker))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiration_by_age_prefix_and_tags() {
+    let e = lifecycle_env();
+    let s = &e.storage;
+    s.create_bucket(&alice(), "bkt-b", None, None)
+        .await
+        .unwrap();
+    put(s, &alice(), "bkt-b", "logs/old", b"x").await;
+    put(s, &alice(), "bkt-b", "keep/this", b"y").await;
+    let tagged = PutObjectRequest {
+        tags: vec![("temp".into(), "yes".into())],
+        ..PutObjectRequest::default()
+    };
+    s.put_object(&alice(), "bkt-b", "t/tagged", tagged, body(b"z", 4))
+        .await
+        .unwrap();
+    put(s, &alice(), "bkt-b", "t/plain", b"z").await;
+    let mut by_tag = rule("by-tag", "t/");
+    by_tag.filter.tags = vec![("temp".into(), "yes".into())];
+    by_tag.expiration = Some(Expiration::Days(1));
+    let logs = Rule {
+        expiration: Some(Expiration::Days(2)),
+        ..rule("logs", "logs/")
+    };
+    set_rules(&e, "bkt-b", vec![logs, by_tag]).await;
+
+    // Reads say when the object goes, and by which rule.
+    let head = s
+        .head_object(&alice(), "bkt-b", "logs/old", &GetObjectRequest::default())
+        .await
+        .unwrap();
+    let expiry = head.info.expiration.expect("x-amz-expiration");
+    assert_eq!(expiry.rule_id, "logs");
+    assert_eq!(
+        expiry.at,
+        head.info.last_modified + 2 * DAY.as_millis() as i64
+    );
+
+    // Nothing is due yet.
+    assert_eq!(
+        s.apply_lifecycle_now().await.unwrap(),
+        LifecycleReport::default()
+    );
+    tokio::time::sleep(DAY + Duration::from_millis(50)).await;
+    let r = s.apply_lifecycle_now().await.unwrap();
+    assert_eq!(r.expired, 1);
+    assert!(get(s, &alice(), "bkt-b", "t/tagged").await.is_err());
+    assert!(get(s, &alice(), "bkt-b", "t/plain").await.is_ok());
+    assert!(get(s, &alice(), "bkt-b", "logs/old").await.is_ok());
+    tokio::time::sleep(DAY).await;
+    assert_eq!(s.apply_lifecycle_now().await.unwrap().expired, 1);
+    assert!(get(s, &alice(), "bkt-b", "logs/old").await.is_err());
+    assert_eq!(get(s, &alice(), "bkt-b", "keep/this").await.unwrap(), b"y");
+
+    // A disabled rule or a deleted configuration does nothing.
+    s.delete_bucket_lifecycle(&alice(), "bkt-b").await.unwrap();
+    tokio::time::sleep(DAY).await;
+    assert_eq!(
+        s.apply_lifecycle_now().await.unwrap(),
+        LifecycleReport::default()
+    );
+    assert!(get(s, &alice(), "bkt-b", "t/plain").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versioned_keys_noncurrent_versions_and_delete_markers() {
+    let e = lifecycle_env();
+    let s = &e.storage;
+    s.create_bucket(&alice(), "bkt-v", None, None)
+        .await
+        .unwrap();
+    s.set_bucket_versioning(&alice(), "bkt-v", Versioning::Enabled)
+        .await
+        .unwrap();
+    for i in 0..4u8 {
+        put(s, &alice(), "bkt-v", "doc", &[i]).await;
+    }
+    put(s, &alice(), "bkt-v", "gone", b"1").await;
+    s.delete_object(&alice(), "bkt-v", "gone", DeleteObjectRequest::default())
+        .await
+        .unwrap();
+    let keep_newest = Rule {
+        noncurrent: Some(NoncurrentExpiration {
+            days: 1,
+            newer_versions_kept: Some(1),
+        }),
+        ..rule("nc", "doc")
+    };
+    let markers = Rule {
+        noncurrent: Some(NoncurrentExpiration {
+            days: 1,
+            newer_versions_kept: None,
+        }),
+        expiration: Some(Expiration::ExpiredObjectDeleteMarker),
+        ..rule("dm", "gone")
+    };
+    set_rules(&e, "bkt-v", vec![keep_newest, markers]).await;
+    tokio::time::sleep(DAY + Duration::from_millis(50)).await;
+    let r = s.apply_lifecycle_now().await.unwrap();
+    // doc: current + the newest noncurrent stay; "gone": its old version
+    // goes, and then its delete marker hides nothing and goes too.
+    assert_eq!(r.versions_removed, 2 + 2);
+    assert_eq!(
+        versions(&e, "bkt-v").await,
+        [("doc".into(), false), ("doc".into(), false)]
+    );
+    assert_eq!(get(s, &alice(), "bkt-v", "doc").await.unwrap(), [3]);
+
+    // Expiring a current version in a versioned bucket adds a delete marker.
+    set_rules(
+        &e,
+        "bkt-v",
+        vec![Rule {
+            expiration: Some(Expiration::Days(1)),
+            ..rule("exp", "doc")
+        }],
+    )
+    .await;
+    assert_eq!(s.apply_lifecycle_now().await.unwrap().expired, 1);
+    assert!(get(s, &alice(), "bkt-v", "doc").await.is_err());
+    let listed = versions(&e, "bkt-v").await;
+    assert_eq!(listed.len(), 3);
+    assert!(listed[0].1, "the delete marker is latest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_multipart_uploads_are_aborted() {
+    let e = lifecycle_env();
+    let s = &e.storage;
+    s.create_bucket(&alice(), "bkt-m", None, None)
+        .await
+        .unwrap();
+    let stale = s
+        .create_multipart_upload(
+            &alice(),
+            "bkt-m",
+            "tmp/a",
+            CreateMultipartRequest::default(),
+        )
+        .await
+        .unwrap();
+    let kept = s
+        .create_multipart_upload(
+            &alice(),
+            "bkt-m",
+            "other/b",
+            CreateMultipartRequest::default(),
+        )
+        .await
+        .unwrap();
+    set_rules(
+        &e,
+        "bkt-m",
+        vec![Rule {
+            abort_incomplete_after_days: Some(1),
+            ..rule("abort", "tmp/")
+        }],
+    )
+    .await;
+    tokio::time::sleep(DAY + Duration::from_millis(50)).await;
+    assert_eq!(s.apply_lifecycle_now().await.unwrap().uploads_aborted, 1);
+    let left = s
+        .list_multipart_uploads(
+            &alice(),
+            "bkt-m",
+            ListUploadsRequest {
+                max_uploads: 1000,
+                ..ListUploadsRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = left.uploads.iter().map(|u| u.upload_id.as_str()).collect();
+    assert_eq!(ids, [kept.as_str()]);
+    assert_ne!(stale, kept);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_manages_rules_and_bad_rules_are_refused() {
+    let e = lifecycle_env();
+    let s = &e.storage;
+    s.create_bucket(&alice(), "bkt-o", None, None)
+        .await
+        .unwrap();
+    let ok = Lifecycle {
+        rules: vec![Rule {
+            expiration: Some(Expiration::Days(1)),
+            ..rule("r", "")
+        }],
+    };
+    assert!(matches!(
+        s.put_bucket_lifecycle(&bob(), "bkt-o", &ok).await,
+        Err(StorageError::AccessDenied)
+    ));
+    assert!(matches!(
+        s.get_bucket_lifecycle(&alice(), "bkt-o").await,
+        Err(StorageError::NoSuchConfig(_))
+    ));
+    let zero = Lifecycle {
+        rules: vec![Rule {
+            expiration: Some(Expiration::Days(0)),
+            ..rule("r", "")
+        }],
+    };
+    assert!(matches!(
+        s.put_bucket_lifecycle(&alice(), "bkt-o", &zero).await,
+        Err(StorageError::InvalidArgument(_))
+    ));
+    s.put_bucket_lifecycle(&alice(), "bkt-o", &ok)
+        .await
+        .unwrap();
+    assert_eq!(
+        *s.get_bucket_lifecycle(&alice(), "bkt-o").await.unwrap(),
+        ok
+    );
+    assert!(s.get_bucket_lifecycle(&bob(), "bkt-o").await.is_err());
+}
