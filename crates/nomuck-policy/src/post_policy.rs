@@ -123,6 +123,8 @@ fn is_exempt(field: &str) -> bool {
         field,
         "policy" | "file" | "x-amz-signature" | "signature" | "awsaccesskeyid"
     ) || field.starts_with("x-ignore-")
+        // A checksum only makes the upload safer; S3 takes it unnamed.
+        || field.starts_with("x-amz-checksum-")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,6 +302,10 @@ fn describe(c: &PostCondition) -> String {
 }
 
 fn parse_expiration(s: &str) -> Option<OffsetDateTime> {
+    // ISO 8601 proper: `2030-01-01 00:00:00` (Python's str() of a datetime) is refused.
+    if !s.contains('T') {
+        return None;
+    }
     OffsetDateTime::parse(s, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(s, &Iso8601::PARSING))
         .ok()

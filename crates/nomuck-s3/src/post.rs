@@ -17,7 +17,6 @@ use nomuck_policy::{FormFields, PostPolicy, PostPolicyError};
 use nomuck_storage::{PutObjectRequest, Storage, StorageError};
 
 use crate::form::{self, FormError, FormField};
-use crate::xml::XmlWriter;
 use crate::{S3Error, S3Request, S3Result, headers, reply, storage_error};
 
 /// Text fields of a form, names and values together.
@@ -105,7 +104,13 @@ fn signature(fields: &[FormField]) -> Result<FormSignature, S3Error> {
             required(fields, "signature")?,
         )
     };
-    sig.map_err(|e| invalid_argument(&e.to_string()))
+    // A signature that does not even decode cannot match.
+    sig.map_err(|e| match e {
+        nomuck_http::AuthError::UnsupportedAlgorithm(a) => {
+            invalid_argument(&format!("unsupported x-amz-algorithm {a}"))
+        }
+        e => S3Error::signature_does_not_match().with_message(e.to_string()),
+    })
 }
 
 /// Fields that become request headers of the PutObject the form stands for.
@@ -324,12 +329,18 @@ pub(crate) async fn post_object(
             None => match field(&fields, "success_action_status") {
                 Some("200") => reply::empty(StatusCode::OK),
                 Some("201") => {
-                    let mut w = XmlWriter::new("PostResponse");
-                    w.elem("Location", &location)
-                        .elem("Bucket", &bucket)
-                        .elem("Key", &key)
-                        .elem("ETag", &etag);
-                    let mut r = reply::xml(StatusCode::CREATED, w.finish("PostResponse"));
+                    // S3 writes this document without a namespace.
+                    let esc = nomuck_http::xml::escape;
+                    let doc = format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse>\
+                         <Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key>\
+                         <ETag>{}</ETag></PostResponse>",
+                        esc(&location),
+                        esc(&bucket),
+                        esc(&key),
+                        esc(&etag)
+                    );
+                    let mut r = reply::xml(StatusCode::CREATED, doc);
                     reply::set(&mut r, "location", &location);
                     r
                 }
