@@ -483,3 +483,121 @@ def test_browser_post_upload_with_a_signed_policy(server, s3):
                       files={"file": ("a.txt", b"anon")}, timeout=10)
     assert r.status_code == 204, r.text
     assert s3.get_object(Bucket="dropbox-1", Key="anon.txt")["Body"].read() == b"anon"
+
+
+class Receiver:
+    """An HTTP endpoint on loopback that records every POST it gets."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict((k.lower(), v) for k, v in self.headers.items()), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, n, timeout=20):
+        import time
+        deadline = time.time() + timeout
+        while len(self.received) < n and time.time() < deadline:
+            time.sleep(0.1)
+        return self.received
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_event_notifications_are_signed_webhooks(server, s3, other):
+    """SNS topics with a push endpoint (as RGW users make them), S3 notification
+    rules, and signed deliveries for created and removed objects."""
+    import hashlib
+    import hmac
+    receiver = Receiver()
+    try:
+        sns = server.client("sns")
+        arn = sns.create_topic(Name="uploads", Attributes={"push-endpoint": receiver.url})["TopicArn"]
+        assert arn.startswith("arn:aws:sns:") and arn.endswith(":uploads")
+        assert [t["TopicArn"] for t in sns.list_topics()["Topics"]] == [arn]
+        attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        assert attrs["push-endpoint"] == receiver.url
+        secret = attrs["nomuck:SigningSecret"]
+
+        s3.create_bucket(Bucket="events-1")
+        s3.put_bucket_versioning(Bucket="events-1", VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_notification_configuration(Bucket="events-1", NotificationConfiguration={
+            "TopicConfigurations": [{
+                "Id": "docs", "TopicArn": arn,
+                "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "docs/"}]}}}]})
+        got = s3.get_bucket_notification_configuration(Bucket="events-1")["TopicConfigurations"]
+        assert got[0]["Id"] == "docs" and got[0]["TopicArn"] == arn
+
+        put = s3.put_object(Bucket="events-1", Key="docs/a b.txt", Body=b"hello")
+        s3.put_object(Bucket="events-1", Key="other/ignored.txt", Body=b"x")
+        s3.copy_object(Bucket="events-1", Key="docs/copy.txt", CopySource={"Bucket": "events-1", "Key": "docs/a b.txt"})
+        mpu = s3.create_multipart_upload(Bucket="events-1", Key="docs/big")["UploadId"]
+        part = s3.upload_part(Bucket="events-1", Key="docs/big", UploadId=mpu, PartNumber=1, Body=b"p" * 10)
+        done = s3.complete_multipart_upload(Bucket="events-1", Key="docs/big", UploadId=mpu,
+                                            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+        marker = s3.delete_object(Bucket="events-1", Key="docs/copy.txt")
+        s3.delete_object(Bucket="events-1", Key="docs/big", VersionId=done["VersionId"])
+
+        received = receiver.wait_for(5)
+        assert len(received) == 5
+        records = []
+        for headers, body in received:
+            t, v1 = (p.split("=", 1)[1] for p in headers["x-nomuck-signature"].split(","))
+            expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(v1, expected)
+            assert headers["x-nomuck-topic-arn"] == arn
+            records.append(json.loads(body)["Records"][0])
+        records.sort(key=lambda r: (r["s3"]["object"]["sequencer"], r["eventName"]))
+        by_name = {r["eventName"]: r for r in records}
+        assert set(by_name) == {"ObjectCreated:Put", "ObjectCreated:Copy", "ObjectCreated:CompleteMultipartUpload",
+                                "ObjectRemoved:DeleteMarkerCreated", "ObjectRemoved:Delete"}
+        created = by_name["ObjectCreated:Put"]["s3"]
+        assert created["bucket"]["name"] == "events-1" and created["configurationId"] == "docs"
+        assert created["object"]["key"] == "docs/a+b.txt" and created["object"]["size"] == 5
+        assert f'"{created["object"]["eTag"]}"' == put["ETag"]
+        assert created["object"]["versionId"] == put["VersionId"]
+        big = by_name["ObjectCreated:CompleteMultipartUpload"]["s3"]["object"]
+        assert f'"{big["eTag"]}"' == done["ETag"] and big["size"] == 10
+        assert by_name["ObjectRemoved:DeleteMarkerCreated"]["s3"]["object"]["versionId"] == marker["VersionId"]
+
+        # Only the owner's existing topics, and only events nomuck emits.
+        other_s3, _ = other
+        other_s3.create_bucket(Bucket="events-2")
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            other_s3.put_bucket_notification_configuration(Bucket="events-2", NotificationConfiguration={
+                "TopicConfigurations": [{"TopicArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+        assert error_code(e) == "InvalidArgument"
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.put_bucket_notification_configuration(Bucket="events-1", NotificationConfiguration={
+                "TopicConfigurations": [{"TopicArn": arn, "Events": ["s3:ObjectRestore:*"]}]})
+        assert error_code(e) == "InvalidArgument"
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            other_s3.get_bucket_notification_configuration(Bucket="events-1")
+        assert error_code(e) == "AccessDenied"
+
+        # An empty configuration stops the events; deleting the topic removes it.
+        s3.put_bucket_notification_configuration(Bucket="events-1", NotificationConfiguration={})
+        s3.put_object(Bucket="events-1", Key="docs/late.txt", Body=b"x")
+        sns.delete_topic(TopicArn=arn)
+        assert sns.list_topics()["Topics"] == []
+        import time
+        time.sleep(1.5)
+        assert len(receiver.received) == 5
+    finally:
+        receiver.close()

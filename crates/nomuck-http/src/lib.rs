@@ -177,6 +177,135 @@ pub trait ServiceApi: Send + Sync + 'static {
     fn reject(&self, ctx: &RequestContext, rejection: Rejection) -> Response;
 }
 
+/// The AWS query protocol (STS, SNS, EC2): form-encoded `Action=` requests,
+/// XML replies and `<ErrorResponse>` errors.
+pub mod query {
+    use http::{HeaderValue, StatusCode, header};
+
+    use super::xml::escape;
+    use super::{AuthError, ErrorCode, Rejection, RequestContext, Response, full_body};
+
+    /// The request's parameters: the query string, then a form body.
+    pub fn params(head: &http::request::Parts, body: &[u8]) -> Vec<(String, String)> {
+        let mut params: Vec<(String, String)> = head
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let is_form = head
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        if is_form {
+            params.extend(form_urlencoded::parse(body).into_owned());
+        }
+        params
+    }
+
+    /// The first value of parameter `name`.
+    pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn xml_response(ctx: &RequestContext, status: StatusCode, body: String) -> Response {
+        let mut response = Response::new(full_body(body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
+            headers.insert("x-amzn-requestid", id);
+        }
+        response
+    }
+
+    /// An `<ErrorResponse>` in the service's XML namespace.
+    pub fn error(
+        ctx: &RequestContext,
+        namespace: &str,
+        status: StatusCode,
+        code: &'static str,
+        message: &str,
+    ) -> Response {
+        let kind = if status.is_server_error() {
+            "Receiver"
+        } else {
+            "Sender"
+        };
+        let body = format!(
+            "<ErrorResponse xmlns=\"{namespace}\"><Error><Type>{kind}</Type><Code>{}</Code>\
+<Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+            escape(code),
+            escape(message),
+            escape(&ctx.request_id)
+        );
+        let mut response = xml_response(ctx, status, body);
+        response.extensions_mut().insert(ErrorCode(code));
+        response
+    }
+
+    /// An edge refusal as the query-protocol services answer it.
+    pub fn rejection(ctx: &RequestContext, namespace: &str, rejection: Rejection) -> Response {
+        let (status, code, message) = match rejection {
+            Rejection::Auth(auth) => auth_rejection(&auth),
+            Rejection::BodyTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                format!("Request body is larger than {limit} bytes"),
+            ),
+            Rejection::BadRequest(why) => (StatusCode::BAD_REQUEST, "MalformedInput", why),
+            Rejection::Internal(why) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", why),
+        };
+        error(ctx, namespace, status, code, &message)
+    }
+
+    /// The codes AWS's query-protocol services answer authentication failures with.
+    fn auth_rejection(auth: &AuthError) -> (StatusCode, &'static str, String) {
+        use AuthError as A;
+        let forbidden = StatusCode::FORBIDDEN;
+        match auth {
+            A::UnknownAccessKey => (
+                forbidden,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.".into(),
+            ),
+            A::SignatureMismatch { .. } => (
+                forbidden,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. \
+                 Check your AWS Secret Access Key and signing method."
+                    .into(),
+            ),
+            A::RequestTimeTooSkewed {
+                request_time,
+                server_time,
+            } => (
+                forbidden,
+                "SignatureDoesNotMatch",
+                format!(
+                    "Signature expired: {request_time} is outside the 15 minute window of the server time {server_time}"
+                ),
+            ),
+            A::PresignExpired => (
+                forbidden,
+                "SignatureDoesNotMatch",
+                "Signature expired: the presigned request is past its X-Amz-Expires".into(),
+            ),
+            other => (
+                StatusCode::BAD_REQUEST,
+                "IncompleteSignature",
+                other.to_string(),
+            ),
+        }
+    }
+}
+
 /// Helpers shared by the XML protocols (S3, EC2, STS).
 pub mod xml {
     use std::borrow::Cow;

@@ -94,6 +94,17 @@ impl Iam {
         }
     }
 
+    /// Seals a secret of another kind (a webhook signing secret) with the data
+    /// directory's master key, bound to `label`.
+    pub fn seal_secret(&self, label: &str, secret: &str) -> Vec<u8> {
+        self.sealer.seal(label, secret)
+    }
+
+    /// Opens what [`Iam::seal_secret`] sealed under the same `label`.
+    pub fn open_secret(&self, label: &str, sealed: &[u8]) -> Result<String, IamError> {
+        self.sealer.open(label, sealed)
+    }
+
     /// On a store with no accounts, create the admin account and its first key.
     /// `persist` runs before the commit (to write the credentials file), so a crash
     /// can never leave an admin whose secret nobody was given: without the commit the

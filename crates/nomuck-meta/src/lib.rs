@@ -17,6 +17,7 @@
 )]
 
 mod error;
+pub mod events;
 mod model;
 pub mod multipart;
 pub mod sqlite;
@@ -110,4 +111,16 @@ pub trait MetaStore: Send + Sync + 'static {
     /// The subset of `blob_ids` that no object version or part references
     /// (for sweeping files whose metadata commit never happened).
     async fn unreferenced_blobs(&self, blob_ids: &[String]) -> Result<Vec<String>, MetaError>;
+
+    // ---- event delivery
+    async fn topic(&self, account_id: &str, name: &str)
+    -> Result<Option<events::Topic>, MetaError>;
+    /// The account's topics in name order.
+    async fn topics_of(&self, account_id: &str) -> Result<Vec<events::Topic>, MetaError>;
+    /// Deliveries due at `now` (oldest first), at most `limit`.
+    async fn due_deliveries(
+        &self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<events::Delivery>, MetaError>;
 }

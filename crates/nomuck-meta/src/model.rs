@@ -176,6 +176,20 @@ pub enum Mutation {
     },
     /// Removes blob ids from the garbage queue once their bytes are deleted.
     ForgetGarbage { blob_ids: Vec<String> },
+
+    // ---- event delivery
+    /// Creates or replaces a topic (endpoint, secret, attributes);
+    /// `NotFound` if the account is missing.
+    PutTopic(crate::events::Topic),
+    /// Removes a topic and its pending deliveries; no-op if absent.
+    DeleteTopic { account_id: String, name: String },
+    /// Queues a delivery, due at once; no-op if the topic is gone.
+    EnqueueDelivery(crate::events::NewDelivery),
+    /// Records an attempt; no-op if the delivery is gone.
+    RecordDeliveryAttempt {
+        id: i64,
+        outcome: crate::events::DeliveryOutcome,
+    },
 }
 
 impl Mutation {
@@ -268,6 +282,20 @@ impl Mutation {
                 object_key(bucket, key)
             }
             Mutation::ForgetGarbage { .. } => Ok(()),
+            Mutation::PutTopic(t) => {
+                check_account_id(&t.account_id)?;
+                non_empty("topic name", &t.name)?;
+                non_empty("topic push endpoint", &t.push_endpoint)
+            }
+            Mutation::DeleteTopic { account_id, name } => {
+                non_empty("account id", account_id)?;
+                non_empty("topic name", name)
+            }
+            Mutation::EnqueueDelivery(d) => {
+                non_empty("account id", &d.account_id)?;
+                non_empty("topic name", &d.topic)
+            }
+            Mutation::RecordDeliveryAttempt { .. } => Ok(()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod form;
 pub mod headers;
 pub mod lifecycle;
 mod multipart;
+pub mod notification;
 mod objects;
 mod post;
 mod reply;
@@ -306,6 +307,14 @@ impl S3Api {
                 "DeleteBucketLifecycle",
                 lifecycle::delete_bucket_lifecycle(s, req)
             ),
+            Method::GET if req.has("notification") => op!(
+                "GetBucketNotificationConfiguration",
+                notification::get_bucket_notification(s, req)
+            ),
+            Method::PUT if req.has("notification") => op!(
+                "PutBucketNotificationConfiguration",
+                notification::put_bucket_notification(s, req)
+            ),
             Method::GET if req.has("cors") => op!("GetBucketCors", cors::get_bucket_cors(s, req)),
             Method::PUT if req.has("cors") => op!("PutBucketCors", cors::put_bucket_cors(s, req)),
             Method::DELETE if req.has("cors") => {
@@ -491,7 +500,6 @@ impl S3Api {
 fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const SUBRESOURCES: &[&str] = &[
         "logging",
-        "notification",
         "replication",
         "encryption",
         "object-lock",
@@ -518,6 +526,12 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
             || matches!(req.target, Target::Object { .. }));
     if lifecycle_other {
         return Some("lifecycle");
+    }
+    let notification_other = req.has("notification")
+        && (!matches!(req.head.method, Method::GET | Method::PUT)
+            || matches!(req.target, Target::Object { .. }));
+    if notification_other {
+        return Some("notification");
     }
     SUBRESOURCES.iter().copied().find(|s| req.has(s))
 }

@@ -62,6 +62,7 @@ pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
         tags: headers::tagging_header(&req.head.headers),
         if_match: req.header("if-match").map(str::to_owned),
         if_none_match: req.header("if-none-match").map(str::to_owned),
+        form_upload: false,
     };
     let body = body_stream(req);
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());

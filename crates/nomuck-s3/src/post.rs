@@ -288,6 +288,7 @@ pub(crate) async fn post_object(
         headers: headers::object_headers(&req.head.headers),
         storage_class: req.header("x-amz-storage-class").map(str::to_owned),
         tags,
+        form_upload: true,
         ..PutObjectRequest::default()
     };
     let stream = LengthChecked {

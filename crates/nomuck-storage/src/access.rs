@@ -21,6 +21,7 @@ pub mod kinds {
     pub const CORS: &str = "cors";
     pub const WEBSITE: &str = "website";
     pub const LIFECYCLE: &str = "lifecycle";
+    pub const NOTIFICATION: &str = "notification";
 }
 
 fn corrupt(kind: &str, e: impl std::fmt::Display) -> StorageError {
@@ -68,6 +69,9 @@ impl Storage {
             .map(Arc::from);
         if let Some(doc) = self.meta.bucket_config(bucket, kinds::LIFECYCLE).await? {
             access.lifecycle = Some(Arc::new(json(kinds::LIFECYCLE, &doc)?));
+        }
+        if let Some(doc) = self.meta.bucket_config(bucket, kinds::NOTIFICATION).await? {
+            access.notifications = Some(Arc::new(json(kinds::NOTIFICATION, &doc)?));
         }
         Ok(access)
     }

@@ -31,6 +31,8 @@ pub(crate) struct BucketAccess {
     pub website: Option<Arc<[u8]>>,
     /// Read by the lifecycle pass and for `x-amz-expiration` replies.
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
+    /// Which object events go to which topics.
+    pub notifications: Option<Arc<crate::notify::Notifications>>,
 }
 
 /// Object ownership. nomuck's default keeps ACLs in force (`ObjectWriter`),

@@ -153,8 +153,15 @@ impl Storage {
                     .await?;
                 version.etag = ing.etag();
                 version.checksum = ing.checksum.map(full_object_checksum);
+                let events = self.version_events(
+                    &dst,
+                    &access,
+                    Some(caller),
+                    "ObjectCreated:Copy",
+                    &version,
+                );
                 let out = self
-                    .commit_version(&dst, version, ing.stored, condition)
+                    .commit_version(&dst, version, ing.stored, condition, events)
                     .await?;
                 return Ok(CopyObjectOutput {
                     etag: out.etag,
@@ -171,12 +178,15 @@ impl Storage {
                 source_version_id,
                 checksum: version.checksum.clone(),
             };
-            let muts = vec![Mutation::PutObject {
+            let events =
+                self.version_events(&dst, &access, Some(caller), "ObjectCreated:Copy", &version);
+            let mut muts = vec![Mutation::PutObject {
                 version: Box::new(version),
                 condition: condition.clone(),
                 bucket_owner: Some(dst.owner.clone()),
                 usage: Some(byte_usage(&dst.owner, now)),
             }];
+            muts.extend(events);
             match self.commit_raw(bucket, muts).await {
                 Ok(_) => {
                     self.record_request(&dst.owner, RequestClass::PutCopyPostList);

@@ -33,6 +33,7 @@ pub mod lifecycle;
 mod listing;
 mod multipart;
 mod names;
+pub mod notify;
 mod objects;
 mod read;
 mod types;
@@ -121,6 +122,8 @@ pub struct Storage {
     /// One collection at a time.
     gc_lock: tokio::sync::Mutex<()>,
     lifecycle_lock: tokio::sync::Mutex<()>,
+    /// Writes event messages (see [`notify`]); set once by the API layer.
+    events: std::sync::OnceLock<Arc<dyn notify::EventRenderer>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -154,6 +157,7 @@ impl Storage {
             requests: usage::RequestUsage::new(),
             gc_lock: tokio::sync::Mutex::new(()),
             lifecycle_lock: tokio::sync::Mutex::new(()),
+            events: std::sync::OnceLock::new(),
             tasks: Mutex::new(Vec::new()),
         })
     }

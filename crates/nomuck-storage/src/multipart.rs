@@ -324,17 +324,21 @@ impl Storage {
                 reason: "part numbers are 1 to 10000".into(),
             });
         }
-        let (b, _) = self
+        let (b, upload) = self
             .upload_for(caller, bucket, key, upload_id, Action::PutObject)
             .await?;
-        let condition = write_condition(req.if_match, req.if_none_match)?;
         let now = now_millis();
+        let version_id = new_version_id(&b);
+        let events = self
+            .completion_events(caller, &b, &upload, &req, &version_id, now)
+            .await?;
+        let condition = write_condition(req.if_match, req.if_none_match)?;
         let complete = CompleteUpload {
             upload_id: upload_id.to_owned(),
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             parts: req.parts,
-            version_id: new_version_id(&b),
+            version_id,
             last_modified: now,
             min_part_size: self.opts.min_part_size,
             full_object_checksum: req.full_object_checksum,
@@ -342,12 +346,10 @@ impl Storage {
             bucket_owner: Some(b.owner.clone()),
             usage: Some(byte_usage(&b.owner, now)),
         };
+        let mut muts = vec![Mutation::CompleteMultipartUpload(Box::new(complete))];
+        muts.extend(events);
         let receipt = self
-            .commit_counted(
-                (&b.owner, RequestClass::PutCopyPostList),
-                bucket,
-                vec![Mutation::CompleteMultipartUpload(Box::new(complete))],
-            )
+            .commit_counted((&b.owner, RequestClass::PutCopyPostList), bucket, muts)
             .await?;
         let done = receipt
             .completed_uploads
@@ -362,6 +364,61 @@ impl Storage {
             last_modified: now,
             expiration: None,
         })
+    }
+
+    /// The event deliveries of a completion, when the bucket wants any: the
+    /// object's size and ETag are worked out from the stored parts exactly as
+    /// the commit will (which validates the same parts again), so the event
+    /// goes in the completion's own commit.
+    async fn completion_events(
+        &self,
+        caller: &Caller,
+        b: &nomuck_meta::Bucket,
+        upload: &MultipartUpload,
+        req: &CompleteMultipartRequest,
+        version_id: &str,
+        now: nomuck_meta::Millis,
+    ) -> Result<Vec<Mutation>, StorageError> {
+        let (_, access) = self.cached_bucket(&b.name).await?;
+        if access.notifications.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut stored = Vec::new();
+        loop {
+            let after = stored
+                .last()
+                .map_or(0, |p: &nomuck_meta::Part| p.part_number);
+            let page = self.meta.list_parts(&upload.upload_id, after, 1000).await?;
+            let done = page.len() < 1000;
+            stored.extend(page);
+            if done {
+                break;
+            }
+        }
+        // An invalid part list fails the commit itself, with its own error.
+        let Ok(object) = nomuck_meta::multipart::assemble(
+            upload,
+            &req.parts,
+            &stored,
+            self.opts.min_part_size,
+            req.full_object_checksum.as_deref(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let version = crate::objects::shown_version(b, version_id);
+        Ok(self.event_deliveries(
+            b,
+            &access,
+            Some(caller),
+            &crate::notify::EventFacts {
+                name: "ObjectCreated:CompleteMultipartUpload",
+                key: &upload.key,
+                size: Some(object.size),
+                etag: Some(&object.etag),
+                version_id: version.as_deref(),
+                time: now,
+            },
+        ))
     }
 
     /// AbortMultipartUpload: removes the upload; its parts' bytes are freed.

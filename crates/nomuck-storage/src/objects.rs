@@ -284,8 +284,14 @@ impl Storage {
             data: ObjectData::Inline(Vec::new()),
         };
         let expiration = self.expiration_of(&access, &version);
+        let event = if req.form_upload {
+            "ObjectCreated:Post"
+        } else {
+            "ObjectCreated:Put"
+        };
+        let events = self.version_events(&b, &access, Some(caller), event, &version);
         let out = self
-            .commit_version(&b, version, ing.stored, condition)
+            .commit_version(&b, version, ing.stored, condition, events)
             .await?;
         Ok(PutObjectOutput { expiration, ..out })
     }
@@ -298,6 +304,7 @@ impl Storage {
         mut version: ObjectVersion,
         stored: Stored,
         condition: Option<WriteCondition>,
+        events: Vec<Mutation>,
     ) -> Result<PutObjectOutput, StorageError> {
         let blob = match stored {
             Stored::Inline(v) => {
@@ -323,12 +330,13 @@ impl Storage {
             expiration: None,
         };
         let now = version.last_modified;
-        let muts = vec![Mutation::PutObject {
+        let mut muts = vec![Mutation::PutObject {
             version: Box::new(version),
             condition,
             bucket_owner: Some(b.owner.clone()),
             usage: Some(byte_usage(&b.owner, now)),
         }];
+        muts.extend(events);
         if let Err(e) = self
             .commit_counted((&b.owner, RequestClass::PutCopyPostList), &b.name, muts)
             .await
@@ -486,13 +494,27 @@ impl Storage {
         } else {
             Action::DeleteObject
         };
-        let b = self.bucket_for_key(caller, bucket, action, key).await?;
+        let (b, access) = self
+            .authorized_bucket(caller, bucket, action, Some(key))
+            .await?;
         let condition = write_condition(req.if_match, None)?;
         let now = now_millis();
         let requested = req.version_id.clone();
         let (m, marker) = Self::delete_mutation(&b, key, req.version_id, condition, now);
+        let mut muts = self
+            .delete_events(
+                &b,
+                &access,
+                Some(caller),
+                key,
+                removed_by(&m),
+                marker.as_ref(),
+                now,
+            )
+            .await?;
+        muts.insert(0, m);
         let receipt = match self
-            .commit_counted((&b.owner, RequestClass::Delete), bucket, vec![m])
+            .commit_counted((&b.owner, RequestClass::Delete), bucket, muts)
             .await
         {
             // Deleting what is not there succeeds, conditional or not.
@@ -542,7 +564,19 @@ impl Storage {
                 continue;
             }
             let (m, marker) = Self::delete_mutation(&b, &o.key, o.version_id.clone(), None, now);
+            let events = self
+                .delete_events(
+                    &b,
+                    &access,
+                    Some(caller),
+                    &o.key,
+                    removed_by(&m),
+                    marker.as_ref(),
+                    now,
+                )
+                .await?;
             muts.push(m);
+            muts.extend(events);
             pending.push((results.len(), o, marker));
             results.push(None);
         }
@@ -669,6 +703,14 @@ impl Storage {
             checksum: v.checksum,
             parts,
         })
+    }
+}
+
+/// The version a delete mutation removes, if any.
+pub(crate) fn removed_by(m: &Mutation) -> Option<&str> {
+    match m {
+        Mutation::DeleteObject { remove_version, .. } => remove_version.as_deref(),
+        _ => None,
     }
 }
 

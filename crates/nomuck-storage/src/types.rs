@@ -141,6 +141,8 @@ pub struct PutObjectRequest {
     /// The ACL the object gets (`x-amz-acl` / `x-amz-grant-*`); `None`:
     /// its owner's private ACL.
     pub acl: Option<RequestedAcl>,
+    /// A browser POST upload (its event is `ObjectCreated:Post`).
+    pub form_upload: bool,
 }
 
 /// Result of a write that creates an object version.

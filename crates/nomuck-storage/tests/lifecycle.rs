@@ -278,3 +278,95 @@ async fn only_the_owner_manages_rules_and_bad_rules_are_refused() {
     );
     assert!(s.get_bucket_lifecycle(&bob(), "bkt-o").await.is_err());
 }
+
+/// Writes just the event name, so tests can read what was queued.
+struct NameOnly;
+
+impl nomuck_storage::notify::EventRenderer for NameOnly {
+    fn render(&self, e: &nomuck_storage::notify::ObjectEvent<'_>) -> Vec<u8> {
+        format!("{} {}", e.name, e.key).into_bytes()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expirations_are_events_queued_with_the_deletion() {
+    use nomuck_meta::Mutation;
+    use nomuck_meta::events::Topic;
+    use nomuck_storage::notify::{Destination, NotificationRule, Notifications};
+
+    let e = lifecycle_env();
+    let s = &e.storage;
+    s.set_event_renderer(std::sync::Arc::new(NameOnly));
+    let owner = ALICE.to_owned();
+    e.meta
+        .commit(vec![Mutation::CreateAccount(nomuck_meta::Account {
+            id: owner.clone(),
+            name: "alice".into(),
+            is_admin: false,
+            created_at: 1,
+        })])
+        .await
+        .unwrap();
+    let caller = Caller::account(owner.clone(), "req-1");
+    e.meta
+        .commit(vec![Mutation::PutTopic(Topic {
+            account_id: owner.clone(),
+            name: "t".into(),
+            push_endpoint: "http://127.0.0.1:9/".into(),
+            secret_sealed: vec![0],
+            attributes: vec![],
+            created_at: 0,
+        })])
+        .await
+        .unwrap();
+    s.create_bucket(&caller, "bkt-ev", None, None)
+        .await
+        .unwrap();
+    s.put_bucket_notifications(
+        &caller,
+        "bkt-ev",
+        &Notifications {
+            rules: vec![NotificationRule {
+                id: "all".into(),
+                destination: Destination::Topic(format!("arn:aws:sns:us-east-1:{owner}:t")),
+                topic_account: owner.clone(),
+                topic_name: "t".into(),
+                events: vec![
+                    "s3:LifecycleExpiration:*".into(),
+                    "s3:ObjectCreated:Put".into(),
+                ],
+                prefix: None,
+                suffix: None,
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    put(s, &caller, "bkt-ev", "old", b"x").await;
+    s.put_bucket_lifecycle(
+        &caller,
+        "bkt-ev",
+        &Lifecycle {
+            rules: vec![Rule {
+                expiration: Some(Expiration::Days(1)),
+                ..rule("exp", "")
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(DAY + Duration::from_millis(50)).await;
+    assert_eq!(s.apply_lifecycle_now().await.unwrap().expired, 1);
+    let queued: Vec<String> = e
+        .meta
+        .due_deliveries(i64::MAX, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| String::from_utf8(d.payload).unwrap())
+        .collect();
+    assert_eq!(
+        queued,
+        ["ObjectCreated:Put old", "LifecycleExpiration:Delete old"]
+    );
+}

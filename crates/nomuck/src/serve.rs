@@ -77,6 +77,22 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         ..defaults
     })?;
     storage.start_background();
+    // Events: object events are rendered as S3 event messages, queued in the
+    // same commit as their change, and pushed to topics by the dispatcher.
+    storage.set_event_renderer(Arc::new(nomuck_s3::notification::S3EventRenderer {
+        region: config.edge.region.clone(),
+    }));
+    let topics = Arc::new(nomuck_webhook::Topics::new(
+        dir.store.clone(),
+        dir.iam.clone(),
+        config.edge.region.clone(),
+    ));
+    let dispatcher = nomuck_webhook::Dispatcher::new(
+        dir.store.clone(),
+        topics.clone(),
+        nomuck_webhook::DispatchOptions::default(),
+    );
+    let dispatching = dispatcher.start();
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
         nomuck_s3::S3Api::new(
@@ -92,6 +108,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .with_api(s3.clone())
         .with_anonymous_api(s3)
         .with_api(Arc::new(nomuck_sts::StsApi))
+        .with_api(Arc::new(nomuck_sns::SnsApi::new(topics)))
         .with_admin_api(Arc::new(nomuck_admin::AdminApi::new(dir.iam.clone())));
 
     dir.publish_server(&ServerInfo {
@@ -105,6 +122,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     );
 
     let served = nomuck_edge::serve(Arc::new(edge), listener, shutdown).await;
+    dispatching.abort();
     if let Err(err) = storage.shutdown().await {
         tracing::warn!(%err, "storage did not shut down cleanly");
     }

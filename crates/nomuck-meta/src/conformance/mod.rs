@@ -31,7 +31,9 @@ use crate::{
     UsageEvent, UsageQuery,
 };
 
+mod events;
 mod storage;
+pub use events::*;
 pub use storage::*;
 
 /// A store under test plus whatever must outlive it (temp dir, DB container).
@@ -116,6 +118,7 @@ macro_rules! metastore_conformance_tests {
             unreferenced_blobs_query,
             storage_commit_is_atomic_with_usage,
             concurrent_puts_to_one_key,
+            topics_and_deliveries,
         );
     };
 }

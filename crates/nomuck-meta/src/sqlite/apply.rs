@@ -23,6 +23,10 @@ pub(super) fn apply(
             Ok(())
         }
         Mutation::PutSetting { key, value } => put_setting(conn, key, value),
+        Mutation::PutTopic(_)
+        | Mutation::DeleteTopic { .. }
+        | Mutation::EnqueueDelivery(_)
+        | Mutation::RecordDeliveryAttempt { .. } => super::events::apply(conn, m),
         other => objstore::apply(conn, other, receipt),
     }
 }

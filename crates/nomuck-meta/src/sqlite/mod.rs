@@ -15,6 +15,7 @@ mod byte_usage;
 mod checkpoint;
 mod codec;
 mod errors;
+mod events;
 pub(crate) mod migrations;
 mod objstore;
 mod reads;
@@ -347,6 +348,34 @@ impl MetaStore for SqliteMetaStore {
         let ids = blob_ids.to_vec();
         self.readers
             .run(move |c| q::unreferenced_blobs(c, &ids))
+            .await
+    }
+
+    async fn topic(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> Result<Option<crate::events::Topic>, MetaError> {
+        let (account_id, name) = (account_id.to_owned(), name.to_owned());
+        self.readers
+            .run_point(move |c| events::topic(c, &account_id, &name))
+            .await
+    }
+
+    async fn topics_of(&self, account_id: &str) -> Result<Vec<crate::events::Topic>, MetaError> {
+        let account_id = account_id.to_owned();
+        self.readers
+            .run(move |c| events::topics_of(c, &account_id))
+            .await
+    }
+
+    async fn due_deliveries(
+        &self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<crate::events::Delivery>, MetaError> {
+        self.readers
+            .run(move |c| events::due_deliveries(c, now, limit))
             .await
     }
 }

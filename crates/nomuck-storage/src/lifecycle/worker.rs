@@ -14,6 +14,7 @@ use nomuck_meta::{
 };
 
 use super::{Clock, Expiration, Lifecycle, Rule};
+use crate::auth::BucketAccess;
 use crate::usage::byte_usage;
 use crate::{Storage, StorageError, now_millis};
 
@@ -96,7 +97,9 @@ impl Storage {
             let Some(lifecycle) = access.lifecycle.clone() else {
                 continue;
             };
-            report += self.apply_to_bucket(&bucket, &lifecycle, now).await?;
+            report += self
+                .apply_to_bucket(&bucket, &access, &lifecycle, now)
+                .await?;
         }
         if report != LifecycleReport::default() {
             tracing::debug!(?report, "lifecycle applied");
@@ -107,6 +110,7 @@ impl Storage {
     async fn apply_to_bucket(
         &self,
         b: &Bucket,
+        access: &BucketAccess,
         lifecycle: &Lifecycle,
         now: Millis,
     ) -> Result<LifecycleReport, StorageError> {
@@ -116,7 +120,7 @@ impl Storage {
             .filter(|r| r.expiration.is_some() || r.noncurrent.is_some())
             .collect();
         if !object_rules.is_empty() {
-            self.walk_versions(b, &object_rules, now, &mut report)
+            self.walk_versions(b, access, &object_rules, now, &mut report)
                 .await?;
         }
         let upload_rules: Vec<&Rule> = lifecycle
@@ -135,6 +139,7 @@ impl Storage {
     async fn walk_versions(
         &self,
         b: &Bucket,
+        access: &BucketAccess,
         rules: &[&Rule],
         now: Millis,
         report: &mut LifecycleReport,
@@ -157,7 +162,7 @@ impl Storage {
             }
             for v in page {
                 if key_versions.first().is_some_and(|first| first.key != v.key) {
-                    self.apply_to_key(b, rules, &key_versions, now, report)
+                    self.apply_to_key(b, access, rules, &key_versions, now, report)
                         .await?;
                     key_versions.clear();
                 }
@@ -168,7 +173,7 @@ impl Storage {
             }
         }
         if !key_versions.is_empty() {
-            self.apply_to_key(b, rules, &key_versions, now, report)
+            self.apply_to_key(b, access, rules, &key_versions, now, report)
                 .await?;
         }
         Ok(())
@@ -208,6 +213,7 @@ impl Storage {
     async fn apply_to_key(
         &self,
         b: &Bucket,
+        access: &BucketAccess,
         rules: &[&Rule],
         versions: &[ObjectSummary],
         now: Millis,
@@ -218,6 +224,7 @@ impl Storage {
             return Ok(());
         };
         let mut muts = Vec::new();
+        let mut events = Vec::new();
         let mut expired = 0;
 
         // Noncurrent versions: a version stopped being current when the next
@@ -231,6 +238,10 @@ impl Storage {
                 let kept = nc.newer_versions_kept.unwrap_or(0) as usize;
                 if due && i >= kept && self.selects(b, rule, v).await? {
                     muts.push(remove_version(b, v, now));
+                    events.extend(
+                        self.delete_events(b, access, None, &v.key, Some(&v.version_id), None, now)
+                            .await?,
+                    );
                     if let Some(slot) = removed.get_mut(i + 1) {
                         *slot = true;
                     }
@@ -258,6 +269,18 @@ impl Storage {
                 });
                 if lone_marker_expires {
                     muts.push(remove_version(b, latest, now));
+                    events.extend(
+                        self.delete_events(
+                            b,
+                            access,
+                            None,
+                            &latest.key,
+                            Some(&latest.version_id),
+                            None,
+                            now,
+                        )
+                        .await?,
+                    );
                 }
             }
         } else {
@@ -270,12 +293,24 @@ impl Storage {
                 if due && self.selects(b, rule, latest).await? {
                     // As a client's delete: gone when unversioned, a delete
                     // marker on top when versioned.
-                    let (m, _) = Self::delete_mutation(
+                    let (m, marker) = Self::delete_mutation(
                         b,
                         &latest.key,
                         None,
                         pinned(latest.internal_id),
                         now,
+                    );
+                    events.extend(
+                        self.delete_events(
+                            b,
+                            access,
+                            None,
+                            &latest.key,
+                            crate::objects::removed_by(&m),
+                            marker.as_ref(),
+                            now,
+                        )
+                        .await?,
                     );
                     // A suspended bucket's delete replaces its null version
                     // with a null marker: not also a noncurrent removal.
@@ -297,6 +332,7 @@ impl Storage {
             return Ok(());
         }
         let count = muts.len();
+        muts.extend(events);
         match self.commit(&b.name, muts).await {
             Ok(_) => {
                 report.expired += expired;

@@ -46,6 +46,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "object acls",
         sql: include_str!("0006_object_acls.sql"),
     },
+    Migration {
+        version: 7,
+        name: "topics",
+        sql: include_str!("0007_topics.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

@@ -110,8 +110,12 @@ pub(super) fn apply(
         | Mutation::CreateAccessKey(_)
         | Mutation::RevokeAccessKey { .. }
         | Mutation::RecordUsage(_)
-        | Mutation::PutSetting { .. } => Err(MetaError::Internal(
-            "account mutation routed to the object store".into(),
+        | Mutation::PutSetting { .. }
+        | Mutation::PutTopic(_)
+        | Mutation::DeleteTopic { .. }
+        | Mutation::EnqueueDelivery(_)
+        | Mutation::RecordDeliveryAttempt { .. } => Err(MetaError::Internal(
+            "account or event mutation routed to the object store".into(),
         )),
     }
 }

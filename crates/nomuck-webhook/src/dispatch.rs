@@ -1,0 +1,196 @@
+//! The dispatcher: sends due deliveries and records each attempt.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use nomuck_meta::events::{Delivery, DeliveryOutcome};
+use nomuck_meta::{MetaStore, Millis, Mutation};
+use tokio::task::JoinHandle;
+
+use crate::topics::Topics;
+use crate::{DELIVERY_HEADER, SIGNATURE_HEADER, TOPIC_HEADER, WebhookError, sign};
+
+#[derive(Debug, Clone)]
+pub struct DispatchOptions {
+    /// How often the outbox is polled.
+    pub interval: Duration,
+    /// How long one delivery may take (connect, send, answer).
+    pub timeout: Duration,
+    /// The first retry waits this long; each later one twice as long.
+    pub first_retry: Duration,
+    pub max_backoff: Duration,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for DispatchOptions {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_secs(10),
+            first_retry: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(3600),
+            // 1 s, 2 s, … then hourly: about a day of trying.
+            max_attempts: 36,
+            concurrency: 16,
+        }
+    }
+}
+
+/// What one dispatch pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub delivered: usize,
+    pub retried: usize,
+    pub gave_up: usize,
+}
+
+pub struct Dispatcher {
+    meta: Arc<dyn MetaStore>,
+    topics: Arc<Topics>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    opts: DispatchOptions,
+    /// One pass at a time.
+    running: tokio::sync::Mutex<()>,
+}
+
+fn now_millis() -> Millis {
+    nomuck_iam::now_millis()
+}
+
+fn millis(d: Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Dispatcher {
+    pub fn new(meta: Arc<dyn MetaStore>, topics: Arc<Topics>, opts: DispatchOptions) -> Arc<Self> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(opts.timeout));
+        Arc::new(Self {
+            meta,
+            topics,
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            opts,
+            running: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Polls the outbox every `interval` until the dispatcher is dropped.
+    pub fn start(self: &Arc<Self>) -> JoinHandle<()> {
+        let weak: Weak<Self> = Arc::downgrade(self);
+        let every = self.opts.interval.max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(d) = weak.upgrade() else { return };
+                if let Err(e) = d.deliver_due_now().await {
+                    tracing::warn!(error = %e, "webhook dispatch failed; will retry");
+                }
+            }
+        })
+    }
+
+    /// Sends every delivery due now; records each attempt.
+    pub async fn deliver_due_now(&self) -> Result<DeliveryReport, WebhookError> {
+        let _one_pass = self.running.lock().await;
+        let mut report = DeliveryReport::default();
+        loop {
+            let due = self.meta.due_deliveries(now_millis(), 256).await?;
+            if due.is_empty() {
+                return Ok(report);
+            }
+            let outcomes: Vec<(i64, DeliveryOutcome)> = futures_util::stream::iter(due)
+                .map(|d| async move {
+                    let outcome = self.attempt(&d).await;
+                    (d.id, outcome)
+                })
+                .buffer_unordered(self.opts.concurrency.max(1))
+                .collect()
+                .await;
+            let mut muts = Vec::with_capacity(outcomes.len());
+            for (id, outcome) in outcomes {
+                match &outcome {
+                    DeliveryOutcome::Delivered { .. } => report.delivered += 1,
+                    DeliveryOutcome::Retry { .. } => report.retried += 1,
+                    DeliveryOutcome::GaveUp { .. } => report.gave_up += 1,
+                }
+                muts.push(Mutation::RecordDeliveryAttempt { id, outcome });
+            }
+            self.meta.commit(muts).await?;
+        }
+    }
+
+    async fn attempt(&self, d: &Delivery) -> DeliveryOutcome {
+        let error = match self.post(d).await {
+            Ok(()) => return DeliveryOutcome::Delivered { at: now_millis() },
+            Err(e) => e,
+        };
+        let attempts = d.attempts.saturating_add(1);
+        if attempts >= self.opts.max_attempts {
+            tracing::warn!(delivery = d.id, topic = %d.topic, %error, "webhook delivery given up");
+            return DeliveryOutcome::GaveUp { error };
+        }
+        let backoff = self
+            .opts
+            .first_retry
+            .saturating_mul(1u32 << (attempts - 1).min(20))
+            .min(self.opts.max_backoff);
+        DeliveryOutcome::Retry {
+            next_at: now_millis().saturating_add(millis(backoff)),
+            error,
+        }
+    }
+
+    /// One POST; `Err` says why it did not count as delivered.
+    async fn post(&self, d: &Delivery) -> Result<(), String> {
+        let arn = crate::arn(self.topics.region(), &d.account_id, &d.topic);
+        let topic = self
+            .topics
+            .get(&d.account_id, &arn)
+            .await
+            .map_err(|e| e.to_string())?;
+        let timestamp = now_millis() / 1000;
+        let request = http::Request::post(&topic.push_endpoint)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::USER_AGENT, "nomuck-webhook/1")
+            .header(DELIVERY_HEADER, d.id.to_string())
+            .header(TOPIC_HEADER, &arn)
+            .header(
+                SIGNATURE_HEADER,
+                sign(&topic.signing_secret, timestamp, &d.payload),
+            )
+            .body(Full::new(Bytes::from(d.payload.clone())))
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        let sent = tokio::time::timeout(self.opts.timeout, async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status();
+            // Read the (bounded) answer so the connection can be reused.
+            let _ = http_body_util::Limited::new(response.into_body(), 64 << 10)
+                .collect()
+                .await;
+            Ok::<_, String>(status)
+        })
+        .await
+        .map_err(|_| format!("no answer within {:?}", self.opts.timeout))??;
+        if sent.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the endpoint answered {sent}"))
+        }
+    }
+}
