@@ -53,6 +53,15 @@ pub mod keys {
     pub const VERSION_ID: &str = "s3:VersionId";
     pub const REQUEST_OBJECT_TAG_KEYS: &str = "s3:RequestObjectTagKeys";
     pub const X_AMZ_SERVER_SIDE_ENCRYPTION: &str = "s3:x-amz-server-side-encryption";
+    /// `bucket/key` of a copy, URL-decoded, without a leading `/`.
+    pub const X_AMZ_COPY_SOURCE: &str = "s3:x-amz-copy-source";
+    pub const X_AMZ_METADATA_DIRECTIVE: &str = "s3:x-amz-metadata-directive";
+    pub const X_AMZ_STORAGE_CLASS: &str = "s3:x-amz-storage-class";
+    pub const X_AMZ_GRANT_READ: &str = "s3:x-amz-grant-read";
+    pub const X_AMZ_GRANT_WRITE: &str = "s3:x-amz-grant-write";
+    pub const X_AMZ_GRANT_READ_ACP: &str = "s3:x-amz-grant-read-acp";
+    pub const X_AMZ_GRANT_WRITE_ACP: &str = "s3:x-amz-grant-write-acp";
+    pub const X_AMZ_GRANT_FULL_CONTROL: &str = "s3:x-amz-grant-full-control";
 
     /// `s3:ExistingObjectTag/<tag>`: a tag of the object as stored.
     pub fn existing_object_tag(tag: &str) -> String {

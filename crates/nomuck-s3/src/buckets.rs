@@ -104,8 +104,19 @@ pub async fn create_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
     }
     let bucket = req.bucket().to_owned();
     let acl = crate::access::requested_acl(req, None)?;
+    let ownership = match req.header("x-amz-object-ownership") {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<nomuck_policy::ObjectOwnership>()
+                .map_err(|_| {
+                    S3Error::invalid_argument()
+                        .with_message(format!("Invalid x-amz-object-ownership {v:?}"))
+                })?,
+        ),
+    };
     match s
-        .create_bucket(&req.caller, &bucket, region.as_deref(), acl)
+        .create_bucket_with(&req.caller, &bucket, region.as_deref(), acl, ownership)
         .await
     {
         Ok(_) => {}

@@ -644,6 +644,17 @@ fn request_facts(
         ("referer", keys::REFERER),
         ("x-amz-acl", keys::X_AMZ_ACL),
         ("x-amz-content-sha256", keys::X_AMZ_CONTENT_SHA256),
+        (
+            "x-amz-server-side-encryption",
+            keys::X_AMZ_SERVER_SIDE_ENCRYPTION,
+        ),
+        ("x-amz-metadata-directive", keys::X_AMZ_METADATA_DIRECTIVE),
+        ("x-amz-storage-class", keys::X_AMZ_STORAGE_CLASS),
+        ("x-amz-grant-read", keys::X_AMZ_GRANT_READ),
+        ("x-amz-grant-write", keys::X_AMZ_GRANT_WRITE),
+        ("x-amz-grant-read-acp", keys::X_AMZ_GRANT_READ_ACP),
+        ("x-amz-grant-write-acp", keys::X_AMZ_GRANT_WRITE_ACP),
+        ("x-amz-grant-full-control", keys::X_AMZ_GRANT_FULL_CONTROL),
     ];
     let mut found: Vec<(&'static str, String)> = Vec::new();
     for (param, key) in FROM_QUERY {
@@ -656,11 +667,21 @@ fn request_facts(
             found.push((key, v.to_owned()));
         }
     }
+    // `bucket/key` as the policy author writes it: decoded, no leading `/`.
+    if let Some(source) = headers::text(&head.headers, "x-amz-copy-source") {
+        let path = source.split_once("?versionId=").map_or(source, |(p, _)| p);
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+        found.push((
+            keys::X_AMZ_COPY_SOURCE,
+            decoded.trim_start_matches('/').to_owned(),
+        ));
+    }
     nomuck_storage::RequestFacts {
         source_ip: Some(ctx.remote_addr.ip()),
         secure_transport: false,
         keys: found,
         tags: Vec::new(),
+        request_tags: headers::tagging_header(&head.headers),
     }
 }
 

@@ -280,6 +280,7 @@ impl Storage {
         let (b, access) = self
             .authorized_bucket(caller, bucket, Action::PutBucketAcl, None)
             .await?;
+        refuse_canned(&access, &requested)?;
         let acl = resolve_acl(requested, &b.owner, &b.owner)?;
         self.check_acl(&access, &acl, &b.owner)?;
         self.put_bucket_config(
@@ -395,6 +396,7 @@ impl Storage {
             .load_version(caller, bucket, key, version_id, action)
             .await?;
         let (_, access) = self.bucket_state(caller, bucket).await?;
+        refuse_canned(&access, &requested)?;
         let acl = resolve_acl(requested, &v.owner, &b.owner)?;
         self.check_acl(&access, &acl, &b.owner)?;
         self.commit_counted(
@@ -435,9 +437,25 @@ impl Storage {
         let Some(requested) = acl else {
             return Ok((owner, None));
         };
+        refuse_canned(access, &requested)?;
         let acl = resolve_acl(requested, &owner, bucket_owner)?;
         self.check_acl(access, &acl, bucket_owner)?;
         Ok((owner, stored_acl(&acl)?))
+    }
+}
+
+/// With ACLs disabled (BucketOwnerEnforced), the only canned ACL a request
+/// may name is `bucket-owner-full-control`, as in S3; equivalent grants are
+/// checked by [`Storage::check_acl`].
+fn refuse_canned(access: &BucketAccess, requested: &RequestedAcl) -> Result<(), StorageError> {
+    match requested {
+        RequestedAcl::Canned(c)
+            if access.ownership.0.acls_disabled()
+                && *c != nomuck_policy::CannedAcl::BucketOwnerFullControl =>
+        {
+            Err(StorageError::AclNotSupported)
+        }
+        _ => Ok(()),
     }
 }
 

@@ -80,6 +80,9 @@ fn condition_context(caller: &Caller, principal: &Principal) -> ConditionContext
     for (tag, value) in &facts.tags {
         ctx.insert(&keys::existing_object_tag(tag), value.clone());
     }
+    for (tag, value) in &facts.request_tags {
+        ctx.insert(&keys::request_object_tag(tag), value.clone());
+    }
     ctx.insert_principal(principal);
     ctx
 }

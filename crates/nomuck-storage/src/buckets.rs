@@ -140,6 +140,20 @@ impl Storage {
         region: Option<&str>,
         acl: Option<crate::RequestedAcl>,
     ) -> Result<BucketInfo, StorageError> {
+        self.create_bucket_with(caller, name, region, acl, None)
+            .await
+    }
+
+    /// CreateBucket with `x-amz-object-ownership`: the ownership controls are
+    /// stored in the same commit as the bucket.
+    pub async fn create_bucket_with(
+        &self,
+        caller: &Caller,
+        name: &str,
+        region: Option<&str>,
+        acl: Option<crate::RequestedAcl>,
+        ownership: Option<nomuck_policy::ObjectOwnership>,
+    ) -> Result<BucketInfo, StorageError> {
         let owner = caller_account(caller)?;
         validate_bucket_name(name)?;
         let now = now_millis();
@@ -165,6 +179,23 @@ impl Storage {
                 bucket: name.to_owned(),
                 kind: crate::access::kinds::ACL.to_owned(),
                 doc: doc.into_bytes(),
+                bucket_owner: Some(owner.to_owned()),
+            });
+        }
+        if let Some(ownership) = ownership {
+            // With ACLs disabled, only the owner's full control is allowed.
+            if ownership.acls_disabled()
+                && acl
+                    .as_ref()
+                    .is_some_and(|a| !ownership.accepts_acl(a, owner))
+            {
+                return Err(StorageError::InvalidBucketAclWithObjectOwnership);
+            }
+            muts.push(Mutation::PutBucketConfig {
+                bucket: name.to_owned(),
+                kind: crate::access::kinds::OWNERSHIP.to_owned(),
+                doc: serde_json::to_vec(&ownership)
+                    .map_err(|e| StorageError::Internal(e.to_string()))?,
                 bucket_owner: Some(owner.to_owned()),
             });
         }

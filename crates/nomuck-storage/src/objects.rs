@@ -621,10 +621,43 @@ impl Storage {
         version_id: Option<&str>,
         tags: Vec<(String, String)>,
     ) -> Result<Option<String>, StorageError> {
-        validate_key(key)?;
         validate_tags(&tags)?;
-        let b = self
-            .bucket_for_key(caller, bucket, Action::PutObjectTagging, key)
+        let action = match version_id {
+            Some(_) => Action::PutObjectVersionTagging,
+            None => Action::PutObjectTagging,
+        };
+        self.set_object_tags(caller, bucket, key, version_id, tags, action)
+            .await
+    }
+
+    pub async fn delete_object_tagging(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<String>, StorageError> {
+        let action = match version_id {
+            Some(_) => Action::DeleteObjectVersionTagging,
+            None => Action::DeleteObjectTagging,
+        };
+        self.set_object_tags(caller, bucket, key, version_id, Vec::new(), action)
+            .await
+    }
+
+    /// Replaces a version's tags, authorized like any request on the object:
+    /// its ACL and its current tags (`s3:ExistingObjectTag/…`) count.
+    async fn set_object_tags(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        tags: Vec<(String, String)>,
+        action: Action,
+    ) -> Result<Option<String>, StorageError> {
+        let (b, v) = self
+            .load_version(caller, bucket, key, version_id, action)
             .await?;
         let class = if tags.is_empty() {
             RequestClass::Delete
@@ -637,24 +670,13 @@ impl Storage {
             vec![Mutation::SetObjectTags {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
-                version_id: version_id.map(str::to_owned),
+                version_id: Some(v.version_id.clone()),
                 tags,
                 bucket_owner: Some(b.owner.clone()),
             }],
         )
         .await?;
         Ok(version_id.and_then(|v| shown_version(&b, v)))
-    }
-
-    pub async fn delete_object_tagging(
-        &self,
-        caller: &Caller,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<Option<String>, StorageError> {
-        self.put_object_tagging(caller, bucket, key, version_id, Vec::new())
-            .await
     }
 
     /// GetObjectAttributes data, parts paged by part number.

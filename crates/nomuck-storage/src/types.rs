@@ -48,6 +48,8 @@ pub struct RequestFacts {
     pub keys: Vec<(&'static str, String)>,
     /// Tags of the existing object a request is on (`s3:ExistingObjectTag/<key>`).
     pub tags: Vec<(String, String)>,
+    /// Tags the request sets (`s3:RequestObjectTag/<key>`).
+    pub request_tags: Vec<(String, String)>,
 }
 
 impl Caller {
