@@ -185,6 +185,16 @@ pub mod query {
     use super::xml::escape;
     use super::{AuthError, ErrorCode, Rejection, RequestContext, Response, full_body};
 
+    /// Reads a (small) query-protocol body and returns all parameters.
+    pub async fn read_params(
+        head: &http::request::Parts,
+        body: super::Body,
+        limit: u64,
+    ) -> Result<Vec<(String, String)>, Rejection> {
+        let body = super::collect_limited(body, limit).await?;
+        Ok(params(head, &body))
+    }
+
     /// The request's parameters: the query string, then a form body.
     pub fn params(head: &http::request::Parts, body: &[u8]) -> Vec<(String, String)> {
         let mut params: Vec<(String, String)> = head

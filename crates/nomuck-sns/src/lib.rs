@@ -10,9 +10,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use nomuck_http::query::{self, param};
 use nomuck_http::xml::escape;
-use nomuck_http::{
-    Operation, Rejection, Request, RequestContext, Response, ServiceApi, collect_limited,
-};
+use nomuck_http::{Operation, Rejection, Request, RequestContext, Response, ServiceApi};
 use nomuck_webhook::{TopicInfo, Topics, WebhookError};
 
 pub const API_VERSION: &str = "2010-03-31";
@@ -200,11 +198,10 @@ impl ServiceApi for SnsApi {
 
     async fn handle(&self, ctx: RequestContext, request: Request) -> Response {
         let (head, body) = request.into_parts();
-        let body = match collect_limited(body, MAX_BODY).await {
-            Ok(body) => body,
+        let params = match query::read_params(&head, body, MAX_BODY).await {
+            Ok(params) => params,
             Err(rejection) => return self.reject(&ctx, rejection),
         };
-        let params = query::params(&head, &body);
         let error =
             |status, code, message: &str| query::error(&ctx, NAMESPACE, status, code, message);
         let Some(principal) = &ctx.principal else {

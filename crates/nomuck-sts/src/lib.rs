@@ -6,8 +6,7 @@
 use http::StatusCode;
 use nomuck_http::query::{self, param};
 use nomuck_http::{
-    Operation, Rejection, Request, RequestContext, Response, ServiceApi, collect_limited,
-    xml::escape,
+    Operation, Rejection, Request, RequestContext, Response, ServiceApi, xml::escape,
 };
 
 pub const API_VERSION: &str = "2011-06-15";
@@ -30,11 +29,10 @@ impl ServiceApi for StsApi {
 
     async fn handle(&self, ctx: RequestContext, request: Request) -> Response {
         let (head, body) = request.into_parts();
-        let body = match collect_limited(body, MAX_BODY).await {
-            Ok(body) => body,
+        let params = match query::read_params(&head, body, MAX_BODY).await {
+            Ok(params) => params,
             Err(rejection) => return self.reject(&ctx, rejection),
         };
-        let params = query::params(&head, &body);
         let Some(action) = param(&params, "Action") else {
             return error(
                 &ctx,
