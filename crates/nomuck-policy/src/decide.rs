@@ -7,10 +7,13 @@
 //! 1. A matching `Deny` in the bucket policy denies, whoever asks, except that
 //!    the bucket owner can always Get/Put/DeleteBucketPolicy (S3's protection
 //!    against an owner locking itself out).
-//! 2. The bucket owner is allowed every bucket and object action.
+//! 2. The bucket owner is allowed every bucket and object action, except
+//!    reading an object another account owns (with ACLs in force), or its ACL.
 //! 3. A matching `Allow` in the bucket policy allows, unless the bucket has
 //!    `RestrictPublicBuckets` and the policy is public: then the policy grants
-//!    nothing to anyone outside the owner's account.
+//!    nothing to anyone outside the owner's account. Nor does it grant reads
+//!    of objects another account owns: the bucket owner cannot give away
+//!    what is not its own.
 //! 4. ACLs, unless disabled by `BucketOwnerEnforced`: the grant an action needs,
 //!    from the object ACL for reads of an object and its ACL, from the bucket ACL
 //!    otherwise (see [`acl_requirement`]). With `IgnorePublicAcls`, grants to
@@ -128,14 +131,22 @@ pub fn decide(req: &Request, res: &Resources) -> Decision {
     if policy == PolicyEffect::ExplicitDeny && !(is_owner && req.action.is_policy_management()) {
         return Decision::Deny(DenyReason::ExplicitDeny);
     }
-    if is_owner {
+    // An object another account wrote (ACLs in force) is that account's:
+    // reading it or its ACL takes a grant in its own ACL, which neither the
+    // bucket owner's rights nor the bucket policy stand in for, as in S3.
+    let foreign_object = !res.acls_disabled
+        && matches!(acl_requirement(req.action), Some((AclTarget::Object, _)))
+        && res
+            .object_acl
+            .is_some_and(|acl| acl.owner != res.bucket_owner);
+    if is_owner && !foreign_object {
         return Decision::Allow;
     }
 
     let restricted = policy == PolicyEffect::Allow
         && res.access_block.restrict_public_buckets
         && res.bucket_policy.is_some_and(Policy::is_public);
-    if policy == PolicyEffect::Allow && !restricted {
+    if policy == PolicyEffect::Allow && !restricted && !foreign_object {
         return Decision::Allow;
     }
 
@@ -233,6 +244,67 @@ mod tests {
         assert_eq!(
             ask(&Principal::Anonymous, Action::ListBucket, None, &res),
             NOT_GRANTED
+        );
+    }
+
+    #[test]
+    fn objects_another_account_wrote_are_its_own() {
+        let p = policy(
+            r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#,
+        );
+        let theirs = Acl::private(OTHER);
+        let res = Resources {
+            bucket_policy: Some(&p),
+            object_acl: Some(&theirs),
+            ..resources()
+        };
+        // Neither the bucket owner nor its policy reads what OTHER wrote...
+        for action in [
+            Action::GetObject,
+            Action::GetObjectAcl,
+            Action::PutObjectAcl,
+        ] {
+            assert_eq!(
+                ask(&acct(OWNER), action, Some("k"), &res),
+                NOT_GRANTED,
+                "{action}"
+            );
+        }
+        assert_eq!(
+            ask(&acct(THIRD), Action::GetObject, Some("k"), &res),
+            NOT_GRANTED
+        );
+        // ...but the owner still deletes it, and the writer reads it.
+        assert_eq!(
+            ask(&acct(OWNER), Action::DeleteObject, Some("k"), &res),
+            Decision::Allow
+        );
+        assert_eq!(
+            ask(&acct(OTHER), Action::GetObject, Some("k"), &res),
+            Decision::Allow
+        );
+        // A grant in the object's ACL lets the bucket owner in.
+        let mut shared = Acl::private(OTHER);
+        shared
+            .grants
+            .push(Grant::new(Grantee::user(OWNER), Permission::Read));
+        let res = Resources {
+            object_acl: Some(&shared),
+            ..res
+        };
+        assert_eq!(
+            ask(&acct(OWNER), Action::GetObject, Some("k"), &res),
+            Decision::Allow
+        );
+        // With ACLs disabled every object is the bucket owner's.
+        let res = Resources {
+            object_acl: Some(&theirs),
+            acls_disabled: true,
+            ..res
+        };
+        assert_eq!(
+            ask(&acct(OWNER), Action::GetObject, Some("k"), &res),
+            Decision::Allow
         );
     }
 

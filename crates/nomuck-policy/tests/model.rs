@@ -435,12 +435,19 @@ fn model(w: &World, caller: Option<&str>, action: Action, key: &str, ctx: &Ctx) 
     if deny && !(owner && policy_admin) {
         return Outcome::ExplicitDeny;
     }
-    if owner {
+    // Reads of another account's object (or its ACL) need that object's ACL.
+    let foreign = !w.acls_disabled
+        && matches!(
+            action,
+            Action::GetObject | Action::GetObjectAcl | Action::PutObjectAcl
+        )
+        && w.object_acl.as_ref().is_some_and(|a| a.owner != OWNER);
+    if owner && !foreign {
         return Outcome::Allow;
     }
     let public = w.policy.as_deref().is_some_and(model_is_public);
     let restricted = allow && w.block.restrict_public_buckets && public;
-    if allow && !restricted {
+    if allow && !restricted && !foreign {
         return Outcome::Allow;
     }
     if !w.acls_disabled {
@@ -709,11 +716,13 @@ proptest! {
             acls_disabled,
         };
         let got = run(&w, None, caller, action, key, &ctx);
-        // The object's writer keeps its own FULL_CONTROL grant while ACLs are on.
-        let writer_reads = caller == Some(object_owner)
-            && !acls_disabled
+        // The object's writer keeps its own FULL_CONTROL grant while ACLs are on,
+        // and the bucket owner cannot read what another account wrote.
+        let object_read = !acls_disabled
             && matches!(action, Action::GetObject | Action::GetObjectAcl | Action::PutObjectAcl);
-        prop_assert_eq!(got == Outcome::Allow, caller == Some(OWNER) || writer_reads);
+        let writer_reads = caller == Some(object_owner) && object_read;
+        let owner_allowed = caller == Some(OWNER) && !(object_read && object_owner != OWNER);
+        prop_assert_eq!(got == Outcome::Allow, owner_allowed || writer_reads);
     }
 
     /// Only without RestrictPublicBuckets: an extra public Allow makes the whole

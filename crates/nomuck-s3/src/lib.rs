@@ -662,19 +662,29 @@ fn request_facts(
             found.push((key, v.clone()));
         }
     }
-    for (header, key) in FROM_HEADERS {
-        if let Some(v) = headers::text(&head.headers, header) {
+    // One pass over the request's few headers rather than a lookup per key.
+    for (name, value) in &head.headers {
+        let name = name.as_str();
+        let Some((_, key)) = FROM_HEADERS.iter().find(|(h, _)| *h == name) else {
+            if name == "x-amz-copy-source"
+                && let Ok(source) = value.to_str()
+            {
+                // `bucket/key` as the policy author writes it: decoded, no leading `/`.
+                let path = source.split_once("?versionId=").map_or(source, |(p, _)| p);
+                let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+                found.push((
+                    keys::X_AMZ_COPY_SOURCE,
+                    decoded.trim_start_matches('/').to_owned(),
+                ));
+            }
+            continue;
+        };
+        // The first value of a repeated header, as a lookup would give.
+        if let Ok(v) = value.to_str()
+            && !found.iter().any(|(k, _)| k == key)
+        {
             found.push((key, v.to_owned()));
         }
-    }
-    // `bucket/key` as the policy author writes it: decoded, no leading `/`.
-    if let Some(source) = headers::text(&head.headers, "x-amz-copy-source") {
-        let path = source.split_once("?versionId=").map_or(source, |(p, _)| p);
-        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-        found.push((
-            keys::X_AMZ_COPY_SOURCE,
-            decoded.trim_start_matches('/').to_owned(),
-        ));
     }
     nomuck_storage::RequestFacts {
         source_ip: Some(ctx.remote_addr.ip()),
