@@ -578,6 +578,12 @@ def test_event_notifications_are_signed_webhooks(server, s3, other):
 
         # Only the owner's existing topics, and only events nomuck emits.
         other_s3, _ = other
+        other_sns = server.client("sns", other_s3._request_signer._credentials.access_key,
+                                  other_s3._request_signer._credentials.secret_key)
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            other_sns.get_topic_attributes(TopicArn=arn)
+        assert error_code(e) == "AuthorizationError"
+        assert other_sns.list_topics()["Topics"] == []
         other_s3.create_bucket(Bucket="events-2")
         with pytest.raises(botocore.exceptions.ClientError) as e:
             other_s3.put_bucket_notification_configuration(Bucket="events-2", NotificationConfiguration={

@@ -11,7 +11,8 @@ pub struct Topic {
     pub account_id: String,
     /// Unique per account.
     pub name: String,
-    /// `http://…` URL each event is POSTed to.
+    /// `http://…` URL each event is POSTed to; empty: the topic takes no
+    /// deliveries until one is set.
     pub push_endpoint: String,
     /// The delivery signing secret, sealed by the account service.
     pub secret_sealed: Vec<u8>,
@@ -21,7 +22,7 @@ pub struct Topic {
 }
 
 /// An event to deliver to a topic. Enqueueing to a topic that does not
-/// exist (deleted meanwhile) is a no-op.
+/// exist (deleted meanwhile) or has no endpoint is a no-op.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NewDelivery {
     pub account_id: String,

@@ -183,7 +183,8 @@ pub enum Mutation {
     PutTopic(crate::events::Topic),
     /// Removes a topic and its pending deliveries; no-op if absent.
     DeleteTopic { account_id: String, name: String },
-    /// Queues a delivery, due at once; no-op if the topic is gone.
+    /// Queues a delivery, due at once; no-op if the topic is gone or has no
+    /// push endpoint.
     EnqueueDelivery(crate::events::NewDelivery),
     /// Records an attempt; no-op if the delivery is gone.
     RecordDeliveryAttempt {
@@ -284,8 +285,7 @@ impl Mutation {
             Mutation::ForgetGarbage { .. } => Ok(()),
             Mutation::PutTopic(t) => {
                 check_account_id(&t.account_id)?;
-                non_empty("topic name", &t.name)?;
-                non_empty("topic push endpoint", &t.push_endpoint)
+                non_empty("topic name", &t.name)
             }
             Mutation::DeleteTopic { account_id, name } => {
                 non_empty("account id", account_id)?;

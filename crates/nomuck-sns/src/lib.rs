@@ -39,6 +39,11 @@ fn failure(e: WebhookError) -> (StatusCode, &'static str, String) {
             "NotFound",
             "Topic does not exist".into(),
         ),
+        WebhookError::Forbidden(arn) => (
+            StatusCode::FORBIDDEN,
+            "AuthorizationError",
+            format!("The caller is not authorized to use topic {arn}"),
+        ),
         other => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",

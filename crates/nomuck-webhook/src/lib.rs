@@ -30,6 +30,9 @@ pub enum WebhookError {
     InvalidParameter(String),
     #[error("topic {0} does not exist")]
     NotFound(String),
+    /// The topic belongs to another account.
+    #[error("not authorized to use topic {0}")]
+    Forbidden(String),
     #[error(transparent)]
     Iam(#[from] nomuck_iam::IamError),
     #[error(transparent)]

@@ -112,16 +112,15 @@ impl Topics {
                 "Topic names must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.".into(),
             ));
         }
+        // Without an endpoint the topic exists but takes no deliveries.
         let endpoint = attributes
             .iter()
             .find(|(k, _)| k == PUSH_ENDPOINT)
             .map(|(_, v)| v.clone())
-            .ok_or_else(|| {
-                WebhookError::InvalidParameter(format!(
-                    "a topic needs the {PUSH_ENDPOINT} attribute: the http:// URL events are POSTed to"
-                ))
-            })?;
-        check_endpoint(&endpoint)?;
+            .unwrap_or_default();
+        if !endpoint.is_empty() {
+            check_endpoint(&endpoint)?;
+        }
         let label = secret_label(account_id, name);
         let (secret_sealed, created_at) = match self.meta.topic(account_id, name).await? {
             Some(existing) => (existing.secret_sealed, existing.created_at),
@@ -170,7 +169,7 @@ impl Topics {
         let missing = || WebhookError::NotFound(arn.to_owned());
         let (owner, name) = parse_arn(arn).ok_or_else(missing)?;
         if owner != account_id {
-            return Err(missing());
+            return Err(WebhookError::Forbidden(arn.to_owned()));
         }
         let topic = self.meta.topic(owner, name).await?.ok_or_else(missing)?;
         self.info(topic)
@@ -194,7 +193,7 @@ impl Topics {
             )));
         };
         if owner != account_id {
-            return Err(WebhookError::NotFound(arn.to_owned()));
+            return Err(WebhookError::Forbidden(arn.to_owned()));
         }
         self.meta
             .commit(vec![Mutation::DeleteTopic {

@@ -188,8 +188,16 @@ async fn a_dead_endpoint_is_given_up_and_topics_are_private() {
 
     assert!(matches!(
         topics.get("999999999999", &topic.arn).await,
+        Err(WebhookError::Forbidden(_))
+    ));
+    let no_such = topic.arn.replace(":dead", ":none");
+    assert!(matches!(
+        topics.get(&account, &no_such).await,
         Err(WebhookError::NotFound(_))
     ));
+    // A topic may exist without an endpoint (it then takes no deliveries).
+    let quiet = topics.create(&account, "quiet", vec![]).await.unwrap();
+    assert_eq!(quiet.push_endpoint, "");
     assert!(matches!(
         topics
             .create(
@@ -211,5 +219,6 @@ async fn a_dead_endpoint_is_given_up_and_topics_are_private() {
         Err(WebhookError::InvalidParameter(_))
     ));
     topics.delete(&account, &topic.arn).await.unwrap();
+    topics.delete(&account, &quiet.arn).await.unwrap();
     assert!(topics.list(&account).await.unwrap().is_empty());
 }

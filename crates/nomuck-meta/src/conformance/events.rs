@@ -57,6 +57,19 @@ pub async fn topics_and_deliveries(s: Arc<dyn MetaStore>) {
     assert_eq!(b, topic(id, "b", "http://new"));
     assert_eq!(s.topic(id, "zzz").await.unwrap(), None);
 
+    // A topic without an endpoint takes nothing.
+    commit_ok(&s, vec![Mutation::PutTopic(topic(id, "quiet", ""))]).await;
+    commit_ok(&s, vec![delivery(id, "quiet", b"x", 1)]).await;
+    assert!(s.due_deliveries(i64::MAX, 10).await.unwrap().is_empty());
+    commit_ok(
+        &s,
+        vec![Mutation::DeleteTopic {
+            account_id: id.into(),
+            name: "quiet".into(),
+        }],
+    )
+    .await;
+
     // Deliveries to a missing topic are dropped; others are due at once.
     commit_ok(
         &s,

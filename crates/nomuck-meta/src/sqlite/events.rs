@@ -56,7 +56,7 @@ fn enqueue(conn: &Connection, d: &NewDelivery) -> Result<(), MetaError> {
     conn.prepare_cached(
         "INSERT INTO deliveries (account_id, topic, payload, created_at, next_attempt_at) \
          SELECT ?1, ?2, ?3, ?4, ?4 WHERE EXISTS \
-         (SELECT 1 FROM topics WHERE account_id = ?1 AND name = ?2)",
+         (SELECT 1 FROM topics WHERE account_id = ?1 AND name = ?2 AND push_endpoint <> '')",
     )
     .and_then(|mut s| s.execute(params![d.account_id, d.topic, d.payload, d.at]))
     .map(|_| ())
