@@ -1,5 +1,5 @@
 //! S3 request documents (DeleteObjects, CompleteMultipartUpload, Tagging,
-//! CreateBucketConfiguration, LifecycleConfiguration) from untrusted bytes: errors, never panics.
+//! CreateBucketConfiguration, LifecycleConfiguration, NotificationConfiguration) from untrusted bytes: errors, never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -19,5 +19,12 @@ fuzz_target!(|data: &[u8]| {
             nomuck_s3::lifecycle::render_lifecycle(&lc).as_bytes(),
         );
         assert_eq!(again.ok(), Some(lc));
+    }
+    // So does a notification configuration.
+    if let Ok(n) = nomuck_s3::notification::parse_notifications(data) {
+        let again = nomuck_s3::notification::parse_notifications(
+            nomuck_s3::notification::render_notifications(&n).as_bytes(),
+        );
+        assert_eq!(again.ok(), Some(n));
     }
 });

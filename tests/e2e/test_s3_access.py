@@ -396,6 +396,13 @@ def test_lifecycle_expires_objects_versions_and_stale_uploads(make_server):
     head = s3.head_object(Bucket="lc-1", Key="tmp/a")
     assert 'rule-id="tmp"' in head["ResponseMetadata"]["HTTPHeaders"]["x-amz-expiration"]
     assert "x-amz-expiration" not in s3.head_object(Bucket="lc-1", Key="data/b")["ResponseMetadata"]["HTTPHeaders"]
+    copied = s3.copy_object(Bucket="lc-1", Key="tmp/copy", CopySource={"Bucket": "lc-1", "Key": "data/b"})
+    assert 'rule-id="tmp"' in copied["ResponseMetadata"]["HTTPHeaders"]["x-amz-expiration"]
+    mpu = s3.create_multipart_upload(Bucket="lc-1", Key="tmp/mp")["UploadId"]
+    part = s3.upload_part(Bucket="lc-1", Key="tmp/mp", UploadId=mpu, PartNumber=1, Body=b"m")
+    done = s3.complete_multipart_upload(Bucket="lc-1", Key="tmp/mp", UploadId=mpu,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert 'rule-id="tmp"' in done["ResponseMetadata"]["HTTPHeaders"]["x-amz-expiration"]
 
     s3.put_bucket_lifecycle_configuration(Bucket="lcv", LifecycleConfiguration={"Rules": [
         {"ID": "old-versions", "Filter": {}, "Status": "Enabled",

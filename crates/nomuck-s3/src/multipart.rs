@@ -185,6 +185,7 @@ pub async fn complete(s: &Storage, req: &mut S3Request) -> S3Result {
     if let Some(v) = &out.version_id {
         reply::set(&mut response, "x-amz-version-id", v);
     }
+    crate::lifecycle::set_expiration(&mut response, out.expiration.as_ref());
     Ok(response)
 }
 

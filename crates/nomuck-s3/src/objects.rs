@@ -365,6 +365,7 @@ pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
     }
     let mut response = reply::xml(StatusCode::OK, w.finish("CopyObjectResult"));
     set_version(&mut response, out.version_id.as_deref());
+    crate::lifecycle::set_expiration(&mut response, out.expiration.as_ref());
     if let Some(v) = &out.source_version_id {
         reply::set(&mut response, "x-amz-copy-source-version-id", v);
     }

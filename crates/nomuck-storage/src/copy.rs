@@ -160,6 +160,7 @@ impl Storage {
                     "ObjectCreated:Copy",
                     &version,
                 );
+                let expiration = self.expiration_of(&access, &version);
                 let out = self
                     .commit_version(&dst, version, ing.stored, condition, events)
                     .await?;
@@ -169,6 +170,7 @@ impl Storage {
                     version_id: out.version_id,
                     source_version_id,
                     checksum: out.checksum,
+                    expiration,
                 });
             }
             let out = CopyObjectOutput {
@@ -177,6 +179,7 @@ impl Storage {
                 version_id: written_version(&dst, &version.version_id),
                 source_version_id,
                 checksum: version.checksum.clone(),
+                expiration: self.expiration_of(&access, &version),
             };
             let events =
                 self.version_events(&dst, &access, Some(caller), "ObjectCreated:Copy", &version);

@@ -356,13 +356,22 @@ impl Storage {
             .into_iter()
             .next()
             .ok_or_else(|| StorageError::Internal("completion reported no object".into()))?;
+        let (_, access) = self.cached_bucket(bucket).await?;
+        let expiration = access.lifecycle.as_ref().and_then(|lc| {
+            let (at, rule) =
+                lc.expiry(&self.lifecycle_clock(), key, done.size, &upload.tags, now)?;
+            Some(crate::Expiry {
+                at,
+                rule_id: rule.to_owned(),
+            })
+        });
         Ok(PutObjectOutput {
             etag: done.etag,
             version_id: written_version(&b, &done.version_id),
             checksum: done.checksum,
             size: done.size,
             last_modified: now,
-            expiration: None,
+            expiration,
         })
     }
 

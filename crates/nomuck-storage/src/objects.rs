@@ -213,7 +213,7 @@ impl Storage {
 
     /// When the lifecycle rules will expire a current version, and by which
     /// rule (`x-amz-expiration`).
-    fn expiration_of(&self, access: &BucketAccess, v: &ObjectVersion) -> Option<Expiry> {
+    pub(crate) fn expiration_of(&self, access: &BucketAccess, v: &ObjectVersion) -> Option<Expiry> {
         let lifecycle = access.lifecycle.as_ref()?;
         let (at, rule) = lifecycle.expiry(
             &self.lifecycle_clock(),

@@ -306,6 +306,8 @@ pub struct CopyObjectOutput {
     pub version_id: Option<String>,
     pub source_version_id: Option<String>,
     pub checksum: Option<ObjectChecksum>,
+    /// When lifecycle rules will expire the copy (`x-amz-expiration`).
+    pub expiration: Option<Expiry>,
 }
 
 /// Where a listing resumes.
