@@ -191,6 +191,8 @@ pub enum Mutation {
         id: i64,
         outcome: crate::events::DeliveryOutcome,
     },
+    /// Forgets finished deliveries (delivered or given up) created before `before`.
+    PruneDeliveries { before: crate::Millis },
 }
 
 impl Mutation {
@@ -295,7 +297,7 @@ impl Mutation {
                 non_empty("account id", &d.account_id)?;
                 non_empty("topic name", &d.topic)
             }
-            Mutation::RecordDeliveryAttempt { .. } => Ok(()),
+            Mutation::RecordDeliveryAttempt { .. } | Mutation::PruneDeliveries { .. } => Ok(()),
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct DispatchOptions {
     pub max_attempts: u32,
     /// Deliveries in flight at once.
     pub concurrency: usize,
+    /// How long finished deliveries are kept before they are forgotten.
+    pub keep_finished: Duration,
 }
 
 impl Default for DispatchOptions {
@@ -41,6 +43,7 @@ impl Default for DispatchOptions {
             // 1 s, 2 s, … then hourly: about a day of trying.
             max_attempts: 36,
             concurrency: 16,
+            keep_finished: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -58,9 +61,12 @@ pub struct Dispatcher {
     topics: Arc<Topics>,
     client: Client<HttpConnector, Full<Bytes>>,
     opts: DispatchOptions,
-    /// One pass at a time.
-    running: tokio::sync::Mutex<()>,
+    /// One pass at a time; holds when finished deliveries were last pruned.
+    running: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How often finished deliveries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 fn now_millis() -> Millis {
     nomuck_iam::now_millis()
@@ -80,7 +86,7 @@ impl Dispatcher {
             topics,
             client: Client::builder(TokioExecutor::new()).build(connector),
             opts,
-            running: tokio::sync::Mutex::new(()),
+            running: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -103,11 +109,19 @@ impl Dispatcher {
 
     /// Sends every delivery due now; records each attempt.
     pub async fn deliver_due_now(&self) -> Result<DeliveryReport, WebhookError> {
-        let _one_pass = self.running.lock().await;
+        let mut last_prune = self.running.lock().await;
         let mut report = DeliveryReport::default();
         loop {
             let due = self.meta.due_deliveries(now_millis(), 256).await?;
             if due.is_empty() {
+                // The outbox keeps what it finished for a while, not forever.
+                if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                    let before = now_millis().saturating_sub(millis(self.opts.keep_finished));
+                    self.meta
+                        .commit(vec![Mutation::PruneDeliveries { before }])
+                        .await?;
+                    *last_prune = Some(std::time::Instant::now());
+                }
                 return Ok(report);
             }
             let outcomes: Vec<(i64, DeliveryOutcome)> = futures_util::stream::iter(due)

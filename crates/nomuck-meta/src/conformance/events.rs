@@ -121,6 +121,21 @@ pub async fn topics_and_deliveries(s: Arc<dyn MetaStore>) {
     .await;
     assert!(s.due_deliveries(i64::MAX, 10).await.unwrap().is_empty());
 
+    // Pruning forgets finished deliveries only.
+    commit_ok(&s, vec![delivery(id, "a", b"pending", 25)]).await;
+    commit_ok(&s, vec![Mutation::PruneDeliveries { before: i64::MAX }]).await;
+    let left = s.due_deliveries(i64::MAX, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].payload, b"pending");
+    commit_ok(
+        &s,
+        vec![Mutation::RecordDeliveryAttempt {
+            id: left[0].id,
+            outcome: DeliveryOutcome::Delivered { at: 26 },
+        }],
+    )
+    .await;
+
     // Deleting a topic drops its pending deliveries.
     commit_ok(&s, vec![delivery(id, "a", b"three", 30)]).await;
     commit_ok(

@@ -26,7 +26,8 @@ pub(super) fn apply(
         Mutation::PutTopic(_)
         | Mutation::DeleteTopic { .. }
         | Mutation::EnqueueDelivery(_)
-        | Mutation::RecordDeliveryAttempt { .. } => super::events::apply(conn, m),
+        | Mutation::RecordDeliveryAttempt { .. }
+        | Mutation::PruneDeliveries { .. } => super::events::apply(conn, m),
         other => objstore::apply(conn, other, receipt),
     }
 }

@@ -16,6 +16,13 @@ pub(super) fn apply(conn: &Connection, m: &Mutation) -> Result<(), MetaError> {
             .map_err(db_err),
         Mutation::EnqueueDelivery(d) => enqueue(conn, d),
         Mutation::RecordDeliveryAttempt { id, outcome } => record_attempt(conn, *id, outcome),
+        Mutation::PruneDeliveries { before } => conn
+            .prepare_cached(
+                "DELETE FROM deliveries WHERE next_attempt_at IS NULL AND created_at < ?1",
+            )
+            .and_then(|mut s| s.execute([before]))
+            .map(|_| ())
+            .map_err(db_err),
         _ => Err(MetaError::Internal(
             "mutation routed to event delivery".into(),
         )),

@@ -114,7 +114,8 @@ pub(super) fn apply(
         | Mutation::PutTopic(_)
         | Mutation::DeleteTopic { .. }
         | Mutation::EnqueueDelivery(_)
-        | Mutation::RecordDeliveryAttempt { .. } => Err(MetaError::Internal(
+        | Mutation::RecordDeliveryAttempt { .. }
+        | Mutation::PruneDeliveries { .. } => Err(MetaError::Internal(
             "account or event mutation routed to the object store".into(),
         )),
     }
