@@ -124,6 +124,8 @@ pub struct Storage {
     lifecycle_lock: tokio::sync::Mutex<()>,
     /// Writes event messages (see [`notify`]); set once by the API layer.
     events: std::sync::OnceLock<Arc<dyn notify::EventRenderer>>,
+    /// Notified after a commit that queued event deliveries.
+    events_queued: std::sync::OnceLock<Arc<tokio::sync::Notify>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -158,6 +160,7 @@ impl Storage {
             gc_lock: tokio::sync::Mutex::new(()),
             lifecycle_lock: tokio::sync::Mutex::new(()),
             events: std::sync::OnceLock::new(),
+            events_queued: std::sync::OnceLock::new(),
             tasks: Mutex::new(Vec::new()),
         })
     }
@@ -247,11 +250,21 @@ impl Storage {
         bucket: &str,
         muts: Vec<Mutation>,
     ) -> Result<CommitReceipt, MetaError> {
+        let queues_events = muts
+            .iter()
+            .any(|m| matches!(m, Mutation::EnqueueDelivery(_)));
         let r = self.meta.commit(muts).await;
         if let Err(MetaError::Refused(Refusal::NoSuchBucket(_) | Refusal::BucketOwnerChanged(_))) =
             &r
         {
             self.buckets.forget(bucket);
+        }
+        // Wake the dispatcher rather than leave the event to its next poll.
+        if queues_events
+            && r.is_ok()
+            && let Some(wake) = self.events_queued.get()
+        {
+            wake.notify_one();
         }
         r
     }

@@ -117,9 +117,15 @@ pub(crate) struct EventFacts<'a> {
 }
 
 impl Storage {
-    /// Sets how event messages are written; without a renderer, no event is sent.
-    pub fn set_event_renderer(&self, renderer: std::sync::Arc<dyn EventRenderer>) {
+    /// Sets how event messages are written (without a renderer, no event is
+    /// sent) and what to notify once a commit has queued deliveries.
+    pub fn set_event_renderer(
+        &self,
+        renderer: std::sync::Arc<dyn EventRenderer>,
+        queued: std::sync::Arc<tokio::sync::Notify>,
+    ) {
         let _ = self.events.set(renderer);
+        let _ = self.events_queued.set(queued);
     }
 
     /// The deliveries of an event about version `v` (written or removed).

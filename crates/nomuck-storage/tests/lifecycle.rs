@@ -296,7 +296,10 @@ async fn expirations_are_events_queued_with_the_deletion() {
 
     let e = lifecycle_env();
     let s = &e.storage;
-    s.set_event_renderer(std::sync::Arc::new(NameOnly));
+    s.set_event_renderer(
+        std::sync::Arc::new(NameOnly),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
     let owner = ALICE.to_owned();
     e.meta
         .commit(vec![Mutation::CreateAccount(nomuck_meta::Account {

@@ -90,15 +90,19 @@ impl Dispatcher {
         })
     }
 
-    /// Polls the outbox every `interval` until the dispatcher is dropped.
-    pub fn start(self: &Arc<Self>) -> JoinHandle<()> {
+    /// Polls the outbox every `interval`, and at once whenever `queued` is
+    /// notified, until the dispatcher is dropped.
+    pub fn start(self: &Arc<Self>, queued: Arc<tokio::sync::Notify>) -> JoinHandle<()> {
         let weak: Weak<Self> = Arc::downgrade(self);
         let every = self.opts.interval.max(Duration::from_millis(10));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = queued.notified() => {}
+                }
                 let Some(d) = weak.upgrade() else { return };
                 if let Err(e) = d.deliver_due_now().await {
                     tracing::warn!(error = %e, "webhook dispatch failed; will retry");

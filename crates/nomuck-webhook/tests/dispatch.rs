@@ -222,3 +222,34 @@ async fn a_dead_endpoint_is_given_up_and_topics_are_private() {
     topics.delete(&account, &quiet.arn).await.unwrap();
     assert!(topics.list(&account).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notified_dispatcher_delivers_without_waiting_for_its_poll() {
+    let (_dir, meta, topics, account) = setup().await;
+    let (url, seen) = receiver(vec![]).await;
+    topics
+        .create(&account, "fast", vec![("push-endpoint".into(), url)])
+        .await
+        .unwrap();
+    let dispatcher = Dispatcher::new(
+        Arc::clone(&meta),
+        Arc::clone(&topics),
+        DispatchOptions {
+            interval: Duration::from_secs(3600),
+            ..fast()
+        },
+    );
+    let queued = Arc::new(tokio::sync::Notify::new());
+    let task = dispatcher.start(Arc::clone(&queued));
+    // The first tick fires at once; let it pass with nothing queued.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    enqueue(&meta, &account, "fast", b"now").await;
+    queued.notify_one();
+    let started = std::time::Instant::now();
+    while seen.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    task.abort();
+}

@@ -79,9 +79,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     storage.start_background();
     // Events: object events are rendered as S3 event messages, queued in the
     // same commit as their change, and pushed to topics by the dispatcher.
-    storage.set_event_renderer(Arc::new(nomuck_s3::notification::S3EventRenderer {
-        region: config.edge.region.clone(),
-    }));
+    let events_queued = Arc::new(tokio::sync::Notify::new());
+    storage.set_event_renderer(
+        Arc::new(nomuck_s3::notification::S3EventRenderer {
+            region: config.edge.region.clone(),
+        }),
+        events_queued.clone(),
+    );
     let topics = Arc::new(nomuck_webhook::Topics::new(
         dir.store.clone(),
         dir.iam.clone(),
@@ -92,7 +96,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         topics.clone(),
         nomuck_webhook::DispatchOptions::default(),
     );
-    let dispatching = dispatcher.start();
+    let dispatching = dispatcher.start(events_queued);
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
         nomuck_s3::S3Api::new(
