@@ -288,13 +288,12 @@ impl nomuck_storage::notify::EventRenderer for NameOnly {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expirations_are_events_queued_with_the_deletion() {
+/// A bucket whose lifecycle events go to a topic, rendered by [`NameOnly`].
+async fn bucket_with_events(e: &Env, bucket: &str) -> Caller {
     use nomuck_meta::Mutation;
     use nomuck_meta::events::Topic;
     use nomuck_storage::notify::{Destination, NotificationRule, Notifications};
 
-    let e = lifecycle_env();
     let s = &e.storage;
     s.set_event_renderer(
         std::sync::Arc::new(NameOnly),
@@ -302,74 +301,135 @@ async fn expirations_are_events_queued_with_the_deletion() {
     );
     let owner = ALICE.to_owned();
     e.meta
-        .commit(vec![Mutation::CreateAccount(nomuck_meta::Account {
-            id: owner.clone(),
-            name: "alice".into(),
-            is_admin: false,
-            created_at: 1,
-        })])
+        .commit(vec![
+            Mutation::CreateAccount(nomuck_meta::Account {
+                id: owner.clone(),
+                name: "alice".into(),
+                is_admin: false,
+                created_at: 1,
+            }),
+            Mutation::PutTopic(Topic {
+                account_id: owner.clone(),
+                name: "t".into(),
+                push_endpoint: "http://127.0.0.1:9/".into(),
+                secret_sealed: vec![0],
+                attributes: vec![],
+                created_at: 0,
+            }),
+        ])
         .await
         .unwrap();
     let caller = Caller::account(owner.clone(), "req-1");
+    s.create_bucket(&caller, bucket, None, None).await.unwrap();
+    let rule = NotificationRule {
+        id: "all".into(),
+        destination: Destination::Topic(format!("arn:aws:sns:us-east-1:{owner}:t")),
+        topic_account: owner,
+        topic_name: "t".into(),
+        events: vec![
+            "s3:LifecycleExpiration:*".into(),
+            "s3:ObjectCreated:Put".into(),
+        ],
+        prefix: None,
+        suffix: None,
+    };
+    s.put_bucket_notifications(&caller, bucket, &Notifications { rules: vec![rule] })
+        .await
+        .unwrap();
+    caller
+}
+
+async fn queued_events(e: &Env) -> Vec<String> {
     e.meta
-        .commit(vec![Mutation::PutTopic(Topic {
-            account_id: owner.clone(),
-            name: "t".into(),
-            push_endpoint: "http://127.0.0.1:9/".into(),
-            secret_sealed: vec![0],
-            attributes: vec![],
-            created_at: 0,
-        })])
-        .await
-        .unwrap();
-    s.create_bucket(&caller, "bkt-ev", None, None)
-        .await
-        .unwrap();
-    s.put_bucket_notifications(
-        &caller,
-        "bkt-ev",
-        &Notifications {
-            rules: vec![NotificationRule {
-                id: "all".into(),
-                destination: Destination::Topic(format!("arn:aws:sns:us-east-1:{owner}:t")),
-                topic_account: owner.clone(),
-                topic_name: "t".into(),
-                events: vec![
-                    "s3:LifecycleExpiration:*".into(),
-                    "s3:ObjectCreated:Put".into(),
-                ],
-                prefix: None,
-                suffix: None,
-            }],
-        },
-    )
-    .await
-    .unwrap();
-    put(s, &caller, "bkt-ev", "old", b"x").await;
-    s.put_bucket_lifecycle(
-        &caller,
-        "bkt-ev",
-        &Lifecycle {
-            rules: vec![Rule {
-                expiration: Some(Expiration::Days(1)),
-                ..rule("exp", "")
-            }],
-        },
-    )
-    .await
-    .unwrap();
-    tokio::time::sleep(DAY + Duration::from_millis(50)).await;
-    assert_eq!(s.apply_lifecycle_now().await.unwrap().expired, 1);
-    let queued: Vec<String> = e
-        .meta
-        .due_deliveries(i64::MAX, 10)
+        .due_deliveries(i64::MAX, 100)
         .await
         .unwrap()
         .into_iter()
         .map(|d| String::from_utf8(d.payload).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expirations_are_events_queued_with_the_deletion() {
+    let e = lifecycle_env();
+    let s = &e.storage;
+    let caller = bucket_with_events(&e, "bkt-ev").await;
+    put(s, &caller, "bkt-ev", "old", b"x").await;
+    let rules = vec![Rule {
+        expiration: Some(Expiration::Days(1)),
+        ..rule("exp", "")
+    }];
+    s.put_bucket_lifecycle(&caller, "bkt-ev", &Lifecycle { rules })
+        .await
+        .unwrap();
+    tokio::time::sleep(DAY + Duration::from_millis(50)).await;
+    assert_eq!(s.apply_lifecycle_now().await.unwrap().expired, 1);
+    assert_eq!(
+        queued_events(&e).await,
+        ["ObjectCreated:Put old", "LifecycleExpiration:Delete old"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspended_buckets_expire_the_null_version_once() {
+    let e = lifecycle_env();
+    let s = &e.storage;
+    let caller = bucket_with_events(&e, "bkt-sus").await;
+    let versioning = |v| s.set_bucket_versioning(&caller, "bkt-sus", v);
+    // Versions, newest first: C (versioned, current), null, A (versioned).
+    versioning(Versioning::Enabled).await.unwrap();
+    put(s, &caller, "bkt-sus", "k", b"A").await;
+    versioning(Versioning::Suspended).await.unwrap();
+    put(s, &caller, "bkt-sus", "k", b"B").await;
+    versioning(Versioning::Enabled).await.unwrap();
+    put(s, &caller, "bkt-sus", "k", b"C").await;
+    versioning(Versioning::Suspended).await.unwrap();
+    let rules = vec![Rule {
+        expiration: Some(Expiration::Days(1)),
+        noncurrent: Some(NoncurrentExpiration {
+            days: 1,
+            newer_versions_kept: None,
+        }),
+        ..rule("both", "")
+    }];
+    s.put_bucket_lifecycle(&caller, "bkt-sus", &Lifecycle { rules })
+        .await
+        .unwrap();
+    tokio::time::sleep(DAY + Duration::from_millis(50)).await;
+    let r = s.apply_lifecycle_now().await.unwrap();
+    // Expiring C replaces the null version with a null delete marker, as a
+    // client's delete would; A goes as noncurrent; the null version is not
+    // removed twice.
+    assert_eq!((r.expired, r.versions_removed), (1, 1));
+    let left = s
+        .list_object_versions(
+            &caller,
+            "bkt-sus",
+            ListVersionsRequest {
+                max_keys: 1000,
+                ..ListVersionsRequest::default()
+            },
+        )
+        .await
+        .unwrap()
+        .versions;
+    let shape: Vec<(&str, bool)> = left
+        .iter()
+        .map(|v| (v.version_id.as_str(), v.is_delete_marker))
+        .collect();
+    assert_eq!(shape.len(), 2);
+    assert_eq!(shape[0], ("null", true));
+    assert!(!shape[1].1 && shape[1].0 != "null");
+    let events = queued_events(&e).await;
+    let lifecycle: Vec<&String> = events
+        .iter()
+        .filter(|e| e.starts_with("Lifecycle"))
         .collect();
     assert_eq!(
-        queued,
-        ["ObjectCreated:Put old", "LifecycleExpiration:Delete old"]
+        lifecycle,
+        [
+            "LifecycleExpiration:DeleteMarkerCreated k",
+            "LifecycleExpiration:Delete k"
+        ]
     );
 }

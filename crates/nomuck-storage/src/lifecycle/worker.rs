@@ -225,65 +225,11 @@ impl Storage {
         };
         let mut muts = Vec::new();
         let mut events = Vec::new();
-        let mut expired = 0;
 
-        // Noncurrent versions: a version stopped being current when the next
-        // newer one was written.
-        let mut removed = vec![false; versions.len()];
-        for (i, pair) in versions.windows(2).enumerate() {
-            let [newer, v] = pair else { continue };
-            for rule in rules {
-                let Some(nc) = &rule.noncurrent else { continue };
-                let due = clock.after_days(newer.last_modified, nc.days) <= now;
-                let kept = nc.newer_versions_kept.unwrap_or(0) as usize;
-                if due && i >= kept && self.selects(b, rule, v).await? {
-                    muts.push(remove_version(b, v, now));
-                    events.extend(
-                        self.delete_events(b, access, None, &v.key, Some(&v.version_id), None, now)
-                            .await?,
-                    );
-                    if let Some(slot) = removed.get_mut(i + 1) {
-                        *slot = true;
-                    }
-                    break;
-                }
-            }
-        }
-        let only_version_left = removed.iter().skip(1).all(|r| *r);
-
-        if latest.is_delete_marker {
-            // A delete marker with nothing behind it hides nothing: removed by
-            // ExpiredObjectDeleteMarker, or by an age rule once it is due.
-            if only_version_left {
-                let lone_marker_expires = rules.iter().any(|r| {
-                    r.filter.tags.is_empty()
-                        && latest.key.starts_with(r.filter.prefix())
-                        && match r.expiration {
-                            Some(Expiration::ExpiredObjectDeleteMarker) => true,
-                            Some(Expiration::Days(d)) => {
-                                clock.after_days(latest.last_modified, d) <= now
-                            }
-                            Some(Expiration::Date(at)) => at <= now,
-                            None => false,
-                        }
-                });
-                if lone_marker_expires {
-                    muts.push(remove_version(b, latest, now));
-                    events.extend(
-                        self.delete_events(
-                            b,
-                            access,
-                            None,
-                            &latest.key,
-                            Some(&latest.version_id),
-                            None,
-                            now,
-                        )
-                        .await?,
-                    );
-                }
-            }
-        } else {
+        // The current version, first: the noncurrent removals' pins do not
+        // depend on which version is latest.
+        let mut current_expires = false;
+        if !latest.is_delete_marker {
             for rule in rules {
                 let due = match rule.expiration {
                     Some(Expiration::Days(d)) => clock.after_days(latest.last_modified, d) <= now,
@@ -312,22 +258,75 @@ impl Storage {
                         )
                         .await?,
                     );
-                    // A suspended bucket's delete replaces its null version
-                    // with a null marker: not also a noncurrent removal.
-                    if b.versioning == nomuck_meta::Versioning::Suspended {
-                        muts.retain(|m| {
-                            !matches!(m, Mutation::DeleteObject { remove_version: Some(v), .. }
-                                if v == nomuck_meta::NULL_VERSION)
-                        });
-                    }
-                    // First: the noncurrent removals' pins do not depend on
-                    // which version is latest.
-                    muts.insert(0, m);
-                    expired = 1;
+                    muts.push(m);
+                    current_expires = true;
                     break;
                 }
             }
         }
+        // A suspended bucket's delete replaces its null version with a null
+        // marker, so that version is not also removed as noncurrent.
+        let null_taken = current_expires && b.versioning == nomuck_meta::Versioning::Suspended;
+
+        // Noncurrent versions: a version stopped being current when the next
+        // newer one was written.
+        let mut removed = vec![false; versions.len()];
+        for (i, pair) in versions.windows(2).enumerate() {
+            let [newer, v] = pair else { continue };
+            if null_taken && v.version_id == nomuck_meta::NULL_VERSION {
+                continue;
+            }
+            for rule in rules {
+                let Some(nc) = &rule.noncurrent else { continue };
+                let due = clock.after_days(newer.last_modified, nc.days) <= now;
+                let kept = nc.newer_versions_kept.unwrap_or(0) as usize;
+                if due && i >= kept && self.selects(b, rule, v).await? {
+                    muts.push(remove_version(b, v, now));
+                    events.extend(
+                        self.delete_events(b, access, None, &v.key, Some(&v.version_id), None, now)
+                            .await?,
+                    );
+                    if let Some(slot) = removed.get_mut(i + 1) {
+                        *slot = true;
+                    }
+                    break;
+                }
+            }
+        }
+        let only_version_left = removed.iter().skip(1).all(|r| *r);
+
+        // A delete marker with nothing behind it hides nothing: removed by
+        // ExpiredObjectDeleteMarker, or by an age rule once it is due.
+        if latest.is_delete_marker && only_version_left {
+            let lone_marker_expires = rules.iter().any(|r| {
+                r.filter.tags.is_empty()
+                    && latest.key.starts_with(r.filter.prefix())
+                    && match r.expiration {
+                        Some(Expiration::ExpiredObjectDeleteMarker) => true,
+                        Some(Expiration::Days(d)) => {
+                            clock.after_days(latest.last_modified, d) <= now
+                        }
+                        Some(Expiration::Date(at)) => at <= now,
+                        None => false,
+                    }
+            });
+            if lone_marker_expires {
+                muts.push(remove_version(b, latest, now));
+                events.extend(
+                    self.delete_events(
+                        b,
+                        access,
+                        None,
+                        &latest.key,
+                        Some(&latest.version_id),
+                        None,
+                        now,
+                    )
+                    .await?,
+                );
+            }
+        }
+        let expired = usize::from(current_expires);
         if muts.is_empty() {
             return Ok(());
         }
