@@ -614,3 +614,16 @@ def test_event_notifications_are_signed_webhooks(server, s3, other):
         assert len(receiver.received) == 5
     finally:
         receiver.close()
+
+
+def test_operators_can_limit_where_webhooks_go(make_server):
+    srv = make_server("limited", extra_args=("--webhook-allowed-hosts", "hooks.example.com"))
+    sns = srv.client("sns")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sns.create_topic(Name="inside", Attributes={"push-endpoint": "http://127.0.0.1:9/hook"})
+    assert error_code(e) == "InvalidParameter"
+    arn = sns.create_topic(Name="outside", Attributes={"push-endpoint": "http://hooks.example.com/hook"})["TopicArn"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="push-endpoint", AttributeValue="http://169.254.169.254/")
+    assert error_code(e) == "InvalidParameter"
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["push-endpoint"] == "http://hooks.example.com/hook"

@@ -178,6 +178,10 @@ impl Dispatcher {
             .get(&d.account_id, &arn)
             .await
             .map_err(|e| e.to_string())?;
+        // The operator may have narrowed the allowed hosts since the topic was made.
+        self.topics
+            .allows(&topic.push_endpoint)
+            .map_err(|e| e.to_string())?;
         let timestamp = now_millis() / 1000;
         let request = http::Request::post(&topic.push_endpoint)
             .header(http::header::CONTENT_TYPE, "application/json")

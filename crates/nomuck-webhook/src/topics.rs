@@ -58,9 +58,10 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// An `http://host[:port]/…` URL. TLS endpoints need a TLS client, which is
-/// not built yet; they are refused rather than silently never delivered.
-fn check_endpoint(url: &str) -> Result<(), WebhookError> {
+/// An `http://host[:port]/…` URL whose host the operator allows (any host
+/// when `allowed_hosts` is `None`). TLS endpoints need a TLS client, which
+/// is not built yet; they are refused rather than silently never delivered.
+pub fn check_endpoint(url: &str, allowed_hosts: Option<&[String]>) -> Result<(), WebhookError> {
     let bad = |why: &str| {
         Err(WebhookError::InvalidParameter(format!(
             "push-endpoint {url:?}: {why}"
@@ -69,10 +70,19 @@ fn check_endpoint(url: &str) -> Result<(), WebhookError> {
     let Ok(uri) = url.parse::<http::Uri>() else {
         return bad("not a URL");
     };
-    match uri.scheme_str() {
-        Some("http") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
-        Some("https") => bad("https endpoints are not supported yet; use http"),
-        _ => bad("must be an http:// URL with a host"),
+    let host = match uri.scheme_str() {
+        Some("http") => match uri.host() {
+            Some(h) if !h.is_empty() => h.trim_start_matches('[').trim_end_matches(']'),
+            _ => return bad("must be an http:// URL with a host"),
+        },
+        Some("https") => return bad("https endpoints are not supported yet; use http"),
+        _ => return bad("must be an http:// URL with a host"),
+    };
+    match allowed_hosts {
+        Some(list) if !list.iter().any(|a| a.eq_ignore_ascii_case(host)) => {
+            bad("this server does not deliver to that host (see webhooks.allowed_hosts)")
+        }
+        _ => Ok(()),
     }
 }
 
@@ -84,6 +94,8 @@ pub struct Topics {
     meta: Arc<dyn MetaStore>,
     iam: Arc<Iam>,
     region: String,
+    /// Hosts push endpoints may name; `None`: any.
+    allowed_hosts: Option<Vec<String>>,
 }
 
 impl Topics {
@@ -92,7 +104,20 @@ impl Topics {
             meta,
             iam,
             region: region.into(),
+            allowed_hosts: None,
         }
+    }
+
+    /// Restricts push endpoints to these hosts (names or IP addresses), for
+    /// servers whose accounts must not make it call arbitrary addresses.
+    pub fn with_allowed_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.allowed_hosts = Some(hosts);
+        self
+    }
+
+    /// Whether the operator still allows delivering to `url`.
+    pub fn allows(&self, url: &str) -> Result<(), WebhookError> {
+        check_endpoint(url, self.allowed_hosts.as_deref())
     }
 
     pub fn region(&self) -> &str {
@@ -119,7 +144,7 @@ impl Topics {
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         if !endpoint.is_empty() {
-            check_endpoint(&endpoint)?;
+            self.allows(&endpoint)?;
         }
         let label = secret_label(account_id, name);
         let (secret_sealed, created_at) = match self.meta.topic(account_id, name).await? {
@@ -220,10 +245,15 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_http_endpoints_with_a_host() {
-        assert!(check_endpoint("http://127.0.0.1:9000/hook").is_ok());
-        assert!(check_endpoint("https://example.com/hook").is_err());
-        assert!(check_endpoint("ftp://x").is_err());
-        assert!(check_endpoint("not a url").is_err());
+    fn only_plain_http_endpoints_with_an_allowed_host() {
+        assert!(check_endpoint("http://127.0.0.1:9000/hook", None).is_ok());
+        assert!(check_endpoint("https://example.com/hook", None).is_err());
+        assert!(check_endpoint("ftp://x", None).is_err());
+        assert!(check_endpoint("not a url", None).is_err());
+        let only = ["hooks.example.com".to_string(), "::1".to_string()];
+        assert!(check_endpoint("http://HOOKS.example.com/x", Some(&only)).is_ok());
+        assert!(check_endpoint("http://[::1]:8080/x", Some(&only)).is_ok());
+        assert!(check_endpoint("http://127.0.0.1:9000/x", Some(&only)).is_err());
+        assert!(check_endpoint("http://10.0.0.1/x", Some(&[])).is_err());
     }
 }

@@ -25,6 +25,15 @@ pub struct FileConfig {
     pub limits: FileLimits,
     #[serde(default)]
     pub s3: FileS3,
+    #[serde(default)]
+    pub webhooks: FileWebhooks,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWebhooks {
+    /// Hosts push endpoints may name (unset: any host).
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +84,8 @@ pub struct ServeConfig {
     pub s3_website_domains: Vec<String>,
     /// How long a lifecycle day lasts (a real day unless testing).
     pub lifecycle_day: Duration,
+    /// Hosts webhook push endpoints may name; `None`: any.
+    pub webhook_allowed_hosts: Option<Vec<String>>,
 }
 
 /// What flags and environment said (clap already merged the two).
@@ -87,6 +98,7 @@ pub struct Overrides {
     pub s3_domains: Option<Vec<String>>,
     pub s3_website_domains: Option<Vec<String>>,
     pub lifecycle_day_secs: Option<u64>,
+    pub webhook_allowed_hosts: Option<Vec<String>>,
 }
 
 pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -149,6 +161,9 @@ impl ServeConfig {
             s3_domains,
             s3_website_domains,
             lifecycle_day: Duration::from_secs(day_secs),
+            webhook_allowed_hosts: over
+                .webhook_allowed_hosts
+                .or_else(|| file.webhooks.allowed_hosts.clone()),
         })
     }
 }
@@ -184,6 +199,11 @@ mod tests {
         let file: FileConfig = toml::from_str("[s3]\nlifecycle_day_secs = 10").unwrap();
         let short = ServeConfig::resolve(Overrides::default(), &file).unwrap();
         assert_eq!(short.lifecycle_day, Duration::from_secs(10));
+        assert_eq!(short.webhook_allowed_hosts, None);
+        let file: FileConfig =
+            toml::from_str("[webhooks]\nallowed_hosts = [\"hooks.example.com\"]").unwrap();
+        let only = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert_eq!(only.webhook_allowed_hosts.unwrap(), ["hooks.example.com"]);
     }
 
     #[test]

@@ -90,6 +90,13 @@ struct ServeArgs {
     /// [default: 86400].
     #[arg(long, env = "NOMUCK_LIFECYCLE_DAY_SECS")]
     lifecycle_day_secs: Option<u64>,
+    /// Hosts that webhook push endpoints may name, comma-separated [default: any host].
+    #[arg(
+        long = "webhook-allowed-hosts",
+        env = "NOMUCK_WEBHOOK_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    webhook_allowed_hosts: Option<Vec<String>>,
 }
 
 #[derive(Subcommand)]
@@ -157,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         s3_domains: args.s3_domains,
                         s3_website_domains: args.s3_website_domains,
                         lifecycle_day_secs: args.lifecycle_day_secs,
+                        webhook_allowed_hosts: args.webhook_allowed_hosts,
                     },
                     &file,
                 )?;

@@ -86,11 +86,15 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         }),
         events_queued.clone(),
     );
-    let topics = Arc::new(nomuck_webhook::Topics::new(
+    let mut topics = nomuck_webhook::Topics::new(
         dir.store.clone(),
         dir.iam.clone(),
         config.edge.region.clone(),
-    ));
+    );
+    if let Some(hosts) = &config.webhook_allowed_hosts {
+        topics = topics.with_allowed_hosts(hosts.clone());
+    }
+    let topics = Arc::new(topics);
     let dispatcher = nomuck_webhook::Dispatcher::new(
         dir.store.clone(),
         topics.clone(),
