@@ -456,6 +456,14 @@ def test_browser_post_upload_with_a_signed_policy(server, s3):
     assert got["ContentType"] == "text/plain" and got["Metadata"] == {"from": "form"}
     assert sent.headers["ETag"] == got["ETag"]
 
+    # A page on another origin reads the reply when the bucket's CORS allows it.
+    s3.put_bucket_cors(Bucket="uploads-1", CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["http://app.example"], "AllowedMethods": ["POST"]}]})
+    from_page = requests.post(post["url"], data=post["fields"], files={"file": ("page.txt", b"page")},
+                              headers={"Origin": "http://app.example"}, timeout=10)
+    assert from_page.status_code == 204, from_page.text
+    assert from_page.headers["Access-Control-Allow-Origin"] == "http://app.example"
+
     # 201 answers with a PostResponse document.
     fields = dict(post["fields"], success_action_status="201")
     created = requests.post(post["url"], data=fields, files={"file": ("two.txt", b"two")}, timeout=10)
@@ -482,7 +490,7 @@ def test_browser_post_upload_with_a_signed_policy(server, s3):
     assert refused(dict(post["fields"], **{"x-amz-signature": sig[::-1]})) == "SignatureDoesNotMatch"
     assert refused({"key": "user/anon.txt"}) == "AccessDenied"
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket="uploads-1")["Contents"]]
-    assert listed == ["user/hello.txt", "user/two.txt"]
+    assert listed == ["user/hello.txt", "user/page.txt", "user/two.txt"]
 
     # A bucket that lets anyone write takes unsigned forms.
     s3.create_bucket(Bucket="dropbox-1", ACL="public-read-write")

@@ -242,19 +242,17 @@ fn acl_from_document(doc: &Element) -> Result<Acl, S3Error> {
 /// Put*Acl) an `AccessControlPolicy` body. `None` if it names none. The engine
 /// expands it for the resource's owner, which only it knows.
 pub(crate) fn requested_acl(
-    req: &S3Request,
+    headers: &http::HeaderMap,
     body: Option<&[u8]>,
 ) -> Result<Option<RequestedAcl>, S3Error> {
-    let grants: Vec<(Permission, &str)> = req
-        .head
-        .headers
+    let grants: Vec<(Permission, &str)> = headers
         .iter()
         .filter_map(|(name, value)| {
             let p = Permission::from_header_name(name.as_str())?;
             Some((p, value.to_str().ok()?))
         })
         .collect();
-    let canned = req.header("x-amz-acl");
+    let canned = crate::headers::text(headers, "x-amz-acl");
     match (canned, grants.is_empty()) {
         (Some(_), false) => Err(S3Error::invalid_request()
             .with_message("Specifying both Canned ACLs and Header Grants is not allowed")),
@@ -287,7 +285,7 @@ pub(crate) async fn get_bucket_acl(s: &Storage, req: &mut S3Request) -> S3Result
 
 pub(crate) async fn put_bucket_acl(s: &Storage, req: &mut S3Request) -> S3Result {
     let body = req.body_bytes().await?;
-    let acl = requested_acl(req, Some(&body))?.ok_or_else(|| {
+    let acl = requested_acl(&req.head.headers, Some(&body))?.ok_or_else(|| {
         S3Error::new(
             StatusCode::BAD_REQUEST,
             "MissingSecurityHeader",

@@ -103,7 +103,7 @@ pub async fn create_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
         ));
     }
     let bucket = req.bucket().to_owned();
-    let acl = crate::access::requested_acl(req, None)?;
+    let acl = crate::access::requested_acl(&req.head.headers, None)?;
     let ownership = match req.header("x-amz-object-ownership") {
         None => None,
         Some(v) => Some(

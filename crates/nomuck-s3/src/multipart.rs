@@ -42,7 +42,7 @@ fn checksum_type(req: &S3Request) -> Result<Option<ChecksumType>, S3Error> {
 pub async fn create(s: &Storage, req: &mut S3Request) -> S3Result {
     let checksum_algorithm = headers::checksum_request(&req.head.headers)?.algorithm;
     let create = CreateMultipartRequest {
-        acl: crate::access::requested_acl(req, None)?,
+        acl: crate::access::requested_acl(&req.head.headers, None)?,
         headers: headers::object_headers(&req.head.headers),
         storage_class: req.header("x-amz-storage-class").map(str::to_owned),
         tags: headers::tagging_header(&req.head.headers),

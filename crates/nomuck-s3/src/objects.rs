@@ -53,7 +53,7 @@ fn set_version(response: &mut nomuck_http::Response, version_id: Option<&str>) {
 
 pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
     let put = PutObjectRequest {
-        acl: crate::access::requested_acl(req, None)?,
+        acl: crate::access::requested_acl(&req.head.headers, None)?,
         content_length: content_length(req),
         content_md5: req.header("content-md5").map(str::to_owned),
         checksum: headers::checksum_request(&req.head.headers)?,
@@ -335,7 +335,7 @@ pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
         headers::copy_source(&req.head.headers)?.ok_or_else(S3Error::invalid_argument)?;
     let metadata_directive = directive(req, "x-amz-metadata-directive")?;
     let copy = CopyObjectRequest {
-        acl: crate::access::requested_acl(req, None)?,
+        acl: crate::access::requested_acl(&req.head.headers, None)?,
         source_bucket,
         source_key,
         source_version_id,
@@ -526,7 +526,8 @@ pub async fn get_object_acl(s: &Storage, req: &mut S3Request) -> S3Result {
 
 pub async fn put_object_acl(s: &Storage, req: &mut S3Request) -> S3Result {
     let body = req.body_bytes().await?;
-    let acl = crate::access::requested_acl(req, Some(&body))?.ok_or_else(S3Error::malformed_xml)?;
+    let acl = crate::access::requested_acl(&req.head.headers, Some(&body))?
+        .ok_or_else(S3Error::malformed_xml)?;
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     s.put_object_acl(&req.caller, &bucket, &key, req.param("versionId"), acl)
         .await

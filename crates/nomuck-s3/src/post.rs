@@ -197,7 +197,6 @@ pub(crate) async fn post_object(
             "Bucket POST must be of the enclosure-type multipart/form-data",
         )
     })?;
-    let host = req.header("host").unwrap_or("localhost").to_owned();
     let body = std::mem::replace(&mut req.body, nomuck_http::empty_body());
     let (fields, file, file_body) = form::read_form(body, &boundary, FIELDS_LIMIT)
         .await
@@ -241,8 +240,9 @@ pub(crate) async fn post_object(
         }
     };
 
-    // The fields are this upload's request headers; the form's own (its
+    // The fields are this upload's object headers; the request's own (its
     // multipart Content-Type and length) describe the form, not the object.
+    // They stay on the request, which CORS still answers by its Origin.
     let mut form_headers = HeaderMap::new();
     for f in &fields {
         let name = f.name.to_ascii_lowercase();
@@ -277,16 +277,15 @@ pub(crate) async fn post_object(
             "nomuck does not encrypt objects; x-amz-server-side-encryption is not supported",
         ));
     }
-    req.head.headers = form_headers;
     let tags = match field(&fields, "tagging") {
         Some(doc) => crate::xml::parse_tagging(doc.as_bytes())?,
         None => Vec::new(),
     };
     let put = PutObjectRequest {
-        acl: crate::access::requested_acl(req, None)?,
-        checksum: headers::checksum_request(&req.head.headers)?,
-        headers: headers::object_headers(&req.head.headers),
-        storage_class: req.header("x-amz-storage-class").map(str::to_owned),
+        acl: crate::access::requested_acl(&form_headers, None)?,
+        checksum: headers::checksum_request(&form_headers)?,
+        headers: headers::object_headers(&form_headers),
+        storage_class: headers::text(&form_headers, "x-amz-storage-class").map(str::to_owned),
         tags,
         form_upload: true,
         ..PutObjectRequest::default()
@@ -310,6 +309,7 @@ pub(crate) async fn post_object(
         Err(e) => return Err(storage_error(e)),
     };
 
+    let host = req.header("host").unwrap_or("localhost");
     let location = format!(
         "http://{host}/{bucket}/{}",
         percent_encoding::utf8_percent_encode(&key, crate::buckets::URL_SAFE)
