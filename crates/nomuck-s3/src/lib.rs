@@ -515,23 +515,19 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         "select",
         "torrent",
     ];
-    let versioning_other = req.has("versioning")
-        && !matches!(req.head.method, Method::GET | Method::PUT)
-        || req.has("versioning") && matches!(req.target, Target::Object { .. });
-    if versioning_other {
-        return Some("versioning");
-    }
-    let lifecycle_other = req.has("lifecycle")
-        && (!matches!(req.head.method, Method::GET | Method::PUT | Method::DELETE)
-            || matches!(req.target, Target::Object { .. }));
-    if lifecycle_other {
-        return Some("lifecycle");
-    }
-    let notification_other = req.has("notification")
-        && (!matches!(req.head.method, Method::GET | Method::PUT)
-            || matches!(req.target, Target::Object { .. }));
-    if notification_other {
-        return Some("notification");
+    // Bucket subresources that are built, but only for these methods: any
+    // other use must not fall through to an object or bucket operation.
+    const BUCKET_ONLY: &[(&str, &[Method])] = &[
+        ("versioning", &[Method::GET, Method::PUT]),
+        ("lifecycle", &[Method::GET, Method::PUT, Method::DELETE]),
+        ("notification", &[Method::GET, Method::PUT]),
+    ];
+    let on_object = matches!(req.target, Target::Object { .. });
+    if let Some((name, _)) = BUCKET_ONLY
+        .iter()
+        .find(|(name, methods)| req.has(name) && (on_object || !methods.contains(&req.head.method)))
+    {
+        return Some(name);
     }
     SUBRESOURCES.iter().copied().find(|s| req.has(s))
 }

@@ -55,12 +55,9 @@ pub const EVENTS: &[&str] = &[
     "s3:LifecycleExpiration:DeleteMarkerCreated",
 ];
 
-/// Whether `pattern` (an exact name or `family:*`) is something nomuck emits.
+/// Whether `pattern` (an exact name or `family:*`) selects anything nomuck emits.
 pub fn is_supported_event(pattern: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(family) => EVENTS.iter().any(|e| e.starts_with(family)),
-        None => EVENTS.contains(&pattern),
-    }
+    EVENTS.iter().any(|e| event_matches(pattern, e))
 }
 
 fn event_matches(pattern: &str, name: &str) -> bool {
