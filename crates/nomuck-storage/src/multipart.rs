@@ -1,12 +1,14 @@
 //! Multipart uploads. Parts are blobs; completing an upload makes an object
 //! version whose segments are those blobs, so nothing is copied.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures_util::Stream;
 use nomuck_checksum::{ChecksumAlgorithm, Md5Hasher};
 use nomuck_meta::{CompleteUpload, MultipartUpload, Mutation, Part};
 
-use crate::auth::Action;
+use crate::auth::{Action, BucketAccess};
 use crate::ids::time_ordered_id;
 use crate::ingest::{IngestSpec, Ingested, Stored, checksum_plan, ingest, parse_content_md5};
 use crate::names::validate_key;
@@ -37,11 +39,28 @@ impl Storage {
         key: &str,
         upload_id: &str,
         action: Action,
-    ) -> Result<(std::sync::Arc<nomuck_meta::Bucket>, MultipartUpload), StorageError> {
+    ) -> Result<(Arc<nomuck_meta::Bucket>, MultipartUpload), StorageError> {
+        let (b, _, u) = self
+            .upload_in(caller, bucket, key, upload_id, action)
+            .await?;
+        Ok((b, u))
+    }
+
+    /// [`Storage::upload_for`], with the bucket's access configuration.
+    async fn upload_in(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        action: Action,
+    ) -> Result<(Arc<nomuck_meta::Bucket>, Arc<BucketAccess>, MultipartUpload), StorageError> {
         validate_key(key)?;
-        let b = self.bucket_for_key(caller, bucket, action, key).await?;
+        let (b, access) = self
+            .authorized_bucket(caller, bucket, action, Some(key))
+            .await?;
         match self.meta.multipart_upload(upload_id).await? {
-            Some(u) if u.bucket == bucket && u.key == key => Ok((b, u)),
+            Some(u) if u.bucket == bucket && u.key == key => Ok((b, access, u)),
             _ => Err(StorageError::NoSuchUpload(upload_id.to_owned())),
         }
     }
@@ -324,21 +343,17 @@ impl Storage {
                 reason: "part numbers are 1 to 10000".into(),
             });
         }
-        let (b, upload) = self
-            .upload_for(caller, bucket, key, upload_id, Action::PutObject)
+        let (b, access, upload) = self
+            .upload_in(caller, bucket, key, upload_id, Action::PutObject)
             .await?;
         let now = now_millis();
-        let version_id = new_version_id(&b);
-        let events = self
-            .completion_events(caller, &b, &upload, &req, &version_id, now)
-            .await?;
         let condition = write_condition(req.if_match, req.if_none_match)?;
         let complete = CompleteUpload {
             upload_id: upload_id.to_owned(),
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             parts: req.parts,
-            version_id,
+            version_id: new_version_id(&b),
             last_modified: now,
             min_part_size: self.opts.min_part_size,
             full_object_checksum: req.full_object_checksum,
@@ -346,6 +361,9 @@ impl Storage {
             bucket_owner: Some(b.owner.clone()),
             usage: Some(byte_usage(&b.owner, now)),
         };
+        let events = self
+            .completion_events(caller, &b, &access, &upload, &complete)
+            .await?;
         let mut muts = vec![Mutation::CompleteMultipartUpload(Box::new(complete))];
         muts.extend(events);
         let receipt = self
@@ -356,15 +374,7 @@ impl Storage {
             .into_iter()
             .next()
             .ok_or_else(|| StorageError::Internal("completion reported no object".into()))?;
-        let (_, access) = self.cached_bucket(bucket).await?;
-        let expiration = access.lifecycle.as_ref().and_then(|lc| {
-            let (at, rule) =
-                lc.expiry(&self.lifecycle_clock(), key, done.size, &upload.tags, now)?;
-            Some(crate::Expiry {
-                at,
-                rule_id: rule.to_owned(),
-            })
-        });
+        let expiration = self.expiry_for(&access, key, done.size, &upload.tags, now);
         Ok(PutObjectOutput {
             etag: done.etag,
             version_id: written_version(&b, &done.version_id),
@@ -383,12 +393,10 @@ impl Storage {
         &self,
         caller: &Caller,
         b: &nomuck_meta::Bucket,
+        access: &BucketAccess,
         upload: &MultipartUpload,
-        req: &CompleteMultipartRequest,
-        version_id: &str,
-        now: nomuck_meta::Millis,
+        complete: &CompleteUpload,
     ) -> Result<Vec<Mutation>, StorageError> {
-        let (_, access) = self.cached_bucket(&b.name).await?;
         if access.notifications.is_none() {
             return Ok(Vec::new());
         }
@@ -407,17 +415,17 @@ impl Storage {
         // An invalid part list fails the commit itself, with its own error.
         let Ok(object) = nomuck_meta::multipart::assemble(
             upload,
-            &req.parts,
+            &complete.parts,
             &stored,
-            self.opts.min_part_size,
-            req.full_object_checksum.as_deref(),
+            complete.min_part_size,
+            complete.full_object_checksum.as_deref(),
         ) else {
             return Ok(Vec::new());
         };
-        let version = crate::objects::shown_version(b, version_id);
+        let version = crate::objects::shown_version(b, &complete.version_id);
         Ok(self.event_deliveries(
             b,
-            &access,
+            access,
             Some(caller),
             &crate::notify::EventFacts {
                 name: "ObjectCreated:CompleteMultipartUpload",
@@ -425,7 +433,7 @@ impl Storage {
                 size: Some(object.size),
                 etag: Some(&object.etag),
                 version_id: version.as_deref(),
-                time: now,
+                time: complete.last_modified,
             },
         ))
     }

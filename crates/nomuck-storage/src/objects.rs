@@ -214,14 +214,20 @@ impl Storage {
     /// When the lifecycle rules will expire a current version, and by which
     /// rule (`x-amz-expiration`).
     pub(crate) fn expiration_of(&self, access: &BucketAccess, v: &ObjectVersion) -> Option<Expiry> {
+        self.expiry_for(access, &v.key, v.size, &v.tags, v.last_modified)
+    }
+
+    /// [`Storage::expiration_of`] for an object described by its parts.
+    pub(crate) fn expiry_for(
+        &self,
+        access: &BucketAccess,
+        key: &str,
+        size: u64,
+        tags: &[(String, String)],
+        written: nomuck_meta::Millis,
+    ) -> Option<Expiry> {
         let lifecycle = access.lifecycle.as_ref()?;
-        let (at, rule) = lifecycle.expiry(
-            &self.lifecycle_clock(),
-            &v.key,
-            v.size,
-            &v.tags,
-            v.last_modified,
-        )?;
+        let (at, rule) = lifecycle.expiry(&self.lifecycle_clock(), key, size, tags, written)?;
         Some(Expiry {
             at,
             rule_id: rule.to_owned(),
