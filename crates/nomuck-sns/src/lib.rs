@@ -150,11 +150,8 @@ impl SnsApi {
                 let name = required(params, "AttributeName")?;
                 let value = param(params, "AttributeValue").unwrap_or("");
                 let t = topics.get(account, arn).await.map_err(failure)?;
-                let mut attrs: Vec<(String, String)> = t
-                    .attributes
-                    .into_iter()
-                    .filter(|(k, _)| k != name)
-                    .collect();
+                // The topic's attributes as CreateTopic takes them, with this one set.
+                let mut attrs = t.attributes;
                 attrs.push(("push-endpoint".into(), t.push_endpoint));
                 attrs.retain(|(k, _)| k != name);
                 attrs.push((name.to_owned(), value.to_owned()));

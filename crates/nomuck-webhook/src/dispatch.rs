@@ -1,5 +1,7 @@
 //! The dispatcher: sends due deliveries and records each attempt.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use nomuck_meta::events::{Delivery, DeliveryOutcome};
 use nomuck_meta::{MetaStore, Millis, Mutation};
 use tokio::task::JoinHandle;
 
-use crate::topics::Topics;
+use crate::topics::{TopicInfo, Topics};
 use crate::{DELIVERY_HEADER, SIGNATURE_HEADER, TOPIC_HEADER, WebhookError, sign};
 
 #[derive(Debug, Clone)]
@@ -128,9 +130,20 @@ impl Dispatcher {
                 }
                 return Ok(report);
             }
+            // Each topic is read and its secret opened once per batch, not per delivery.
+            let mut topics: HashMap<(String, String), Result<TopicInfo, String>> = HashMap::new();
+            for d in &due {
+                if let Entry::Vacant(slot) = topics.entry((d.account_id.clone(), d.topic.clone())) {
+                    slot.insert(self.resolve(&d.account_id, &d.topic).await);
+                }
+            }
+            let (topics, unresolved) = (&topics, &Err("topic not resolved".to_owned()));
             let outcomes: Vec<(i64, DeliveryOutcome)> = futures_util::stream::iter(due)
                 .map(|d| async move {
-                    let outcome = self.attempt(&d).await;
+                    let topic = topics
+                        .get(&(d.account_id.clone(), d.topic.clone()))
+                        .unwrap_or(unresolved);
+                    let outcome = self.attempt(&d, topic).await;
                     (d.id, outcome)
                 })
                 .buffer_unordered(self.opts.concurrency.max(1))
@@ -149,8 +162,12 @@ impl Dispatcher {
         }
     }
 
-    async fn attempt(&self, d: &Delivery) -> DeliveryOutcome {
-        let error = match self.post(d).await {
+    async fn attempt(&self, d: &Delivery, topic: &Result<TopicInfo, String>) -> DeliveryOutcome {
+        let sent = match topic {
+            Ok(topic) => self.post(d, topic).await,
+            Err(why) => Err(why.clone()),
+        };
+        let error = match sent {
             Ok(()) => return DeliveryOutcome::Delivered { at: now_millis() },
             Err(e) => e,
         };
@@ -170,24 +187,29 @@ impl Dispatcher {
         }
     }
 
-    /// One POST; `Err` says why it did not count as delivered.
-    async fn post(&self, d: &Delivery) -> Result<(), String> {
-        let arn = crate::arn(self.topics.region(), &d.account_id, &d.topic);
+    /// The topic a delivery goes to, if it may still be delivered to.
+    async fn resolve(&self, account_id: &str, name: &str) -> Result<TopicInfo, String> {
+        let arn = crate::arn(self.topics.region(), account_id, name);
         let topic = self
             .topics
-            .get(&d.account_id, &arn)
+            .get(account_id, &arn)
             .await
             .map_err(|e| e.to_string())?;
         // The operator may have narrowed the allowed hosts since the topic was made.
         self.topics
             .allows(&topic.push_endpoint)
             .map_err(|e| e.to_string())?;
+        Ok(topic)
+    }
+
+    /// One POST; `Err` says why it did not count as delivered.
+    async fn post(&self, d: &Delivery, topic: &TopicInfo) -> Result<(), String> {
         let timestamp = now_millis() / 1000;
         let request = http::Request::post(&topic.push_endpoint)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::USER_AGENT, "nomuck-webhook/1")
             .header(DELIVERY_HEADER, d.id.to_string())
-            .header(TOPIC_HEADER, &arn)
+            .header(TOPIC_HEADER, &topic.arn)
             .header(
                 SIGNATURE_HEADER,
                 sign(&topic.signing_secret, timestamp, &d.payload),
