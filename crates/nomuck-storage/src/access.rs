@@ -280,9 +280,7 @@ impl Storage {
         let (b, access) = self
             .authorized_bucket(caller, bucket, Action::PutBucketAcl, None)
             .await?;
-        refuse_canned(&access, &requested)?;
-        let acl = resolve_acl(requested, &b.owner, &b.owner)?;
-        self.check_acl(&access, &acl, &b.owner)?;
+        let acl = allowed_acl(&access, requested, &b.owner, &b.owner)?;
         self.put_bucket_config(
             caller,
             bucket,
@@ -291,22 +289,6 @@ impl Storage {
             Action::PutBucketAcl,
         )
         .await
-    }
-
-    /// Refuses an ACL the bucket's settings do not allow.
-    pub(crate) fn check_acl(
-        &self,
-        access: &BucketAccess,
-        acl: &Acl,
-        bucket_owner: &str,
-    ) -> Result<(), StorageError> {
-        if !access.ownership.0.accepts_acl(acl, bucket_owner) {
-            return Err(StorageError::AclNotSupported);
-        }
-        if access.access_block.refuses_acl(acl) {
-            return Err(StorageError::AccessDenied);
-        }
-        Ok(())
     }
 
     pub async fn get_ownership_controls(
@@ -396,9 +378,7 @@ impl Storage {
             .load_version(caller, bucket, key, version_id, action)
             .await?;
         let (_, access) = self.bucket_state(caller, bucket).await?;
-        refuse_canned(&access, &requested)?;
-        let acl = resolve_acl(requested, &v.owner, &b.owner)?;
-        self.check_acl(&access, &acl, &b.owner)?;
+        let acl = allowed_acl(&access, requested, &v.owner, &b.owner)?;
         self.commit_counted(
             (&b.owner, crate::RequestClass::PutCopyPostList),
             bucket,
@@ -437,26 +417,37 @@ impl Storage {
         let Some(requested) = acl else {
             return Ok((owner, None));
         };
-        refuse_canned(access, &requested)?;
-        let acl = resolve_acl(requested, &owner, bucket_owner)?;
-        self.check_acl(access, &acl, bucket_owner)?;
+        let acl = allowed_acl(access, requested, &owner, bucket_owner)?;
         Ok((owner, stored_acl(&acl)?))
     }
 }
 
-/// With ACLs disabled (BucketOwnerEnforced), the only canned ACL a request
-/// may name is `bucket-owner-full-control`, as in S3; equivalent grants are
-/// checked by [`Storage::check_acl`].
-fn refuse_canned(access: &BucketAccess, requested: &RequestedAcl) -> Result<(), StorageError> {
-    match requested {
-        RequestedAcl::Canned(c)
-            if access.ownership.0.acls_disabled()
-                && *c != nomuck_policy::CannedAcl::BucketOwnerFullControl =>
-        {
-            Err(StorageError::AclNotSupported)
-        }
-        _ => Ok(()),
+/// The ACL a request asks for, for a resource `owner` owns, if the bucket's
+/// settings allow it. With ACLs disabled (BucketOwnerEnforced) only the
+/// bucket owner's full control is accepted, and of the canned ACLs only
+/// `bucket-owner-full-control` names it, as in S3; a public ACL is refused
+/// while the public access block says so.
+fn allowed_acl(
+    access: &BucketAccess,
+    requested: RequestedAcl,
+    owner: &str,
+    bucket_owner: &str,
+) -> Result<Acl, StorageError> {
+    let ownership = access.ownership.0;
+    if let RequestedAcl::Canned(c) = &requested
+        && ownership.acls_disabled()
+        && *c != nomuck_policy::CannedAcl::BucketOwnerFullControl
+    {
+        return Err(StorageError::AclNotSupported);
     }
+    let acl = resolve_acl(requested, owner, bucket_owner)?;
+    if !ownership.accepts_acl(&acl, bucket_owner) {
+        return Err(StorageError::AclNotSupported);
+    }
+    if access.access_block.refuses_acl(&acl) {
+        return Err(StorageError::AccessDenied);
+    }
+    Ok(acl)
 }
 
 /// An object's ACL: the stored one, or its owner's private ACL.
