@@ -4,9 +4,10 @@ and `--help` describes what is built and every option."""
 
 import os
 import re
+import shutil
 import subprocess
 
-from conftest import BIN, Server, nomuck
+from conftest import BIN, ROOT, Server, nomuck
 
 
 def clean_env(**extra):
@@ -117,3 +118,30 @@ def test_no_data_directory_is_needed_for_help_or_bench_errors(tmp_path):
     assert proc.returncode == 0 and list(tmp_path.iterdir()) == []
     assert nomuck(tmp_path / "none", "--version").returncode == 0
     assert not (tmp_path / "none").exists()
+
+
+def test_setup_names_the_rust_version_it_needs(tmp_path):
+    # A toolchain older than Cargo.toml's rust-version is refused before anything else,
+    # with what to run, instead of a manifest error in the middle of the build.
+    # PATH holds only the shell tools the check uses, so a Rust installed anywhere on
+    # this machine is not found.
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for tool in ("bash", "dirname", "sed", "awk", "sort", "head"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    fake = tmp_path / "old-rust"
+    fake.mkdir()
+    for tool, out in (("rustc", "rustc 1.80.0 (051478957 2024-07-21)"), ("cargo", "cargo 1.80.0")):
+        (fake / tool).write_text(f"#!/bin/sh\necho '{out}'\n")
+        (fake / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{tools}"}
+    proc = subprocess.run([str(ROOT / "dev" / "setup")], capture_output=True, text=True, env=env, timeout=60)
+    need = re.search(r'^rust-version = "(.+)"', (ROOT / "Cargo.toml").read_text(), re.M).group(1)
+    assert proc.returncode == 1, proc.stderr
+    assert f"Rust {need} or newer is needed; rustc is 1.80.0" in proc.stderr
+    assert "rustup update stable" in proc.stderr
+
+    # No Rust at all: where to get it.
+    env["PATH"] = str(tools)
+    proc = subprocess.run([str(ROOT / "dev" / "setup")], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1 and "https://rustup.rs" in proc.stderr, proc.stderr
