@@ -3,9 +3,12 @@
 and `--help` describes what is built and every option."""
 
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
+import time
 
 from conftest import BIN, ROOT, Server, nomuck
 
@@ -76,6 +79,31 @@ def test_logs_written_to_a_file_have_no_colour_codes(tmp_path):
     log = srv.log_path.read_text()
     assert "nomuck serving" in log and "stopped" in log, log
     assert "\x1b[" not in log, repr(log[:500])
+
+
+def serve_log_on_a_terminal(data_dir, env):
+    """The log lines `serve` writes when its standard error is a terminal."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(BIN), "--data-dir", str(data_dir), "serve", "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"nomuck serving" not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                out += os.read(master, 65536)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        os.close(master)
+    assert b"nomuck serving" in out, out
+    return out.decode(errors="replace")
+
+
+def test_logs_are_coloured_only_on_a_terminal_without_no_color(tmp_path):
+    assert "\x1b[" in serve_log_on_a_terminal(tmp_path / "data", clean_env())
+    assert "\x1b[" not in serve_log_on_a_terminal(tmp_path / "data", clean_env(NO_COLOR="1"))
 
 
 def test_help_describes_what_is_built_and_every_option(tmp_path):

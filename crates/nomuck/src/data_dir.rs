@@ -239,10 +239,16 @@ fn check_is_dir(path: &Path) -> anyhow::Result<()> {
     if path.exists() && !path.is_dir() {
         bail!(
             "data directory {} exists but is not a directory",
-            path.display()
+            absolute(path).display()
         );
     }
     Ok(())
+}
+
+/// `path` as the user should see it in a message: relative paths depend on a working
+/// directory they may not have in mind.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 /// Refuse, naming the absolute path looked at and how to point elsewhere, a directory
@@ -251,7 +257,7 @@ fn check_exists(path: &Path) -> anyhow::Result<()> {
     if path.join(META_DB_FILE).is_file() {
         return Ok(());
     }
-    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let shown = absolute(path);
     let what = if path.is_dir() {
         format!(
             "{} is not a nomuck data directory (it has no {META_DB_FILE})",
