@@ -6,14 +6,14 @@ a check here, fails this test. How the blocks are run:
 - Every ```sh and ```python block, in order. A block that is just `dev/test` is skipped
   (it runs this test). A block that is `dev/serve [ARGS]` (re)starts the test's server
   with ARGS, as the reader restarts theirs.
-- All other blocks go to one bash session, so exports and variables carry over as in a
-  terminal; ```python blocks run there as `python3 - <<EOF`. Any failing command fails
+- All other blocks are sourced, in turn, by one bash session, so exports and variables
+  carry over as in a terminal; ```python blocks run there as `python3 - <<EOF`. Any failing command fails
   the test (an ERR trap reports it).
 - The session runs in a fresh directory laid out like the checkout after `dev/serve`:
   the server's data directory is ./nomuck-data, .venv is the virtual environment running
   this test (with aws-cli), target/release/nomuck is the binary under test (NOMUCK_BIN).
-  It starts with no AWS_* or NOMUCK_* variables and with no `aws` or `nomuck` on PATH, so
-  the README's own PATH line must provide them.
+  It starts with no AWS_* or NOMUCK_* variables, and with neither `nomuck` nor this
+  virtual environment on PATH, so the README's own PATH line must provide them.
 - The only edit to the text: the ports 2006 (the server) and 9000 (the webhook receiver)
   become free ports chosen by the test. Processes the examples start in the background
   (the receiver) are stopped with the session's process group at the end.
@@ -64,7 +64,8 @@ def free_port():
 class Session:
     """One bash process the blocks are pasted into; its output is collected by a thread."""
 
-    def __init__(self, cwd, env):
+    def __init__(self, cwd, env, scratch):
+        self.scratch = scratch  # where the blocks are written, outside the working directory
         self.proc = subprocess.Popen(["bash", "--noprofile", "--norc"], cwd=cwd, env=env, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -83,11 +84,15 @@ class Session:
         self.proc.stdin.flush()
 
     def run(self, code, timeout=120):
-        """Paste `code`, wait until it has finished; returns the index of its first line."""
+        """Run `code` as if pasted, wait until it has finished; returns the index of its
+        first output line. It is sourced from a file with stdin from /dev/null, so a
+        command that reads stdin cannot swallow what follows."""
         with self.lock:
             start = len(self.lines)
         marker = f"__DONE_{time.monotonic_ns()}__"
-        self.send(f"{code}\necho {marker}")
+        script = self.scratch / f"block-{start}.sh"
+        script.write_text(code)
+        self.send(f"source {script} </dev/null; echo {marker}")
         assert self.wait_for(start, re.escape(marker), timeout, raw=True), f"still running after {timeout} s:\n{code}"
         return start
 
@@ -140,7 +145,8 @@ def test_readme_examples_work_in_order(tmp_path):
     path = os.pathsep.join(d for d in without(os.environ["PATH"], "nomuck").split(os.pathsep)
                            if Path(d).resolve() != (venv / "bin").resolve())
     env.update(HOME=str(tmp_path / "home"), PATH=path)
-    session = Session(work, env)
+    (tmp_path / "blocks").mkdir()
+    session = Session(work, env, tmp_path / "blocks")
     used = set()
     try:
         for lang, code in blocks:
