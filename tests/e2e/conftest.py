@@ -38,9 +38,10 @@ def nomuck(data_dir, *args, check=True, env=None):
 
 
 class Server:
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), listen="127.0.0.1:0"):
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args)
+        self.listen = listen
         self.proc = None
         self.endpoint = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
@@ -50,7 +51,7 @@ class Server:
         server_file = self.data_dir / "server.json"
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(BIN), "--data-dir", str(self.data_dir), "serve", "--listen", "127.0.0.1:0", *self.extra_args],
+            [str(BIN), "--data-dir", str(self.data_dir), "serve", "--listen", self.listen, *self.extra_args],
             stdout=log,
             stderr=log,
         )

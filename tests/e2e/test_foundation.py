@@ -201,10 +201,15 @@ def test_kill9_keeps_accounts_and_keys_and_the_directory_is_exclusive(tmp_path):
         assert srv.stop() == 0
 
 
+def made_by_serve(data_dir):
+    """A data directory as a first `nomuck serve` leaves it (only serve creates one)."""
+    assert Server(data_dir).start().stop() == 0
+    return data_dir
+
+
 def test_cli_works_on_the_directory_when_no_server_runs(tmp_path):
-    data = tmp_path / "offline"
+    data = made_by_serve(tmp_path / "offline")
     made = nomuck(data, "account", "create", "bob", "--json")
-    assert "admin-credentials" in made.stderr  # the directory was new: admin bootstrapped
     assert json.loads(made.stdout)["name"] == "bob"
     key = json.loads(nomuck(data, "key", "create", "bob", "--json").stdout)
     dup = nomuck(data, "account", "create", "bob", check=False)
@@ -229,24 +234,22 @@ def test_bad_data_directories_give_clear_errors(tmp_path):
     assert proc.returncode == 1 and "not a directory" in proc.stderr
 
     under_file = not_a_dir / "data"
-    proc = nomuck(under_file, "account", "list", check=False)
+    proc = subprocess.run([str(BIN), "--data-dir", str(under_file), "serve", "--listen", "127.0.0.1:0"],
+                          capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and "cannot create data directory" in proc.stderr
 
-    corrupt = tmp_path / "corrupt"
-    corrupt.mkdir()
+    corrupt = made_by_serve(tmp_path / "corrupt")
     (corrupt / "meta.db").write_bytes(b"this is not a database" * 100)
     proc = nomuck(corrupt, "account", "list", check=False)
     assert proc.returncode == 1 and "not a valid nomuck database" in proc.stderr, proc.stderr
     assert "panicked" not in proc.stderr
 
-    newer = tmp_path / "newer"
-    nomuck(newer, "account", "list")
+    newer = made_by_serve(tmp_path / "newer")
     subprocess.run(["sqlite3", str(newer / "meta.db"), "PRAGMA user_version = 9999;"], check=True)
     proc = nomuck(newer, "account", "list", check=False)
     assert proc.returncode == 1 and "newer nomuck" in proc.stderr, proc.stderr
 
-    bad_key = tmp_path / "badkey"
-    nomuck(bad_key, "account", "list")
+    bad_key = made_by_serve(tmp_path / "badkey")
     (bad_key / "master.key").write_bytes(b"short")
     proc = nomuck(bad_key, "account", "list", check=False)
     assert proc.returncode == 1 and "master.key is corrupt" in proc.stderr

@@ -97,6 +97,7 @@ pub struct Args {
     /// Leave the objects (and a bucket created by the run) in place.
     #[arg(long)]
     pub keep: bool,
+    /// What load to generate.
     #[arg(long, value_enum, default_value_t = Workload::Put)]
     pub workload: Workload,
     /// Share of GETs in the mixed workload (the rest are PUTs), 0 to 1.

@@ -11,7 +11,7 @@ use anyhow::bail;
 use nomuck_admin::{AccountList, AccountView, CreateAccount, KeyList, KeyView, NewKeyView};
 
 use crate::admin_client::AdminClient;
-use crate::data_dir::{DataDir, OpenOutcome};
+use crate::data_dir::{Create, DataDir, OpenOutcome};
 
 pub enum Accounts {
     Direct(DataDir),
@@ -19,22 +19,11 @@ pub enum Accounts {
 }
 
 impl Accounts {
+    /// Reach the accounts of an existing data directory (never creates one: that is
+    /// `nomuck serve`'s job, with the admin account).
     pub async fn connect(data_dir: &Path) -> anyhow::Result<Self> {
-        crate::data_dir::check_is_dir(data_dir)?;
-        match DataDir::open(data_dir)? {
-            OpenOutcome::Opened(dir) => {
-                if let Some(admin) = dir.bootstrap_admin().await? {
-                    eprintln!(
-                        "created the admin account {} ({}); its key is in {}",
-                        admin.account.name,
-                        admin.account.id,
-                        dir.path()
-                            .join(crate::data_dir::ADMIN_CREDENTIALS_FILE)
-                            .display()
-                    );
-                }
-                Ok(Accounts::Direct(dir))
-            }
+        match DataDir::open(data_dir, Create::Never)? {
+            OpenOutcome::Opened(dir) => Ok(Accounts::Direct(dir)),
             OpenOutcome::InUse {
                 server: Some(server),
                 ..

@@ -55,11 +55,24 @@ pub struct ServerInfo {
     pub listen: String,
 }
 
+/// Whether opening may create the directory. Only `nomuck serve` creates one: a CLI
+/// command run in the wrong directory must not quietly start a second, empty cloud
+/// with its own admin account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    IfMissing,
+    Never,
+}
+
 impl DataDir {
-    /// Open `path` (created if missing) for exclusive use.
-    pub fn open(path: &Path) -> anyhow::Result<OpenOutcome> {
-        fs::create_dir_all(path)
-            .with_context(|| format!("cannot create data directory {}", path.display()))?;
+    /// Open `path` for exclusive use, creating it first if `create` allows.
+    pub fn open(path: &Path, create: Create) -> anyhow::Result<OpenOutcome> {
+        check_is_dir(path)?;
+        match create {
+            Create::IfMissing => fs::create_dir_all(path)
+                .with_context(|| format!("cannot create data directory {}", path.display()))?,
+            Create::Never => check_exists(path)?,
+        }
         let lock_path = path.join(LOCK_FILE);
         let mut lock = OpenOptions::new()
             .read(true)
@@ -89,7 +102,7 @@ impl DataDir {
         // A server.json left by a process killed with -9 is stale: we hold the lock.
         let _ = fs::remove_file(path.join(SERVER_FILE));
 
-        let master_key = load_or_create_master_key(&path.join(MASTER_KEY_FILE))?;
+        let master_key = load_or_create_master_key(&path.join(MASTER_KEY_FILE), create)?;
         let db_path = path.join(META_DB_FILE);
         let store: Arc<dyn MetaStore> = Arc::new(
             SqliteMetaStore::open(&db_path).map_err(|e| describe_store_error(&db_path, e))?,
@@ -168,7 +181,7 @@ fn describe_store_error(db: &Path, err: MetaError) -> anyhow::Error {
     }
 }
 
-fn load_or_create_master_key(path: &Path) -> anyhow::Result<[u8; MASTER_KEY_LEN]> {
+fn load_or_create_master_key(path: &Path, create: Create) -> anyhow::Result<[u8; MASTER_KEY_LEN]> {
     match fs::read(path) {
         Ok(bytes) => <[u8; MASTER_KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
             anyhow::anyhow!(
@@ -177,6 +190,11 @@ fn load_or_create_master_key(path: &Path) -> anyhow::Result<[u8; MASTER_KEY_LEN]
                 bytes.len()
             )
         }),
+        // A new key would make every sealed secret in meta.db unreadable.
+        Err(e) if e.kind() == ErrorKind::NotFound && create == Create::Never => bail!(
+            "{} is missing, so the access-key secrets in this data directory cannot be read; restore it from a backup",
+            path.display()
+        ),
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let key = SecretSealer::generate_master_key();
             write_file_atomically(path, &key, 0o600)
@@ -217,12 +235,89 @@ fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Resul
 }
 
 /// Refuse a data directory path that exists but is not a directory, with a clear message.
-pub fn check_is_dir(path: &Path) -> anyhow::Result<()> {
+fn check_is_dir(path: &Path) -> anyhow::Result<()> {
     if path.exists() && !path.is_dir() {
         bail!(
             "data directory {} exists but is not a directory",
-            path.display()
+            absolute(path).display()
         );
     }
     Ok(())
+}
+
+/// `path` as the user should see it in a message: relative paths depend on a working
+/// directory they may not have in mind.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Refuse, naming the absolute path looked at and how to point elsewhere, a directory
+/// that `nomuck serve` has not made.
+fn check_exists(path: &Path) -> anyhow::Result<()> {
+    if path.join(META_DB_FILE).is_file() {
+        return Ok(());
+    }
+    let shown = absolute(path);
+    let what = if path.is_dir() {
+        format!(
+            "{} is not a nomuck data directory (it has no {META_DB_FILE})",
+            shown.display()
+        )
+    } else {
+        format!("there is no nomuck data directory at {}", shown.display())
+    };
+    bail!(
+        "{what}. Point at the server's data directory with --data-dir DIR, \
+         NOMUCK_DATA_DIR=DIR or data_dir in the --config file, or run `nomuck serve` \
+         once to create one here"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_serve_creates_a_data_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("data");
+        let Err(err) = DataDir::open(&path, Create::Never) else {
+            panic!("opened a missing data directory");
+        };
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains(&format!("no nomuck data directory at {}", path.display())),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("--data-dir") && msg.contains("NOMUCK_DATA_DIR"),
+            "{msg}"
+        );
+        assert!(!path.exists(), "refusing must not create the directory");
+
+        // An empty directory is not one either, and stays empty.
+        fs::create_dir(&path).unwrap();
+        let Err(err) = DataDir::open(&path, Create::Never) else {
+            panic!("opened an empty directory");
+        };
+        assert!(format!("{err:#}").contains("is not a nomuck data directory"));
+        assert_eq!(fs::read_dir(&path).unwrap().count(), 0);
+
+        // Once created (as `serve` does), it opens without creating.
+        match DataDir::open(&path, Create::IfMissing).unwrap() {
+            OpenOutcome::Opened(dir) => drop(dir),
+            OpenOutcome::InUse { .. } => panic!("in use"),
+        }
+        assert!(matches!(
+            DataDir::open(&path, Create::Never).unwrap(),
+            OpenOutcome::Opened(_)
+        ));
+        // A lost master key is reported, not silently replaced.
+        fs::remove_file(path.join(MASTER_KEY_FILE)).unwrap();
+        let Err(err) = DataDir::open(&path, Create::Never) else {
+            panic!("opened without its master key");
+        };
+        assert!(format!("{err:#}").contains("master.key is missing"));
+        assert!(!path.join(MASTER_KEY_FILE).exists());
+    }
 }

@@ -25,13 +25,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "nomuck",
     version,
-    about = "A self-hosted utility cloud: S3, EC2 and fulfillment in one binary."
+    about = "A self-hosted utility cloud in one binary: S3 storage, STS, SNS topics with \
+             signed webhooks, and accounts with access keys, on one AWS-compatible endpoint.",
+    after_help = "Compute (EC2) and fulfillment are planned, not built yet."
 )]
 struct Cli {
     /// TOML configuration file. Environment variables override it; flags override both.
     #[arg(long, global = true, env = "NOMUCK_CONFIG")]
     config: Option<PathBuf>,
-    /// Where nomuck keeps its data [default: ./nomuck-data].
+    /// Where nomuck keeps its data [default: ./nomuck-data]. Only `serve` creates it;
+    /// the other commands need an existing one.
     #[arg(long, global = true, env = "NOMUCK_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Log format on standard error.
@@ -43,12 +46,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve every service on one endpoint.
+    /// Serve every service on one endpoint; creates the data directory and the admin
+    /// account on first start.
     Serve(ServeArgs),
-    /// Manage accounts.
+    /// Manage accounts (of an existing data directory, or through its running server).
     #[command(subcommand)]
     Account(AccountCommand),
-    /// Manage access keys.
+    /// Manage access keys (of an existing data directory, or through its running server).
     #[command(subcommand)]
     Key(KeyCommand),
     /// Load-test a service endpoint (nomuck's or any other S3 server).
@@ -103,15 +107,18 @@ struct ServeArgs {
 enum AccountCommand {
     /// Create an account.
     Create {
+        /// Name of the new account (unique).
         name: String,
         /// Allow the account to use the admin API.
         #[arg(long)]
         admin: bool,
+        /// Print the account as JSON.
         #[arg(long)]
         json: bool,
     },
     /// List accounts.
     List {
+        /// Print the accounts as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -121,18 +128,25 @@ enum AccountCommand {
 enum KeyCommand {
     /// Create an access key for an account (by name or id); the secret is shown once.
     Create {
+        /// Account name or 12-digit account id.
         account: String,
+        /// Print the key (with its secret) as JSON.
         #[arg(long)]
         json: bool,
     },
     /// List an account's access keys.
     List {
+        /// Account name or 12-digit account id.
         account: String,
+        /// Print the keys as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Revoke an access key; requests signed with it fail from now on.
-    Revoke { key_id: String },
+    Revoke {
+        /// Access key id (AKIA…).
+        key_id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -211,13 +225,49 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("NOMUCK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only for a person at a terminal who has not asked for none (NO_COLOR): in a
+    // file, a pipe or journald the escape codes are noise that breaks grep.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every flag and argument of every subcommand says what it is for in `--help`.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "nomuck", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+        Cli::command().debug_assert();
     }
 }

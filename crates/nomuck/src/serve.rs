@@ -10,7 +10,7 @@ use nomuck_iam::Iam;
 use tracing::info;
 
 use crate::config::ServeConfig;
-use crate::data_dir::{ADMIN_CREDENTIALS_FILE, DataDir, OpenOutcome, ServerInfo};
+use crate::data_dir::{ADMIN_CREDENTIALS_FILE, Create, DataDir, OpenOutcome, ServerInfo};
 
 /// Resolves access keys for the edge through the account service.
 struct IamResolver(Arc<Iam>);
@@ -36,8 +36,7 @@ impl KeyResolver for IamResolver {
 }
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    crate::data_dir::check_is_dir(&config.data_dir)?;
-    let dir = match DataDir::open(&config.data_dir)? {
+    let dir = match DataDir::open(&config.data_dir, Create::IfMissing)? {
         OpenOutcome::Opened(dir) => dir,
         OpenOutcome::InUse { pid, server } => bail!(
             "data directory {} is already in use by another nomuck process{}{}",
