@@ -11,6 +11,7 @@
 mod auth;
 mod metrics;
 mod server;
+mod unread;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,13 +30,18 @@ pub const HEALTH_PATH: &str = "/_nomuck/health";
 pub const METRICS_PATH: &str = "/_nomuck/metrics";
 pub const ADMIN_PREFIX: &str = "/_nomuck/admin/";
 
+/// Smallest accepted request-head limit: signed SDK requests need about this much,
+/// and it is the smallest read buffer hyper allows.
+pub const MIN_HEADER_BYTES: usize = 8192;
+
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
     /// The region this server calls itself; APIs that care (S3) compare the signed one.
     pub region: String,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
-    /// Largest request head (request line and headers) in bytes.
+    /// Largest request head (request line and headers) in bytes; at least
+    /// [`MIN_HEADER_BYTES`].
     pub max_header_bytes: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,

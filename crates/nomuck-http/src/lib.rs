@@ -146,6 +146,12 @@ pub trait FormAuthenticator: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation(pub &'static str);
 
+impl Operation {
+    /// Label of responses that answer no particular operation (edge refusals,
+    /// unknown services). Operation labels are AWS operation names, so PascalCase.
+    pub const UNKNOWN: Operation = Operation("Unknown");
+}
+
 /// Protocol error code of a failed response, for metrics. API crates put it in the
 /// response extensions of every error reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,6 +307,12 @@ pub mod query {
                 format!(
                     "Signature expired: {request_time} is outside the 15 minute window of the server time {server_time}"
                 ),
+            ),
+            // What AWS's regional query endpoints (STS, SNS) answer.
+            A::WrongRegion { region, .. } => (
+                forbidden,
+                "SignatureDoesNotMatch",
+                format!("Credential should be scoped to a valid region, not '{region}'."),
             ),
             A::PresignExpired => (
                 forbidden,
