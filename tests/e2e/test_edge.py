@@ -367,3 +367,30 @@ def test_unsafe_or_unhonourable_settings_are_refused_at_start(tmp_path, args, co
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
+
+
+def test_requests_that_read_their_body_keep_the_connection(server, private_bucket):
+    """Only refusals close: uploads read to their end (signed payloads, aws-chunked
+    streaming with trailers, multipart parts, XML documents) keep the connection."""
+    s3 = server.client("s3")
+    headers = []
+    s3.meta.events.register(
+        "after-call.s3", lambda http_response, **_: headers.append(dict(http_response.headers))
+    )
+    s3.put_object(Bucket=private_bucket, Key="small", Body=b"s" * 100)
+    s3.put_object(Bucket=private_bucket, Key="large", Body=b"l" * (3 << 20))
+    upload = s3.create_multipart_upload(Bucket=private_bucket, Key="mp")["UploadId"]
+    part = s3.upload_part(Bucket=private_bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"p" * 1000)
+    s3.complete_multipart_upload(
+        Bucket=private_bucket,
+        Key="mp",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    s3.put_bucket_tagging(Bucket=private_bucket, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    assert len(headers) == 6
+    assert all(h.get("connection", "keep-alive") != "close" for h in headers), headers
+    keys = server.admin_keys()
+    url = f"{server.endpoint}/{private_bucket}/signed"
+    stored = signed("PUT", url, REGION, body=b"signed payload", keys=keys)
+    assert stored.status_code == 200 and stored.headers.get("connection") != "close"
