@@ -328,6 +328,52 @@ pub mod query {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+
+    use http_body::Body as _;
+
+    use super::*;
+
+    fn body_text(response: Response) -> String {
+        let mut body = response.into_body();
+        let mut cx = Context::from_waker(Waker::noop());
+        match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+            }
+            _ => panic!("a full body is ready at once"),
+        }
+    }
+
+    #[test]
+    fn query_protocols_refuse_another_region_as_aws_does() {
+        let ctx = RequestContext {
+            request_id: "REQ".into(),
+            principal: None,
+            signed_region: Some("eu-west-1".into()),
+            server_region: "us-east-1".into(),
+            remote_addr: "127.0.0.1:1".parse().unwrap(),
+            received_at: Instant::now(),
+        };
+        let wrong = AuthError::WrongRegion {
+            region: "eu-west-1".into(),
+            expected: "us-east-1".into(),
+            presigned: false,
+        };
+        let response = query::rejection(&ctx, "urn:test", Rejection::Auth(wrong));
+        assert_eq!(response.status(), http::StatusCode::FORBIDDEN);
+        assert_eq!(
+            response.extensions().get::<ErrorCode>(),
+            Some(&ErrorCode("SignatureDoesNotMatch"))
+        );
+        assert!(body_text(response).contains(
+            "<Message>Credential should be scoped to a valid region, not &apos;eu-west-1&apos;.</Message>"
+        ));
+    }
+}
+
 /// Helpers shared by the XML protocols (S3, EC2, STS).
 pub mod xml {
     use std::borrow::Cow;
