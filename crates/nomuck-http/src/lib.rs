@@ -104,7 +104,8 @@ pub struct RequestContext {
     /// Unique id, returned to the client (`x-amz-request-id`, `x-amzn-RequestId`).
     pub request_id: String,
     pub principal: Option<Principal>,
-    /// Region of the credential scope, when signed.
+    /// Region of the credential scope, when signed: the server's own, except on the
+    /// admin API (the edge refuses others).
     pub signed_region: Option<String>,
     /// The region this server calls itself.
     pub server_region: String,
