@@ -63,12 +63,15 @@ class Server:
                 info = json.loads(server_file.read_text())
                 if info["pid"] == self.proc.pid:
                     self.endpoint = f"http://{info['listen']}"
-                    if requests.get(f"{self.endpoint}/_nomuck/health", timeout=2).ok:
+                    if requests.get(self.health_url(), timeout=2).ok:
                         return self
             except (OSError, ValueError, KeyError, requests.RequestException):
                 pass
             time.sleep(0.05)
         raise AssertionError(f"nomuck did not become ready: {self.log()}")
+
+    def health_url(self):
+        return f"{self.endpoint}/_nomuck/health"
 
     def log(self):
         try:

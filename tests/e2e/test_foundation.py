@@ -169,7 +169,7 @@ def test_health_and_metrics(server):
     server.aws("sts", "get-caller-identity", key_id=key_id, secret="w" * 40, check=False)
     text = requests.get(server.endpoint + "/_nomuck/metrics", timeout=5).text
     assert re.search(r'nomuck_requests_total\{service="sts",operation="GetCallerIdentity",status="200"\} [1-9]', text), text
-    assert 'nomuck_request_errors_total{service="sts",operation="unknown",code="SignatureDoesNotMatch"} 1' in text
+    assert 'nomuck_request_errors_total{service="sts",operation="Unknown",code="SignatureDoesNotMatch"} 1' in text
     assert 'nomuck_request_duration_seconds_count{service="sts",operation="GetCallerIdentity"}' in text
     assert "nomuck_connections_open" in text
 

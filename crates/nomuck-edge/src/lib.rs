@@ -1,16 +1,19 @@
 //! The edge: everything between the socket and an API crate.
 //!
 //! For every request it assigns a request id, enforces connection, header and body
-//! limits, verifies the SigV4 signature (header, presigned or streaming aws-chunked),
-//! routes by the service named in the credential scope, and records metrics. It knows
-//! no wire protocol beyond HTTP: errors are rendered by the chosen API
+//! limits, verifies the SigV4 signature (header, presigned or streaming aws-chunked)
+//! and its region, routes by the service named in the credential scope, settles
+//! request bodies a handler did not read (see `unread`), and records metrics. It
+//! knows no wire protocol beyond HTTP: errors are rendered by the chosen API
 //! ([`nomuck_http::ServiceApi::reject`]).
 //!
-//! Paths under `/_nomuck/` are the edge's own: health, metrics and the admin API.
+//! Paths under `/_nomuck/` are the edge's own: health, metrics (or on a separate
+//! loopback ops listener instead) and the admin API.
 
 mod auth;
 mod metrics;
 mod server;
+mod unread;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,13 +32,19 @@ pub const HEALTH_PATH: &str = "/_nomuck/health";
 pub const METRICS_PATH: &str = "/_nomuck/metrics";
 pub const ADMIN_PREFIX: &str = "/_nomuck/admin/";
 
+/// Smallest accepted request-head limit: signed SDK requests need about this much,
+/// and it is the smallest read buffer hyper allows.
+pub const MIN_HEADER_BYTES: usize = 8192;
+
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
-    /// The region this server calls itself; APIs that care (S3) compare the signed one.
+    /// The region this server calls itself; requests signed for another are refused
+    /// (except by the admin API), as AWS regional endpoints do.
     pub region: String,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
-    /// Largest request head (request line and headers) in bytes.
+    /// Largest request head (request line and headers) in bytes; at least
+    /// [`MIN_HEADER_BYTES`].
     pub max_header_bytes: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, StatusCode, header};
@@ -23,33 +23,71 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::unread::{self, Lingering};
 use crate::{ADMIN_PREFIX, Edge, HEALTH_PATH, METRICS_PATH, RESERVED_PREFIX};
 
-/// Smallest request-head limit: below this, ordinary SDK requests would not fit.
-const MIN_HEADER_BUFFER: usize = 8192;
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The service endpoint; it serves health and metrics too unless an ops
+    /// listener does.
+    Main { ops_elsewhere: bool },
+    /// The operations listener: health and metrics only.
+    Ops,
+}
 
-/// Serve `edge` on `listener` until `shutdown` resolves, then stop accepting and wait
-/// up to the configured grace period for in-flight requests to finish.
+/// Serve `edge` on `listener` (and health and metrics on `ops` instead, if given)
+/// until `shutdown` resolves, then stop accepting and wait up to the configured
+/// grace period for in-flight requests to finish.
 pub async fn serve(
     edge: Arc<Edge>,
     listener: TcpListener,
+    ops: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
+    let role = Role::Main {
+        ops_elsewhere: ops.is_some(),
+    };
+    let main = accept_loop(&edge, listener, role, &graceful);
+    let ops = async {
+        match ops {
+            Some(ops) => accept_loop(&edge, ops, Role::Ops, &graceful).await,
+            None => std::future::pending().await,
+        }
+    };
+    // The accept loops never end; leaving this drops them and with them the listeners.
+    tokio::select! {
+        () = main => {}
+        () = ops => {}
+        () = shutdown => {}
+    }
+    info!("shutting down: no new connections; draining in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => info!("all connections closed"),
+        () = tokio::time::sleep(edge.config.shutdown_grace) => {
+            warn!(grace = ?edge.config.shutdown_grace, "grace period over; closing the remaining connections");
+        }
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    edge: &Arc<Edge>,
+    listener: TcpListener,
+    role: Role,
+    graceful: &GracefulShutdown,
+) {
     let slots = Arc::new(Semaphore::new(edge.config.max_connections));
-    let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of file descriptors and the like: back off rather than spin.
-                    warn!(%err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of file descriptors and the like: back off rather than spin.
+                warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         // Small replies must not wait for delayed ACKs (Nagle).
         let _ = stream.set_nodelay(true);
@@ -66,16 +104,20 @@ pub async fn serve(
         edge.metrics
             .connections_open
             .fetch_add(1, Ordering::Relaxed);
+        // Set when a response closes the connection over an unread request body.
+        let linger = Arc::new(AtomicBool::new(false));
         let service_edge = edge.clone();
+        let service_linger = linger.clone();
         let service = service_fn(move |req: hyper::Request<Incoming>| {
             let edge = service_edge.clone();
-            async move { Ok::<_, Infallible>(edge.handle(req, peer).await) }
+            let linger = service_linger.clone();
+            async move { Ok::<_, Infallible>(edge.handle(req, peer, role, &linger).await) }
         });
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(edge.config.header_read_timeout)
-            .max_header_size(edge.config.max_header_bytes.max(MIN_HEADER_BUFFER))
-            .serve_connection(TokioIo::new(stream), service);
+            .max_header_size(edge.config.max_header_bytes)
+            .serve_connection(TokioIo::new(Lingering::new(stream, linger)), service);
         let conn = graceful.watch(conn);
         let conn_edge = edge.clone();
         tokio::spawn(async move {
@@ -89,19 +131,11 @@ pub async fn serve(
             drop(slot);
         });
     }
-    drop(listener);
-    info!("shutting down: no new connections; draining in-flight requests");
-    tokio::select! {
-        () = graceful.shutdown() => info!("all connections closed"),
-        () = tokio::time::sleep(edge.config.shutdown_grace) => {
-            warn!(grace = ?edge.config.shutdown_grace, "grace period over; closing the remaining connections");
-        }
-    }
-    Ok(())
 }
 
-/// Answer a connection over the limit with a clear 503 and close it.
-async fn refuse(mut stream: TcpStream) {
+/// Answer a connection over the limit with a clear 503 and close it, without reading
+/// the request: it lingers so that the client reads the 503 rather than a reset.
+async fn refuse(stream: TcpStream) {
     let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
 <Message>Too many connections; retry later.</Message></Error>";
     let reply = format!(
@@ -109,6 +143,7 @@ async fn refuse(mut stream: TcpStream) {
 Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    let mut stream = Lingering::new(stream, Arc::new(AtomicBool::new(true)));
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = stream.write_all(reply.as_bytes()).await;
         let _ = stream.shutdown().await;
@@ -155,13 +190,38 @@ fn next_request_id() -> String {
 }
 
 impl Edge {
-    async fn handle(&self, req: hyper::Request<Incoming>, peer: SocketAddr) -> Response {
+    async fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        peer: SocketAddr,
+        role: Role,
+        linger: &AtomicBool,
+    ) -> Response {
         let started = Instant::now();
         let request_id = next_request_id();
-        let req = req.map(|body| body.map_err(|e| Box::new(e) as BodyError).boxed_unsync());
+        let (head, body) = req.into_parts();
+        let (body, body_watch) = unread::watch(body, &head.headers);
+        let req = Request::from_parts(head, body);
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let (service, mut response) = self.dispatch(req, &request_id, peer, started).await;
+        let ctx = RequestContext {
+            request_id: request_id.clone(),
+            principal: None,
+            signed_region: None,
+            server_region: self.config.region.clone(),
+            remote_addr: peer,
+            received_at: started,
+        };
+        let (service, mut response) = match role {
+            Role::Main { ops_elsewhere } => self.dispatch(req, ctx, ops_elsewhere).await,
+            Role::Ops => (
+                "edge",
+                self.ops_endpoint(&path).unwrap_or_else(|| not_found(&path)),
+            ),
+        };
+        if let Some(body_watch) = body_watch {
+            body_watch.settle(&mut response, linger).await;
+        }
 
         if let Ok(id) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("x-amz-request-id", id);
@@ -169,7 +229,7 @@ impl Edge {
         let operation = response
             .extensions()
             .get::<Operation>()
-            .map_or("unknown", |o| o.0);
+            .map_or(Operation::UNKNOWN.0, |o| o.0);
         let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
         let status = response.status();
         self.metrics
@@ -182,57 +242,48 @@ impl Edge {
         response
     }
 
+    /// The edge's own health and metrics endpoints.
+    fn ops_endpoint(&self, path: &str) -> Option<Response> {
+        match path {
+            HEALTH_PATH => Some(plain(
+                StatusCode::OK,
+                "application/json",
+                "{\"status\":\"ok\"}".into(),
+                "Health",
+            )),
+            METRICS_PATH => Some(plain(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                self.metrics.render(),
+                "Metrics",
+            )),
+            _ => None,
+        }
+    }
+
     /// Pick the API for a request and run it. Returns the service label for metrics.
     async fn dispatch(
         &self,
         req: Request,
-        request_id: &str,
-        peer: SocketAddr,
-        started: Instant,
+        ctx: RequestContext,
+        ops_elsewhere: bool,
     ) -> (&'static str, Response) {
         let path = req.uri().path();
         if path.starts_with(RESERVED_PREFIX) {
-            if path == HEALTH_PATH {
-                return (
-                    "edge",
-                    plain(
-                        StatusCode::OK,
-                        "application/json",
-                        "{\"status\":\"ok\"}".into(),
-                        "Health",
-                    ),
-                );
-            }
-            if path == METRICS_PATH {
-                return (
-                    "edge",
-                    plain(
-                        StatusCode::OK,
-                        "text/plain; version=0.0.4",
-                        self.metrics.render(),
-                        "Metrics",
-                    ),
-                );
+            if !ops_elsewhere && let Some(response) = self.ops_endpoint(path) {
+                return ("edge", response);
             }
             if path.starts_with(ADMIN_PREFIX)
                 && let Some(admin) = self.admin.clone()
             {
                 let signed = parse_credentials(&req);
+                // nomuck's own API, not an AWS service: its CLI signs for any region.
                 return (
                     "admin",
-                    self.call(&admin, signed, req, request_id, peer, started)
-                        .await,
+                    self.call(&admin, signed, req, ctx, RegionCheck::Any).await,
                 );
             }
-            return (
-                "edge",
-                plain(
-                    StatusCode::NOT_FOUND,
-                    "text/plain",
-                    format!("no such endpoint {path}\n"),
-                    "NotFound",
-                ),
-            );
+            return ("edge", not_found(path));
         }
 
         let signed = parse_credentials(&req);
@@ -254,8 +305,7 @@ impl Edge {
                 let api = api.clone();
                 (
                     name,
-                    self.call(&api, signed, req, request_id, peer, started)
-                        .await,
+                    self.call(&api, signed, req, ctx, RegionCheck::Server).await,
                 )
             }
             (None, None) => match self.anonymous.clone() {
@@ -263,13 +313,15 @@ impl Edge {
                     let label = api.scope_names().first().copied().unwrap_or("anonymous");
                     (
                         label,
-                        self.call(&api, signed, req, request_id, peer, started)
-                            .await,
+                        self.call(&api, signed, req, ctx, RegionCheck::Server).await,
                     )
                 }
-                None => ("unknown", self.unknown_service(None, request_id)),
+                None => ("unknown", self.unknown_service(None, &ctx.request_id)),
             },
-            (None, Some(name)) => ("unknown", self.unknown_service(Some(&name), request_id)),
+            (None, Some(name)) => (
+                "unknown",
+                self.unknown_service(Some(&name), &ctx.request_id),
+            ),
         }
     }
 
@@ -278,19 +330,10 @@ impl Edge {
         api: &Arc<dyn ServiceApi>,
         signed: Result<Option<Credential>, nomuck_http::AuthError>,
         req: Request,
-        request_id: &str,
-        peer: SocketAddr,
-        started: Instant,
+        mut ctx: RequestContext,
+        region: RegionCheck,
     ) -> Response {
         let (mut head, body) = req.into_parts();
-        let mut ctx = RequestContext {
-            request_id: request_id.to_owned(),
-            principal: None,
-            signed_region: None,
-            server_region: self.config.region.clone(),
-            remote_addr: peer,
-            received_at: started,
-        };
         let limit = api.body_limit(&head);
         if declared_body_len(&head.headers).is_some_and(|len| len > limit) {
             return api.reject(&ctx, Rejection::BodyTooLarge { limit });
@@ -316,6 +359,16 @@ impl Edge {
                 }
             }
             Ok(Some(Credential::V4(signed))) => {
+                // Checked before the key is even looked up, as AWS does: the answer
+                // names the server's region, and clients (botocore) re-sign with it.
+                if region == RegionCheck::Server && signed.scope.region != ctx.server_region {
+                    let wrong = nomuck_http::AuthError::WrongRegion {
+                        region: signed.scope.region,
+                        expected: ctx.server_region.clone(),
+                        presigned: signed.kind == nomuck_sigv4::AuthKind::Presigned,
+                    };
+                    return api.reject(&ctx, Rejection::Auth(wrong));
+                }
                 match self
                     .auth
                     .authenticate(&signed, &mut head, body, limit, api.uri_encoding())
@@ -339,7 +392,7 @@ impl Edge {
         .boxed_unsync();
         let span = info_span!(
             "request",
-            request_id,
+            request_id = ctx.request_id.as_str(),
             account = ctx.principal.as_ref().map(|p| p.account_id.as_str()),
         );
         api.handle(ctx, Request::from_parts(head, body))
@@ -365,7 +418,12 @@ impl Edge {
             escape(&message),
             escape(request_id)
         );
-        let mut response = plain(StatusCode::BAD_REQUEST, "text/xml", body, "Unknown");
+        let mut response = plain(
+            StatusCode::BAD_REQUEST,
+            "text/xml",
+            body,
+            Operation::UNKNOWN.0,
+        );
         // JSON-protocol clients read the error code from this header.
         response
             .headers_mut()
@@ -440,6 +498,24 @@ fn scope_service_hint(req: &Request) -> Option<String> {
     let credential = from_header.or_else(from_query)?;
     let parts: Vec<&str> = credential.split('/').collect();
     (parts.len() == 5).then(|| parts[3].to_owned())
+}
+
+/// Which credential-scope regions an API accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RegionCheck {
+    /// Only the server's region, as an AWS regional endpoint.
+    Server,
+    /// Any region.
+    Any,
+}
+
+fn not_found(path: &str) -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        "text/plain",
+        format!("no such endpoint {path}\n"),
+        "NotFound",
+    )
 }
 
 fn plain(

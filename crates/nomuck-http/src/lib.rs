@@ -104,7 +104,8 @@ pub struct RequestContext {
     /// Unique id, returned to the client (`x-amz-request-id`, `x-amzn-RequestId`).
     pub request_id: String,
     pub principal: Option<Principal>,
-    /// Region of the credential scope, when signed.
+    /// Region of the credential scope, when signed: the server's own, except on the
+    /// admin API (the edge refuses others).
     pub signed_region: Option<String>,
     /// The region this server calls itself.
     pub server_region: String,
@@ -145,6 +146,12 @@ pub trait FormAuthenticator: Send + Sync + 'static {
 /// in the response extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Operation(pub &'static str);
+
+impl Operation {
+    /// Label of responses that answer no particular operation (edge refusals,
+    /// unknown services). Operation labels are AWS operation names, so PascalCase.
+    pub const UNKNOWN: Operation = Operation("Unknown");
+}
 
 /// Protocol error code of a failed response, for metrics. API crates put it in the
 /// response extensions of every error reply.
@@ -302,6 +309,12 @@ pub mod query {
                     "Signature expired: {request_time} is outside the 15 minute window of the server time {server_time}"
                 ),
             ),
+            // What AWS's regional query endpoints (STS, SNS) answer.
+            A::WrongRegion { region, .. } => (
+                forbidden,
+                "SignatureDoesNotMatch",
+                format!("Credential should be scoped to a valid region, not '{region}'."),
+            ),
             A::PresignExpired => (
                 forbidden,
                 "SignatureDoesNotMatch",
@@ -313,6 +326,52 @@ pub mod query {
                 other.to_string(),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+
+    use http_body::Body as _;
+
+    use super::*;
+
+    fn body_text(response: Response) -> String {
+        let mut body = response.into_body();
+        let mut cx = Context::from_waker(Waker::noop());
+        match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+            }
+            _ => panic!("a full body is ready at once"),
+        }
+    }
+
+    #[test]
+    fn query_protocols_refuse_another_region_as_aws_does() {
+        let ctx = RequestContext {
+            request_id: "REQ".into(),
+            principal: None,
+            signed_region: Some("eu-west-1".into()),
+            server_region: "us-east-1".into(),
+            remote_addr: "127.0.0.1:1".parse().unwrap(),
+            received_at: Instant::now(),
+        };
+        let wrong = AuthError::WrongRegion {
+            region: "eu-west-1".into(),
+            expected: "us-east-1".into(),
+            presigned: false,
+        };
+        let response = query::rejection(&ctx, "urn:test", Rejection::Auth(wrong));
+        assert_eq!(response.status(), http::StatusCode::FORBIDDEN);
+        assert_eq!(
+            response.extensions().get::<ErrorCode>(),
+            Some(&ErrorCode("SignatureDoesNotMatch"))
+        );
+        assert!(body_text(response).contains(
+            "<Message>Credential should be scoped to a valid region, not &apos;eu-west-1&apos;.</Message>"
+        ));
     }
 }
 

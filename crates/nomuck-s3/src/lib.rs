@@ -194,22 +194,6 @@ impl ServiceApi for S3Api {
             Err(err) => return reply::error(&ctx, "/", err, is_head, "Unknown"),
         };
         let resource = target.resource();
-        // A request signed for another region is refused naming ours, as AWS does;
-        // clients such as s3cmd and botocore re-sign on it.
-        if let Some(region) = &ctx.signed_region
-            && region != &ctx.server_region
-        {
-            let err = S3Error::new(
-                StatusCode::BAD_REQUEST,
-                "AuthorizationHeaderMalformed",
-                format!(
-                    "The authorization header is malformed; the region '{region}' is wrong; expecting '{}'",
-                    ctx.server_region
-                ),
-            )
-            .with("Region", ctx.server_region.clone());
-            return reply::error(&ctx, &resource, err, is_head, "Unknown");
-        }
         let query: Vec<(String, String)> = head
             .uri
             .query()
@@ -591,6 +575,15 @@ fn auth_error(auth: &AuthError) -> S3Error {
             "AuthorizationQueryParametersError",
             "X-Amz-Expires must be between 1 and 604800 seconds (one week)",
         ),
+        A::WrongRegion { region, expected, presigned } => {
+            let (code, message) = if *presigned {
+                ("AuthorizationQueryParametersError", "Error parsing the X-Amz-Credential parameter")
+            } else {
+                ("AuthorizationHeaderMalformed", "The authorization header is malformed")
+            };
+            S3Error::new(StatusCode::BAD_REQUEST, code, format!("{message}; the region '{region}' is wrong; expecting '{expected}'"))
+                .with("Region", expected.clone())
+        }
         A::MalformedQuery(why) => S3Error::new(StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError", why.clone()),
         A::MalformedAuthorization(why) | A::InvalidScope(why) => {
             S3Error::new(StatusCode::BAD_REQUEST, "AuthorizationHeaderMalformed", why.clone())

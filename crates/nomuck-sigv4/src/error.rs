@@ -25,6 +25,16 @@ pub enum AuthError {
     /// The credential scope names another region/service, or is not `aws4_request`.
     #[error("invalid credential scope: {0}")]
     InvalidScope(String),
+    /// The credential scope names another region than the server's. S3 answers
+    /// `AuthorizationHeaderMalformed` (`AuthorizationQueryParametersError` when
+    /// presigned) naming the expected region; the query protocols answer
+    /// `SignatureDoesNotMatch`.
+    #[error("the region '{region}' is wrong; expecting '{expected}'")]
+    WrongRegion {
+        region: String,
+        expected: String,
+        presigned: bool,
+    },
     /// No usable `x-amz-date` / `Date` header (or `X-Amz-Date` parameter).
     #[error("missing or invalid request date: {0}")]
     InvalidDate(String),

@@ -18,6 +18,8 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
+    /// Loopback address for health and metrics, off the main listener.
+    pub ops_listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub region: Option<String>,
     pub log_format: Option<LogFormat>,
@@ -78,6 +80,8 @@ impl FileConfig {
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
+    /// Where health and metrics are served instead of `listen`; always loopback.
+    pub ops_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub edge: nomuck_edge::EdgeConfig,
     pub s3_domains: Vec<String>,
@@ -92,6 +96,7 @@ pub struct ServeConfig {
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub listen: Option<String>,
+    pub ops_listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub region: Option<String>,
     pub max_connections: Option<usize>,
@@ -116,6 +121,10 @@ impl ServeConfig {
         let listen = listen_text
             .parse()
             .with_context(|| format!("listen address {listen_text:?} is not IP:PORT"))?;
+        let ops_listen = match over.ops_listen.or_else(|| file.ops_listen.clone()) {
+            Some(text) => Some(ops_address(&text)?),
+            None => None,
+        };
         let defaults = nomuck_edge::EdgeConfig::default();
         let edge = nomuck_edge::EdgeConfig {
             region: over
@@ -141,6 +150,12 @@ impl ServeConfig {
             edge.max_connections > 0,
             "max_connections must be at least 1"
         );
+        anyhow::ensure!(
+            edge.max_header_bytes >= nomuck_edge::MIN_HEADER_BYTES,
+            "limits.max_header_bytes = {} is below the minimum of {} bytes; signed SDK requests need that much",
+            edge.max_header_bytes,
+            nomuck_edge::MIN_HEADER_BYTES
+        );
         let s3_domains = over
             .s3_domains
             .or_else(|| file.s3.domains.clone())
@@ -156,6 +171,7 @@ impl ServeConfig {
         anyhow::ensure!(day_secs > 0, "lifecycle_day_secs must be at least 1");
         Ok(Self {
             listen,
+            ops_listen,
             data_dir: data_dir(over.data_dir, file),
             edge,
             s3_domains,
@@ -166,6 +182,20 @@ impl ServeConfig {
                 .or_else(|| file.webhooks.allowed_hosts.clone()),
         })
     }
+}
+
+/// The operations listener's address, which must be loopback: metrics describe
+/// every tenant's traffic and must not be reachable where the service endpoint is.
+fn ops_address(text: &str) -> anyhow::Result<SocketAddr> {
+    let addr: SocketAddr = text
+        .parse()
+        .with_context(|| format!("ops listen address {text:?} is not IP:PORT"))?;
+    anyhow::ensure!(
+        addr.ip().is_loopback(),
+        "ops listen address {addr} is not a loopback address; health and metrics may only be \
+         served on 127.0.0.0/8 or [::1]"
+    );
+    Ok(addr)
 }
 
 #[cfg(test)]
@@ -204,6 +234,34 @@ mod tests {
             toml::from_str("[webhooks]\nallowed_hosts = [\"hooks.example.com\"]").unwrap();
         let only = ServeConfig::resolve(Overrides::default(), &file).unwrap();
         assert_eq!(only.webhook_allowed_hosts.unwrap(), ["hooks.example.com"]);
+    }
+
+    #[test]
+    fn ops_listener_is_loopback_only_and_header_limit_has_a_floor() {
+        let file: FileConfig = toml::from_str("ops_listen = \"127.0.0.1:9100\"").unwrap();
+        let resolved = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert_eq!(resolved.ops_listen, Some("127.0.0.1:9100".parse().unwrap()));
+        let over = Overrides {
+            ops_listen: Some("[::1]:9101".into()),
+            ..Overrides::default()
+        };
+        let resolved = ServeConfig::resolve(over, &file).unwrap();
+        assert_eq!(resolved.ops_listen, Some("[::1]:9101".parse().unwrap()));
+        let over = Overrides {
+            ops_listen: Some("0.0.0.0:9100".into()),
+            ..Overrides::default()
+        };
+        let err = ServeConfig::resolve(over, &file).unwrap_err().to_string();
+        assert!(err.contains("not a loopback address"), "{err}");
+
+        let file: FileConfig = toml::from_str("[limits]\nmax_header_bytes = 4096").unwrap();
+        let err = ServeConfig::resolve(Overrides::default(), &file)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("minimum of 8192 bytes"), "{err}");
+        let file: FileConfig = toml::from_str("[limits]\nmax_header_bytes = 8192").unwrap();
+        let resolved = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert_eq!(resolved.edge.max_header_bytes, 8192);
     }
 
     #[test]

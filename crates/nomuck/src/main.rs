@@ -72,6 +72,10 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:2006].
     #[arg(long, env = "NOMUCK_LISTEN")]
     listen: Option<String>,
+    /// Serve health and metrics on this loopback address instead of the main
+    /// listener (for a main listener on a public address).
+    #[arg(long, env = "NOMUCK_OPS_LISTEN")]
+    ops_listen: Option<String>,
     /// Region this server answers as [default: us-east-1].
     #[arg(long, env = "NOMUCK_REGION")]
     region: Option<String>,
@@ -172,6 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let config = ServeConfig::resolve(
                     Overrides {
                         listen: args.listen,
+                        ops_listen: args.ops_listen,
                         data_dir: cli.data_dir,
                         region: args.region,
                         max_connections: args.max_connections,

@@ -65,6 +65,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let bound = listener.local_addr()?;
+    let ops_listener = match config.ops_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (ops listener)"))?,
+        ),
+        None => None,
+    };
 
     let defaults = nomuck_storage::StorageOptions::default();
     let storage = dir.storage(nomuck_storage::StorageOptions {
@@ -127,8 +135,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         "nomuck is serving on http://{bound} (data directory {})",
         dir.path().display()
     );
+    if let Some(ops) = &ops_listener {
+        let ops = ops.local_addr()?;
+        info!(ops_listen = %ops, "health and metrics served on the ops listener only");
+        println!("health and metrics are served on http://{ops}");
+    }
 
-    let served = nomuck_edge::serve(Arc::new(edge), listener, shutdown).await;
+    let served = nomuck_edge::serve(Arc::new(edge), listener, ops_listener, shutdown).await;
     dispatching.abort();
     if let Err(err) = storage.shutdown().await {
         tracing::warn!(%err, "storage did not shut down cleanly");
