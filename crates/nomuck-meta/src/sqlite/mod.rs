@@ -56,7 +56,8 @@ pub struct SqliteOptions {
     /// Bytes of WAL file above which the writer, between group commits, runs
     /// a RESTART checkpoint so that later commits reuse the file from its
     /// start (holding commits briefly); a restarted WAL is cut back to this
-    /// size. The file stays within about this plus one group commit.
+    /// size. The file stays within about this plus one group commit, unless
+    /// a reader keeps one snapshot open for longer than a second or so.
     pub wal_limit: u64,
 }
 
