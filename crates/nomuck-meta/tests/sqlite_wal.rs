@@ -209,9 +209,11 @@ async fn a_long_reader_delays_the_wal_restart_but_not_commits() {
         put_object(&store, i, SIZE).await;
         i += 1;
     }
-    // The writer gave up waiting after a bounded time and went on.
+    // The writer gave up waiting after a bounded time and went on. (Were it
+    // to wait its whole busy timeout after every commit, this would take
+    // minutes: some 150 commits at 5 s each.)
     let held = started.elapsed();
-    assert!(held < Duration::from_secs(10), "commits stalled: {held:?}");
+    assert!(held < Duration::from_secs(30), "commits stalled: {held:?}");
     assert_eq!(store.stats().wal_restarts, 0);
 
     // Once the reader is gone the next commits restart and cut the WAL.
