@@ -1,7 +1,7 @@
 //! The load loop: one task per connection pulls tickets from a shared
 //! counter until the deadline, the op budget or an interrupt stops it, and
 //! keeps its own statistics (merged once at the end, so nothing on the hot
-//! path is shared but one atomic add).
+//! path is shared but one atomic add, and a second one when sampling).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -151,6 +151,8 @@ pub struct Phase {
     pub duration: Option<Duration>,
     /// Setup and measurement stop on Ctrl-C; cleanup does not.
     pub honor_interrupt: bool,
+    /// Counts successful operations as they complete, for a sampler.
+    pub progress: Option<Arc<AtomicU64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -239,6 +241,7 @@ struct Shared {
     deadline: Option<Instant>,
     honor_interrupt: bool,
     tickets: AtomicU64,
+    progress: Option<Arc<AtomicU64>>,
 }
 
 /// Runs one phase on `conns` (one task each) and hands them back.
@@ -256,6 +259,7 @@ pub async fn run_phase(
         deadline: phase.duration.map(|d| start + d),
         honor_interrupt: phase.honor_interrupt,
         tickets: AtomicU64::new(0),
+        progress: phase.progress,
     });
     let handles: Vec<_> = conns
         .into_iter()
@@ -314,6 +318,9 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn, seed: u64) -> (Stats, Conn)
         let op = execute(env, &shared.plan, &mut conn, kind, idx, &mut list, &mut st);
         match tokio::time::timeout(env.timeout, op).await {
             Ok(Ok(bytes)) => {
+                if let Some(p) = &shared.progress {
+                    p.fetch_add(1, Ordering::Relaxed);
+                }
                 st.ok[kind as usize] += 1;
                 st.latency[kind as usize].record(t0.elapsed());
                 st.bytes += bytes;
@@ -553,6 +560,7 @@ pub async fn cleanup(env: &Arc<Env>, mut conns: Vec<Conn>, count: u64) -> (Clean
                 max_ops: count,
                 duration: None,
                 honor_interrupt: false,
+                progress: None,
             };
             let (st, _, conns) = run_phase(env, phase, conns, 1).await;
             out.failed = st.total_errors();

@@ -18,10 +18,12 @@ mod creds;
 mod engine;
 mod hist;
 mod report;
+mod sample;
 mod units;
 
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -32,6 +34,7 @@ use serde::Serialize;
 pub use client::ClientError;
 pub use hist::{Latency, LatencySummary};
 pub use report::{ListingReport, OpReport, Report, SetupReport};
+pub use sample::{Sample, WatchedFile};
 pub use units::{UnitError, format_size, parse_duration, parse_size};
 
 use client::{Conn, Target};
@@ -138,6 +141,13 @@ pub struct Args {
     /// Per-request timeout.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Also report the throughput of every interval this long (e.g. 10s) of the measured phase.
+    #[arg(long, value_parser = parse_duration)]
+    pub sample_every: Option<Duration>,
+    /// A file whose size is followed during the measured phase, e.g. the server's
+    /// `meta.db-wal`: its largest and final size (and per interval with --sample-every).
+    #[arg(long)]
+    pub watch_file: Option<PathBuf>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -260,6 +270,7 @@ async fn measure(
             max_ops: key_space,
             duration: None,
             honor_interrupt: true,
+            progress: None,
         };
         let wanted = args.setup_concurrency.max(args.concurrency);
         while conns.len() < wanted {
@@ -331,14 +342,23 @@ async fn measure(
         }
     };
     let client_before = cpu::self_cpu();
+    let progress = Arc::new(AtomicU64::new(0));
+    let sampler = (args.sample_every.is_some() || args.watch_file.is_some()).then(|| {
+        sample::Sampler::start(progress.clone(), args.sample_every, args.watch_file.clone())
+    });
     let phase = Phase {
         plan,
         max_ops,
         duration: Some(duration),
         honor_interrupt: true,
+        progress: sampler.is_some().then_some(progress),
     };
     let (stats, elapsed, conns) = engine::run_phase(env, phase, conns, seed ^ 1).await;
     let client_cpu = cpu::self_cpu().saturating_sub(client_before);
+    let (samples, watched_file) = match sampler {
+        Some(s) => s.finish().await,
+        None => (Vec::new(), None),
+    };
     let server_cpu = match (args.server_pid, server_before) {
         (Some(pid), Some(before)) => match cpu::process_cpu(pid) {
             Ok(after) => Some(after.saturating_sub(before)),
@@ -357,9 +377,11 @@ async fn measure(
         Workload::Put => stats.total_ok() + stats.total_errors(),
         _ => key_space,
     };
-    let report = build_report(
+    let mut report = build_report(
         args, env, &stats, elapsed, client_cpu, server_cpu, setup, key_space,
     );
+    report.samples = samples;
+    report.watched_file = watched_file;
     Ok((report, conns, written))
 }
 
@@ -425,6 +447,8 @@ fn build_report(
         server_cpu_cores: server_cpu.map(|c| c.as_secs_f64() / secs),
         listing,
         setup,
+        samples: Vec::new(),
+        watched_file: None,
     }
 }
 
@@ -511,6 +535,19 @@ fn validate(args: &Args) -> anyhow::Result<()> {
     }
     if args.timeout.is_zero() {
         bail!("--timeout must be positive");
+    }
+    if args
+        .sample_every
+        .is_some_and(|d| d < Duration::from_millis(100))
+    {
+        bail!("--sample-every must be at least 100ms");
+    }
+    if let Some(f) = &args.watch_file {
+        // The file itself may appear later (a WAL does); its directory must exist.
+        let dir = f.parent().filter(|d| !d.as_os_str().is_empty());
+        if !f.exists() && dir.is_some_and(|d| !d.is_dir()) {
+            bail!("--watch-file {}: no such file or directory", f.display());
+        }
     }
     if args.objects == Some(0) {
         bail!("--objects must be positive");
@@ -701,10 +738,27 @@ mod tests {
             ("ops", parse(&["--ops", "0"]).unwrap()),
             ("bucket", parse(&["--bucket", "Bad_Bucket"]).unwrap()),
             ("bucket", parse(&["--bucket", "ab"]).unwrap()),
+            ("sample", parse(&["--sample-every", "10ms"]).unwrap()),
+            (
+                "watch",
+                parse(&["--watch-file", "/no/such/dir/meta.db-wal"]).unwrap(),
+            ),
         ] {
             assert!(validate(&bad).is_err(), "{f} accepted");
         }
         assert!(validate(&ok).is_ok());
+        // A watched file that does not exist yet is fine in an existing directory.
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("meta.db-wal");
+        let a = parse(&[
+            "--sample-every",
+            "10s",
+            "--watch-file",
+            wal.to_str().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(a.sample_every, Some(Duration::from_secs(10)));
+        assert!(validate(&a).is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::Workload;
 use crate::hist::LatencySummary;
+use crate::sample::{Sample, WatchedFile};
 use crate::units::{format_micros, format_size};
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +48,12 @@ pub struct Report {
     pub server_cpu_cores: Option<f64>,
     pub listing: Option<ListingReport>,
     pub setup: Option<SetupReport>,
+    /// Throughput per `--sample-every` interval of the measured phase.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<Sample>,
+    /// The `--watch-file` over the measured phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watched_file: Option<WatchedFile>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +87,11 @@ impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serializes")
     }
+}
+
+/// A file size that changes by the byte, e.g. a WAL.
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
 }
 
 fn latency_line(l: &LatencySummary) -> String {
@@ -168,6 +180,25 @@ impl fmt::Display for Report {
             let _ = write!(cpu, ", server {us:.1} µs/op ({cores:.2} cores, pid {pid})");
         }
         row("cpu", cpu);
+        if let Some(w) = &self.watched_file {
+            row(
+                "file",
+                format!(
+                    "{}: max {}, end {} (start {})",
+                    w.path,
+                    mib(w.max_bytes),
+                    mib(w.end_bytes),
+                    mib(w.start_bytes)
+                ),
+            );
+        }
+        for s in &self.samples {
+            let mut line = format!("{:.1} ops/s", s.ops_per_sec);
+            if let (Some(end), Some(max)) = (s.file_bytes, s.file_max_bytes) {
+                let _ = write!(line, ", file {} (max {})", mib(end), mib(max));
+            }
+            row(&format!("  at {:.0} s", s.end_secs), line);
+        }
         if !self.error_counts.is_empty() {
             let counts: Vec<String> = self
                 .error_counts
@@ -243,6 +274,8 @@ mod tests {
                 objects: 1000,
                 elapsed_secs: 0.5,
             }),
+            samples: Vec::new(),
+            watched_file: None,
         }
     }
 
@@ -306,5 +339,43 @@ mod tests {
         assert_eq!(v["error_counts"]["503 SlowDown"], 2);
         assert_eq!(v["server_cpu_us_per_op"], 180.5);
         assert!(v["listing"].is_null());
+        assert!(v.get("samples").is_none() && v.get("watched_file").is_none());
+    }
+
+    #[test]
+    fn samples_and_watched_file() {
+        let mut r = sample();
+        r.samples = vec![
+            Sample {
+                end_secs: 10.0,
+                ops_per_sec: 5123.4,
+                file_bytes: Some(64 << 20),
+                file_max_bytes: Some((64 << 20) + (1 << 19)),
+            },
+            Sample {
+                end_secs: 20.0,
+                ops_per_sec: 4980.0,
+                file_bytes: Some(3 << 20),
+                file_max_bytes: Some(65 << 20),
+            },
+        ];
+        r.watched_file = Some(WatchedFile {
+            path: "/d/meta.db-wal".into(),
+            start_bytes: 1 << 20,
+            max_bytes: 65 << 20,
+            end_bytes: 3 << 20,
+        });
+        let t = r.to_string();
+        for line in [
+            "  file         /d/meta.db-wal: max 65.0 MiB, end 3.0 MiB (start 1.0 MiB)",
+            "    at 10 s    5123.4 ops/s, file 64.0 MiB (max 64.5 MiB)",
+            "    at 20 s    4980.0 ops/s, file 3.0 MiB (max 65.0 MiB)",
+        ] {
+            assert!(t.contains(line), "missing {line:?} in\n{t}");
+        }
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["samples"][1]["end_secs"], 20.0);
+        assert_eq!(v["samples"][0]["file_max_bytes"], (64 << 20) + (1 << 19));
+        assert_eq!(v["watched_file"]["max_bytes"], 65 << 20);
     }
 }

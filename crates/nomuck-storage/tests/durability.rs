@@ -1,24 +1,36 @@
 //! Crash safety and garbage collection.
 //!
-//! `kill_9_loses_nothing_acknowledged` runs a writer in a child process (this
-//! same test binary, in `crash_child` mode), kills it with SIGKILL while
-//! uploads are in flight, reopens the data directory and checks that every
-//! acknowledged write is there, whole, and that nothing partial is visible.
+//! `kill_9_loses_nothing_acknowledged` runs writers in a child process (this
+//! same test binary, its `#[ignore]`d `crash_child` run with `--ignored
+//! --exact`), kills it with SIGKILL while uploads are in flight, reopens the
+//! data directory and checks that every write acknowledged in any cycle so
+//! far is there, whole, and that nothing partial is visible; then does it
+//! again on the same directory. `cargo test` runs 3 cycles (a few seconds);
+//! `NOMUCK_CRASH_CYCLES=200 cargo test -p nomuck-storage --test durability
+//! kill_9` is the long soak.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
 use futures_util::{StreamExt, stream};
 use nomuck_checksum::Md5Hasher;
+use nomuck_meta::SqliteOptions;
 use nomuck_storage::*;
 
 const CRASH_DIR: &str = "NOMUCK_STORAGE_CRASH_DIR";
+const CRASH_CYCLE: &str = "NOMUCK_STORAGE_CRASH_CYCLE";
+/// Kill cycles of the crash test; more for a longer soak.
+const CRASH_CYCLES: &str = "NOMUCK_CRASH_CYCLES";
+/// A child that acknowledges nothing for this long has hung.
+const CHILD_SILENCE: Duration = Duration::from_secs(60);
 
 fn md5_hex(d: &[u8]) -> String {
     let mut h = Md5Hasher::new();
@@ -36,13 +48,28 @@ fn crash_size(i: usize) -> usize {
     }
 }
 
+fn crash_key(cycle: usize, i: usize) -> String {
+    format!("obj-{cycle}-{i}")
+}
+
+/// Object `i` of `cycle`: its bytes differ from every other object's.
+fn crash_data(cycle: usize, i: usize) -> Vec<u8> {
+    pattern(crash_size(i), (i as u8) ^ (cycle as u8).wrapping_mul(37))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "child process of kill_9_loses_nothing_acknowledged"]
 async fn crash_child() {
     let Ok(dir) = std::env::var(CRASH_DIR) else {
         return;
     };
-    let (s, _, _) = open_at(std::path::Path::new(&dir), StorageOptions::default());
+    let cycle: usize = std::env::var(CRASH_CYCLE).unwrap().parse().unwrap();
+    // A small WAL limit, so kills also land around WAL restarts.
+    let meta_opts = SqliteOptions {
+        wal_limit: 256 << 10,
+        ..SqliteOptions::default()
+    };
+    let (s, _, _) = open_with(Path::new(&dir), meta_opts, StorageOptions::default());
     let _ = s.create_bucket(&alice(), "crash", None, None).await;
     // A large upload that never finishes: its temp file is in flight at the kill.
     let stalled = Arc::clone(&s);
@@ -64,8 +91,8 @@ async fn crash_child() {
         tasks.spawn(async move {
             for n in 0.. {
                 let i = n * 8 + t;
-                let data = pattern(crash_size(i), i as u8);
-                put(&s, &alice(), "crash", &format!("obj-{i}"), &data).await;
+                let data = crash_data(cycle, i);
+                put(&s, &alice(), "crash", &crash_key(cycle, i), &data).await;
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "ACK {i}").unwrap();
                 out.flush().unwrap();
@@ -77,7 +104,23 @@ async fn crash_child() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_nothing_acknowledged() {
+    let cycles: usize = std::env::var(CRASH_CYCLES).map_or(3, |v| v.parse().unwrap());
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut acked = Vec::new();
+    for cycle in 0..cycles {
+        // A different number of acknowledgements each cycle, so the kill
+        // lands at different points of the writers' work.
+        let kill_after = 100 + cycle * 89 % 200;
+        let new = run_child_until_acked(dir.path(), cycle, kill_after);
+        acked.extend(new.into_iter().map(|i| (cycle, i)));
+        check_after_crash(dir.path(), &acked, cycle).await;
+    }
+}
+
+/// Runs `crash_child` for `cycle` until it acknowledged `n` writes, then
+/// SIGKILLs it. Returns the acknowledged object numbers.
+fn run_child_until_acked(dir: &Path, cycle: usize, n: usize) -> Vec<usize> {
+    let mut log = tempfile::tempfile().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -86,50 +129,94 @@ async fn kill_9_loses_nothing_acknowledged() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CRASH_DIR, dir.path())
+        .env(CRASH_DIR, dir)
+        .env(CRASH_CYCLE, cycle.to_string())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log.try_clone().unwrap())
         .spawn()
         .unwrap();
+    // Lines come through a thread so that a hung child times out.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let mut acked = Vec::new();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines {
-        let line = line.unwrap();
-        if let Some(i) = line.strip_prefix("ACK ") {
-            acked.push(i.parse::<usize>().unwrap());
-            if acked.len() == 300 {
+    let mut failure = None;
+    while acked.len() < n {
+        match rx.recv_timeout(CHILD_SILENCE) {
+            Ok(line) => {
+                if let Some(i) = line.strip_prefix("ACK ") {
+                    acked.push(i.parse::<usize>().unwrap());
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                failure = Some(format!("child silent for {CHILD_SILENCE:?}"));
+                break;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                failure = Some("child stopped early".to_owned());
                 break;
             }
         }
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert_eq!(acked.len(), 300, "child stopped early");
+    if let Some(f) = failure {
+        let mut err = String::new();
+        log.rewind().unwrap();
+        log.read_to_string(&mut err).unwrap();
+        panic!(
+            "cycle {cycle}: {f} after {} of {n} acknowledgements; its stderr:\n{err}",
+            acked.len()
+        );
+    }
+    acked
+}
 
-    let (s, _, _) = open_at(dir.path(), test_options());
-    for i in &acked {
-        let data = pattern(crash_size(*i), *i as u8);
-        let got = get(&s, &alice(), "crash", &format!("obj-{i}"))
-            .await
-            .unwrap();
-        assert!(got == data, "acknowledged obj-{i} is wrong after the crash");
+/// Reopens `dir` after a kill and checks it: every acknowledged write whole,
+/// nothing partial visible, the stalled upload absent, garbage collectable.
+async fn check_after_crash(dir: &Path, acked: &[(usize, usize)], cycle: usize) {
+    let (s, _, _) = open_at(dir, test_options());
+    for &(c, i) in acked {
+        let key = crash_key(c, i);
+        let got = get(&s, &alice(), "crash", &key).await.unwrap();
+        assert!(
+            got == crash_data(c, i),
+            "cycle {cycle}: acknowledged {key} is wrong after the crash"
+        );
     }
     // Whatever else is visible is whole: its bytes match its ETag.
-    let listed = s
-        .list_objects(
-            &alice(),
-            "crash",
-            ListObjectsRequest {
-                max_keys: 1000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert!(listed.objects.len() >= acked.len());
-    for o in &listed.objects {
+    let mut listed = Vec::new();
+    let mut from = ListFrom::Beginning;
+    loop {
+        let page = s
+            .list_objects(
+                &alice(),
+                "crash",
+                ListObjectsRequest {
+                    max_keys: 1000,
+                    from,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        listed.extend(page.objects);
+        match page.next_continuation_token {
+            Some(t) if page.is_truncated => from = ListFrom::ContinuationToken(t),
+            _ => break,
+        }
+    }
+    assert!(listed.len() >= acked.len());
+    for o in &listed {
         let got = get(&s, &alice(), "crash", &o.key).await.unwrap();
-        assert_eq!(md5_hex(&got), o.etag, "{} is partial", o.key);
+        assert_eq!(md5_hex(&got), o.etag, "cycle {cycle}: {} is partial", o.key);
         assert_eq!(got.len() as u64, o.size);
     }
     assert!(matches!(
@@ -139,9 +226,10 @@ async fn kill_9_loses_nothing_acknowledged() {
     // Orphans (blobs finished before a commit that never happened) and the
     // stalled upload's temp file are collected.
     s.collect_garbage_now().await.unwrap();
-    assert!(temp_files(dir.path()).is_empty());
-    let big = listed.objects.iter().filter(|o| o.size > 32 << 10).count();
-    assert_eq!(blob_files(dir.path()).len(), big);
+    assert!(temp_files(dir).is_empty());
+    let big = listed.iter().filter(|o| o.size > 32 << 10).count();
+    assert_eq!(blob_files(dir).len(), big, "cycle {cycle}");
+    s.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,8 @@
 //! - `migrations/`: numbered `.sql` files and the open-time schema check.
 //! - `apply.rs`: one function per [`Mutation`] variant (runs on the writer thread).
 //! - `writer.rs`: the single writer thread doing group commit.
-//! - `checkpoint.rs`: the thread that checkpoints the WAL off the commit path.
+//! - `checkpoint.rs`: the thread that checkpoints the WAL off the commit path,
+//!   and the WAL size bound the writer enforces.
 //! - `reads.rs`: the read-only connection pool and the account/usage queries.
 //! - `objstore/`: object-store mutations and queries (buckets, objects, uploads, GC).
 //! - `codec.rs`: JSON encoding of structured object columns.
@@ -52,6 +53,12 @@ pub struct SqliteOptions {
     /// WAL checkpoints run on their own thread (not in the writer's commit
     /// path), at most this often while commits arrive.
     pub checkpoint_interval: Duration,
+    /// Bytes of WAL file above which the writer, between group commits, runs
+    /// a RESTART checkpoint so that later commits reuse the file from its
+    /// start (holding commits briefly); a restarted WAL is cut back to this
+    /// size. The file stays within about this plus one group commit, unless
+    /// a reader keeps one snapshot open for longer than a second or so.
+    pub wal_limit: u64,
 }
 
 impl Default for SqliteOptions {
@@ -62,16 +69,19 @@ impl Default for SqliteOptions {
             queue_depth: 4096,
             busy_timeout: Duration::from_secs(5),
             checkpoint_interval: Duration::from_millis(200),
+            wal_limit: 64 << 20,
         }
     }
 }
 
 /// Writer counters; `batches` is the number of committed transactions, i.e.
 /// WAL fsyncs, so `commit_calls / batches` is the group-commit factor.
+/// `wal_restarts` counts the times the WAL reached `wal_limit` and was restarted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SqliteStats {
     pub batches: u64,
     pub commit_calls: u64,
+    pub wal_restarts: u64,
 }
 
 /// [`MetaStore`] on one SQLite file (WAL, `synchronous=FULL`).
@@ -126,15 +136,24 @@ impl SqliteMetaStore {
         let checkpointer =
             checkpoint::Checkpointer::spawn(&path, opts.busy_timeout, opts.checkpoint_interval)
                 .map_err(ctx)?;
-        // Checkpoints are the checkpointer's job now.
+        // Checkpoints are the checkpointer's job now, and the bound's.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(errors::db_err)
             .map_err(ctx)?;
+        let wal = checkpoint::WalBound::new(
+            &conn,
+            &checkpointer,
+            &path,
+            opts.wal_limit,
+            opts.busy_timeout,
+        )
+        .map_err(ctx)?;
         let writer = writer::Writer::spawn(
             conn,
             opts.max_batch.max(1),
             opts.queue_depth.max(1),
             checkpointer,
+            wal,
         )
         .map_err(ctx)?;
         Ok(Self {
@@ -153,6 +172,7 @@ impl SqliteMetaStore {
         SqliteStats {
             batches: c.batches.load(Ordering::Relaxed),
             commit_calls: c.commit_calls.load(Ordering::Relaxed),
+            wal_restarts: c.wal_restarts.load(Ordering::Relaxed),
         }
     }
 

@@ -6,6 +6,9 @@
 //! WAL fsync for the whole batch. A call failing with its own error
 //! (Conflict/NotFound/Invalid) rolls back only its savepoint; a storage
 //! failure aborts the batch and every call in it gets the error.
+//!
+//! Between batches, after replying, it keeps the WAL bounded
+//! ([`WalBound`]): the one place no commit can race a WAL restart.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::apply::apply;
 use super::byte_usage;
-use super::checkpoint::Checkpointer;
+use super::checkpoint::{Checkpointer, WalBound};
 use super::errors::db_err;
 use crate::{CommitReceipt, MetaError, Mutation};
 
@@ -31,6 +34,7 @@ struct Request {
 pub(super) struct Counters {
     pub batches: AtomicU64,
     pub commit_calls: AtomicU64,
+    pub wal_restarts: AtomicU64,
 }
 
 pub(super) struct Writer {
@@ -43,6 +47,7 @@ pub(super) struct Writer {
 struct Shared {
     counters: Arc<Counters>,
     checkpointer: Checkpointer,
+    wal: WalBound,
 }
 
 impl Writer {
@@ -51,12 +56,14 @@ impl Writer {
         max_batch: usize,
         queue_depth: usize,
         checkpointer: Checkpointer,
+        wal: WalBound,
     ) -> Result<Self, MetaError> {
         let (tx, rx) = mpsc::channel(queue_depth);
         let counters = Arc::new(Counters::default());
         let shared = Shared {
             counters: Arc::clone(&counters),
             checkpointer,
+            wal,
         };
         let thread = std::thread::Builder::new()
             .name("nomuck-meta-writer".into())
@@ -124,6 +131,10 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Request>, max_batch: usize, mut 
         for (req, res) in batch.drain(..).zip(results) {
             // The caller may have been cancelled; its commit stands regardless.
             let _ = req.reply.send(res);
+        }
+        // After replying: a restart holds the next batch, not this one.
+        if shared.wal.enforce(&conn) {
+            counters.wal_restarts.fetch_add(1, Ordering::Relaxed);
         }
     }
     // Clean shutdown: fold the WAL back into the main file so a stopped

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 use nomuck_blob::{BlobStore, LocalBlobStore};
-use nomuck_meta::{MetaStore, SqliteMetaStore};
+use nomuck_meta::{MetaStore, SqliteMetaStore, SqliteOptions};
 use nomuck_storage::{
     Caller, GetObjectRequest, PutObjectOutput, PutObjectRequest, Storage, StorageError,
     StorageOptions,
@@ -37,7 +37,16 @@ pub fn open_at(
     dir: &Path,
     opts: StorageOptions,
 ) -> (Arc<Storage>, Arc<dyn MetaStore>, Arc<dyn BlobStore>) {
-    let meta: Arc<dyn MetaStore> = Arc::new(SqliteMetaStore::open(dir.join("meta.db")).unwrap());
+    open_with(dir, SqliteOptions::default(), opts)
+}
+
+pub fn open_with(
+    dir: &Path,
+    meta_opts: SqliteOptions,
+    opts: StorageOptions,
+) -> (Arc<Storage>, Arc<dyn MetaStore>, Arc<dyn BlobStore>) {
+    let meta: Arc<dyn MetaStore> =
+        Arc::new(SqliteMetaStore::open_with(dir.join("meta.db"), meta_opts).unwrap());
     let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(dir.join("data")).unwrap());
     let storage = Storage::new(Arc::clone(&meta), Arc::clone(&blobs), opts);
     (storage, meta, blobs)
