@@ -132,7 +132,8 @@ pub(crate) fn full_object_checksum(c: nomuck_checksum::Checksum) -> ObjectChecks
 }
 
 impl Storage {
-    /// The bucket (authorized for `action`) and a live version of `key`.
+    /// The bucket (authorized for `action`, or its version action when
+    /// `version_id` names one) and a live version of `key`.
     pub(crate) async fn load_version(
         &self,
         caller: &Caller,
@@ -157,6 +158,7 @@ impl Storage {
         action: Action,
     ) -> Result<(Arc<Bucket>, Arc<BucketAccess>, ObjectVersion), StorageError> {
         validate_key(key)?;
+        let action = action.for_version(version_id.is_some());
         let (b, access) = self.bucket_state(caller, bucket).await?;
         let found = self.meta.object(bucket, key, version_id).await?;
         match &found {
@@ -495,11 +497,7 @@ impl Storage {
         req: DeleteObjectRequest,
     ) -> Result<DeleteObjectOutput, StorageError> {
         validate_key(key)?;
-        let action = if req.version_id.is_some() {
-            Action::DeleteObjectVersion
-        } else {
-            Action::DeleteObject
-        };
+        let action = Action::DeleteObject.for_version(req.version_id.is_some());
         let (b, access) = self
             .authorized_bucket(caller, bucket, action, Some(key))
             .await?;
@@ -553,11 +551,7 @@ impl Storage {
         let mut pending = Vec::with_capacity(objects.len());
         let mut results: Vec<Option<DeleteResult>> = Vec::with_capacity(objects.len());
         for o in objects {
-            let action = if o.version_id.is_some() {
-                Action::DeleteObjectVersion
-            } else {
-                Action::DeleteObject
-            };
+            let action = Action::DeleteObject.for_version(o.version_id.is_some());
             // Each key is authorized on its own: a policy may cover some keys only.
             if let Err(error) = validate_key(&o.key)
                 .and_then(|()| authorize(caller, &b, &access, action, Some(&o.key), None))
@@ -628,12 +622,15 @@ impl Storage {
         tags: Vec<(String, String)>,
     ) -> Result<Option<String>, StorageError> {
         validate_tags(&tags)?;
-        let action = match version_id {
-            Some(_) => Action::PutObjectVersionTagging,
-            None => Action::PutObjectTagging,
-        };
-        self.set_object_tags(caller, bucket, key, version_id, tags, action)
-            .await
+        self.set_object_tags(
+            caller,
+            bucket,
+            key,
+            version_id,
+            tags,
+            Action::PutObjectTagging,
+        )
+        .await
     }
 
     pub async fn delete_object_tagging(
@@ -643,12 +640,15 @@ impl Storage {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<Option<String>, StorageError> {
-        let action = match version_id {
-            Some(_) => Action::DeleteObjectVersionTagging,
-            None => Action::DeleteObjectTagging,
-        };
-        self.set_object_tags(caller, bucket, key, version_id, Vec::new(), action)
-            .await
+        self.set_object_tags(
+            caller,
+            bucket,
+            key,
+            version_id,
+            Vec::new(),
+            Action::DeleteObjectTagging,
+        )
+        .await
     }
 
     /// Replaces a version's tags, authorized like any request on the object:
