@@ -228,6 +228,229 @@ pub fn copy_source_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>, S3Er
     }
 }
 
+/// How S3 answers a header that asks for what nomuck does not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// 501 `NotImplemented`: a feature S3 has and nomuck has not built.
+    NotImplemented,
+    /// 400 `InvalidArgument`: S3 itself refuses the header on this operation.
+    InvalidArgument,
+    /// 400 `InvalidStorageClass`: a storage class this server does not offer.
+    InvalidStorageClass,
+}
+
+/// Which operations a refusal applies to.
+#[derive(Debug, Clone, Copy)]
+enum Ops {
+    Any,
+    Only(&'static [&'static str]),
+}
+
+/// A request header that is refused rather than ignored: a client that asks
+/// for retention, encryption or a check must never be told its request was
+/// carried out when nomuck dropped that part of it.
+struct Refused {
+    /// The header name; a trailing `*` matches every header with that prefix.
+    header: &'static str,
+    ops: Ops,
+    /// Values asking for nothing beyond what nomuck does anyway (S3's default).
+    accepted: &'static [&'static str],
+    answer: Answer,
+    why: &'static str,
+}
+
+/// Operations that create an object and take its object headers.
+const OBJECT_WRITES: Ops = Ops::Only(&[
+    "PutObject",
+    "CopyObject",
+    "CreateMultipartUpload",
+    "PostObject",
+]);
+
+/// Every header nomuck refuses, checked against the S3 model's input members of
+/// each operation (docs/COMPATIBILITY.md lists them with the ones accepted). The
+/// first matching row answers.
+const REFUSED: &[Refused] = &[
+    Refused {
+        header: "x-amz-server-side-encryption-customer-*",
+        ops: Ops::Any,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "objects are not encrypted with customer-provided keys (SSE-C)",
+    },
+    Refused {
+        header: "x-amz-copy-source-server-side-encryption-customer-*",
+        ops: Ops::Any,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "objects are not encrypted with customer-provided keys (SSE-C)",
+    },
+    // As S3: reads take no encryption headers but SSE-C's.
+    Refused {
+        header: "x-amz-server-side-encryption*",
+        ops: Ops::Only(&["GetObject", "HeadObject"]),
+        accepted: &[],
+        answer: Answer::InvalidArgument,
+        why: "the header is not supported for this operation",
+    },
+    Refused {
+        header: "x-amz-server-side-encryption*",
+        ops: Ops::Any,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "objects are not encrypted at rest (SSE-S3, SSE-KMS)",
+    },
+    Refused {
+        header: "x-amz-object-lock-*",
+        ops: OBJECT_WRITES,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "Object Lock is not built: objects cannot be retained or held",
+    },
+    Refused {
+        header: "x-amz-bucket-object-lock-enabled",
+        ops: Ops::Only(&["CreateBucket"]),
+        accepted: &["false"],
+        answer: Answer::NotImplemented,
+        why: "Object Lock is not built: objects cannot be retained or held",
+    },
+    Refused {
+        header: "x-amz-bucket-namespace",
+        ops: Ops::Only(&["CreateBucket"]),
+        accepted: &["global"],
+        answer: Answer::NotImplemented,
+        why: "bucket names are global; account-regional namespaces are not built",
+    },
+    Refused {
+        header: "x-amz-website-redirect-location",
+        ops: OBJECT_WRITES,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "per-object website redirects are not built",
+    },
+    Refused {
+        header: "x-amz-storage-class",
+        ops: OBJECT_WRITES,
+        accepted: &["STANDARD"],
+        answer: Answer::InvalidStorageClass,
+        why: "only the STANDARD storage class is offered",
+    },
+    Refused {
+        header: "x-amz-write-offset-bytes",
+        ops: Ops::Only(&["PutObject"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "appending to objects is not built",
+    },
+    Refused {
+        header: "x-amz-object-annotation-directive",
+        ops: Ops::Only(&["CopyObject"]),
+        accepted: &["COPY"],
+        answer: Answer::NotImplemented,
+        why: "object annotations are not built",
+    },
+    Refused {
+        header: "x-amz-mfa",
+        ops: Ops::Only(&["DeleteObject", "DeleteObjects", "PutBucketVersioning"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "MFA delete is not built",
+    },
+    Refused {
+        header: "x-amz-if-match-last-modified-time",
+        ops: Ops::Only(&["DeleteObject"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "deletes conditional on the modification time are not built",
+    },
+    Refused {
+        header: "x-amz-if-match-size",
+        ops: Ops::Only(&["DeleteObject"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "deletes conditional on the size are not built",
+    },
+    Refused {
+        header: "x-amz-if-match-initiated-time",
+        ops: Ops::Only(&["AbortMultipartUpload"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "aborts conditional on the initiation time are not built",
+    },
+    Refused {
+        header: "x-amz-mp-object-size",
+        ops: Ops::Only(&["CompleteMultipartUpload"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "the object size check of CompleteMultipartUpload is not built",
+    },
+];
+
+/// Checksum headers of algorithms S3 knows and nomuck cannot verify: taken
+/// as headers they would be dropped, and the body stored unchecked.
+const UNKNOWN_CHECKSUMS: &[&str] = &[
+    "x-amz-checksum-sha512",
+    "x-amz-checksum-md5",
+    "x-amz-checksum-xxhash64",
+    "x-amz-checksum-xxhash3",
+    "x-amz-checksum-xxhash128",
+];
+
+/// The refusal of `operation` with these `headers`, if any header asks for
+/// something nomuck does not do. The one place such requests are refused.
+pub fn refused(operation: &str, headers: &HeaderMap) -> Option<S3Error> {
+    for (name, value) in headers {
+        let name = name.as_str();
+        if UNKNOWN_CHECKSUMS.contains(&name) {
+            return Some(not_implemented(
+                name,
+                "this checksum algorithm is not supported",
+            ));
+        }
+        let value = value.to_str().unwrap_or("").trim();
+        let Some(row) = REFUSED.iter().find(|r| {
+            let named = match r.header.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == r.header,
+            };
+            named
+                && match r.ops {
+                    Ops::Any => true,
+                    Ops::Only(ops) => ops.contains(&operation),
+                }
+        }) else {
+            continue;
+        };
+        if row.accepted.iter().any(|a| a.eq_ignore_ascii_case(value)) {
+            continue;
+        }
+        return Some(match row.answer {
+            Answer::NotImplemented => not_implemented(name, row.why),
+            Answer::InvalidArgument => S3Error::invalid_argument()
+                .with_message(format!(
+                    "The {name} header is not supported for this operation."
+                ))
+                .with("ArgumentName", name.to_owned())
+                .with("ArgumentValue", value.to_owned()),
+            Answer::InvalidStorageClass => S3Error::new(
+                http::StatusCode::BAD_REQUEST,
+                "InvalidStorageClass",
+                format!("The storage class you specified is not valid: {}", row.why),
+            )
+            .with("StorageClassRequested", value.to_owned()),
+        });
+    }
+    None
+}
+
+fn not_implemented(header: &str, why: &str) -> S3Error {
+    S3Error::not_implemented()
+        .with_message(format!(
+            "A header you provided implies functionality that is not implemented: {why}"
+        ))
+        .with("Header", header.to_owned())
+}
+
 /// Quote an ETag for headers and XML.
 pub fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
@@ -301,6 +524,115 @@ mod tests {
         );
         h.insert("x-amz-copy-source", HeaderValue::from_static("src"));
         assert!(copy_source(&h).is_err());
+    }
+
+    fn refusal(op: &str, pairs: &[(&'static str, &'static str)]) -> Option<(&'static str, u16)> {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(*n, HeaderValue::from_static(v));
+        }
+        refused(op, &h).map(|e| (e.code, e.status.as_u16()))
+    }
+
+    #[test]
+    fn headers_asking_for_what_is_not_built_are_refused() {
+        const NI: Option<(&str, u16)> = Some(("NotImplemented", 501));
+        for op in [
+            "PutObject",
+            "CopyObject",
+            "CreateMultipartUpload",
+            "PostObject",
+        ] {
+            for h in [
+                ("x-amz-object-lock-mode", "COMPLIANCE"),
+                (
+                    "x-amz-object-lock-retain-until-date",
+                    "2030-01-01T00:00:00Z",
+                ),
+                ("x-amz-object-lock-legal-hold", "ON"),
+                ("x-amz-server-side-encryption", "AES256"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
+                ("x-amz-server-side-encryption-context", "e30="),
+                ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+                ("x-amz-server-side-encryption-customer-key-md5", "x"),
+                ("x-amz-website-redirect-location", "/x"),
+            ] {
+                assert_eq!(refusal(op, &[h]), NI, "{op} {h:?}");
+            }
+            assert_eq!(
+                refusal(op, &[("x-amz-storage-class", "GLACIER")]),
+                Some(("InvalidStorageClass", 400))
+            );
+            assert_eq!(refusal(op, &[("x-amz-storage-class", "STANDARD")]), None);
+        }
+        // SSE-C in any combination, on reads and parts too.
+        for op in [
+            "GetObject",
+            "HeadObject",
+            "UploadPart",
+            "UploadPartCopy",
+            "ListParts",
+        ] {
+            assert_eq!(
+                refusal(op, &[("x-amz-server-side-encryption-customer-key", "a")]),
+                NI
+            );
+            assert_eq!(
+                refusal(
+                    op,
+                    &[(
+                        "x-amz-copy-source-server-side-encryption-customer-algorithm",
+                        "AES256"
+                    )]
+                ),
+                NI
+            );
+        }
+        assert_eq!(
+            refusal("GetObject", &[("x-amz-server-side-encryption", "AES256")]),
+            Some(("InvalidArgument", 400))
+        );
+        assert_eq!(
+            refusal(
+                "CreateBucket",
+                &[("x-amz-bucket-object-lock-enabled", "true")]
+            ),
+            NI
+        );
+        assert_eq!(
+            refusal(
+                "CreateBucket",
+                &[("x-amz-bucket-object-lock-enabled", "False")]
+            ),
+            None
+        );
+        assert_eq!(refusal("DeleteObject", &[("x-amz-mfa", "123 456")]), NI);
+        assert_eq!(refusal("DeleteObject", &[("x-amz-if-match-size", "3")]), NI);
+        assert_eq!(refusal("PutObject", &[("x-amz-checksum-sha512", "x")]), NI);
+        // What nomuck does is not refused, nor a header on an operation it means nothing to.
+        assert_eq!(
+            refusal(
+                "PutObject",
+                &[
+                    ("x-amz-request-payer", "requester"),
+                    ("x-amz-checksum-crc32", "AAAAAA=="),
+                    ("x-amz-meta-a", "b"),
+                    ("x-amz-acl", "private"),
+                ]
+            ),
+            None
+        );
+        assert_eq!(
+            refusal(
+                "DeleteObject",
+                &[("x-amz-bypass-governance-retention", "true")]
+            ),
+            None
+        );
+        assert_eq!(
+            refusal("GetObject", &[("x-amz-storage-class", "GLACIER")]),
+            None
+        );
     }
 
     #[test]

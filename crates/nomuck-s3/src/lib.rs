@@ -267,7 +267,10 @@ impl S3Api {
         let s = &self.storage;
         macro_rules! op {
             ($name:literal, $call:expr) => {
-                Some(($name, $call.await))
+                Some(match headers::refused($name, &req.head.headers) {
+                    Some(err) => ($name, Err(err)),
+                    None => ($name, $call.await),
+                })
             };
         }
         match *method {
@@ -377,9 +380,13 @@ impl S3Api {
     async fn dispatch(&self, req: &mut S3Request) -> (&'static str, S3Result) {
         let s = &self.storage;
         let method = req.head.method.clone();
+        // Every operation first refuses headers asking for what is not built.
         macro_rules! op {
             ($name:literal, $call:expr) => {
-                ($name, $call.await)
+                match headers::refused($name, &req.head.headers) {
+                    Some(err) => ($name, Err(err)),
+                    None => ($name, $call.await),
+                }
             };
         }
         match (&req.target, method) {
@@ -437,11 +444,6 @@ impl S3Api {
             (Target::Object { .. }, method) => {
                 if let Some(sub) = unsupported_subresource(req) {
                     return ("Unknown", Err(not_implemented(sub)));
-                }
-                if let Some(h) = unsupported_write_header(req) {
-                    return ("Unknown", Err(S3Error::not_implemented().with_message(format!(
-                        "The {h} header is not implemented by this server: it does not encrypt objects"
-                    ))));
                 }
                 let copy = req.head.headers.contains_key("x-amz-copy-source");
                 match method {
@@ -514,6 +516,10 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         "restore",
         "select",
         "torrent",
+        "renameObject",
+        "session",
+        "metadataTable",
+        "metadataConfiguration",
     ];
     // Bucket subresources that are built, but only for these methods: any
     // other use must not fall through to an object or bucket operation.
@@ -530,23 +536,6 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         return Some(name);
     }
     SUBRESOURCES.iter().copied().find(|s| req.has(s))
-}
-
-/// Server-side encryption requests on writes. Refused rather than ignored: a
-/// client asking for encryption must not be told its data is stored as asked.
-fn unsupported_write_header(req: &S3Request) -> Option<&'static str> {
-    const HEADERS: &[&str] = &[
-        "x-amz-server-side-encryption",
-        "x-amz-server-side-encryption-customer-algorithm",
-        "x-amz-copy-source-server-side-encryption-customer-algorithm",
-    ];
-    if !matches!(req.head.method, Method::PUT | Method::POST) {
-        return None;
-    }
-    HEADERS
-        .iter()
-        .copied()
-        .find(|h| req.head.headers.contains_key(*h))
 }
 
 fn not_implemented(subresource: &str) -> S3Error {

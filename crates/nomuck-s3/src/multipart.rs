@@ -102,6 +102,9 @@ pub async fn upload_part_copy(s: &Storage, req: &mut S3Request) -> S3Result {
         source_bucket,
         source_key,
         source_version_id,
+        source_expected_bucket_owner: req
+            .header("x-amz-source-expected-bucket-owner")
+            .map(str::to_owned),
         source_range: headers::copy_source_range(&req.head.headers)?,
         source_conditions: headers::conditions(&req.head.headers, "x-amz-copy-source-"),
     };

@@ -339,6 +339,9 @@ pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
         source_bucket,
         source_key,
         source_version_id,
+        source_expected_bucket_owner: req
+            .header("x-amz-source-expected-bucket-owner")
+            .map(str::to_owned),
         source_conditions: headers::conditions(&req.head.headers, "x-amz-copy-source-"),
         metadata_directive,
         headers: headers::object_headers(&req.head.headers),

@@ -84,13 +84,14 @@ impl Storage {
             .await?;
         let (owner, acl) = self.new_object_access(caller, &dst.owner, &access, req.acl.clone())?;
         let condition = write_condition(req.if_match.clone(), req.if_none_match.clone())?;
+        let reader = source_reader(caller, &req.source_expected_bucket_owner);
         // One retry: the source may be replaced between our read and the commit.
         let mut attempts = 0;
         loop {
             attempts += 1;
             let (src_bucket, src) = self
                 .load_version(
-                    caller,
+                    &reader,
                     &req.source_bucket,
                     &req.source_key,
                     req.source_version_id.as_deref(),
@@ -209,7 +210,7 @@ impl Storage {
     ) -> Result<(ObjectVersion, Range<u64>), StorageError> {
         let (_, src) = self
             .load_version(
-                caller,
+                &source_reader(caller, &req.source_expected_bucket_owner),
                 &req.source_bucket,
                 &req.source_key,
                 req.source_version_id.as_deref(),
@@ -230,4 +231,13 @@ impl Storage {
         }
         Ok((src, range))
     }
+}
+
+/// The caller as the reader of a copy source: the expected owner of the
+/// destination bucket (`x-amz-expected-bucket-owner`) says nothing about the
+/// source's, which `x-amz-source-expected-bucket-owner` names.
+fn source_reader(caller: &Caller, expected_owner: &Option<String>) -> Caller {
+    caller
+        .clone()
+        .expecting_bucket_owner(expected_owner.clone())
 }

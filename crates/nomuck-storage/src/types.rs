@@ -280,6 +280,9 @@ pub struct CopyObjectRequest {
     pub source_bucket: String,
     pub source_key: String,
     pub source_version_id: Option<String>,
+    /// `x-amz-source-expected-bucket-owner`: `AccessDenied` if the source
+    /// bucket is another account's.
+    pub source_expected_bucket_owner: Option<String>,
     /// `x-amz-copy-source-if-*`; any failure is `PreconditionFailed`.
     pub source_conditions: Conditions,
     pub metadata_directive: Directive,
@@ -395,6 +398,8 @@ pub struct UploadPartCopyRequest {
     pub source_bucket: String,
     pub source_key: String,
     pub source_version_id: Option<String>,
+    /// `x-amz-source-expected-bucket-owner`, as in [`CopyObjectRequest`].
+    pub source_expected_bucket_owner: Option<String>,
     /// `x-amz-copy-source-range: bytes=first-last` (inclusive).
     pub source_range: Option<(u64, u64)>,
     pub source_conditions: Conditions,
