@@ -290,6 +290,7 @@ impl Edge {
             server_region: self.config.region.clone(),
             remote_addr: peer,
             received_at: started,
+            path: head.uri.path().to_owned(),
         };
         let limit = api.body_limit(&head);
         if declared_body_len(&head.headers).is_some_and(|len| len > limit) {

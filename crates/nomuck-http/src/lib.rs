@@ -110,6 +110,9 @@ pub struct RequestContext {
     pub server_region: String,
     pub remote_addr: SocketAddr,
     pub received_at: Instant,
+    /// The request's path as received (still percent-encoded), so refusals
+    /// the edge makes can name what was asked for (S3's `<Resource>`).
+    pub path: String,
 }
 
 /// Why the edge refused a request before (or while) the API handled it.

@@ -177,6 +177,50 @@ pub fn checksum_request(headers: &HeaderMap) -> Result<ChecksumRequest, S3Error>
     })
 }
 
+/// Checks an XML request body against its `Content-MD5` or `x-amz-checksum-*`
+/// header. `required`: S3 refuses the operation without one (DeleteObjects), so a
+/// batch delete is never applied from a body altered in transit. A checksum sent
+/// in an aws-chunked trailer (`x-amz-trailer`) was verified by the edge.
+pub fn verify_body_digest(headers: &HeaderMap, body: &[u8], required: bool) -> Result<(), S3Error> {
+    use base64::Engine as _;
+    let checksum = checksum_request(headers)?;
+    let md5 = text(headers, "content-md5");
+    if let Some(md5) = md5 {
+        let sent = base64::engine::general_purpose::STANDARD
+            .decode(md5.trim())
+            .ok()
+            .filter(|b| b.len() == 16)
+            .ok_or_else(S3Error::invalid_digest)?;
+        let mut h = nomuck_checksum::Md5Hasher::new();
+        h.update(body);
+        if h.finalize()[..] != sent[..] {
+            return Err(S3Error::bad_digest());
+        }
+    }
+    if let Some((algorithm, value)) = &checksum.expected {
+        let sent = nomuck_checksum::Checksum::parse_base64(*algorithm, value).map_err(|_| {
+            S3Error::invalid_request().with_message(format!(
+                "Value for {} header is invalid.",
+                algorithm.header_name()
+            ))
+        })?;
+        if nomuck_checksum::Checksum::compute(*algorithm, body) != sent {
+            return Err(S3Error::bad_digest().with_message(format!(
+                "The {} you specified did not match the calculated checksum.",
+                algorithm.name()
+            )));
+        }
+    }
+    let trailer = text(headers, "x-amz-trailer")
+        .is_some_and(|t| ChecksumAlgorithm::from_header_name(t.trim()).is_some());
+    if required && md5.is_none() && checksum.expected.is_none() && !trailer {
+        return Err(S3Error::invalid_request().with_message(
+            "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
+        ));
+    }
+    Ok(())
+}
+
 /// `x-amz-tagging: k1=v1&k2=v2` (URL-encoded).
 pub fn tagging_header(headers: &HeaderMap) -> Vec<(String, String)> {
     text(headers, "x-amz-tagging")

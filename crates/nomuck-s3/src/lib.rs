@@ -191,7 +191,10 @@ impl ServiceApi for S3Api {
         }
         let target = match parse_target(host.as_deref(), head.uri.path(), &self.config.domains) {
             Ok(target) => target,
-            Err(err) => return reply::error(&ctx, "/", err, is_head, "Unknown"),
+            Err(err) => {
+                let resource = decoded_path(&ctx);
+                return reply::error(&ctx, &resource, err, is_head, "Unknown");
+            }
         };
         let resource = target.resource();
         // A request signed for another region is refused naming ours, as AWS does;
@@ -253,8 +256,17 @@ impl ServiceApi for S3Api {
     }
 
     fn reject(&self, ctx: &RequestContext, rejection: Rejection) -> Response {
-        reply::error(ctx, "/", rejection_error(rejection), false, "Unknown")
+        let resource = decoded_path(ctx);
+        reply::error(ctx, &resource, rejection_error(rejection), false, "Unknown")
     }
+}
+
+/// The `<Resource>` of an error raised before the bucket and key were parsed:
+/// the request's path, decoded as S3 shows it.
+fn decoded_path(ctx: &RequestContext) -> String {
+    percent_encoding::percent_decode_str(&ctx.path)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl S3Api {
@@ -779,6 +791,13 @@ pub(crate) fn storage_error(err: StorageError) -> S3Error {
             .with("Reason", reason),
         E::InvalidPartOrder => S3Error::invalid_part_order(),
         E::InvalidTag(why) => S3Error::invalid_tag().with_message(why),
+        E::MetadataTooLarge { size, max } => S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size",
+        )
+        .with("Size", size.to_string())
+        .with("MaxSizeAllowed", max.to_string()),
         E::InvalidArgument(why) => S3Error::invalid_argument().with_message(why),
         E::InvalidRequest(why) => S3Error::invalid_request().with_message(why),
         E::Body(body) => match body.downcast::<AuthError>() {

@@ -14,8 +14,8 @@ use nomuck_meta::{MetaError, Mutation, ObjectData, ObjectVersion, Refusal};
 use crate::auth::Action;
 use crate::ingest::{IngestSpec, Ingested, ingest};
 use crate::objects::{
-    STANDARD, full_object_checksum, new_version_id, shown_version, validate_tags, write_condition,
-    written_version,
+    STANDARD, full_object_checksum, new_version_id, shown_version, validate_metadata,
+    validate_tags, write_condition, written_version,
 };
 use crate::read::{check_conditions, data_stream};
 use crate::types::*;
@@ -78,6 +78,9 @@ impl Storage {
         crate::names::validate_key(key)?;
         if req.tagging_directive == Directive::Replace {
             validate_tags(&req.tags)?;
+        }
+        if req.metadata_directive == Directive::Replace {
+            validate_metadata(&req.headers)?;
         }
         let (dst, access) = self
             .authorized_bucket(caller, bucket, Action::PutObject, Some(key))

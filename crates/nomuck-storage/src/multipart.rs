@@ -75,6 +75,7 @@ impl Storage {
     ) -> Result<String, StorageError> {
         validate_key(key)?;
         validate_tags(&req.tags)?;
+        crate::objects::validate_metadata(&req.headers)?;
         let (b, access) = self
             .authorized_bucket(caller, bucket, Action::PutObject, Some(key))
             .await?;

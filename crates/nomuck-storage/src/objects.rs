@@ -6,8 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::Stream;
 use nomuck_meta::{
-    Bucket, DeleteMarker, Mutation, NULL_VERSION, ObjectChecksum, ObjectData, ObjectVersion,
-    Segment, Versioning, WriteCondition,
+    Bucket, DeleteMarker, Mutation, NULL_VERSION, ObjectChecksum, ObjectData, ObjectHeaders,
+    ObjectVersion, Segment, Versioning, WriteCondition,
 };
 
 use crate::auth::{Action, BucketAccess, authorize};
@@ -68,6 +68,26 @@ pub(crate) fn validate_tags(tags: &[(String, String)]) -> Result<(), StorageErro
                 "tag key {k:?} is repeated"
             )));
         }
+    }
+    Ok(())
+}
+
+/// Most user metadata an object may carry, in bytes, as S3 allows.
+pub const MAX_USER_METADATA: usize = 2 << 10;
+
+/// User metadata (`x-amz-meta-*`) within S3's 2 KiB: the sum of the UTF-8
+/// bytes of each name (after the prefix) and value.
+pub(crate) fn validate_metadata(headers: &ObjectHeaders) -> Result<(), StorageError> {
+    let size = headers
+        .user_metadata
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if size > MAX_USER_METADATA {
+        return Err(StorageError::MetadataTooLarge {
+            size,
+            max: MAX_USER_METADATA,
+        });
     }
     Ok(())
 }
@@ -253,6 +273,7 @@ impl Storage {
     {
         validate_key(key)?;
         validate_tags(&req.tags)?;
+        validate_metadata(&req.headers)?;
         let (b, access) = self
             .authorized_bucket(caller, bucket, Action::PutObject, Some(key))
             .await?;
@@ -764,6 +785,30 @@ fn delete_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_metadata_is_limited_to_2_kib_of_names_and_values() {
+        let with = |pairs: &[(&str, usize)]| ObjectHeaders {
+            user_metadata: pairs
+                .iter()
+                .map(|(k, n)| ((*k).to_owned(), "v".repeat(*n)))
+                .collect(),
+            ..ObjectHeaders::default()
+        };
+        assert!(validate_metadata(&with(&[("a", 2047)])).is_ok());
+        assert!(validate_metadata(&with(&[("a", 1000), ("bb", 1046)])).is_ok());
+        assert!(matches!(
+            validate_metadata(&with(&[("a", 1000), ("bb", 1047)])),
+            Err(StorageError::MetadataTooLarge {
+                size: 2050,
+                max: 2048
+            })
+        ));
+        // Bytes, not characters: 1,024 two-byte characters and a name are over.
+        let mut h = with(&[]);
+        h.user_metadata.push(("k".into(), "\u{e9}".repeat(1024)));
+        assert!(validate_metadata(&h).is_err());
+    }
 
     #[test]
     fn tag_limits() {
