@@ -796,11 +796,11 @@ mod tests {
             ..ObjectHeaders::default()
         };
         assert!(validate_metadata(&with(&[("a", 2047)])).is_ok());
-        assert!(validate_metadata(&with(&[("a", 1000), ("bb", 1046)])).is_ok());
+        assert!(validate_metadata(&with(&[("a", 1000), ("bb", 1045)])).is_ok());
         assert!(matches!(
-            validate_metadata(&with(&[("a", 1000), ("bb", 1047)])),
+            validate_metadata(&with(&[("a", 1000), ("bb", 1046)])),
             Err(StorageError::MetadataTooLarge {
-                size: 2050,
+                size: 2049,
                 max: 2048
             })
         ));
