@@ -401,3 +401,18 @@ def test_unbuilt_subresources_answer_not_implemented(server, s3):
         assert error_code(e) == "NotImplemented"
     r = raw(server, "POST", "/subs/k?select&select-type=2", body=b"<SelectObjectContentRequest/>")
     assert r.status_code == 501, r.text
+
+
+def test_complete_must_name_the_uploads_own_checksum_type(server, s3):
+    s3.create_bucket(Bucket="ctype")
+    upload = s3.create_multipart_upload(Bucket="ctype", Key="k", ChecksumAlgorithm="CRC32",
+                                        ChecksumType="COMPOSITE")["UploadId"]
+    part = s3.upload_part(Bucket="ctype", Key="k", UploadId=upload, PartNumber=1, Body=b"a",
+                          ChecksumAlgorithm="CRC32")
+    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumCRC32": part["ChecksumCRC32"]}]}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.complete_multipart_upload(Bucket="ctype", Key="k", UploadId=upload, MultipartUpload=parts,
+                                     ChecksumType="FULL_OBJECT")
+    assert error_code(e) == "InvalidRequest"
+    s3.complete_multipart_upload(Bucket="ctype", Key="k", UploadId=upload, MultipartUpload=parts,
+                                 ChecksumType="COMPOSITE")

@@ -164,6 +164,7 @@ pub async fn complete(s: &Storage, req: &mut S3Request) -> S3Result {
     let complete = CompleteMultipartRequest {
         parts,
         full_object_checksum,
+        checksum_type: checksum_type(req)?,
         if_match: req.header("if-match").map(str::to_owned),
         if_none_match: req.header("if-none-match").map(str::to_owned),
     };

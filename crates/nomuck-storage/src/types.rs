@@ -444,6 +444,8 @@ pub struct CompleteMultipartRequest {
     pub parts: Vec<CompletedPart>,
     /// The full-object checksum sent with a `FULL_OBJECT` upload (stored as given).
     pub full_object_checksum: Option<String>,
+    /// `x-amz-checksum-type`: must be the upload's own, as S3 checks.
+    pub checksum_type: Option<ChecksumType>,
     pub if_match: Option<String>,
     pub if_none_match: Option<String>,
 }
