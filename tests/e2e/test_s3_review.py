@@ -223,6 +223,10 @@ def test_bucket_configuration_limits(server, s3):
             {"Key": f"k{i}", "Value": "v"} for i in range(51)]})),
         ("InvalidTag", lambda: s3.put_bucket_tagging(Bucket="conf", Tagging={"TagSet": [
             {"Key": "k" * 129, "Value": "v"}]})),
+        ("InvalidArgument", lambda: s3.put_bucket_notification_configuration(
+            Bucket="conf", NotificationConfiguration={"TopicConfigurations": [
+                {"TopicArn": "arn:aws:sns:us-east-1:111111111111:t", "Events": ["s3:ObjectCreated:*"]}
+            ] * 101})),
         ("MalformedPolicy", lambda: s3.put_bucket_policy(Bucket="conf", Policy=policy(*[
             {"Sid": f"S{i}", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
              "Resource": f"arn:aws:s3:::conf/{'p' * 100}{i}/*"} for i in range(200)]))),
