@@ -200,6 +200,23 @@ def test_delete_objects_requires_and_verifies_a_digest(server, s3):
     s3.delete_objects(Bucket="batch", Delete={"Objects": [{"Key": "c"}]})
 
 
+def test_every_request_document_is_checked_against_its_digest(server, s3):
+    s3.create_bucket(Bucket="docs")
+    s3.put_object(Bucket="docs", Key="o", Body=b"x")
+    tagging = b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>"
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    r = raw(server, "PUT", "/docs/o?tagging", headers={"Content-MD5": wrong}, body=tagging)
+    assert r.status_code == 400 and xml_code(r) == "BadDigest", r.text
+    wrong_crc = base64.b64encode((zlib.crc32(tagging) ^ 1).to_bytes(4, "big")).decode()
+    r = raw(server, "PUT", "/docs/o?tagging", headers={"x-amz-checksum-crc32": wrong_crc}, body=tagging)
+    assert r.status_code == 400 and xml_code(r) == "BadDigest", r.text
+    assert s3.get_object_tagging(Bucket="docs", Key="o")["TagSet"] == []
+    right = base64.b64encode(hashlib.md5(tagging).digest()).decode()
+    r = raw(server, "PUT", "/docs/o?tagging", headers={"Content-MD5": right}, body=tagging)
+    assert r.status_code == 200, r.text
+    assert s3.get_object_tagging(Bucket="docs", Key="o")["TagSet"] == [{"Key": "a", "Value": "b"}]
+
+
 def test_bucket_configuration_limits(server, s3):
     s3.create_bucket(Bucket="conf")
     rule = {"AllowedOrigins": ["https://a.example"], "AllowedMethods": ["GET"]}

@@ -177,15 +177,18 @@ pub fn checksum_request(headers: &HeaderMap) -> Result<ChecksumRequest, S3Error>
     })
 }
 
-/// Checks an XML request body against its `Content-MD5` or `x-amz-checksum-*`
-/// header. `required`: S3 refuses the operation without one (DeleteObjects), so a
-/// batch delete is never applied from a body altered in transit. A checksum sent
-/// in an aws-chunked trailer (`x-amz-trailer`) was verified by the edge.
-pub fn verify_body_digest(headers: &HeaderMap, body: &[u8], required: bool) -> Result<(), S3Error> {
+/// Checks a request document against the `Content-MD5` or `x-amz-checksum-*`
+/// header sent with it (`InvalidDigest` / `BadDigest`), so a document altered in
+/// transit is never applied. A checksum in an aws-chunked trailer was verified
+/// by the edge. `checksum_covers_body`: false where `x-amz-checksum-*` means
+/// something else (CompleteMultipartUpload: the whole object's checksum).
+pub fn verify_body_digest(
+    headers: &HeaderMap,
+    body: &[u8],
+    checksum_covers_body: bool,
+) -> Result<(), S3Error> {
     use base64::Engine as _;
-    let checksum = checksum_request(headers)?;
-    let md5 = text(headers, "content-md5");
-    if let Some(md5) = md5 {
+    if let Some(md5) = text(headers, "content-md5") {
         let sent = base64::engine::general_purpose::STANDARD
             .decode(md5.trim())
             .ok()
@@ -197,7 +200,10 @@ pub fn verify_body_digest(headers: &HeaderMap, body: &[u8], required: bool) -> R
             return Err(S3Error::bad_digest());
         }
     }
-    if let Some((algorithm, value)) = &checksum.expected {
+    if !checksum_covers_body {
+        return Ok(());
+    }
+    if let Some((algorithm, value)) = &checksum_request(headers)?.expected {
         let sent = nomuck_checksum::Checksum::parse_base64(*algorithm, value).map_err(|_| {
             S3Error::invalid_request().with_message(format!(
                 "Value for {} header is invalid.",
@@ -211,14 +217,23 @@ pub fn verify_body_digest(headers: &HeaderMap, body: &[u8], required: bool) -> R
             )));
         }
     }
+    Ok(())
+}
+
+/// S3 refuses DeleteObjects without a digest of its document, so a batch
+/// delete is never applied from a body altered in transit.
+pub fn require_body_digest(headers: &HeaderMap) -> Result<(), S3Error> {
+    let named = |h: &str| headers.contains_key(h);
     let trailer = text(headers, "x-amz-trailer")
         .is_some_and(|t| ChecksumAlgorithm::from_header_name(t.trim()).is_some());
-    if required && md5.is_none() && checksum.expected.is_none() && !trailer {
-        return Err(S3Error::invalid_request().with_message(
-            "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
-        ));
+    let checksum = headers
+        .keys()
+        .any(|k| ChecksumAlgorithm::from_header_name(k.as_str()).is_some());
+    if named("content-md5") || checksum || trailer {
+        return Ok(());
     }
-    Ok(())
+    Err(S3Error::invalid_request()
+        .with_message("Missing required header for this request: Content-MD5 OR x-amz-checksum-*"))
 }
 
 /// `x-amz-tagging: k1=v1&k2=v2` (URL-encoded).

@@ -115,12 +115,25 @@ impl S3Request {
         }
     }
 
-    /// Read an XML request document.
+    /// Read an XML request document, checked against the digest sent with it.
     pub async fn body_bytes(&mut self) -> Result<bytes::Bytes, S3Error> {
+        self.document(true).await
+    }
+
+    /// The document of a CompleteMultipartUpload: its `x-amz-checksum-*` header
+    /// is the whole object's checksum, not the document's; `Content-MD5` still
+    /// covers the document.
+    pub async fn completion_document(&mut self) -> Result<bytes::Bytes, S3Error> {
+        self.document(false).await
+    }
+
+    async fn document(&mut self, checksum_covers_body: bool) -> Result<bytes::Bytes, S3Error> {
         let body = std::mem::replace(&mut self.body, nomuck_http::empty_body());
-        nomuck_http::collect_limited(body, MAX_XML_BODY)
+        let bytes = nomuck_http::collect_limited(body, MAX_XML_BODY)
             .await
-            .map_err(rejection_error)
+            .map_err(rejection_error)?;
+        headers::verify_body_digest(&self.head.headers, &bytes, checksum_covers_body)?;
+        Ok(bytes)
     }
 }
 

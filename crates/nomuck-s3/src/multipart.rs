@@ -124,7 +124,7 @@ pub async fn upload_part_copy(s: &Storage, req: &mut S3Request) -> S3Result {
 
 pub async fn complete(s: &Storage, req: &mut S3Request) -> S3Result {
     let upload_id = upload_id(req)?;
-    let body = req.body_bytes().await?;
+    let body = req.completion_document().await?;
     let doc = parse(&body)?;
     if doc.name != "CompleteMultipartUpload" {
         return Err(S3Error::malformed_xml());
