@@ -437,3 +437,21 @@ def test_complete_must_name_the_uploads_own_checksum_type(server, s3):
     assert error_code(e) == "InvalidRequest"
     s3.complete_multipart_upload(Bucket="ctype", Key="k", UploadId=upload, MultipartUpload=parts,
                                  ChecksumType="COMPOSITE")
+
+
+def test_create_bucket_refuses_what_it_would_drop(server, s3):
+    for headers, body in (
+        ({}, b"<CreateBucketConfiguration><Tags><Tag><Key>a</Key><Value>b</Value></Tag></Tags>"
+             b"</CreateBucketConfiguration>"),
+        ({}, b"<CreateBucketConfiguration><Location><Type>AvailabilityZone</Type><Name>use1-az4</Name>"
+             b"</Location></CreateBucketConfiguration>"),
+        ({"x-amz-bucket-namespace": "account-regional"}, b""),
+        ({"x-amz-bucket-object-lock-enabled": "true"}, b""),
+    ):
+        r = raw(server, "PUT", "/newb", headers=headers, body=body)
+        assert r.status_code == 501 and xml_code(r) == "NotImplemented", (headers, body, r.text)
+        assert raw(server, "HEAD", "/newb").status_code == 404
+    r = raw(server, "PUT", "/newb", headers={"x-amz-bucket-namespace": "global"},
+            body=b"<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint>"
+                 b"</CreateBucketConfiguration>")
+    assert r.status_code == 200, r.text
