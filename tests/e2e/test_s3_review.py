@@ -455,3 +455,25 @@ def test_create_bucket_refuses_what_it_would_drop(server, s3):
             body=b"<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint>"
                  b"</CreateBucketConfiguration>")
     assert r.status_code == 200, r.text
+
+
+def test_delete_objects_honours_or_refuses_per_object_conditions(server, s3):
+    s3.create_bucket(Bucket="conds")
+    etag = s3.put_object(Bucket="conds", Key="k", Body=b"x")["ETag"]
+    s3.put_object(Bucket="conds", Key="other", Body=b"y")
+    r = s3.delete_objects(Bucket="conds", Delete={"Objects": [
+        {"Key": "k", "ETag": '"00000000000000000000000000000000"'}, {"Key": "other"}]})
+    assert [(e["Key"], e["Code"]) for e in r["Errors"]] == [("k", "PreconditionFailed")]
+    assert [d["Key"] for d in r["Deleted"]] == ["other"]
+    assert s3.get_object(Bucket="conds", Key="k")["Body"].read() == b"x"
+    r = s3.delete_objects(Bucket="conds", Delete={"Objects": [{"Key": "k", "ETag": etag}]})
+    assert [d["Key"] for d in r["Deleted"]] == ["k"] and "Errors" not in r
+    # A missing key has nothing to match: deleting it succeeds, as DeleteObject does.
+    r = s3.delete_objects(Bucket="conds", Delete={"Objects": [{"Key": "k", "ETag": etag}]})
+    assert "Errors" not in r
+    s3.put_object(Bucket="conds", Key="k", Body=b"x")
+    for condition in ({"Size": 1}, {"LastModifiedTime": "2025-01-01T00:00:00Z"}):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.delete_objects(Bucket="conds", Delete={"Objects": [{"Key": "k", **condition}]})
+        assert error_code(e) == "NotImplemented"
+    assert s3.get_object(Bucket="conds", Key="k")["Body"].read() == b"x"

@@ -265,6 +265,16 @@ pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
     let objects: Vec<ObjectToDelete> = doc
         .children_named("Object")
         .map(|o| {
+            // Conditions of directory buckets' batch deletes: not built, and
+            // never dropped (the key would be deleted unconditionally).
+            if let Some(c) = ["LastModifiedTime", "Size"]
+                .into_iter()
+                .find(|c| o.child(c).is_some())
+            {
+                return Err(S3Error::not_implemented().with_message(format!(
+                    "DeleteObjects conditions on {c} are not implemented by this server"
+                )));
+            }
             Ok(ObjectToDelete {
                 key: o
                     .child_text("Key")
@@ -274,6 +284,7 @@ pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
                     .child_text("VersionId")
                     .filter(|v| !v.is_empty())
                     .map(str::to_owned),
+                if_match: o.child_text("ETag").map(str::to_owned),
             })
         })
         .collect::<Result<_, S3Error>>()?;

@@ -584,7 +584,19 @@ impl Storage {
                 }));
                 continue;
             }
-            let (m, marker) = Self::delete_mutation(&b, &o.key, o.version_id.clone(), None, now);
+            let condition = match self.batch_condition(bucket, &o).await? {
+                Ok(condition) => condition,
+                Err(error) => {
+                    results.push(Some(DeleteResult::Failed {
+                        key: o.key,
+                        version_id: o.version_id,
+                        error,
+                    }));
+                    continue;
+                }
+            };
+            let (m, marker) =
+                Self::delete_mutation(&b, &o.key, o.version_id.clone(), condition, now);
             let events = self
                 .delete_events(
                     &b,
@@ -616,6 +628,32 @@ impl Storage {
             }
         }
         Ok(results.into_iter().flatten().collect())
+    }
+
+    /// The condition of one key of a DeleteObjects: its `ETag` is checked
+    /// here, so a mismatch fails that key alone, and kept in the mutation, so
+    /// the object cannot change in between. A missing key has nothing to
+    /// match and is deleted (a no-op), as DeleteObject with `If-Match` is.
+    async fn batch_condition(
+        &self,
+        bucket: &str,
+        o: &ObjectToDelete,
+    ) -> Result<Result<Option<WriteCondition>, StorageError>, StorageError> {
+        let Some(want) = &o.if_match else {
+            return Ok(Ok(None));
+        };
+        let current = self
+            .meta
+            .object(bucket, &o.key, None)
+            .await?
+            .filter(|v| !v.is_delete_marker);
+        Ok(match current {
+            None => Ok(None),
+            Some(v) if !crate::read::etag_listed(want, &v.etag) => {
+                Err(StorageError::PreconditionFailed)
+            }
+            Some(_) => write_condition(Some(want.clone()), None),
+        })
     }
 
     /// GetObjectTagging: the tags and the version they belong to.

@@ -252,6 +252,9 @@ pub struct DeleteObjectOutput {
 pub struct ObjectToDelete {
     pub key: String,
     pub version_id: Option<String>,
+    /// `<ETag>`: delete only if the current object has this ETag, else this
+    /// key fails with `PreconditionFailed` (as `If-Match` on DeleteObject).
+    pub if_match: Option<String>,
 }
 
 /// One entry of a DeleteObjects result.

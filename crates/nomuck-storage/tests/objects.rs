@@ -619,6 +619,7 @@ async fn tagging_and_batch_delete() {
                 .map(|k| ObjectToDelete {
                     key: (*k).into(),
                     version_id: None,
+                    if_match: None,
                 })
                 .collect(),
         )
