@@ -695,6 +695,55 @@ mod tests {
     }
 
     #[test]
+    fn documents_are_checked_against_their_digests() {
+        let body = b"<Delete/>";
+        let with = |pairs: &[(&'static str, String)]| {
+            let mut h = HeaderMap::new();
+            for (n, v) in pairs {
+                h.insert(*n, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let mut md5 = nomuck_checksum::Md5Hasher::new();
+        md5.update(body);
+        let good_md5 = md5.finalize_base64();
+        let crc =
+            |b: &[u8]| nomuck_checksum::Checksum::compute(ChecksumAlgorithm::Crc32, b).to_base64();
+        let code =
+            |h: &HeaderMap, covers| verify_body_digest(h, body, covers).err().map(|e| e.code);
+        assert_eq!(
+            code(&with(&[("content-md5", good_md5.clone())]), true),
+            None
+        );
+        assert_eq!(
+            code(&with(&[("content-md5", crc(b"x"))]), true),
+            Some("InvalidDigest")
+        );
+        let mut other = nomuck_checksum::Md5Hasher::new();
+        other.update(b"other");
+        let wrong_md5 = other.finalize_base64();
+        assert_eq!(
+            code(&with(&[("content-md5", wrong_md5)]), true),
+            Some("BadDigest")
+        );
+        assert_eq!(
+            code(&with(&[("x-amz-checksum-crc32", crc(body))]), true),
+            None
+        );
+        let wrong_crc = with(&[("x-amz-checksum-crc32", crc(b"x"))]);
+        assert_eq!(code(&wrong_crc, true), Some("BadDigest"));
+        // CompleteMultipartUpload: the checksum names the object, not the document.
+        assert_eq!(code(&wrong_crc, false), None);
+        assert_eq!(
+            require_body_digest(&HeaderMap::new()).unwrap_err().code,
+            "InvalidRequest"
+        );
+        assert!(require_body_digest(&wrong_crc).is_ok());
+        let trailer = with(&[("x-amz-trailer", "x-amz-checksum-crc32".into())]);
+        assert!(require_body_digest(&trailer).is_ok());
+    }
+
+    #[test]
     fn checksums() {
         let mut h = HeaderMap::new();
         h.insert(
