@@ -211,6 +211,7 @@ impl Edge {
             server_region: self.config.region.clone(),
             remote_addr: peer,
             received_at: started,
+            path: path.clone(),
         };
         let (service, mut response) = match role {
             Role::Main { ops_elsewhere } => self.dispatch(req, ctx, ops_elsewhere).await,

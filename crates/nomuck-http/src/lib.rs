@@ -111,6 +111,9 @@ pub struct RequestContext {
     pub server_region: String,
     pub remote_addr: SocketAddr,
     pub received_at: Instant,
+    /// The request's path as received (still percent-encoded), so refusals
+    /// the edge makes can name what was asked for (S3's `<Resource>`).
+    pub path: String,
 }
 
 /// Why the edge refused a request before (or while) the API handled it.
@@ -357,6 +360,7 @@ mod tests {
             server_region: "us-east-1".into(),
             remote_addr: "127.0.0.1:1".parse().unwrap(),
             received_at: Instant::now(),
+            path: "/".into(),
         };
         let wrong = AuthError::WrongRegion {
             region: "eu-west-1".into(),

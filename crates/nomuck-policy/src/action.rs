@@ -149,6 +149,29 @@ impl Action {
         self.resource_kind() == ResourceKind::Object
     }
 
+    /// The action a request needs when it does (`versioned`) or does not name a
+    /// version: an object request with a `versionId` (or a copy source naming one)
+    /// is authorized as S3 does, by the version action, so a policy that denies
+    /// `s3:GetObjectVersion` keeps old versions unreadable even to callers allowed
+    /// `s3:GetObject`. Every call site names the plain action and goes through here.
+    pub fn for_version(self, versioned: bool) -> Self {
+        if !versioned {
+            return self;
+        }
+        match self {
+            Self::GetObject => Self::GetObjectVersion,
+            Self::GetObjectAcl => Self::GetObjectVersionAcl,
+            Self::GetObjectAttributes => Self::GetObjectVersionAttributes,
+            Self::GetObjectTagging => Self::GetObjectVersionTagging,
+            Self::GetObjectTorrent => Self::GetObjectVersionTorrent,
+            Self::PutObjectAcl => Self::PutObjectVersionAcl,
+            Self::PutObjectTagging => Self::PutObjectVersionTagging,
+            Self::DeleteObject => Self::DeleteObjectVersion,
+            Self::DeleteObjectTagging => Self::DeleteObjectVersionTagging,
+            other => other,
+        }
+    }
+
     /// The actions the bucket owner keeps even when its own policy denies them,
     /// so it can never lock itself out of its bucket.
     pub fn is_policy_management(self) -> bool {
@@ -187,6 +210,37 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Action::ALL.len());
+    }
+
+    #[test]
+    fn a_named_version_needs_the_version_action() {
+        use Action as A;
+        for (plain, version) in [
+            (A::GetObject, A::GetObjectVersion),
+            (A::GetObjectAcl, A::GetObjectVersionAcl),
+            (A::GetObjectAttributes, A::GetObjectVersionAttributes),
+            (A::GetObjectTagging, A::GetObjectVersionTagging),
+            (A::GetObjectTorrent, A::GetObjectVersionTorrent),
+            (A::PutObjectAcl, A::PutObjectVersionAcl),
+            (A::PutObjectTagging, A::PutObjectVersionTagging),
+            (A::DeleteObject, A::DeleteObjectVersion),
+            (A::DeleteObjectTagging, A::DeleteObjectVersionTagging),
+        ] {
+            assert_eq!(plain.for_version(true), version);
+            assert_eq!(plain.for_version(false), plain);
+        }
+        // Writes create versions rather than name them; bucket actions have none.
+        for a in [A::PutObject, A::ListBucket, A::AbortMultipartUpload] {
+            assert_eq!(a.for_version(true), a);
+        }
+        // Complete: wherever IAM has a version twin of an action
+        // (`s3:GetObjectX` / `s3:GetObjectVersionX`), a named version maps to it.
+        for &a in Action::ALL {
+            if let Some(twin) = Action::from_name(&a.name().replacen("Object", "ObjectVersion", 1))
+            {
+                assert_eq!(a.for_version(true), twin, "{a}");
+            }
+        }
     }
 
     #[test]

@@ -63,8 +63,15 @@ pub fn parse_target(
                 Some((bucket, key)) => (bucket, Some(key)),
                 None => (path, None),
             };
-            if bucket.is_empty() {
-                return Ok(Target::Service);
+            match (bucket.is_empty(), key) {
+                (true, None) => return Ok(Target::Service),
+                // `//bucket/key`: the first segment names the bucket, and it is
+                // empty. Neither ListBuckets (another operation than the one
+                // asked for) nor `bucket/key` (S3 keys may begin with `/`).
+                (true, Some(_)) => {
+                    return Err(S3Error::invalid_bucket_name().with("BucketName", ""));
+                }
+                (false, _) => {}
             }
             let bucket = decode(bucket)?;
             match key {
@@ -240,6 +247,16 @@ mod tests {
                 key: "dir/a b+c+d€//x".into()
             }
         );
+        // An empty first segment is no bucket, and never ListBuckets.
+        for path in ["//b/k", "//", "//b"] {
+            assert_eq!(
+                parse_target(Some("127.0.0.1:2006"), path, &d)
+                    .unwrap_err()
+                    .code,
+                "InvalidBucketName",
+                "{path}"
+            );
+        }
     }
 
     #[test]

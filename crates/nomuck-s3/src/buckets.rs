@@ -87,6 +87,14 @@ pub async fn create_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
         if doc.name != "CreateBucketConfiguration" {
             return Err(S3Error::malformed_xml());
         }
+        // Directory buckets (`Location`, `Bucket`) and tags given at creation
+        // are not built; refused, not dropped.
+        if let Some(other) = doc.children.iter().find(|c| c.name != "LocationConstraint") {
+            return Err(S3Error::not_implemented().with_message(format!(
+                "CreateBucketConfiguration/{} is not implemented by this server",
+                other.name
+            )));
+        }
         doc.child_text("LocationConstraint")
             .filter(|r| !r.is_empty())
             .map(str::to_owned)
@@ -203,9 +211,7 @@ pub async fn put_bucket_versioning(s: &Storage, req: &mut S3Request) -> S3Result
         return Err(S3Error::malformed_xml());
     }
     if doc.child_text("MfaDelete") == Some("Enabled") {
-        return Err(
-            S3Error::invalid_request().with_message("MFA delete is not supported by this server")
-        );
+        return Err(S3Error::not_implemented().with_message("MFA delete is not built"));
     }
     let versioning = match doc.child_text("Status") {
         Some("Enabled") => nomuck_meta::Versioning::Enabled,

@@ -52,7 +52,17 @@ fn invalid(message: impl Into<String>) -> S3Error {
     S3Error::invalid_request().with_message(message)
 }
 
+/// S3's limits on a CORS configuration: its rules and the document's size.
+const MAX_RULES: usize = 100;
+const MAX_DOCUMENT: usize = 64 << 10;
+
 fn parse_rules(body: &[u8]) -> Result<Vec<CorsRule>, S3Error> {
+    if body.len() > MAX_DOCUMENT {
+        return Err(S3Error::malformed_xml().with_message(format!(
+            "The CORS configuration is {} bytes; at most {MAX_DOCUMENT} are allowed",
+            body.len()
+        )));
+    }
     let doc = parse(body)?;
     if doc.name != "CORSConfiguration" {
         return Err(S3Error::malformed_xml());
@@ -98,8 +108,9 @@ fn parse_rules(body: &[u8]) -> Result<Vec<CorsRule>, S3Error> {
         }
         rules.push(r);
     }
-    if rules.is_empty() || rules.len() > 100 {
-        return Err(S3Error::malformed_xml());
+    if rules.is_empty() || rules.len() > MAX_RULES {
+        return Err(S3Error::malformed_xml()
+            .with_message(format!("A CORS configuration holds 1 to {MAX_RULES} rules")));
     }
     Ok(rules)
 }

@@ -177,6 +177,65 @@ pub fn checksum_request(headers: &HeaderMap) -> Result<ChecksumRequest, S3Error>
     })
 }
 
+/// Checks a request document against the `Content-MD5` or `x-amz-checksum-*`
+/// header sent with it (`InvalidDigest` / `BadDigest`), so a document altered in
+/// transit is never applied. A checksum in an aws-chunked trailer was verified
+/// by the edge. `checksum_covers_body`: false where `x-amz-checksum-*` means
+/// something else (CompleteMultipartUpload: the whole object's checksum).
+pub fn verify_body_digest(
+    headers: &HeaderMap,
+    body: &[u8],
+    checksum_covers_body: bool,
+) -> Result<(), S3Error> {
+    use base64::Engine as _;
+    if let Some(md5) = text(headers, "content-md5") {
+        let sent = base64::engine::general_purpose::STANDARD
+            .decode(md5.trim())
+            .ok()
+            .filter(|b| b.len() == 16)
+            .ok_or_else(S3Error::invalid_digest)?;
+        let mut h = nomuck_checksum::Md5Hasher::new();
+        h.update(body);
+        if h.finalize()[..] != sent[..] {
+            return Err(S3Error::bad_digest());
+        }
+    }
+    if !checksum_covers_body {
+        return Ok(());
+    }
+    if let Some((algorithm, value)) = &checksum_request(headers)?.expected {
+        let sent = nomuck_checksum::Checksum::parse_base64(*algorithm, value).map_err(|_| {
+            S3Error::invalid_request().with_message(format!(
+                "Value for {} header is invalid.",
+                algorithm.header_name()
+            ))
+        })?;
+        if nomuck_checksum::Checksum::compute(*algorithm, body) != sent {
+            return Err(S3Error::bad_digest().with_message(format!(
+                "The {} you specified did not match the calculated checksum.",
+                algorithm.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// S3 refuses DeleteObjects without a digest of its document, so a batch
+/// delete is never applied from a body altered in transit.
+pub fn require_body_digest(headers: &HeaderMap) -> Result<(), S3Error> {
+    let named = |h: &str| headers.contains_key(h);
+    let trailer = text(headers, "x-amz-trailer")
+        .is_some_and(|t| ChecksumAlgorithm::from_header_name(t.trim()).is_some());
+    let checksum = headers
+        .keys()
+        .any(|k| ChecksumAlgorithm::from_header_name(k.as_str()).is_some());
+    if named("content-md5") || checksum || trailer {
+        return Ok(());
+    }
+    Err(S3Error::invalid_request()
+        .with_message("Missing required header for this request: Content-MD5 OR x-amz-checksum-*"))
+}
+
 /// `x-amz-tagging: k1=v1&k2=v2` (URL-encoded).
 pub fn tagging_header(headers: &HeaderMap) -> Vec<(String, String)> {
     text(headers, "x-amz-tagging")
@@ -226,6 +285,229 @@ pub fn copy_source_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>, S3Er
         _ => Err(S3Error::invalid_argument()
             .with_message("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")),
     }
+}
+
+/// How S3 answers a header that asks for what nomuck does not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// 501 `NotImplemented`: a feature S3 has and nomuck has not built.
+    NotImplemented,
+    /// 400 `InvalidArgument`: S3 itself refuses the header on this operation.
+    InvalidArgument,
+    /// 400 `InvalidStorageClass`: a storage class this server does not offer.
+    InvalidStorageClass,
+}
+
+/// Which operations a refusal applies to.
+#[derive(Debug, Clone, Copy)]
+enum Ops {
+    Any,
+    Only(&'static [&'static str]),
+}
+
+/// A request header that is refused rather than ignored: a client that asks
+/// for retention, encryption or a check must never be told its request was
+/// carried out when nomuck dropped that part of it.
+struct Refused {
+    /// The header name; a trailing `*` matches every header with that prefix.
+    header: &'static str,
+    ops: Ops,
+    /// Values asking for nothing beyond what nomuck does anyway (S3's default).
+    accepted: &'static [&'static str],
+    answer: Answer,
+    why: &'static str,
+}
+
+/// Operations that create an object and take its object headers.
+const OBJECT_WRITES: Ops = Ops::Only(&[
+    "PutObject",
+    "CopyObject",
+    "CreateMultipartUpload",
+    "PostObject",
+]);
+
+/// Every header nomuck refuses, checked against the S3 model's input members of
+/// each operation (docs/COMPATIBILITY.md lists them with the ones accepted). The
+/// first matching row answers.
+const REFUSED: &[Refused] = &[
+    Refused {
+        header: "x-amz-server-side-encryption-customer-*",
+        ops: Ops::Any,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "objects are not encrypted with customer-provided keys (SSE-C)",
+    },
+    Refused {
+        header: "x-amz-copy-source-server-side-encryption-customer-*",
+        ops: Ops::Any,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "objects are not encrypted with customer-provided keys (SSE-C)",
+    },
+    // As S3: reads take no encryption headers but SSE-C's.
+    Refused {
+        header: "x-amz-server-side-encryption*",
+        ops: Ops::Only(&["GetObject", "HeadObject"]),
+        accepted: &[],
+        answer: Answer::InvalidArgument,
+        why: "the header is not supported for this operation",
+    },
+    Refused {
+        header: "x-amz-server-side-encryption*",
+        ops: Ops::Any,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "objects are not encrypted at rest (SSE-S3, SSE-KMS)",
+    },
+    Refused {
+        header: "x-amz-object-lock-*",
+        ops: OBJECT_WRITES,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "Object Lock is not built: objects cannot be retained or held",
+    },
+    Refused {
+        header: "x-amz-bucket-object-lock-enabled",
+        ops: Ops::Only(&["CreateBucket"]),
+        accepted: &["false"],
+        answer: Answer::NotImplemented,
+        why: "Object Lock is not built: objects cannot be retained or held",
+    },
+    Refused {
+        header: "x-amz-bucket-namespace",
+        ops: Ops::Only(&["CreateBucket"]),
+        accepted: &["global"],
+        answer: Answer::NotImplemented,
+        why: "bucket names are global; account-regional namespaces are not built",
+    },
+    Refused {
+        header: "x-amz-website-redirect-location",
+        ops: OBJECT_WRITES,
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "per-object website redirects are not built",
+    },
+    Refused {
+        header: "x-amz-storage-class",
+        ops: OBJECT_WRITES,
+        accepted: &["STANDARD"],
+        answer: Answer::InvalidStorageClass,
+        why: "only the STANDARD storage class is offered",
+    },
+    Refused {
+        header: "x-amz-write-offset-bytes",
+        ops: Ops::Only(&["PutObject"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "appending to objects is not built",
+    },
+    Refused {
+        header: "x-amz-object-annotation-directive",
+        ops: Ops::Only(&["CopyObject"]),
+        accepted: &["COPY"],
+        answer: Answer::NotImplemented,
+        why: "object annotations are not built",
+    },
+    Refused {
+        header: "x-amz-mfa",
+        ops: Ops::Only(&["DeleteObject", "DeleteObjects", "PutBucketVersioning"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "MFA delete is not built",
+    },
+    Refused {
+        header: "x-amz-if-match-last-modified-time",
+        ops: Ops::Only(&["DeleteObject"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "deletes conditional on the modification time are not built",
+    },
+    Refused {
+        header: "x-amz-if-match-size",
+        ops: Ops::Only(&["DeleteObject"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "deletes conditional on the size are not built",
+    },
+    Refused {
+        header: "x-amz-if-match-initiated-time",
+        ops: Ops::Only(&["AbortMultipartUpload"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "aborts conditional on the initiation time are not built",
+    },
+    Refused {
+        header: "x-amz-mp-object-size",
+        ops: Ops::Only(&["CompleteMultipartUpload"]),
+        accepted: &[],
+        answer: Answer::NotImplemented,
+        why: "the object size check of CompleteMultipartUpload is not built",
+    },
+];
+
+/// Checksum headers of algorithms S3 knows and nomuck cannot verify: taken
+/// as headers they would be dropped, and the body stored unchecked.
+const UNKNOWN_CHECKSUMS: &[&str] = &[
+    "x-amz-checksum-sha512",
+    "x-amz-checksum-md5",
+    "x-amz-checksum-xxhash64",
+    "x-amz-checksum-xxhash3",
+    "x-amz-checksum-xxhash128",
+];
+
+/// The refusal of `operation` with these `headers`, if any header asks for
+/// something nomuck does not do. The one place such requests are refused.
+pub fn refused(operation: &str, headers: &HeaderMap) -> Option<S3Error> {
+    for (name, value) in headers {
+        let name = name.as_str();
+        if UNKNOWN_CHECKSUMS.contains(&name) {
+            return Some(not_implemented(
+                name,
+                "this checksum algorithm is not supported",
+            ));
+        }
+        let value = value.to_str().unwrap_or("").trim();
+        let Some(row) = REFUSED.iter().find(|r| {
+            let named = match r.header.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == r.header,
+            };
+            named
+                && match r.ops {
+                    Ops::Any => true,
+                    Ops::Only(ops) => ops.contains(&operation),
+                }
+        }) else {
+            continue;
+        };
+        if row.accepted.iter().any(|a| a.eq_ignore_ascii_case(value)) {
+            continue;
+        }
+        return Some(match row.answer {
+            Answer::NotImplemented => not_implemented(name, row.why),
+            Answer::InvalidArgument => S3Error::invalid_argument()
+                .with_message(format!(
+                    "The {name} header is not supported for this operation."
+                ))
+                .with("ArgumentName", name.to_owned())
+                .with("ArgumentValue", value.to_owned()),
+            Answer::InvalidStorageClass => S3Error::new(
+                http::StatusCode::BAD_REQUEST,
+                "InvalidStorageClass",
+                format!("The storage class you specified is not valid: {}", row.why),
+            )
+            .with("StorageClassRequested", value.to_owned()),
+        });
+    }
+    None
+}
+
+fn not_implemented(header: &str, why: &str) -> S3Error {
+    S3Error::not_implemented()
+        .with_message(format!(
+            "A header you provided implies functionality that is not implemented: {why}"
+        ))
+        .with("Header", header.to_owned())
 }
 
 /// Quote an ETag for headers and XML.
@@ -301,6 +583,164 @@ mod tests {
         );
         h.insert("x-amz-copy-source", HeaderValue::from_static("src"));
         assert!(copy_source(&h).is_err());
+    }
+
+    fn refusal(op: &str, pairs: &[(&'static str, &'static str)]) -> Option<(&'static str, u16)> {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(*n, HeaderValue::from_static(v));
+        }
+        refused(op, &h).map(|e| (e.code, e.status.as_u16()))
+    }
+
+    #[test]
+    fn headers_asking_for_what_is_not_built_are_refused() {
+        const NI: Option<(&str, u16)> = Some(("NotImplemented", 501));
+        for op in [
+            "PutObject",
+            "CopyObject",
+            "CreateMultipartUpload",
+            "PostObject",
+        ] {
+            for h in [
+                ("x-amz-object-lock-mode", "COMPLIANCE"),
+                (
+                    "x-amz-object-lock-retain-until-date",
+                    "2030-01-01T00:00:00Z",
+                ),
+                ("x-amz-object-lock-legal-hold", "ON"),
+                ("x-amz-server-side-encryption", "AES256"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
+                ("x-amz-server-side-encryption-context", "e30="),
+                ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+                ("x-amz-server-side-encryption-customer-key-md5", "x"),
+                ("x-amz-website-redirect-location", "/x"),
+            ] {
+                assert_eq!(refusal(op, &[h]), NI, "{op} {h:?}");
+            }
+            assert_eq!(
+                refusal(op, &[("x-amz-storage-class", "GLACIER")]),
+                Some(("InvalidStorageClass", 400))
+            );
+            assert_eq!(refusal(op, &[("x-amz-storage-class", "STANDARD")]), None);
+        }
+        // SSE-C in any combination, on reads and parts too.
+        for op in [
+            "GetObject",
+            "HeadObject",
+            "UploadPart",
+            "UploadPartCopy",
+            "ListParts",
+        ] {
+            assert_eq!(
+                refusal(op, &[("x-amz-server-side-encryption-customer-key", "a")]),
+                NI
+            );
+            assert_eq!(
+                refusal(
+                    op,
+                    &[(
+                        "x-amz-copy-source-server-side-encryption-customer-algorithm",
+                        "AES256"
+                    )]
+                ),
+                NI
+            );
+        }
+        assert_eq!(
+            refusal("GetObject", &[("x-amz-server-side-encryption", "AES256")]),
+            Some(("InvalidArgument", 400))
+        );
+        assert_eq!(
+            refusal(
+                "CreateBucket",
+                &[("x-amz-bucket-object-lock-enabled", "true")]
+            ),
+            NI
+        );
+        assert_eq!(
+            refusal(
+                "CreateBucket",
+                &[("x-amz-bucket-object-lock-enabled", "False")]
+            ),
+            None
+        );
+        assert_eq!(refusal("DeleteObject", &[("x-amz-mfa", "123 456")]), NI);
+        assert_eq!(refusal("DeleteObject", &[("x-amz-if-match-size", "3")]), NI);
+        assert_eq!(refusal("PutObject", &[("x-amz-checksum-sha512", "x")]), NI);
+        // What nomuck does is not refused, nor a header on an operation it means nothing to.
+        assert_eq!(
+            refusal(
+                "PutObject",
+                &[
+                    ("x-amz-request-payer", "requester"),
+                    ("x-amz-checksum-crc32", "AAAAAA=="),
+                    ("x-amz-meta-a", "b"),
+                    ("x-amz-acl", "private"),
+                ]
+            ),
+            None
+        );
+        assert_eq!(
+            refusal(
+                "DeleteObject",
+                &[("x-amz-bypass-governance-retention", "true")]
+            ),
+            None
+        );
+        assert_eq!(
+            refusal("GetObject", &[("x-amz-storage-class", "GLACIER")]),
+            None
+        );
+    }
+
+    #[test]
+    fn documents_are_checked_against_their_digests() {
+        let body = b"<Delete/>";
+        let with = |pairs: &[(&'static str, String)]| {
+            let mut h = HeaderMap::new();
+            for (n, v) in pairs {
+                h.insert(*n, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let mut md5 = nomuck_checksum::Md5Hasher::new();
+        md5.update(body);
+        let good_md5 = md5.finalize_base64();
+        let crc =
+            |b: &[u8]| nomuck_checksum::Checksum::compute(ChecksumAlgorithm::Crc32, b).to_base64();
+        let code =
+            |h: &HeaderMap, covers| verify_body_digest(h, body, covers).err().map(|e| e.code);
+        assert_eq!(
+            code(&with(&[("content-md5", good_md5.clone())]), true),
+            None
+        );
+        assert_eq!(
+            code(&with(&[("content-md5", crc(b"x"))]), true),
+            Some("InvalidDigest")
+        );
+        let mut other = nomuck_checksum::Md5Hasher::new();
+        other.update(b"other");
+        let wrong_md5 = other.finalize_base64();
+        assert_eq!(
+            code(&with(&[("content-md5", wrong_md5)]), true),
+            Some("BadDigest")
+        );
+        assert_eq!(
+            code(&with(&[("x-amz-checksum-crc32", crc(body))]), true),
+            None
+        );
+        let wrong_crc = with(&[("x-amz-checksum-crc32", crc(b"x"))]);
+        assert_eq!(code(&wrong_crc, true), Some("BadDigest"));
+        // CompleteMultipartUpload: the checksum names the object, not the document.
+        assert_eq!(code(&wrong_crc, false), None);
+        assert_eq!(
+            require_body_digest(&HeaderMap::new()).unwrap_err().code,
+            "InvalidRequest"
+        );
+        assert!(require_body_digest(&wrong_crc).is_ok());
+        let trailer = with(&[("x-amz-trailer", "x-amz-checksum-crc32".into())]);
+        assert!(require_body_digest(&trailer).is_ok());
     }
 
     #[test]

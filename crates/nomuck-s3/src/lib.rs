@@ -115,12 +115,25 @@ impl S3Request {
         }
     }
 
-    /// Read an XML request document.
+    /// Read an XML request document, checked against the digest sent with it.
     pub async fn body_bytes(&mut self) -> Result<bytes::Bytes, S3Error> {
+        self.document(true).await
+    }
+
+    /// The document of a CompleteMultipartUpload: its `x-amz-checksum-*` header
+    /// is the whole object's checksum, not the document's; `Content-MD5` still
+    /// covers the document.
+    pub async fn completion_document(&mut self) -> Result<bytes::Bytes, S3Error> {
+        self.document(false).await
+    }
+
+    async fn document(&mut self, checksum_covers_body: bool) -> Result<bytes::Bytes, S3Error> {
         let body = std::mem::replace(&mut self.body, nomuck_http::empty_body());
-        nomuck_http::collect_limited(body, MAX_XML_BODY)
+        let bytes = nomuck_http::collect_limited(body, MAX_XML_BODY)
             .await
-            .map_err(rejection_error)
+            .map_err(rejection_error)?;
+        headers::verify_body_digest(&self.head.headers, &bytes, checksum_covers_body)?;
+        Ok(bytes)
     }
 }
 
@@ -191,7 +204,10 @@ impl ServiceApi for S3Api {
         }
         let target = match parse_target(host.as_deref(), head.uri.path(), &self.config.domains) {
             Ok(target) => target,
-            Err(err) => return reply::error(&ctx, "/", err, is_head, "Unknown"),
+            Err(err) => {
+                let resource = decoded_path(&ctx);
+                return reply::error(&ctx, &resource, err, is_head, "Unknown");
+            }
         };
         let resource = target.resource();
         let query: Vec<(String, String)> = head
@@ -237,8 +253,17 @@ impl ServiceApi for S3Api {
     }
 
     fn reject(&self, ctx: &RequestContext, rejection: Rejection) -> Response {
-        reply::error(ctx, "/", rejection_error(rejection), false, "Unknown")
+        let resource = decoded_path(ctx);
+        reply::error(ctx, &resource, rejection_error(rejection), false, "Unknown")
     }
+}
+
+/// The `<Resource>` of an error raised before the bucket and key were parsed:
+/// the request's path, decoded as S3 shows it.
+fn decoded_path(ctx: &RequestContext) -> String {
+    percent_encoding::percent_decode_str(&ctx.path)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl S3Api {
@@ -251,7 +276,10 @@ impl S3Api {
         let s = &self.storage;
         macro_rules! op {
             ($name:literal, $call:expr) => {
-                Some(($name, $call.await))
+                Some(match headers::refused($name, &req.head.headers) {
+                    Some(err) => ($name, Err(err)),
+                    None => ($name, $call.await),
+                })
             };
         }
         match *method {
@@ -361,9 +389,13 @@ impl S3Api {
     async fn dispatch(&self, req: &mut S3Request) -> (&'static str, S3Result) {
         let s = &self.storage;
         let method = req.head.method.clone();
+        // Every operation first refuses headers asking for what is not built.
         macro_rules! op {
             ($name:literal, $call:expr) => {
-                ($name, $call.await)
+                match headers::refused($name, &req.head.headers) {
+                    Some(err) => ($name, Err(err)),
+                    None => ($name, $call.await),
+                }
             };
         }
         match (&req.target, method) {
@@ -421,11 +453,6 @@ impl S3Api {
             (Target::Object { .. }, method) => {
                 if let Some(sub) = unsupported_subresource(req) {
                     return ("Unknown", Err(not_implemented(sub)));
-                }
-                if let Some(h) = unsupported_write_header(req) {
-                    return ("Unknown", Err(S3Error::not_implemented().with_message(format!(
-                        "The {h} header is not implemented by this server: it does not encrypt objects"
-                    ))));
                 }
                 let copy = req.head.headers.contains_key("x-amz-copy-source");
                 match method {
@@ -498,6 +525,10 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         "restore",
         "select",
         "torrent",
+        "renameObject",
+        "session",
+        "metadataTable",
+        "metadataConfiguration",
     ];
     // Bucket subresources that are built, but only for these methods: any
     // other use must not fall through to an object or bucket operation.
@@ -514,23 +545,6 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         return Some(name);
     }
     SUBRESOURCES.iter().copied().find(|s| req.has(s))
-}
-
-/// Server-side encryption requests on writes. Refused rather than ignored: a
-/// client asking for encryption must not be told its data is stored as asked.
-fn unsupported_write_header(req: &S3Request) -> Option<&'static str> {
-    const HEADERS: &[&str] = &[
-        "x-amz-server-side-encryption",
-        "x-amz-server-side-encryption-customer-algorithm",
-        "x-amz-copy-source-server-side-encryption-customer-algorithm",
-    ];
-    if !matches!(req.head.method, Method::PUT | Method::POST) {
-        return None;
-    }
-    HEADERS
-        .iter()
-        .copied()
-        .find(|h| req.head.headers.contains_key(*h))
 }
 
 fn not_implemented(subresource: &str) -> S3Error {
@@ -783,6 +797,13 @@ pub(crate) fn storage_error(err: StorageError) -> S3Error {
             .with("Reason", reason),
         E::InvalidPartOrder => S3Error::invalid_part_order(),
         E::InvalidTag(why) => S3Error::invalid_tag().with_message(why),
+        E::MetadataTooLarge { size, max } => S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size",
+        )
+        .with("Size", size.to_string())
+        .with("MaxSizeAllowed", max.to_string()),
         E::InvalidArgument(why) => S3Error::invalid_argument().with_message(why),
         E::InvalidRequest(why) => S3Error::invalid_request().with_message(why),
         E::Body(body) => match body.downcast::<AuthError>() {

@@ -102,6 +102,9 @@ pub async fn upload_part_copy(s: &Storage, req: &mut S3Request) -> S3Result {
         source_bucket,
         source_key,
         source_version_id,
+        source_expected_bucket_owner: req
+            .header("x-amz-source-expected-bucket-owner")
+            .map(str::to_owned),
         source_range: headers::copy_source_range(&req.head.headers)?,
         source_conditions: headers::conditions(&req.head.headers, "x-amz-copy-source-"),
     };
@@ -121,7 +124,7 @@ pub async fn upload_part_copy(s: &Storage, req: &mut S3Request) -> S3Result {
 
 pub async fn complete(s: &Storage, req: &mut S3Request) -> S3Result {
     let upload_id = upload_id(req)?;
-    let body = req.body_bytes().await?;
+    let body = req.completion_document().await?;
     let doc = parse(&body)?;
     if doc.name != "CompleteMultipartUpload" {
         return Err(S3Error::malformed_xml());
@@ -161,6 +164,7 @@ pub async fn complete(s: &Storage, req: &mut S3Request) -> S3Result {
     let complete = CompleteMultipartRequest {
         parts,
         full_object_checksum,
+        checksum_type: checksum_type(req)?,
         if_match: req.header("if-match").map(str::to_owned),
         if_none_match: req.header("if-none-match").map(str::to_owned),
     };

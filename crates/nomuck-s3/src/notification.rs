@@ -88,6 +88,9 @@ fn parse_rule(
     })
 }
 
+/// S3's limit on the event notification configurations of a bucket.
+const MAX_CONFIGURATIONS: usize = 100;
+
 pub fn parse_notifications(body: &[u8]) -> Result<Notifications, S3Error> {
     let doc = parse(body)?;
     if doc.name != "NotificationConfiguration" {
@@ -103,6 +106,11 @@ pub fn parse_notifications(body: &[u8]) -> Result<Notifications, S3Error> {
             return Err(malformed());
         };
         rules.push(parse_rule(e, kind, arn_tag, rules.len())?);
+    }
+    if rules.len() > MAX_CONFIGURATIONS {
+        return Err(S3Error::invalid_argument().with_message(format!(
+            "A bucket can have at most {MAX_CONFIGURATIONS} event notification configurations"
+        )));
     }
     Ok(Notifications { rules })
 }
@@ -226,6 +234,29 @@ mod tests {
                 .rules
                 .len(),
             0
+        );
+    }
+
+    #[test]
+    fn at_most_100_configurations() {
+        let doc = |n: usize| {
+            let one = "<TopicConfiguration><Topic>arn:aws:sns:us-east-1:111111111111:t</Topic>\
+                       <Event>s3:ObjectCreated:*</Event></TopicConfiguration>";
+            format!(
+                "<NotificationConfiguration>{}</NotificationConfiguration>",
+                one.repeat(n)
+            )
+        };
+        assert_eq!(
+            parse_notifications(doc(100).as_bytes())
+                .unwrap()
+                .rules
+                .len(),
+            100
+        );
+        assert_eq!(
+            parse_notifications(doc(101).as_bytes()).unwrap_err().code,
+            "InvalidArgument"
         );
     }
 

@@ -253,6 +253,7 @@ pub async fn delete_object(s: &Storage, req: &mut S3Request) -> S3Result {
 }
 
 pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
+    headers::require_body_digest(&req.head.headers)?;
     let body = req.body_bytes().await?;
     let doc = parse(&body)?;
     if doc.name != "Delete" {
@@ -264,6 +265,16 @@ pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
     let objects: Vec<ObjectToDelete> = doc
         .children_named("Object")
         .map(|o| {
+            // Conditions of directory buckets' batch deletes: not built, and
+            // never dropped (the key would be deleted unconditionally).
+            if let Some(c) = ["LastModifiedTime", "Size"]
+                .into_iter()
+                .find(|c| o.child(c).is_some())
+            {
+                return Err(S3Error::not_implemented().with_message(format!(
+                    "DeleteObjects conditions on {c} are not implemented by this server"
+                )));
+            }
             Ok(ObjectToDelete {
                 key: o
                     .child_text("Key")
@@ -273,6 +284,7 @@ pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
                     .child_text("VersionId")
                     .filter(|v| !v.is_empty())
                     .map(str::to_owned),
+                if_match: o.child_text("ETag").map(str::to_owned),
             })
         })
         .collect::<Result<_, S3Error>>()?;
@@ -339,6 +351,9 @@ pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
         source_bucket,
         source_key,
         source_version_id,
+        source_expected_bucket_owner: req
+            .header("x-amz-source-expected-bucket-owner")
+            .map(str::to_owned),
         source_conditions: headers::conditions(&req.head.headers, "x-amz-copy-source-"),
         metadata_directive,
         headers: headers::object_headers(&req.head.headers),

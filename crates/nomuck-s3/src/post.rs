@@ -128,6 +128,8 @@ fn is_header_field(name: &str) -> bool {
         || name.starts_with("x-amz-checksum-")
         || name.starts_with("x-amz-grant-")
         || name.starts_with("x-amz-server-side-encryption")
+        || name.starts_with("x-amz-object-lock-")
+        || name == "x-amz-website-redirect-location"
         || name == "x-amz-storage-class"
         || name == "x-amz-acl"
 }
@@ -269,13 +271,8 @@ pub(crate) async fn post_object(
     {
         form_headers.insert(http::header::CONTENT_TYPE, ct);
     }
-    if form_headers
-        .keys()
-        .any(|k| k.as_str().starts_with("x-amz-server-side-encryption"))
-    {
-        return Err(S3Error::not_implemented().with_message(
-            "nomuck does not encrypt objects; x-amz-server-side-encryption is not supported",
-        ));
+    if let Some(err) = headers::refused("PostObject", &form_headers) {
+        return Err(err);
     }
     let tags = match field(&fields, "tagging") {
         Some(doc) => crate::xml::parse_tagging(doc.as_bytes())?,

@@ -49,6 +49,9 @@ fn redirect_of(e: &Element) -> Redirect {
     }
 }
 
+/// S3's limit on the routing rules of a website configuration.
+const MAX_ROUTING_RULES: usize = 50;
+
 fn parse_website(body: &[u8]) -> Result<Website, S3Error> {
     let doc = parse(body)?;
     if doc.name != "WebsiteConfiguration" {
@@ -85,6 +88,11 @@ fn parse_website(body: &[u8]) -> Result<Website, S3Error> {
             .unwrap_or_default(),
     };
     let invalid = |m: &str| S3Error::invalid_argument().with_message(m.to_owned());
+    if w.routing_rules.len() > MAX_ROUTING_RULES {
+        return Err(invalid(
+            "A website configuration holds at most 50 routing rules",
+        ));
+    }
     match (&w.redirect_all, &w.index_suffix) {
         (Some(r), _) if r.host_name.is_none() => {
             return Err(invalid("RedirectAllRequestsTo requires a HostName"));

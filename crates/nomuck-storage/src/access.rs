@@ -369,13 +369,8 @@ impl Storage {
         version_id: Option<&str>,
         requested: RequestedAcl,
     ) -> Result<(), StorageError> {
-        let action = if version_id.is_some() {
-            Action::PutObjectVersionAcl
-        } else {
-            Action::PutObjectAcl
-        };
         let (b, v) = self
-            .load_version(caller, bucket, key, version_id, action)
+            .load_version(caller, bucket, key, version_id, Action::PutObjectAcl)
             .await?;
         let (_, access) = self.bucket_state(caller, bucket).await?;
         let acl = allowed_acl(&access, requested, &v.owner, &b.owner)?;

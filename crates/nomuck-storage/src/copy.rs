@@ -14,8 +14,8 @@ use nomuck_meta::{MetaError, Mutation, ObjectData, ObjectVersion, Refusal};
 use crate::auth::Action;
 use crate::ingest::{IngestSpec, Ingested, ingest};
 use crate::objects::{
-    STANDARD, full_object_checksum, new_version_id, shown_version, validate_tags, write_condition,
-    written_version,
+    STANDARD, full_object_checksum, new_version_id, shown_version, validate_metadata,
+    validate_tags, write_condition, written_version,
 };
 use crate::read::{check_conditions, data_stream};
 use crate::types::*;
@@ -79,18 +79,22 @@ impl Storage {
         if req.tagging_directive == Directive::Replace {
             validate_tags(&req.tags)?;
         }
+        if req.metadata_directive == Directive::Replace {
+            validate_metadata(&req.headers)?;
+        }
         let (dst, access) = self
             .authorized_bucket(caller, bucket, Action::PutObject, Some(key))
             .await?;
         let (owner, acl) = self.new_object_access(caller, &dst.owner, &access, req.acl.clone())?;
         let condition = write_condition(req.if_match.clone(), req.if_none_match.clone())?;
+        let reader = source_reader(caller, &req.source_expected_bucket_owner);
         // One retry: the source may be replaced between our read and the commit.
         let mut attempts = 0;
         loop {
             attempts += 1;
             let (src_bucket, src) = self
                 .load_version(
-                    caller,
+                    &reader,
                     &req.source_bucket,
                     &req.source_key,
                     req.source_version_id.as_deref(),
@@ -209,7 +213,7 @@ impl Storage {
     ) -> Result<(ObjectVersion, Range<u64>), StorageError> {
         let (_, src) = self
             .load_version(
-                caller,
+                &source_reader(caller, &req.source_expected_bucket_owner),
                 &req.source_bucket,
                 &req.source_key,
                 req.source_version_id.as_deref(),
@@ -230,4 +234,13 @@ impl Storage {
         }
         Ok((src, range))
     }
+}
+
+/// The caller as the reader of a copy source: the expected owner of the
+/// destination bucket (`x-amz-expected-bucket-owner`) says nothing about the
+/// source's, which `x-amz-source-expected-bucket-owner` names.
+fn source_reader(caller: &Caller, expected_owner: &Option<String>) -> Caller {
+    caller
+        .clone()
+        .expecting_bucket_owner(expected_owner.clone())
 }

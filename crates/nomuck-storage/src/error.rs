@@ -86,6 +86,9 @@ pub enum StorageError {
     /// `InvalidTag`
     #[error("invalid tag: {0}")]
     InvalidTag(String),
+    /// `MetadataTooLarge`: user metadata over S3's 2 KiB.
+    #[error("user metadata is {size} bytes; at most {max} are allowed")]
+    MetadataTooLarge { size: usize, max: usize },
     /// `NotImplemented`: a feature this server does not offer yet.
     #[error("not implemented: {0}")]
     Unsupported(String),

@@ -75,6 +75,7 @@ impl Storage {
     ) -> Result<String, StorageError> {
         validate_key(key)?;
         validate_tags(&req.tags)?;
+        crate::objects::validate_metadata(&req.headers)?;
         let (b, access) = self
             .authorized_bucket(caller, bucket, Action::PutObject, Some(key))
             .await?;
@@ -346,6 +347,14 @@ impl Storage {
         let (b, access, upload) = self
             .upload_in(caller, bucket, key, upload_id, Action::PutObject)
             .await?;
+        if let Some(asked) = req.checksum_type
+            && Some(asked) != upload.checksum_type
+        {
+            return Err(StorageError::InvalidRequest(format!(
+                "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
+                upload.checksum_type.map_or("null", |t| t.as_str())
+            )));
+        }
         let now = now_millis();
         let condition = write_condition(req.if_match, req.if_none_match)?;
         let complete = CompleteUpload {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::Stream;
 use nomuck_meta::{
-    Bucket, DeleteMarker, Mutation, NULL_VERSION, ObjectChecksum, ObjectData, ObjectVersion,
-    Segment, Versioning, WriteCondition,
+    Bucket, DeleteMarker, Mutation, NULL_VERSION, ObjectChecksum, ObjectData, ObjectHeaders,
+    ObjectVersion, Segment, Versioning, WriteCondition,
 };
 
 use crate::auth::{Action, BucketAccess, authorize};
@@ -72,6 +72,26 @@ pub(crate) fn validate_tags(tags: &[(String, String)]) -> Result<(), StorageErro
     Ok(())
 }
 
+/// Most user metadata an object may carry, in bytes, as S3 allows.
+pub const MAX_USER_METADATA: usize = 2 << 10;
+
+/// User metadata (`x-amz-meta-*`) within S3's 2 KiB: the sum of the UTF-8
+/// bytes of each name (after the prefix) and value.
+pub(crate) fn validate_metadata(headers: &ObjectHeaders) -> Result<(), StorageError> {
+    let size = headers
+        .user_metadata
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if size > MAX_USER_METADATA {
+        return Err(StorageError::MetadataTooLarge {
+            size,
+            max: MAX_USER_METADATA,
+        });
+    }
+    Ok(())
+}
+
 /// The version id a new write gets in this bucket.
 pub(crate) fn new_version_id(b: &Bucket) -> String {
     match b.versioning {
@@ -132,7 +152,8 @@ pub(crate) fn full_object_checksum(c: nomuck_checksum::Checksum) -> ObjectChecks
 }
 
 impl Storage {
-    /// The bucket (authorized for `action`) and a live version of `key`.
+    /// The bucket (authorized for `action`, or its version action when
+    /// `version_id` names one) and a live version of `key`.
     pub(crate) async fn load_version(
         &self,
         caller: &Caller,
@@ -157,6 +178,7 @@ impl Storage {
         action: Action,
     ) -> Result<(Arc<Bucket>, Arc<BucketAccess>, ObjectVersion), StorageError> {
         validate_key(key)?;
+        let action = action.for_version(version_id.is_some());
         let (b, access) = self.bucket_state(caller, bucket).await?;
         let found = self.meta.object(bucket, key, version_id).await?;
         match &found {
@@ -251,6 +273,7 @@ impl Storage {
     {
         validate_key(key)?;
         validate_tags(&req.tags)?;
+        validate_metadata(&req.headers)?;
         let (b, access) = self
             .authorized_bucket(caller, bucket, Action::PutObject, Some(key))
             .await?;
@@ -495,11 +518,7 @@ impl Storage {
         req: DeleteObjectRequest,
     ) -> Result<DeleteObjectOutput, StorageError> {
         validate_key(key)?;
-        let action = if req.version_id.is_some() {
-            Action::DeleteObjectVersion
-        } else {
-            Action::DeleteObject
-        };
+        let action = Action::DeleteObject.for_version(req.version_id.is_some());
         let (b, access) = self
             .authorized_bucket(caller, bucket, action, Some(key))
             .await?;
@@ -553,11 +572,7 @@ impl Storage {
         let mut pending = Vec::with_capacity(objects.len());
         let mut results: Vec<Option<DeleteResult>> = Vec::with_capacity(objects.len());
         for o in objects {
-            let action = if o.version_id.is_some() {
-                Action::DeleteObjectVersion
-            } else {
-                Action::DeleteObject
-            };
+            let action = Action::DeleteObject.for_version(o.version_id.is_some());
             // Each key is authorized on its own: a policy may cover some keys only.
             if let Err(error) = validate_key(&o.key)
                 .and_then(|()| authorize(caller, &b, &access, action, Some(&o.key), None))
@@ -569,7 +584,19 @@ impl Storage {
                 }));
                 continue;
             }
-            let (m, marker) = Self::delete_mutation(&b, &o.key, o.version_id.clone(), None, now);
+            let condition = match self.batch_condition(bucket, &o).await? {
+                Ok(condition) => condition,
+                Err(error) => {
+                    results.push(Some(DeleteResult::Failed {
+                        key: o.key,
+                        version_id: o.version_id,
+                        error,
+                    }));
+                    continue;
+                }
+            };
+            let (m, marker) =
+                Self::delete_mutation(&b, &o.key, o.version_id.clone(), condition, now);
             let events = self
                 .delete_events(
                     &b,
@@ -603,6 +630,32 @@ impl Storage {
         Ok(results.into_iter().flatten().collect())
     }
 
+    /// The condition of one key of a DeleteObjects: its `ETag` is checked
+    /// here, so a mismatch fails that key alone, and kept in the mutation, so
+    /// the object cannot change in between. A missing key has nothing to
+    /// match and is deleted (a no-op), as DeleteObject with `If-Match` is.
+    async fn batch_condition(
+        &self,
+        bucket: &str,
+        o: &ObjectToDelete,
+    ) -> Result<Result<Option<WriteCondition>, StorageError>, StorageError> {
+        let Some(want) = &o.if_match else {
+            return Ok(Ok(None));
+        };
+        let current = self
+            .meta
+            .object(bucket, &o.key, None)
+            .await?
+            .filter(|v| !v.is_delete_marker);
+        Ok(match current {
+            None => Ok(None),
+            Some(v) if !crate::read::etag_listed(want, &v.etag) => {
+                Err(StorageError::PreconditionFailed)
+            }
+            Some(_) => write_condition(Some(want.clone()), None),
+        })
+    }
+
     /// GetObjectTagging: the tags and the version they belong to.
     pub async fn get_object_tagging(
         &self,
@@ -628,12 +681,15 @@ impl Storage {
         tags: Vec<(String, String)>,
     ) -> Result<Option<String>, StorageError> {
         validate_tags(&tags)?;
-        let action = match version_id {
-            Some(_) => Action::PutObjectVersionTagging,
-            None => Action::PutObjectTagging,
-        };
-        self.set_object_tags(caller, bucket, key, version_id, tags, action)
-            .await
+        self.set_object_tags(
+            caller,
+            bucket,
+            key,
+            version_id,
+            tags,
+            Action::PutObjectTagging,
+        )
+        .await
     }
 
     pub async fn delete_object_tagging(
@@ -643,12 +699,15 @@ impl Storage {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<Option<String>, StorageError> {
-        let action = match version_id {
-            Some(_) => Action::DeleteObjectVersionTagging,
-            None => Action::DeleteObjectTagging,
-        };
-        self.set_object_tags(caller, bucket, key, version_id, Vec::new(), action)
-            .await
+        self.set_object_tags(
+            caller,
+            bucket,
+            key,
+            version_id,
+            Vec::new(),
+            Action::DeleteObjectTagging,
+        )
+        .await
     }
 
     /// Replaces a version's tags, authorized like any request on the object:
@@ -764,6 +823,30 @@ fn delete_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_metadata_is_limited_to_2_kib_of_names_and_values() {
+        let with = |pairs: &[(&str, usize)]| ObjectHeaders {
+            user_metadata: pairs
+                .iter()
+                .map(|(k, n)| ((*k).to_owned(), "v".repeat(*n)))
+                .collect(),
+            ..ObjectHeaders::default()
+        };
+        assert!(validate_metadata(&with(&[("a", 2047)])).is_ok());
+        assert!(validate_metadata(&with(&[("a", 1000), ("bb", 1045)])).is_ok());
+        assert!(matches!(
+            validate_metadata(&with(&[("a", 1000), ("bb", 1046)])),
+            Err(StorageError::MetadataTooLarge {
+                size: 2049,
+                max: 2048
+            })
+        ));
+        // Bytes, not characters: 1,024 two-byte characters and a name are over.
+        let mut h = with(&[]);
+        h.user_metadata.push(("k".into(), "\u{e9}".repeat(1024)));
+        assert!(validate_metadata(&h).is_err());
+    }
 
     #[test]
     fn tag_limits() {

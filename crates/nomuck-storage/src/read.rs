@@ -13,7 +13,7 @@ use crate::StorageError;
 use crate::types::{ByteRange, ByteStream, Conditions, ContentRange};
 
 /// Whether `etag` is named by an `If-Match` / `If-None-Match` value.
-fn etag_listed(header: &str, etag: &str) -> bool {
+pub(crate) fn etag_listed(header: &str, etag: &str) -> bool {
     header.split(',').map(str::trim).any(|candidate| {
         let c = candidate.strip_prefix("W/").unwrap_or(candidate);
         c == "*" || nomuck_meta::multipart::unquote_etag(c) == etag

@@ -252,6 +252,9 @@ pub struct DeleteObjectOutput {
 pub struct ObjectToDelete {
     pub key: String,
     pub version_id: Option<String>,
+    /// `<ETag>`: delete only if the current object has this ETag, else this
+    /// key fails with `PreconditionFailed` (as `If-Match` on DeleteObject).
+    pub if_match: Option<String>,
 }
 
 /// One entry of a DeleteObjects result.
@@ -280,6 +283,9 @@ pub struct CopyObjectRequest {
     pub source_bucket: String,
     pub source_key: String,
     pub source_version_id: Option<String>,
+    /// `x-amz-source-expected-bucket-owner`: `AccessDenied` if the source
+    /// bucket is another account's.
+    pub source_expected_bucket_owner: Option<String>,
     /// `x-amz-copy-source-if-*`; any failure is `PreconditionFailed`.
     pub source_conditions: Conditions,
     pub metadata_directive: Directive,
@@ -395,6 +401,8 @@ pub struct UploadPartCopyRequest {
     pub source_bucket: String,
     pub source_key: String,
     pub source_version_id: Option<String>,
+    /// `x-amz-source-expected-bucket-owner`, as in [`CopyObjectRequest`].
+    pub source_expected_bucket_owner: Option<String>,
     /// `x-amz-copy-source-range: bytes=first-last` (inclusive).
     pub source_range: Option<(u64, u64)>,
     pub source_conditions: Conditions,
@@ -439,6 +447,8 @@ pub struct CompleteMultipartRequest {
     pub parts: Vec<CompletedPart>,
     /// The full-object checksum sent with a `FULL_OBJECT` upload (stored as given).
     pub full_object_checksum: Option<String>,
+    /// `x-amz-checksum-type`: must be the upload's own, as S3 checks.
+    pub checksum_type: Option<ChecksumType>,
     pub if_match: Option<String>,
     pub if_none_match: Option<String>,
 }

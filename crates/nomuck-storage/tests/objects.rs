@@ -619,6 +619,7 @@ async fn tagging_and_batch_delete() {
                 .map(|k| ObjectToDelete {
                     key: (*k).into(),
                     version_id: None,
+                    if_match: None,
                 })
                 .collect(),
         )
@@ -779,4 +780,105 @@ async fn invalid_keys_are_rejected() {
         assert!(matches!(r, Err(StorageError::InvalidKey(_))), "{r:?}");
     }
     put(&e.storage, &alice(), "bkt", &"k".repeat(1024), b"x").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_version_is_authorized_as_the_version_action() {
+    let e = env();
+    bucket(&e, "bkt").await;
+    let s = &e.storage;
+    s.set_bucket_versioning(&alice(), "bkt", Versioning::Enabled)
+        .await
+        .unwrap();
+    let old = put(s, &alice(), "bkt", "k", b"old")
+        .await
+        .version_id
+        .unwrap();
+    put(s, &alice(), "bkt", "k", b"new").await;
+    // Bob may read the current object, but no version named by id.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Principal":{{"AWS":"{BOB}"}},"Action":["s3:GetObject","s3:GetObjectTagging","s3:GetObjectAcl","s3:GetObjectAttributes"],"Resource":"arn:aws:s3:::bkt/*"}},
+        {{"Effect":"Deny","Principal":{{"AWS":"{BOB}"}},"Action":"s3:GetObjectVersion*","Resource":"arn:aws:s3:::bkt/*"}}]}}"#
+    );
+    s.put_bucket_policy(&alice(), "bkt", &policy).await.unwrap();
+    assert_eq!(get(s, &bob(), "bkt", "k").await.unwrap(), b"new");
+    let denied = |r: Result<(), StorageError>| {
+        assert!(matches!(r, Err(StorageError::AccessDenied)), "{r:?}")
+    };
+    let by_version = GetObjectRequest {
+        version_id: Some(old.clone()),
+        ..Default::default()
+    };
+    denied(
+        s.get_object(&bob(), "bkt", "k", by_version.clone())
+            .await
+            .map(drop),
+    );
+    denied(
+        s.head_object(&bob(), "bkt", "k", &by_version)
+            .await
+            .map(drop),
+    );
+    s.get_object_tagging(&bob(), "bkt", "k", None)
+        .await
+        .unwrap();
+    denied(
+        s.get_object_tagging(&bob(), "bkt", "k", Some(&old))
+            .await
+            .map(drop),
+    );
+    s.get_object_acl(&bob(), "bkt", "k", None).await.unwrap();
+    denied(
+        s.get_object_acl(&bob(), "bkt", "k", Some(&old))
+            .await
+            .map(drop),
+    );
+    let attrs = |version_id: Option<String>| AttributesRequest {
+        version_id,
+        part_number_marker: 0,
+        max_parts: 1000,
+    };
+    s.get_object_attributes(&bob(), "bkt", "k", attrs(None))
+        .await
+        .unwrap();
+    denied(
+        s.get_object_attributes(&bob(), "bkt", "k", attrs(Some(old.clone())))
+            .await
+            .map(drop),
+    );
+    // A copy source naming a version needs s3:GetObjectVersion too.
+    s.create_bucket(&bob(), "bobs", None, None).await.unwrap();
+    let copy = |source_version_id: Option<String>| CopyObjectRequest {
+        source_bucket: "bkt".into(),
+        source_key: "k".into(),
+        source_version_id,
+        ..Default::default()
+    };
+    s.copy_object(&bob(), "bobs", "c", copy(None))
+        .await
+        .unwrap();
+    denied(
+        s.copy_object(&bob(), "bobs", "c", copy(Some(old.clone())))
+            .await
+            .map(drop),
+    );
+    let upload = s
+        .create_multipart_upload(&bob(), "bobs", "m", CreateMultipartRequest::default())
+        .await
+        .unwrap();
+    let part_copy = |source_version_id: Option<String>| UploadPartCopyRequest {
+        source_bucket: "bkt".into(),
+        source_key: "k".into(),
+        source_version_id,
+        ..Default::default()
+    };
+    s.upload_part_copy(&bob(), "bobs", "m", &upload, 1, part_copy(None))
+        .await
+        .unwrap();
+    denied(
+        s.upload_part_copy(&bob(), "bobs", "m", &upload, 1, part_copy(Some(old)))
+            .await
+            .map(drop),
+    );
 }
