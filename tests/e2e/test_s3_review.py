@@ -477,3 +477,23 @@ def test_delete_objects_honours_or_refuses_per_object_conditions(server, s3):
             s3.delete_objects(Bucket="conds", Delete={"Objects": [{"Key": "k", **condition}]})
         assert error_code(e) == "NotImplemented"
     assert s3.get_object(Bucket="conds", Key="k")["Body"].read() == b"x"
+
+
+def test_recreating_ones_own_bucket_resets_its_acl_as_us_east_1_does(server, s3):
+    all_users = "http://acs.amazonaws.com/groups/global/AllUsers"
+
+    def public(bucket):
+        grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
+        return any(g["Grantee"].get("URI") == all_users for g in grants)
+
+    s3.create_bucket(Bucket="again", ACL="public-read")
+    assert public("again")
+    # A repeated CreateBucket succeeds and the bucket gets the ACL it asks for...
+    s3.create_bucket(Bucket="again")
+    assert not public("again")
+    s3.create_bucket(Bucket="again", ACL="public-read")
+    assert public("again")
+    # ...while its contents stay.
+    s3.put_object(Bucket="again", Key="k", Body=b"v")
+    s3.create_bucket(Bucket="again")
+    assert s3.get_object(Bucket="again", Key="k")["Body"].read() == b"v"

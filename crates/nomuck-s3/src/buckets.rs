@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 use nomuck_meta::ObjectSummary;
-use nomuck_storage::{ListFrom, ListObjectsRequest, ListVersionsRequest, Storage};
+use nomuck_storage::{ListFrom, ListObjectsRequest, ListVersionsRequest, RequestedAcl, Storage};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::error::S3Error;
@@ -124,14 +124,30 @@ pub async fn create_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
         ),
     };
     match s
-        .create_bucket_with(&req.caller, &bucket, region.as_deref(), acl, ownership)
+        .create_bucket_with(
+            &req.caller,
+            &bucket,
+            region.as_deref(),
+            acl.clone(),
+            ownership,
+        )
         .await
     {
         Ok(_) => {}
-        // us-east-1 answers a repeated CreateBucket by its owner with success, leaving
-        // the bucket as it is; every other region says BucketAlreadyOwnedByYou.
+        // us-east-1 answers a repeated CreateBucket by its owner with success and
+        // resets the bucket's ACL to the one asked for (private when none is); every
+        // other region says BucketAlreadyOwnedByYou.
         Err(nomuck_storage::StorageError::BucketAlreadyOwnedByYou(_))
-            if req.ctx.server_region == "us-east-1" => {}
+            if req.ctx.server_region == "us-east-1" =>
+        {
+            let asked = acl.is_some();
+            let acl = acl.unwrap_or(RequestedAcl::Canned(nomuck_policy::CannedAcl::Private));
+            match s.put_bucket_acl(&req.caller, &bucket, acl).await {
+                // With ACLs disabled there is no ACL to reset.
+                Err(nomuck_storage::StorageError::AclNotSupported) if !asked => {}
+                other => other.map_err(storage_error)?,
+            }
+        }
         Err(e) => return Err(storage_error(e)),
     }
     let mut response = reply::empty(StatusCode::OK);

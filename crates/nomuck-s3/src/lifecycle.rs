@@ -90,13 +90,54 @@ fn parse_filter(rule: &Element) -> Result<Filter, S3Error> {
     }
 }
 
+/// The storage classes a lifecycle transition may name in S3.
+const TRANSITION_CLASSES: &[&str] = &[
+    "GLACIER",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+];
+
+/// A `<Transition>` (`days_name` = `Days`) or `<NoncurrentVersionTransition>`
+/// (`NoncurrentDays`) as S3 validates it: a known storage class and exactly one time.
+fn validate_transition(t: &Element, days_name: &str) -> Result<(), S3Error> {
+    let class = t.child_text("StorageClass").map(str::trim);
+    if !class.is_some_and(|c| TRANSITION_CLASSES.contains(&c)) {
+        return Err(
+            S3Error::invalid_argument().with_message("Invalid storage class in a transition")
+        );
+    }
+    let days: Option<u32> = number(t, days_name)?;
+    let date = match (days_name, t.child_text("Date")) {
+        ("Days", Some(text)) => Some(parse_date(text)?),
+        _ => None,
+    };
+    match (days, date) {
+        (Some(_), None) | (None, Some(_)) => Ok(()),
+        _ => Err(malformed()),
+    }
+}
+
 fn parse_rule(e: &Element, n: usize) -> Result<Rule, S3Error> {
     let enabled = match e.child_text("Status").map(str::trim) {
         Some("Enabled") => true,
         Some("Disabled") => false,
         _ => return Err(malformed()),
     };
-    if e.child("Transition").is_some() || e.child("NoncurrentVersionTransition").is_some() {
+    // A transition is refused as not built, but only once it is valid: a malformed
+    // one gets the error S3 would give it, so a client learns what is wrong first.
+    let transitions = e.children_named("Transition").map(|t| (t, "Days"));
+    let noncurrent = e
+        .children_named("NoncurrentVersionTransition")
+        .map(|t| (t, "NoncurrentDays"));
+    let mut any_transition = false;
+    for (t, days_name) in transitions.chain(noncurrent) {
+        validate_transition(t, days_name)?;
+        any_transition = true;
+    }
+    if any_transition {
         return Err(S3Error::not_implemented()
             .with_message("Transitions are not supported: nomuck has a single storage class"));
     }
@@ -328,6 +369,33 @@ mod tests {
             )),
             "NotImplemented"
         );
+        // An invalid transition gets S3's error, not NotImplemented.
+        for (transition, expected) in [
+            (
+                "<Transition><Date>1970-08-23T00:55:27Z</Date><StorageClass>GLACIER</StorageClass></Transition>",
+                "InvalidArgument",
+            ),
+            (
+                "<Transition><Days>1</Days><StorageClass>PLATINUM</StorageClass></Transition>",
+                "InvalidArgument",
+            ),
+            (
+                "<Transition><StorageClass>GLACIER</StorageClass></Transition>",
+                "MalformedXML",
+            ),
+            (
+                "<NoncurrentVersionTransition><StorageClass>GLACIER</StorageClass></NoncurrentVersionTransition>",
+                "MalformedXML",
+            ),
+        ] {
+            assert_eq!(
+                code(&rule(&format!(
+                    "<Prefix/><Status>Enabled</Status>{transition}"
+                ))),
+                expected,
+                "{transition}"
+            );
+        }
         assert_eq!(code("<LifecycleConfiguration/>"), "MalformedXML");
     }
 }
