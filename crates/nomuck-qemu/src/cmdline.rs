@@ -136,12 +136,17 @@ pub struct VmSpec {
     pub memory_mib: u32,
     pub machine: Machine,
     pub accel: Accel,
+    /// Firmware image instead of QEMU's default (`-bios`), e.g. UEFI for cloud images.
+    pub firmware: Option<PathBuf>,
     /// `None` boots the machine's firmware only (tests; images with a bootloader).
     pub kernel: Option<KernelBoot>,
     /// The instance's root disk: its qcow2 overlay (see [`create_overlay`]).
     pub root_disk: Option<PathBuf>,
     pub user_net: Option<UserNet>,
     pub private_nic: Option<PrivateNic>,
+    /// Start with the vCPUs stopped (`-S`, run state `prelaunch`) until `cont`, so a
+    /// caller can connect to the event stream before the guest runs one instruction.
+    pub start_paused: bool,
 }
 
 impl VmSpec {
@@ -184,6 +189,12 @@ impl VmSpec {
         ]));
         a.push("-serial").push("chardev:console");
         a.push("-pidfile").push(dir.pidfile());
+        if self.start_paused {
+            a.push("-S");
+        }
+        if let Some(firmware) = &self.firmware {
+            a.push("-bios").push(firmware);
+        }
         if let Some(k) = &self.kernel {
             a.push("-kernel").push(&k.kernel);
             if let Some(initrd) = &k.initrd {
@@ -354,10 +365,12 @@ mod tests {
             memory_mib: 256,
             machine: Machine::Microvm,
             accel: Accel::Tcg,
+            firmware: None,
             kernel: None,
             root_disk: None,
             user_net: None,
             private_nic: None,
+            start_paused: false,
         }
     }
 
@@ -401,6 +414,18 @@ mod tests {
         assert!(values(&a, "-netdev").is_empty(), "no network unless asked");
         assert!(values(&a, "-drive").is_empty());
         assert!(values(&a, "-kernel").is_empty());
+        assert!(values(&a, "-bios").is_empty());
+        assert!(!a.contains(&"-S".to_string()));
+    }
+
+    #[test]
+    fn firmware_and_start_paused() {
+        let mut s = spec();
+        s.firmware = Some("/usr/share/ovmf/OVMF.fd".into());
+        s.start_paused = true;
+        let a = strings(s.args(&dir()));
+        assert_eq!(values(&a, "-bios"), ["/usr/share/ovmf/OVMF.fd"]);
+        assert!(a.contains(&"-S".to_string()));
     }
 
     #[test]
