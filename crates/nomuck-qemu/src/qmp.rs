@@ -192,17 +192,22 @@ struct Pending {
 }
 
 struct Inner {
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    /// Whole request lines to the writer task. Handing a line over is atomic, so a
+    /// command future dropped half-way (a caller's timeout) never leaves half a
+    /// request on the socket.
+    requests: mpsc::UnboundedSender<Vec<u8>>,
     pending: Arc<Mutex<Pending>>,
     next_id: AtomicU64,
     reader: JoinHandle<()>,
+    writer: JoinHandle<()>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The reader holds the socket's read half; stopping it closes the socket, which
-        // is what a crashed nomuck looks like to QEMU (it then accepts the next client).
+        // The tasks hold the socket's halves; stopping them closes the socket, which is
+        // what a crashed nomuck looks like to QEMU (it then accepts the next client).
         self.reader.abort();
+        self.writer.abort();
     }
 }
 
@@ -250,12 +255,15 @@ impl QmpClient {
         }));
         let (tx, rx) = mpsc::unbounded_channel();
         let reader = tokio::spawn(read_loop(read, pending.clone(), tx));
+        let (requests, lines) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_loop(writer, lines));
         let client = QmpClient {
             inner: Arc::new(Inner {
-                writer: tokio::sync::Mutex::new(writer),
+                requests,
                 pending,
                 next_id: AtomicU64::new(1),
                 reader,
+                writer,
             }),
         };
         tokio::time::timeout(HANDSHAKE_TIMEOUT, client.execute("qmp_capabilities", None))
@@ -282,16 +290,8 @@ impl QmpClient {
         }
         let mut line = request.to_string().into_bytes();
         line.push(b'\n');
-        let written = self.inner.writer.lock().await.write_all(&line).await;
-        if let Err(e) = written {
-            self.inner
-                .pending
-                .lock()
-                .expect("pending lock")
-                .waiting
-                .remove(&id);
-            return Err(QmpError::Disconnected(e.to_string()));
-        }
+        // A failed hand-over means the writer stopped; the reader then fails `rx`.
+        let _ = self.inner.requests.send(line);
         rx.await
             .unwrap_or_else(|_| Err(QmpError::Disconnected("reader stopped".to_owned())))
     }
@@ -357,6 +357,17 @@ impl QmpClient {
             .expect("pending lock")
             .closed
             .is_some()
+    }
+}
+
+async fn write_loop(mut writer: OwnedWriteHalf, mut lines: mpsc::UnboundedReceiver<Vec<u8>>) {
+    while let Some(line) = lines.recv().await {
+        if let Err(e) = writer.write_all(&line).await {
+            // Dropping the write half shuts the socket down for writing; QEMU then
+            // closes its end and the reader fails every waiting command.
+            tracing::debug!(error = %e, "QMP write failed");
+            return;
+        }
     }
 }
 
