@@ -253,8 +253,20 @@ impl QemuProcess {
     }
 }
 
+impl Drop for QemuProcess {
+    fn drop(&mut self) {
+        // An exited child nobody waited for would stay a zombie while nomuck runs.
+        if self.exit.get().is_none() && self.has_exited() {
+            self.reap();
+        }
+    }
+}
+
 /// A running QEMU and its QMP session. Dropping a `Vm` closes the session only: the
-/// guest keeps running and [`Vm::attach`] finds it again.
+/// guest keeps running and [`Vm::attach`] finds it again. While this nomuck runs, QEMU
+/// is its child: keep one handle per guest and end with [`Vm::wait_exit`],
+/// [`Vm::kill`] or [`Vm::powerdown`] (which reap it), or a guest that exits after its
+/// last handle was dropped stays a zombie until nomuck exits.
 pub struct Vm {
     dir: InstanceDir,
     process: QemuProcess,
@@ -348,7 +360,10 @@ impl Vm {
 
     /// Re-attaches to the QEMU that owns `dir` (after a nomuck restart): `Ok(None)`
     /// when no live QEMU owns it. An owned QEMU whose QMP socket does not answer is an
-    /// error; the caller may then [`QemuProcess::find`] and kill it.
+    /// error; the caller may then [`QemuProcess::find`] and kill it. QEMU serves one
+    /// QMP session at a time, so attaching while another session is open (a second
+    /// handle in this process) times out after [`crate::qmp::HANDSHAKE_TIMEOUT`]; a
+    /// killed nomuck's session is closed by the kernel and does not get in the way.
     pub async fn attach(dir: &InstanceDir) -> Result<Option<Vm>, VmError> {
         let Some(process) = QemuProcess::find(dir)? else {
             return Ok(None);
@@ -480,14 +495,16 @@ async fn connect_when_ready(
     }
 }
 
-/// Whether a `/proc/PID/cmdline` is a `qemu-system-*` started with `-pidfile pidfile`.
+/// Whether a `/proc/PID/cmdline` is a QEMU started with `-pidfile pidfile`. The exact
+/// pid file argument is what identifies the instance; the program name only needs to
+/// start with `qemu` (`qemu-system-x86_64` on Debian, `qemu-kvm` on RHEL).
 pub(crate) fn is_qemu_for(cmdline: &[u8], pidfile: &Path) -> bool {
     let mut args = cmdline.split(|&b| b == 0);
     let Some(argv0) = args.next() else {
         return false;
     };
     let exe = argv0.rsplit(|&b| b == b'/').next().unwrap_or_default();
-    if !exe.starts_with(b"qemu-system-") {
+    if !exe.starts_with(b"qemu") {
         return false;
     }
     let want = pidfile.as_os_str().as_bytes();
@@ -575,6 +592,8 @@ mod tests {
         assert!(is_qemu_for(&ours, pf));
         let relative_exe = cmdline(&["qemu-system-x86_64", "-pidfile", "/d/i-1/qemu.pid"]);
         assert!(is_qemu_for(&relative_exe, pf));
+        let rhel = cmdline(&["/usr/libexec/qemu-kvm", "-pidfile", "/d/i-1/qemu.pid"]);
+        assert!(is_qemu_for(&rhel, pf));
         for theirs in [
             cmdline(&["/usr/bin/qemu-system-x86_64", "-pidfile", "/d/i-2/qemu.pid"]),
             cmdline(&[
@@ -583,6 +602,12 @@ mod tests {
                 "/d/i-1/qemu.pid.old",
             ]),
             cmdline(&["/bin/sleep", "-pidfile", "/d/i-1/qemu.pid"]),
+            cmdline(&[
+                "/bin/sh",
+                "/usr/bin/qemu-system-x86_64",
+                "-pidfile",
+                "/d/i-1/qemu.pid",
+            ]),
             cmdline(&["/usr/bin/qemu-system-x86_64", "-name", "/d/i-1/qemu.pid"]),
             Vec::new(), // a zombie's cmdline
         ] {

@@ -300,6 +300,15 @@ async fn a_pid_file_pointing_elsewhere_is_refused() {
     std::fs::write(mine.pidfile(), "not a pid").unwrap();
     assert!(Vm::attach(&mine).await.unwrap().is_none());
     assert_eq!(vm.state().await.unwrap(), VmState::Running);
+
+    // Without its pid file (QEMU not yet written it) a QEMU is still found by its
+    // command line, so it can never be mistaken for absent and launched twice.
+    // (QEMU serves one QMP session at a time: the old one goes first.)
+    std::fs::remove_file(other.pidfile()).unwrap();
+    let pid = vm.pid();
+    drop(vm);
+    let vm = Vm::attach(&other).await.unwrap().expect("found by /proc");
+    assert_eq!(vm.pid(), pid);
     assert_eq!(vm.kill().await, Exit::Signal(libc::SIGKILL));
 }
 
