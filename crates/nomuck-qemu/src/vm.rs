@@ -326,19 +326,29 @@ impl Vm {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|e| VmError::Io {
+        let mut child = cmd.spawn().map_err(|e| VmError::Io {
             what: format!("starting {}", qemu.display()),
             source: e,
         })?;
         let pid = child.id() as i32;
         // Our child cannot be recycled before we reap it, so this pidfd is surely it.
-        // From here on the std handle is not needed: the pidfd waits and reaps.
+        let process = match pidfd_open(pid)
+            .map_err(|e| VmError::Io {
+                what: format!("pidfd_open({pid})"),
+                source: e,
+            })
+            .and_then(|fd| QemuProcess::from_pidfd(pid, fd))
+        {
+            Ok(p) => p,
+            Err(e) => {
+                // Not supervisable: kill it rather than leave it running untracked.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        // From here on the pidfd waits and reaps; the std handle is not needed.
         drop(child);
-        let fd = pidfd_open(pid).map_err(|e| VmError::Io {
-            what: format!("pidfd_open({pid})"),
-            source: e,
-        })?;
-        let process = QemuProcess::from_pidfd(pid, fd)?;
         match connect_when_ready(&process, &socket, START_TIMEOUT).await {
             Ok((qmp, events)) => Ok(Vm {
                 dir: dir.clone(),
