@@ -58,15 +58,16 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         let Some(pid) = self.pid else { return };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            return;
-        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let dir = self.dir.as_os_str().as_encoded_bytes();
-        if cmdline.windows(dir.len()).any(|w| w == dir) {
-            // SAFETY: plain syscalls on a pid we verified just now.
-            unsafe {
+        // SAFETY: plain syscalls on a pid we verified just now; waitpid only reaps
+        // our own child (an exited QEMU is a zombie with an empty command line).
+        unsafe {
+            if cmdline.windows(dir.len()).any(|w| w == dir) {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
+            } else {
+                libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
             }
         }
     }
@@ -262,6 +263,69 @@ async fn guest_outlives_its_supervisor_and_is_reattached() {
     assert_eq!(vm.state().await.unwrap(), VmState::Gone);
     assert!(Vm::attach(&dir).await.unwrap().is_none());
     assert!(!dir.pidfile().exists() && !dir.qmp_socket().exists());
+}
+
+/// Not a test on its own: the "nomuck" that [`kill_9_of_the_supervisor_group_spares_the_guest`]
+/// starts and kills. It launches a guest, prints its pid and waits to be killed.
+#[tokio::test]
+async fn supervisor_helper() {
+    let Some(dir) = std::env::var_os("NOMUCK_QEMU_HELPER_DIR") else {
+        return;
+    };
+    let qemu = tool("qemu-system-x86_64").unwrap();
+    let dir = InstanceDir::new(Path::new(&dir)).unwrap();
+    let vm = Vm::launch(&qemu, &spec("i-orphan"), &dir).await.unwrap();
+    println!("QEMU_PID={}", vm.pid());
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+/// The real thing: the supervising process and its whole process group die by
+/// SIGKILL (as `kill -9` of nomuck, or Ctrl-C's group signal); the guest lives on, in
+/// its own session, and a new supervisor attaches to it.
+#[tokio::test]
+async fn kill_9_of_the_supervisor_group_spares_the_guest() {
+    let Some(_qemu) = tool("qemu-system-x86_64") else {
+        return;
+    };
+    let _one = ONE_GUEST.lock().await;
+    // The orphaned QEMU is re-parented to us rather than to PID 1, so this test can
+    // reap it (some container inits never reap orphans).
+    // SAFETY: prctl with integer arguments.
+    assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) }, 0);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = InstanceDir::new(tmp.path()).unwrap();
+    let mut guard = Guard::new(dir.path());
+
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let mut helper = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "supervisor_helper", "--nocapture"])
+        .env("NOMUCK_QEMU_HELPER_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(helper.stdout.take().unwrap());
+    let pid: i32 = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("QEMU_PID=").map(|p| p.parse().unwrap()))
+        .expect("the helper launched a guest");
+    guard.pid = Some(pid);
+    // SAFETY: signals our own child's process group.
+    unsafe { libc::kill(-(helper.id() as i32), libc::SIGKILL) };
+    helper.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        alive(pid),
+        "the guest died with its supervisor's process group"
+    );
+
+    let vm = Vm::attach(&dir).await.unwrap().expect("re-attached");
+    assert_eq!(vm.pid(), pid);
+    assert_eq!(vm.state().await.unwrap(), VmState::Running);
+    assert_eq!(vm.kill().await, Exit::Signal(libc::SIGKILL));
+    assert!(!alive(pid));
 }
 
 /// A pid file whose pid is not this instance's QEMU (a recycled pid, another
