@@ -15,6 +15,7 @@ mod elf;
 mod kernel;
 mod modules;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,6 +34,31 @@ const INITTAB: &str = include_str!("../assets/inittab");
 /// logs (and what GetConsoleOutput will show); `panic=-1` turns a panic into
 /// a reboot, which QEMU run with `-no-reboot` reports as the guest stopping.
 pub const CMDLINE_HINT: &str = "console=ttyS0 panic=-1";
+
+/// Kernel arguments a guest run under TCG (software emulation) needs too.
+/// `-M microvm` has no HPET or PM timer, so the kernel calibrates the TSC
+/// against the PIT, which fails when the host is busy, and then boot hangs
+/// ("tsc: Marking TSC unstable"). Giving the frequency skips calibration; under
+/// TCG the guest's TSC follows the host's, so the host's frequency keeps guest
+/// time right (2 GHz when the host does not say).
+pub fn tcg_cmdline_extra() -> String {
+    let mhz = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("cpu MHz")?
+                    .split(':')
+                    .nth(1)?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+        });
+    let khz = mhz
+        .filter(|m| *m >= 100.0)
+        .map_or(2_000_000, |m| (m * 1000.0) as u64);
+    format!("tsc_early_khz={khz}")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuestError {
@@ -81,6 +107,7 @@ impl Default for Options {
                 "zlib1g",
                 "libtomcrypt1",
                 "libtommath1",
+                "libgmp10",
             ]
             .map(String::from)
             .to_vec(),
@@ -112,7 +139,9 @@ pub struct Manifest {
     /// Modules in the order init loads them.
     pub modules: Vec<String>,
     pub vmlinux_sha256: String,
+    pub vmlinux_bytes: u64,
     pub initramfs_sha256: String,
+    pub initramfs_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -139,8 +168,10 @@ pub fn build_default(work_dir: &Path, options: &Options) -> Result<GuestImage, G
     if let Some(manifest) = read_manifest(&manifest_path)
         && manifest.packages == packages
         && manifest.recipe == recipe
-        && sha256_file(&vmlinux).ok().as_ref() == Some(&manifest.vmlinux_sha256)
-        && sha256_file(&initramfs_path).ok().as_ref() == Some(&manifest.initramfs_sha256)
+        // Sizes, not hashes: rehashing 70 MB on every check is slow in debug
+        // builds, and the outputs are only ever replaced whole (rename).
+        && file_len(&vmlinux) == Some(manifest.vmlinux_bytes)
+        && file_len(&initramfs_path) == Some(manifest.initramfs_bytes)
     {
         return Ok(GuestImage {
             vmlinux,
@@ -175,7 +206,9 @@ pub fn build_default(work_dir: &Path, options: &Options) -> Result<GuestImage, G
         kernel_version: kernel_version.clone(),
         modules: modules.iter().map(|m| m.name.clone()).collect(),
         vmlinux_sha256: hex::encode(Sha256::digest(&vmlinux_bytes)),
+        vmlinux_bytes: vmlinux_bytes.len() as u64,
         initramfs_sha256: hex::encode(Sha256::digest(&initramfs_bytes)),
+        initramfs_bytes: initramfs_bytes.len() as u64,
     };
     write_atomic(&vmlinux, &vmlinux_bytes)?;
     write_atomic(&initramfs_path, &initramfs_bytes)?;
@@ -208,8 +241,8 @@ fn read_manifest(path: &Path) -> Option<Manifest> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    Ok(hex::encode(Sha256::digest(std::fs::read(path)?)))
+fn file_len(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), GuestError> {
@@ -237,19 +270,42 @@ fn run(command: &mut Command) -> Result<String, GuestError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `apt-cache show` of the candidate version: the value of `field`.
-fn candidate_field(package: &str, field: &str) -> Result<String, GuestError> {
-    let text = run(Command::new("apt-cache").args(["show", "--no-all-versions", package]))?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(": "))
-        .map(str::to_owned)
-        .ok_or_else(|| GuestError::Format(format!("apt-cache show {package}: no {field} field")))
+/// `apt-cache show` of the candidate versions, one call for all (each call
+/// loads the package lists): for each package, its fields.
+fn candidates(packages: &[String]) -> Result<Vec<BTreeMap<String, String>>, GuestError> {
+    let text = run(Command::new("apt-cache")
+        .args(["show", "--no-all-versions"])
+        .args(packages))?;
+    let stanzas: Vec<BTreeMap<String, String>> = text
+        .split("\n\n")
+        .map(|stanza| {
+            stanza
+                .lines()
+                .filter_map(|line| line.split_once(": "))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect::<BTreeMap<_, _>>()
+        })
+        .filter(|fields| fields.contains_key("Package"))
+        .collect();
+    packages
+        .iter()
+        .map(|name| {
+            stanzas
+                .iter()
+                .find(|f| f.get("Package") == Some(name))
+                .cloned()
+                .ok_or_else(|| {
+                    GuestError::Format(format!("apt-cache show: no candidate for {name}"))
+                })
+        })
+        .collect()
 }
 
 /// The exact packages and versions the image will be made from.
 fn resolve_versions(options: &Options) -> Result<Vec<(String, String)>, GuestError> {
     // The meta package only depends on the versioned kernel package, which holds the files.
-    let depends = candidate_field(&options.kernel_package, "Depends")?;
+    let meta = candidates(std::slice::from_ref(&options.kernel_package))?.remove(0);
+    let depends = meta.get("Depends").cloned().unwrap_or_default();
     let kernel = depends
         .split([',', '|'])
         .map(|d| d.split_whitespace().next().unwrap_or_default())
@@ -267,10 +323,15 @@ fn resolve_versions(options: &Options) -> Result<Vec<(String, String)>, GuestErr
         options.dropbear_package.clone(),
     ];
     names.extend(options.library_packages.iter().cloned());
+    let fields = candidates(&names)?;
     names
         .into_iter()
-        .map(|name| {
-            let version = candidate_field(&name, "Version")?;
+        .zip(fields)
+        .map(|(name, fields)| {
+            let version = fields
+                .get("Version")
+                .cloned()
+                .ok_or_else(|| GuestError::Format(format!("apt-cache show {name}: no Version")))?;
             Ok((name, version))
         })
         .collect()

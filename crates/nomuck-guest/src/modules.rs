@@ -30,13 +30,12 @@ pub fn index(dir: &Path) -> Result<BTreeMap<String, PathBuf>, GuestError> {
             let path = entry.map_err(|e| GuestError::io(&dir, e))?.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if let Some(file) = path.file_name().and_then(|f| f.to_str()) {
-                if let Some(name) = file
+            } else if let Some(file) = path.file_name().and_then(|f| f.to_str())
+                && let Some(name) = file
                     .strip_suffix(".ko")
                     .or_else(|| file.strip_suffix(".ko.xz"))
-                {
-                    found.insert(canonical(name), path);
-                }
+            {
+                found.insert(canonical(name), path);
             }
         }
     }
