@@ -117,6 +117,80 @@ fn rebuild_is_skipped_while_package_versions_are_unchanged() {
     assert_eq!(&vmlinux[..4], b"\x7fELF");
 }
 
+#[test]
+fn initramfs_is_what_busybox_cpio_reads() {
+    if !qemu_tests_enabled() {
+        return;
+    }
+    let image = image();
+    // An independent newc reader: busybox's cpio, from the cached package.
+    let debs = work_dir().join("debs");
+    let deb_dir = std::fs::read_dir(&debs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("busybox-static_")
+        })
+        .expect("busybox-static was downloaded");
+    let deb = std::fs::read_dir(&deb_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let unpacked = tempfile::tempdir().unwrap();
+    assert!(
+        Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(unpacked.path())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let listing = Command::new(unpacked.path().join("bin/busybox"))
+        .args(["cpio", "-t"])
+        .stdin(std::fs::File::open(&image.initramfs).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    let names: Vec<String> = String::from_utf8(listing.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let module_dir = format!("lib/modules/{}", image.kernel_version);
+    let mut expected: Vec<String> = [
+        "init",
+        "dev/console",
+        "bin/busybox",
+        "etc/init.d/rcS",
+        "usr/sbin/dropbear",
+        "lib64/ld-linux-x86-64.so.2",
+        "lib/x86_64-linux-gnu/libc.so.6",
+        "lib/x86_64-linux-gnu/libtomcrypt.so.1",
+    ]
+    .map(String::from)
+    .to_vec();
+    expected.extend(
+        image
+            .manifest
+            .modules
+            .iter()
+            .map(|m| format!("{module_dir}/{m}.ko")),
+    );
+    for name in &expected {
+        assert!(names.contains(name), "{name} missing from {names:?}");
+    }
+}
+
 /// Kills QEMU when the test ends, however it ends; on failure shows the
 /// end of the serial console, which is what says why.
 struct Qemu(Child, PathBuf);
