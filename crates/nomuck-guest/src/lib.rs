@@ -29,6 +29,7 @@ const RC_S: &str = include_str!("../assets/rcS");
 /// udhcpc's event script: applies a lease to the interface.
 const UDHCPC_SCRIPT: &str = include_str!("../assets/udhcpc.script");
 const INITTAB: &str = include_str!("../assets/inittab");
+const POWER_BUTTON: &str = "#!/bin/sh\n# The ACPI power button was pressed: shut down as `poweroff` does.\nexec poweroff\n";
 
 /// Kernel command line the image expects: the serial console is where init
 /// logs (and what GetConsoleOutput will show); `panic=-1` turns a panic into
@@ -113,7 +114,9 @@ impl Default for Options {
             .to_vec(),
             // virtio_mmio for -M microvm, virtio_pci for -M pc/q35; ext4 and
             // its checksum for a root disk (ext4 asks for crc32c by name,
-            // which a system without modprobe cannot load on demand).
+            // which a system without modprobe cannot load on demand); the
+            // ACPI power button and evdev, so that busybox acpid sees QEMU's
+            // system_powerdown and powers off.
             modules: [
                 "virtio_mmio",
                 "virtio_pci",
@@ -121,6 +124,8 @@ impl Default for Options {
                 "virtio_blk",
                 "crc32c_generic",
                 "ext4",
+                "button",
+                "evdev",
             ]
             .map(String::from)
             .to_vec(),
@@ -229,7 +234,7 @@ pub fn build_default(work_dir: &Path, options: &Options) -> Result<GuestImage, G
 fn recipe_hash(options: &Options) -> String {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION"));
-    for part in [RC_S, UDHCPC_SCRIPT, INITTAB] {
+    for part in [RC_S, UDHCPC_SCRIPT, INITTAB, POWER_BUTTON] {
         h.update(part);
         h.update([0]);
     }
@@ -510,6 +515,11 @@ fn initramfs(
     w.file("etc/group", 0o644, b"root:x:0:\n").map_err(io)?;
     // dropbear refuses users whose shell is not listed here.
     w.file("etc/shells", 0o644, b"/bin/sh\n").map_err(io)?;
+    // busybox acpid runs this on the power button (QEMU's system_powerdown).
+    w.dir("etc/acpi", 0o755).map_err(io)?;
+    w.dir("etc/acpi/PWRF", 0o755).map_err(io)?;
+    w.file("etc/acpi/PWRF/00000080", 0o755, POWER_BUTTON.as_bytes())
+        .map_err(io)?;
     w.file("usr/sbin/dropbear", 0o755, &dropbear).map_err(io)?;
     for (path, data) in &libraries {
         w.file(path, 0o755, data).map_err(io)?;

@@ -233,10 +233,7 @@ fn write_metadata_service(dir: &Path) -> PathBuf {
     std::fs::write(
         latest.join("user-data"),
         "#!/bin/sh\n\
-         echo \"USER-DATA-MARKER host=$(hostname) disk=$(cat /mnt/hello)\"\n\
-         # The test connects here when it has seen enough; then the guest powers off.\n\
-         nc -l -p 2222 > /dev/null\n\
-         poweroff\n",
+         echo \"USER-DATA-MARKER host=$(hostname) disk=$(cat /mnt/hello)\"\n",
     )
     .unwrap();
     let script = dir.join("imds.sh");
@@ -269,6 +266,31 @@ esac
     )
     .unwrap();
     script
+}
+
+/// Sends `system_powerdown` over QMP (greeting, capabilities, command).
+fn qmp_powerdown(socket: &Path) {
+    use std::io::BufRead;
+    let stream = std::os::unix::net::UnixStream::connect(socket).expect("connect to QMP");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.contains("QMP"), "{line}");
+    for command in ["qmp_capabilities", "system_powerdown"] {
+        writeln!(writer, r#"{{"execute":"{command}"}}"#).unwrap();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line.contains("\"return\"") || line.contains("\"error\"") {
+                break; // events may come before the answer
+            }
+        }
+        assert!(line.contains("\"return\""), "{command}: {line}");
+    }
 }
 
 fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
@@ -324,7 +346,8 @@ fn boots_under_microvm_and_configures_itself_from_metadata() {
         .unwrap();
     assert!(mkfs.success());
     let console = dir.path().join("console.log");
-    let (ssh_port, poweroff_port) = (free_port(), free_port());
+    let ssh_port = free_port();
+    let qmp_path = dir.path().join("qmp.sock");
 
     let started = Instant::now();
     let child = Command::new("qemu-system-x86_64")
@@ -355,7 +378,7 @@ fn boots_under_microvm_and_configures_itself_from_metadata() {
         .arg("-netdev")
         .arg(format!(
             "user,id=n0,restrict=on,net=169.254.0.0/16,host=169.254.0.2,dhcpstart=169.254.0.15,\
-             hostfwd=tcp:127.0.0.1:{ssh_port}-:22,hostfwd=tcp:127.0.0.1:{poweroff_port}-:2222,\
+             hostfwd=tcp:127.0.0.1:{ssh_port}-:22,\
              guestfwd=tcp:169.254.169.254:80-cmd:/bin/sh {}",
             imds.display()
         ))
@@ -363,6 +386,8 @@ fn boots_under_microvm_and_configures_itself_from_metadata() {
         .arg("-drive")
         .arg(format!("id=d0,file={},format=raw,if=none", disk.display()))
         .args(["-device", "virtio-blk-device,drive=d0"])
+        .arg("-qmp")
+        .arg(format!("unix:{},server=on,wait=off", qmp_path.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("qemu.err")).unwrap())
@@ -432,11 +457,9 @@ fn boots_under_microvm_and_configures_itself_from_metadata() {
         "{requests}"
     );
 
-    // Asked from inside (user-data runs `poweroff`), the guest stops and QEMU exits cleanly.
-    TcpStream::connect(("127.0.0.1", poweroff_port))
-        .unwrap()
-        .write_all(b"now\n")
-        .unwrap();
+    // Asked as a host asks (QMP system_powerdown: the ACPI power button), the
+    // guest shuts down through init and QEMU exits cleanly.
+    qmp_powerdown(&qmp_path);
     let mut status = None;
     wait_for(
         "QEMU to exit after poweroff",
