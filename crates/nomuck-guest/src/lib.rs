@@ -162,7 +162,8 @@ pub struct GuestImage {
 }
 
 /// Builds (or reuses) the default guest in `work_dir`, which also caches the
-/// downloaded packages. Needs `apt-get`, `apt-cache` and `dpkg-deb`.
+/// downloaded packages. Needs `apt-get`, `apt-cache` and `dpkg-deb`. One build
+/// per `work_dir` at a time: the caller serializes them.
 pub fn build_default(work_dir: &Path, options: &Options) -> Result<GuestImage, GuestError> {
     std::fs::create_dir_all(work_dir).map_err(|e| GuestError::io(work_dir, e))?;
     let packages = resolve_versions(options)?;

@@ -459,6 +459,7 @@ fn boots_under_microvm_and_configures_itself_from_metadata() {
 
     // Asked as a host asks (QMP system_powerdown: the ACPI power button), the
     // guest shuts down through init and QEMU exits cleanly.
+    let asked = Instant::now();
     qmp_powerdown(&qmp_path);
     let mut status = None;
     wait_for(
@@ -469,6 +470,7 @@ fn boots_under_microvm_and_configures_itself_from_metadata() {
             status.is_some()
         },
     );
+    eprintln!("QEMU exited {:?} after system_powerdown", asked.elapsed());
     assert!(status.unwrap().success(), "qemu exited with {status:?}");
     assert!(log().contains("nomuck-init: powering off"), "{}", log());
 }
