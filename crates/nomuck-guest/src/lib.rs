@@ -461,7 +461,13 @@ fn initramfs(
 ) -> Result<Vec<u8>, GuestError> {
     let busybox = read_in_tree(root, "bin/busybox")?;
     let dropbear = read_in_tree(root, "usr/sbin/dropbear")?;
-    let libraries = shared_libraries(root, &dropbear, "dropbear")?;
+    let dropbearkey = read_in_tree(root, "usr/bin/dropbearkey")?;
+    let mut libraries = shared_libraries(root, &dropbear, "dropbear")?;
+    for library in shared_libraries(root, &dropbearkey, "dropbearkey")? {
+        if !libraries.iter().any(|(path, _)| *path == library.0) {
+            libraries.push(library);
+        }
+    }
     let module_dir = format!("lib/modules/{kernel_version}");
     let load_order: String = modules.iter().map(|m| format!("{}\n", m.name)).collect();
 
@@ -522,6 +528,8 @@ fn initramfs(
     w.file("etc/acpi/PWRF/00000080", 0o755, POWER_BUTTON.as_bytes())
         .map_err(io)?;
     w.file("usr/sbin/dropbear", 0o755, &dropbear).map_err(io)?;
+    w.file("usr/bin/dropbearkey", 0o755, &dropbearkey)
+        .map_err(io)?;
     for (path, data) in &libraries {
         w.file(path, 0o755, data).map_err(io)?;
     }

@@ -173,6 +173,7 @@ fn initramfs_is_what_busybox_cpio_reads() {
         "bin/busybox",
         "etc/init.d/rcS",
         "usr/sbin/dropbear",
+        "usr/bin/dropbearkey",
         "lib64/ld-linux-x86-64.so.2",
         "lib/x86_64-linux-gnu/libc.so.6",
         "lib/x86_64-linux-gnu/libtomcrypt.so.1",
