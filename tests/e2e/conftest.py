@@ -163,3 +163,26 @@ def new_account(srv, name):
     key = json.loads(nomuck(srv.data_dir, "key", "create", name, "--json").stdout)
     assert key["accountId"] == account["accountId"]
     return account["accountId"], key["accessKeyId"], key["secretAccessKey"]
+
+
+def error_code(excinfo):
+    """The AWS error code of a botocore ClientError caught by pytest.raises."""
+    return excinfo.value.response["Error"]["Code"]
+
+
+def policy(*statements):
+    """A bucket policy document of these statements."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@pytest.fixture
+def s3(server):
+    """The admin account's S3 client."""
+    return server.client("s3")
+
+
+@pytest.fixture
+def other(server):
+    """A second account's S3 client and its account id."""
+    account_id, key, secret = new_account(server, "other")
+    return server.client("s3", key, secret), account_id

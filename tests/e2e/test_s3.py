@@ -17,16 +17,9 @@ import botocore.exceptions
 import pytest
 import requests
 
-from conftest import REGION, Server, new_account
+from conftest import REGION, Server, error_code, new_account
 
 
-def error_code(excinfo):
-    return excinfo.value.response["Error"]["Code"]
-
-
-@pytest.fixture
-def s3(server):
-    return server.client("s3")
 
 
 def test_aws_cli_high_level_commands(server, tmp_path):

@@ -7,27 +7,11 @@ import botocore.exceptions
 import pytest
 import requests
 
-from conftest import new_account
+from conftest import error_code, policy
 
 
-def error_code(excinfo):
-    return excinfo.value.response["Error"]["Code"]
 
 
-def policy(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-@pytest.fixture
-def s3(server):
-    return server.client("s3")
-
-
-@pytest.fixture
-def other(server):
-    """A second account's S3 client and its account id."""
-    account_id, key, secret = new_account(server, "other")
-    return server.client("s3", key, secret), account_id
 
 
 def test_public_prefix_policy_reads_anonymously_and_nothing_else(server, s3):

@@ -4,7 +4,6 @@ driven with boto3 and raw SigV4-signed requests against the real binary."""
 
 import base64
 import hashlib
-import json
 import zlib
 
 import botocore.exceptions
@@ -14,15 +13,9 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import REGION, new_account
+from conftest import REGION, error_code, policy
 
 
-def error_code(excinfo):
-    return excinfo.value.response["Error"]["Code"]
-
-
-def policy(*statements):
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 def raw(server, method, path, headers=None, body=b"", keys=None):
@@ -41,15 +34,6 @@ def xml_code(response):
     return text.split("<Code>", 1)[1].split("</Code>", 1)[0] if "<Code>" in text else None
 
 
-@pytest.fixture
-def s3(server):
-    return server.client("s3")
-
-
-@pytest.fixture
-def other(server):
-    account_id, key, secret = new_account(server, "other")
-    return server.client("s3", key, secret), account_id
 
 
 # ---- 1. A request naming a version is authorized as the version action ----
