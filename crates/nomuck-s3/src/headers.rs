@@ -108,15 +108,41 @@ pub fn http_date_millis(value: &str) -> Option<Millis> {
 
 /// `If-*` headers, or the `x-amz-copy-source-if-*` ones with `prefix`.
 /// Unparsable dates are ignored, as HTTP says.
-pub fn conditions(headers: &HeaderMap, prefix: &str) -> Conditions {
-    let get = |name: &str| text(headers, &format!("{prefix}{name}")).map(str::to_owned);
+pub fn conditions(headers: &HeaderMap, names: &ConditionHeaders) -> Conditions {
+    let [
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+    ] = names.0;
+    let get = |name: &str| text(headers, name);
     Conditions {
-        if_match: get("if-match"),
-        if_none_match: get("if-none-match"),
-        if_modified_since: get("if-modified-since").and_then(|d| http_date_millis(&d)),
-        if_unmodified_since: get("if-unmodified-since").and_then(|d| http_date_millis(&d)),
+        if_match: get(if_match).map(str::to_owned),
+        if_none_match: get(if_none_match).map(str::to_owned),
+        if_modified_since: get(if_modified_since).and_then(http_date_millis),
+        if_unmodified_since: get(if_unmodified_since).and_then(http_date_millis),
     }
 }
+
+/// The names of the four conditional headers, fixed per operation: [`conditions`] runs
+/// on every GET and HEAD, so it looks them up without building names per request.
+pub struct ConditionHeaders([&'static str; 4]);
+
+/// `If-Match` and the others, of GET, HEAD and PUT.
+pub const OBJECT_CONDITIONS: ConditionHeaders = ConditionHeaders([
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+]);
+
+/// `x-amz-copy-source-if-match` and the others, of CopyObject and UploadPartCopy.
+pub const COPY_SOURCE_CONDITIONS: ConditionHeaders = ConditionHeaders([
+    "x-amz-copy-source-if-match",
+    "x-amz-copy-source-if-none-match",
+    "x-amz-copy-source-if-modified-since",
+    "x-amz-copy-source-if-unmodified-since",
+]);
 
 /// `Range: bytes=…`. `None` for an absent header or a form S3 ignores (several
 /// ranges, other units), which then serves the whole object as S3 does.
