@@ -108,15 +108,41 @@ pub fn http_date_millis(value: &str) -> Option<Millis> {
 
 /// `If-*` headers, or the `x-amz-copy-source-if-*` ones with `prefix`.
 /// Unparsable dates are ignored, as HTTP says.
-pub fn conditions(headers: &HeaderMap, prefix: &str) -> Conditions {
-    let get = |name: &str| text(headers, &format!("{prefix}{name}")).map(str::to_owned);
+pub fn conditions(headers: &HeaderMap, names: &ConditionHeaders) -> Conditions {
+    let [
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+    ] = names.0;
+    let get = |name: &str| text(headers, name);
     Conditions {
-        if_match: get("if-match"),
-        if_none_match: get("if-none-match"),
-        if_modified_since: get("if-modified-since").and_then(|d| http_date_millis(&d)),
-        if_unmodified_since: get("if-unmodified-since").and_then(|d| http_date_millis(&d)),
+        if_match: get(if_match).map(str::to_owned),
+        if_none_match: get(if_none_match).map(str::to_owned),
+        if_modified_since: get(if_modified_since).and_then(http_date_millis),
+        if_unmodified_since: get(if_unmodified_since).and_then(http_date_millis),
     }
 }
+
+/// The names of the four conditional headers, fixed per operation: [`conditions`] runs
+/// on every GET and HEAD, so it looks them up without building names per request.
+pub struct ConditionHeaders([&'static str; 4]);
+
+/// `If-Match` and the others, of GET, HEAD and PUT.
+pub const OBJECT_CONDITIONS: ConditionHeaders = ConditionHeaders([
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+]);
+
+/// `x-amz-copy-source-if-match` and the others, of CopyObject and UploadPartCopy.
+pub const COPY_SOURCE_CONDITIONS: ConditionHeaders = ConditionHeaders([
+    "x-amz-copy-source-if-match",
+    "x-amz-copy-source-if-none-match",
+    "x-amz-copy-source-if-modified-since",
+    "x-amz-copy-source-if-unmodified-since",
+]);
 
 /// `Range: bytes=…`. `None` for an absent header or a form S3 ignores (several
 /// ranges, other units), which then serves the whole object as S3 does.
@@ -445,6 +471,9 @@ const REFUSED: &[Refused] = &[
     },
 ];
 
+/// What every name in [`REFUSED`] and [`UNKNOWN_CHECKSUMS`] starts with.
+const AMZ_PREFIX: &str = "x-amz-";
+
 /// Checksum headers of algorithms S3 knows and nomuck cannot verify: taken
 /// as headers they would be dropped, and the body stored unchecked.
 const UNKNOWN_CHECKSUMS: &[&str] = &[
@@ -460,6 +489,11 @@ const UNKNOWN_CHECKSUMS: &[&str] = &[
 pub fn refused(operation: &str, headers: &HeaderMap) -> Option<S3Error> {
     for (name, value) in headers {
         let name = name.as_str();
+        // Every refused name is an x-amz- one (a unit test keeps it so): the other
+        // headers of every request (host, authorization, ...) skip the table scans.
+        if !name.starts_with(AMZ_PREFIX) {
+            continue;
+        }
         if UNKNOWN_CHECKSUMS.contains(&name) {
             return Some(not_implemented(
                 name,
@@ -591,6 +625,20 @@ mod tests {
             h.append(*n, HeaderValue::from_static(v));
         }
         refused(op, &h).map(|e| (e.code, e.status.as_u16()))
+    }
+
+    #[test]
+    fn refused_names_all_have_the_prefix_refused_skips_on() {
+        for name in REFUSED
+            .iter()
+            .map(|r| r.header)
+            .chain(UNKNOWN_CHECKSUMS.iter().copied())
+        {
+            assert!(
+                name.starts_with(AMZ_PREFIX),
+                "{name} would never be refused"
+            );
+        }
     }
 
     #[test]

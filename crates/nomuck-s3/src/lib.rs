@@ -209,7 +209,6 @@ impl ServiceApi for S3Api {
                 return reply::error(&ctx, &resource, err, is_head, "Unknown");
             }
         };
-        let resource = target.resource();
         let query: Vec<(String, String)> = head
             .uri
             .query()
@@ -237,7 +236,8 @@ impl ServiceApi for S3Api {
                 response.extensions_mut().insert(Operation(operation));
                 reply::finish(&req.ctx, response)
             }
-            Err(err) => reply::error(&req.ctx, &resource, err, is_head, operation),
+            // Built only for an error: its `format!` is measurable on every small GET.
+            Err(err) => reply::error(&req.ctx, &req.target.resource(), err, is_head, operation),
         };
         // Browsers read the reply of a cross-origin request only with these.
         if let (Some(origin), Some(bucket)) = (req.header("origin"), req.target.bucket())

@@ -106,7 +106,7 @@ pub async fn upload_part_copy(s: &Storage, req: &mut S3Request) -> S3Result {
             .header("x-amz-source-expected-bucket-owner")
             .map(str::to_owned),
         source_range: headers::copy_source_range(&req.head.headers)?,
-        source_conditions: headers::conditions(&req.head.headers, "x-amz-copy-source-"),
+        source_conditions: headers::conditions(&req.head.headers, &headers::COPY_SOURCE_CONDITIONS),
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let out = s

@@ -124,7 +124,7 @@ pub async fn get_object(s: &Arc<Storage>, req: &mut S3Request, head_only: bool) 
         version_id: req.param("versionId").map(str::to_owned),
         range,
         part_number,
-        conditions: headers::conditions(&req.head.headers, ""),
+        conditions: headers::conditions(&req.head.headers, &headers::OBJECT_CONDITIONS),
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let result = if head_only {
@@ -354,7 +354,7 @@ pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
         source_expected_bucket_owner: req
             .header("x-amz-source-expected-bucket-owner")
             .map(str::to_owned),
-        source_conditions: headers::conditions(&req.head.headers, "x-amz-copy-source-"),
+        source_conditions: headers::conditions(&req.head.headers, &headers::COPY_SOURCE_CONDITIONS),
         metadata_directive,
         headers: headers::object_headers(&req.head.headers),
         storage_class: req.header("x-amz-storage-class").map(str::to_owned),

@@ -99,10 +99,16 @@ struct RawObject {
     inline: Option<Vec<u8>>,
 }
 
-const OBJECT_COLS: &str = "SELECT o.id, o.bucket, o.key, o.version_id, o.is_latest, \
-     o.is_delete_marker, o.last_modified, o.owner, o.size, o.etag, o.storage_class, \
-     o.checksum_algorithm, o.checksum_value, o.checksum_type, o.headers, o.tags, o.data_kind, \
-     i.data, o.acl FROM objects o LEFT JOIN object_inline i ON i.object_id = o.id";
+/// The columns [`object_row`] reads, as a literal so that each query is one `concat!`
+/// (a static string) rather than a `format!` on every point lookup.
+macro_rules! object_cols {
+    () => {
+        "SELECT o.id, o.bucket, o.key, o.version_id, o.is_latest, \
+         o.is_delete_marker, o.last_modified, o.owner, o.size, o.etag, o.storage_class, \
+         o.checksum_algorithm, o.checksum_value, o.checksum_type, o.headers, o.tags, o.data_kind, \
+         i.data, o.acl FROM objects o LEFT JOIN object_inline i ON i.object_id = o.id"
+    };
+}
 
 fn object_row(r: &Row<'_>) -> rusqlite::Result<RawObject> {
     Ok(RawObject {
@@ -162,21 +168,42 @@ pub(in crate::sqlite) fn object(
     key: &str,
     version_id: Option<&str>,
 ) -> Result<Option<ObjectVersion>, MetaError> {
-    let tx = c.unchecked_transaction().map_err(db_err)?;
-    let raw = match version_id {
-        None => tx
-            .prepare_cached(&format!(
-                "{OBJECT_COLS} WHERE o.bucket = ?1 AND o.key = ?2 AND o.is_latest = 1"
+    // A single SELECT is a snapshot of its own and carries an inline object's data, so
+    // small objects (the common GET) need no BEGIN/COMMIT; only a segmented object is
+    // read again inside a transaction, so that its segments belong to the row read.
+    match object_raw(c, bucket, key, version_id)? {
+        None => Ok(None),
+        Some(raw) if raw.data_kind == 0 => decode_object(c, raw).map(Some),
+        Some(_) => {
+            let tx = c.unchecked_transaction().map_err(db_err)?;
+            object_raw(&tx, bucket, key, version_id)?
+                .map(|raw| decode_object(&tx, raw))
+                .transpose()
+        }
+    }
+}
+
+fn object_raw(
+    c: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<Option<RawObject>, MetaError> {
+    match version_id {
+        None => c
+            .prepare_cached(concat!(
+                object_cols!(),
+                " WHERE o.bucket = ?1 AND o.key = ?2 AND o.is_latest = 1"
             ))
             .and_then(|mut s| s.query_row([bucket, key], object_row).optional()),
-        Some(v) => tx
-            .prepare_cached(&format!(
-                "{OBJECT_COLS} WHERE o.bucket = ?1 AND o.key = ?2 AND o.version_id = ?3"
+        Some(v) => c
+            .prepare_cached(concat!(
+                object_cols!(),
+                " WHERE o.bucket = ?1 AND o.key = ?2 AND o.version_id = ?3"
             ))
             .and_then(|mut s| s.query_row([bucket, key, v], object_row).optional()),
     }
-    .map_err(db_err)?;
-    raw.map(|raw| decode_object(&tx, raw)).transpose()
+    .map_err(db_err)
 }
 
 pub(in crate::sqlite) fn load_inline(c: &Connection, object_id: i64) -> Result<Vec<u8>, MetaError> {
