@@ -1,7 +1,8 @@
 //! `bridge_stdio` in a real child process, wired the way QEMU's guestfwd wires it:
 //! one socket as its stdin, stdout and stderr. This binary is its own child: run with
 //! `NOMUCK_IMDS_TEST_BRIDGE_TO=<socket>` it is the bridge and nothing else (no test
-//! harness, whose output on stdout would land in the HTTP stream).
+//! harness, whose output on stdout would land in the HTTP stream). The last test boots
+//! the default guest under QEMU with this binary as its guestfwd bridge.
 
 mod common;
 
@@ -37,6 +38,10 @@ fn main() {
         (
             "a_missing_socket_closes_the_guest_connection_silently",
             a_missing_socket_closes_the_guest_connection_silently,
+        ),
+        (
+            "a_real_guest_configures_itself_through_guestfwd",
+            a_real_guest_configures_itself_through_guestfwd,
         ),
     ];
     for (name, test) in tests {
@@ -137,4 +142,128 @@ fn a_missing_socket_closes_the_guest_connection_silently() {
     }
     assert_eq!(out, b"");
     assert!(!child.wait().unwrap().success());
+}
+
+/// Kills QEMU when the test ends, however it ends, and shows the console on failure.
+struct Qemu(Child, std::path::PathBuf);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        if std::thread::panicking() {
+            let console = std::fs::read(&self.1).unwrap_or_default();
+            let tail = &console[console.len().saturating_sub(4000)..];
+            eprintln!("--- guest console ---\n{}", String::from_utf8_lossy(tail));
+        }
+    }
+}
+
+/// The whole path as nomuck will run it: the default guest (nomuck-guest) under QEMU
+/// with nomuck-qemu's command line, `guestfwd` running this binary as the bridge for
+/// each connection, `serve` behind it with tokens required. The guest's init reads
+/// its instance id over IMDSv2, installs the key and runs the user-data.
+fn a_real_guest_configures_itself_through_guestfwd() {
+    use nomuck_qemu::{
+        Accel, GuestFwd, GuestFwdTarget, InstanceDir, KernelBoot, Machine, UserNet, VmSpec,
+    };
+    let have_qemu = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    if !have_qemu {
+        if std::env::var("NOMUCK_SKIP_QEMU_TESTS").as_deref() == Ok("1") {
+            eprintln!(
+                "skipping the guest test: no qemu-system-x86_64 and NOMUCK_SKIP_QEMU_TESTS=1"
+            );
+            return;
+        }
+        panic!("the guest test needs qemu-system-x86_64 (set NOMUCK_SKIP_QEMU_TESTS=1 to skip)");
+    }
+    // Shared with nomuck-guest's own tests: built once, reused while unchanged.
+    let image = nomuck_guest::build_default(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("nomuck-guest"),
+        &nomuck_guest::Options::default(),
+    )
+    .expect("build the default guest");
+
+    let mut f = facts("i-0eeeeeeeeeeeeeeee");
+    f.http_tokens = nomuck_imds::HttpTokens::Required;
+    f.user_data = Some(bytes::Bytes::from_static(
+        b"#!/bin/sh\necho \"USER-DATA-MARKER host=$(hostname)\"\n",
+    ));
+    let server = Server::start(f, TokenKey::random());
+    let dir = tempfile::tempdir().unwrap();
+    let instance_dir = InstanceDir::new(dir.path()).unwrap();
+    let bridge = format!(
+        "env {CHILD_ENV}={} {}",
+        server.socket.display(),
+        std::env::current_exe().unwrap().display()
+    );
+    let spec = VmSpec {
+        name: "i-0eeeeeeeeeeeeeeee".into(),
+        vcpus: 1,
+        memory_mib: 256,
+        machine: Machine::Microvm,
+        accel: Accel::Tcg,
+        firmware: None,
+        kernel: Some(KernelBoot {
+            kernel: image.vmlinux.clone(),
+            initrd: Some(image.initramfs.clone()),
+            cmdline: format!(
+                "{} {}",
+                image.cmdline_hint,
+                nomuck_guest::tcg_cmdline_extra()
+            ),
+        }),
+        root_disk: None,
+        user_net: Some(UserNet {
+            guestfwd: vec![GuestFwd::metadata(GuestFwdTarget::Cmd(bridge))],
+            ..UserNet::default()
+        }),
+        private_nic: None,
+        start_paused: false,
+    };
+    let console = instance_dir.console_log();
+    let child = Command::new("qemu-system-x86_64")
+        .args(spec.args(&instance_dir))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("qemu.err")).unwrap())
+        .spawn()
+        .expect("start qemu-system-x86_64");
+    let mut qemu = Qemu(child, console.clone());
+    let log = || String::from_utf8_lossy(&std::fs::read(&console).unwrap_or_default()).into_owned();
+    let wait_for = |line: &str, timeout: Duration, qemu: &mut Qemu| {
+        let deadline = std::time::Instant::now() + timeout;
+        while !log().contains(line) && std::time::Instant::now() < deadline {
+            if let Some(status) = qemu.0.try_wait().unwrap() {
+                let err = std::fs::read_to_string(dir.path().join("qemu.err")).unwrap_or_default();
+                panic!("qemu exited early ({status}): {err}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for(
+        "nomuck-init: boot finished",
+        Duration::from_secs(180),
+        &mut qemu,
+    );
+    // User-data runs in the background after init's last line, when it was served.
+    wait_for("user-data exited", Duration::from_secs(20), &mut qemu);
+    let text = log();
+    assert!(
+        text.contains("instance-id i-0eeeeeeeeeeeeeeee (IMDSv2)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("installed the key pair's public key"),
+        "{text}"
+    );
+    assert!(
+        text.contains("USER-DATA-MARKER host=i-0eeeeeeeeeeeeeeee"),
+        "{text}"
+    );
+    drop(qemu);
 }

@@ -379,7 +379,11 @@ fn oversized_or_malformed_requests_do_not_take_the_service_down() {
     );
     // Garbage instead of HTTP.
     let out = exchange(&s.socket, b"\x00\x01\x02 not http\r\n\r\n");
-    assert!(out.starts_with(b"HTTP/1.1 400"), "{}", String::from_utf8_lossy(&out));
+    assert!(
+        out.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
     // An empty body is no body.
     let reply = s.curl(
         "PUT",
