@@ -430,3 +430,28 @@ GET /latest/meta-data/instance-type HTTP/1.1\r\nHost: x\r\nConnection: close\r\n
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text(), "i-0aaaaaaaaaaaaaaaa");
 }
+
+#[test]
+fn connections_beyond_the_limit_are_closed_unanswered() {
+    let s = server();
+    let idle: Vec<_> = (0..nomuck_imds::MAX_CONNECTIONS)
+        .map(|_| std::os::unix::net::UnixStream::connect(&s.socket).unwrap())
+        .collect();
+    let request = b"GET /latest/meta-data/instance-id HTTP/1.0\r\n\r\n";
+    assert_eq!(exchange(&s.socket, request), b"");
+    drop(idle);
+    // Once the idle connections are gone, the service answers again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = exchange(&s.socket, request);
+        if !out.is_empty() {
+            assert_eq!(common::parse_reply(&out).text(), "i-0aaaaaaaaaaaaaaaa");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no answer after the limit cleared"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
