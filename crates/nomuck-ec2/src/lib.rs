@@ -91,3 +91,82 @@ pub fn reject(ctx: &RequestContext, rejection: Rejection) -> Response {
     response.extensions_mut().insert(ErrorCode(code));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+    use std::time::Instant;
+
+    use http_body::Body as _;
+
+    use super::*;
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            request_id: "req-1".into(),
+            principal: None,
+            signed_region: Some("us-east-1".into()),
+            server_region: "us-east-1".into(),
+            remote_addr: "127.0.0.1:1".parse().unwrap(),
+            received_at: Instant::now(),
+            path: "/".into(),
+        }
+    }
+
+    fn body_text(response: Response) -> String {
+        let mut body = response.into_body();
+        let mut cx = Context::from_waker(Waker::noop());
+        match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+            }
+            _ => panic!("a full body is ready at once"),
+        }
+    }
+
+    #[test]
+    fn edge_refusals_use_ec2s_codes_and_envelope() {
+        let unknown = reject(&ctx(), Rejection::Auth(AuthError::UnknownAccessKey));
+        assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            unknown.extensions().get::<ErrorCode>(),
+            Some(&ErrorCode("AuthFailure"))
+        );
+        let body = body_text(unknown);
+        assert!(body.contains("<Response><Errors><Error><Code>AuthFailure</Code>"));
+        assert!(body.ends_with("<RequestID>req-1</RequestID></Response>"));
+
+        let expired = reject(&ctx(), Rejection::Auth(AuthError::PresignExpired));
+        assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
+        assert!(body_text(expired).contains("<Code>RequestExpired</Code>"));
+
+        // The codes EC2 shares with the other query services come from nomuck-http.
+        let mismatch = reject(
+            &ctx(),
+            Rejection::Auth(AuthError::SignatureMismatch {
+                canonical_request: String::new(),
+                string_to_sign: String::new(),
+            }),
+        );
+        assert_eq!(mismatch.status(), StatusCode::FORBIDDEN);
+        assert!(body_text(mismatch).contains("<Code>SignatureDoesNotMatch</Code>"));
+    }
+
+    #[test]
+    fn replies_and_errors_carry_status_and_metrics_labels() {
+        let ok = reply(&ctx(), &response::ReturnTrue("RebootInstances"));
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(
+            ok.extensions().get::<Operation>(),
+            Some(&Operation("RebootInstances"))
+        );
+        assert!(body_text(ok).contains("<requestId>req-1</requestId><return>true</return>"));
+
+        let dry = error_response(&ctx(), &Ec2Error::DryRunOperation);
+        assert_eq!(dry.status(), StatusCode::PRECONDITION_FAILED);
+        assert_eq!(
+            dry.extensions().get::<ErrorCode>(),
+            Some(&ErrorCode("DryRunOperation"))
+        );
+    }
+}

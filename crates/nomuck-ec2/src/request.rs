@@ -168,15 +168,15 @@ fn page(p: &mut Params, rule: page::PageRule, has_ids: bool) -> Result<PageReque
     PageRequest::new(rule, max, token.as_deref(), has_ids)
 }
 
-/// User data: base64 on the wire, at most [`MAX_USER_DATA`] bytes decoded.
-fn user_data(parameter: &str, encoded: &str) -> Result<Vec<u8>, Ec2Error> {
+/// User data: base64 on the wire, at most [`MAX_USER_DATA`] bytes decoded. The
+/// messages are EC2's own.
+fn user_data(encoded: &str) -> Result<Vec<u8>, Ec2Error> {
     let data = crate::params::decode_base64(encoded).ok_or_else(|| {
         Ec2Error::InvalidParameterValue("Invalid BASE64 encoding of user data.".into())
     })?;
     if data.len() > MAX_USER_DATA {
         return Err(Ec2Error::InvalidParameterValue(format!(
-            "User data is limited to {MAX_USER_DATA} bytes ({parameter} has {})",
-            data.len()
+            "User data is limited to {MAX_USER_DATA} bytes"
         )));
     }
     Ok(data)
@@ -351,10 +351,7 @@ impl RunInstances {
             key_name: p.str("KeyName"),
             security_group_ids: group_ids(p.list("SecurityGroupId")?)?,
             security_groups: p.list("SecurityGroup")?,
-            user_data: p
-                .str("UserData")
-                .map(|u| user_data("UserData", &u))
-                .transpose()?,
+            user_data: p.str("UserData").map(|u| user_data(&u)).transpose()?,
             client_token: p.str("ClientToken"),
             tag_specifications: TagSpecification::decode_all(p)?,
             instance_initiated_shutdown_behavior: p
@@ -556,7 +553,7 @@ impl ModifyInstanceAttribute {
                 "instanceType" => C::InstanceType(v),
                 "kernel" => C::Kernel(v),
                 "ramdisk" => C::Ramdisk(v),
-                "userData" => C::UserData(user_data("UserData", &v)?),
+                "userData" => C::UserData(user_data(&v)?),
                 "disableApiTermination" => C::DisableApiTermination(bool_of(name, &v)?),
                 "instanceInitiatedShutdownBehavior" => {
                     C::InstanceInitiatedShutdownBehavior(ShutdownBehavior::parse(name, &v)?)
