@@ -64,7 +64,7 @@ pub enum Ec2Error {
     IncorrectInstanceState(String, String, &'static str),
     #[error("The key pair '{0}' does not exist")]
     InvalidKeyPairNotFound(String),
-    #[error("The keypair already exists")]
+    #[error("The keypair '{0}' already exists.")]
     InvalidKeyPairDuplicate(String),
     #[error("Key is not in valid OpenSSH public key format")]
     InvalidKeyFormat,
@@ -100,8 +100,11 @@ pub enum Ec2Error {
         "You have requested more instances ({requested}) than your current instance limit of {limit} allows for the specified instance type."
     )]
     InstanceLimitExceeded { requested: u32, limit: u32 },
-    #[error("We currently do not have sufficient {0} capacity to satisfy your request.")]
-    InsufficientInstanceCapacity(String),
+    /// `(instance type, availability zone)`.
+    #[error(
+        "We currently do not have sufficient {0} capacity in the Availability Zone you requested ({1})."
+    )]
+    InsufficientInstanceCapacity(String, String),
     #[error("{0}")]
     Unavailable(String),
     #[error("An internal error has occurred")]
@@ -157,7 +160,7 @@ impl Ec2Error {
             E::IdempotentParameterMismatch(_) => "IdempotentParameterMismatch",
             E::InvalidUserDataMalformed(_) => "InvalidUserData.Malformed",
             E::InstanceLimitExceeded { .. } => "InstanceLimitExceeded",
-            E::InsufficientInstanceCapacity(_) => "InsufficientInstanceCapacity",
+            E::InsufficientInstanceCapacity(..) => "InsufficientInstanceCapacity",
             E::Unavailable(_) => "Unavailable",
             E::InternalError => "InternalError",
         }
@@ -171,7 +174,7 @@ impl Ec2Error {
             E::UnauthorizedOperation => StatusCode::FORBIDDEN,
             E::AuthFailure(_) => StatusCode::UNAUTHORIZED,
             E::SignatureDoesNotMatch(_) => StatusCode::FORBIDDEN,
-            E::InsufficientInstanceCapacity(_) | E::InternalError => {
+            E::InsufficientInstanceCapacity(..) | E::InternalError => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -197,7 +200,7 @@ mod tests {
         assert_eq!(Ec2Error::UnauthorizedOperation.status(), 403);
         assert_eq!(Ec2Error::AuthFailure("x".into()).status(), 401);
         assert_eq!(
-            Ec2Error::InsufficientInstanceCapacity("m1.small".into()).status(),
+            Ec2Error::InsufficientInstanceCapacity("m1.small".into(), "us-east-1a".into()).status(),
             500
         );
         assert_eq!(Ec2Error::Unavailable("x".into()).status(), 503);
