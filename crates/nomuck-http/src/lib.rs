@@ -272,7 +272,14 @@ pub mod query {
 
     /// An edge refusal as the query-protocol services answer it.
     pub fn rejection(ctx: &RequestContext, namespace: &str, rejection: Rejection) -> Response {
-        let (status, code, message) = match rejection {
+        let (status, code, message) = rejection_parts(rejection);
+        error(ctx, namespace, status, code, &message)
+    }
+
+    /// Status, code and message of an edge refusal in the query protocols, for APIs
+    /// (EC2) that share the codes but not the `<ErrorResponse>` envelope.
+    pub fn rejection_parts(rejection: Rejection) -> (StatusCode, &'static str, String) {
+        match rejection {
             Rejection::Auth(auth) => auth_rejection(&auth),
             Rejection::BodyTooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -281,8 +288,7 @@ pub mod query {
             ),
             Rejection::BadRequest(why) => (StatusCode::BAD_REQUEST, "MalformedInput", why),
             Rejection::Internal(why) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", why),
-        };
-        error(ctx, namespace, status, code, &message)
+        }
     }
 
     /// The codes AWS's query-protocol services answer authentication failures with.
