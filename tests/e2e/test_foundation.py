@@ -312,9 +312,21 @@ def test_limits_on_headers_bodies_and_connections(make_server):
     reply = requests.post(request.url, data=request.body, headers=dict(request.headers), timeout=10)
     assert reply.status_code == 413 and "RequestEntityTooLarge" in reply.text
 
-    # Two connections held open fill the limit; a third is told to slow down.
-    held = [raw_request(srv.endpoint, b"") for _ in range(2)]
-    time.sleep(0.3)
+    # Two connections held open fill the limit; a third is told to slow down. Each
+    # held one is proven to hold a slot by an answered request: a connection closed
+    # above may keep its slot for a moment (the refused body's socket lingers).
+    def hold_a_slot():
+        deadline = time.monotonic() + 10
+        while True:
+            sock = raw_request(srv.endpoint, b"GET /_nomuck/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = read_reply(sock)
+            if reply.startswith(b"HTTP/1.1 200") or time.monotonic() > deadline:
+                assert reply.startswith(b"HTTP/1.1 200"), reply
+                return sock
+            sock.close()
+            time.sleep(0.05)
+
+    held = [hold_a_slot() for _ in range(2)]
     third = raw_request(srv.endpoint, b"GET /_nomuck/health HTTP/1.1\r\nHost: x\r\n\r\n")
     reply = read_reply(third)
     assert reply.startswith(b"HTTP/1.1 503") and b"SlowDown" in reply
