@@ -16,6 +16,7 @@
     )
 )]
 
+pub mod compute;
 mod error;
 pub mod events;
 mod model;
@@ -53,6 +54,8 @@ pub use storage::{
 pub trait MetaStore: Send + Sync + 'static {
     /// Applies `mutations` atomically, in order.
     async fn commit(&self, mutations: Vec<Mutation>) -> Result<CommitReceipt, MetaError>;
+    /// Compute's reads (instances, images, key pairs, security groups).
+    fn compute(&self) -> &dyn compute::ComputeStore;
     async fn account(&self, id: &str) -> Result<Option<Account>, MetaError>;
     async fn account_by_name(&self, name: &str) -> Result<Option<Account>, MetaError>;
     /// All accounts, ordered by `(created_at, id)`.

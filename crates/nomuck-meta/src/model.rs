@@ -74,12 +74,18 @@ pub enum Mutation {
     /// `Conflict` if the id is taken; `NotFound` if the account is missing.
     CreateAccessKey(AccessKey),
     /// `NotFound` if the key is missing; revoking again keeps the first time.
-    RevokeAccessKey { key_id: String, at: Millis },
+    RevokeAccessKey {
+        key_id: String,
+        at: Millis,
+    },
     /// A repeated `idempotency_key` is a no-op counted in
     /// [`CommitReceipt::duplicate_usage`].
     RecordUsage(UsageEvent),
     /// Upsert of a small server-wide value.
-    PutSetting { key: String, value: Vec<u8> },
+    PutSetting {
+        key: String,
+        value: Vec<u8>,
+    },
 
     // ---- object store. `bucket_owner: Some(a)` makes a mutation fail with
     // `Refusal::BucketOwnerChanged` unless the bucket is (still) owned by `a`,
@@ -175,14 +181,19 @@ pub enum Mutation {
         usage: Option<ByteUsage>,
     },
     /// Removes blob ids from the garbage queue once their bytes are deleted.
-    ForgetGarbage { blob_ids: Vec<String> },
+    ForgetGarbage {
+        blob_ids: Vec<String>,
+    },
 
     // ---- event delivery
     /// Creates or replaces a topic (endpoint, secret, attributes);
     /// `NotFound` if the account is missing.
     PutTopic(crate::events::Topic),
     /// Removes a topic and its pending deliveries; no-op if absent.
-    DeleteTopic { account_id: String, name: String },
+    DeleteTopic {
+        account_id: String,
+        name: String,
+    },
     /// Queues a delivery, due at once; no-op if the topic is gone or has no
     /// push endpoint.
     EnqueueDelivery(crate::events::NewDelivery),
@@ -192,7 +203,12 @@ pub enum Mutation {
         outcome: crate::events::DeliveryOutcome,
     },
     /// Forgets finished deliveries (delivered or given up) created before `before`.
-    PruneDeliveries { before: crate::Millis },
+    PruneDeliveries {
+        before: crate::Millis,
+    },
+
+    // ---- compute (see [`crate::compute`])
+    Compute(crate::compute::ComputeMutation),
 }
 
 impl Mutation {
@@ -216,6 +232,7 @@ impl Mutation {
                 non_empty("usage idempotency_key", &u.idempotency_key)
             }
             Mutation::PutSetting { key, .. } => non_empty("setting key", key),
+            Mutation::Compute(c) => c.validate(),
             Mutation::CreateBucket(b) => {
                 non_empty("bucket name", &b.name)?;
                 non_empty("bucket owner", &b.owner)

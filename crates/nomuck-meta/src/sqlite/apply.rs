@@ -28,6 +28,7 @@ pub(super) fn apply(
         | Mutation::EnqueueDelivery(_)
         | Mutation::RecordDeliveryAttempt { .. }
         | Mutation::PruneDeliveries { .. } => super::events::apply(conn, m),
+        Mutation::Compute(c) => super::compute::apply(conn, c),
         other => objstore::apply(conn, other, receipt),
     }
 }

@@ -15,6 +15,7 @@ mod apply;
 mod byte_usage;
 mod checkpoint;
 mod codec;
+mod compute;
 mod errors;
 mod events;
 pub(crate) mod migrations;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::compute::{ImageRecord, InstanceRecord, KeyPairRecord, SecurityGroupRecord};
 use crate::storage::{
     Bucket, MultipartUpload, ObjectListQuery, ObjectSummary, ObjectVersion, Part, UploadListQuery,
     VersionListQuery,
@@ -199,6 +201,10 @@ impl Drop for SqliteMetaStore {
 
 #[async_trait::async_trait]
 impl MetaStore for SqliteMetaStore {
+    fn compute(&self) -> &dyn crate::compute::ComputeStore {
+        self
+    }
+
     async fn commit(&self, mutations: Vec<Mutation>) -> Result<CommitReceipt, MetaError> {
         if mutations.is_empty() {
             return Ok(CommitReceipt::default());
@@ -396,6 +402,82 @@ impl MetaStore for SqliteMetaStore {
     ) -> Result<Vec<crate::events::Delivery>, MetaError> {
         self.readers
             .run(move |c| events::due_deliveries(c, now, limit))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::compute::ComputeStore for SqliteMetaStore {
+    async fn instance(&self, id: &str) -> Result<Option<InstanceRecord>, MetaError> {
+        let id = id.to_owned();
+        self.readers
+            .run_point(move |c| compute::one(c, "compute_instances", &id))
+            .await
+    }
+
+    async fn instances(&self, account_id: Option<&str>) -> Result<Vec<InstanceRecord>, MetaError> {
+        let account_id = account_id.map(str::to_owned);
+        self.readers
+            .run(move |c| compute::instances(c, account_id.as_deref()))
+            .await
+    }
+
+    async fn active_instances(&self) -> Result<Vec<InstanceRecord>, MetaError> {
+        self.readers.run(compute::active_instances).await
+    }
+
+    async fn instances_by_client_token(
+        &self,
+        account_id: &str,
+        client_token: &str,
+    ) -> Result<Vec<InstanceRecord>, MetaError> {
+        let (a, t) = (account_id.to_owned(), client_token.to_owned());
+        self.readers
+            .run(move |c| compute::instances_by_client_token(c, &a, &t))
+            .await
+    }
+
+    async fn image(&self, id: &str) -> Result<Option<ImageRecord>, MetaError> {
+        let id = id.to_owned();
+        self.readers
+            .run_point(move |c| compute::one(c, "compute_images", &id))
+            .await
+    }
+
+    async fn images(&self) -> Result<Vec<ImageRecord>, MetaError> {
+        self.readers.run(compute::images).await
+    }
+
+    async fn key_pair(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> Result<Option<KeyPairRecord>, MetaError> {
+        let (a, n) = (account_id.to_owned(), name.to_owned());
+        self.readers
+            .run_point(move |c| compute::key_pair(c, &a, &n))
+            .await
+    }
+
+    async fn key_pairs(&self, account_id: &str) -> Result<Vec<KeyPairRecord>, MetaError> {
+        let a = account_id.to_owned();
+        self.readers.run(move |c| compute::key_pairs(c, &a)).await
+    }
+
+    async fn security_group(&self, id: &str) -> Result<Option<SecurityGroupRecord>, MetaError> {
+        let id = id.to_owned();
+        self.readers
+            .run_point(move |c| compute::one(c, "compute_security_groups", &id))
+            .await
+    }
+
+    async fn security_groups(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<SecurityGroupRecord>, MetaError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |c| compute::security_groups(c, &a))
             .await
     }
 }

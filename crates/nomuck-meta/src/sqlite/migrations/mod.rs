@@ -51,6 +51,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "topics",
         sql: include_str!("0007_topics.sql"),
     },
+    Migration {
+        version: 8,
+        name: "compute",
+        sql: include_str!("0008_compute.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

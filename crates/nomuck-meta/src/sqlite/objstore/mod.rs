@@ -115,8 +115,9 @@ pub(super) fn apply(
         | Mutation::DeleteTopic { .. }
         | Mutation::EnqueueDelivery(_)
         | Mutation::RecordDeliveryAttempt { .. }
-        | Mutation::PruneDeliveries { .. } => Err(MetaError::Internal(
-            "account or event mutation routed to the object store".into(),
+        | Mutation::PruneDeliveries { .. }
+        | Mutation::Compute(_) => Err(MetaError::Internal(
+            "mutation of another domain routed to the object store".into(),
         )),
     }
 }
