@@ -90,7 +90,8 @@ pub struct InstanceRecord {
     pub security_group_ids: Vec<String>,
     /// Raw (decoded) user data.
     pub user_data: Option<Vec<u8>>,
-    /// RunInstances' idempotency token; unique per account among all instances.
+    /// RunInstances' idempotency token: shared by the instances of one
+    /// reservation, held by no other reservation of the account.
     pub client_token: Option<String>,
     pub tags: Vec<(String, String)>,
     /// `stop` or `terminate`.
@@ -213,7 +214,8 @@ pub enum ComputeMutation {
     /// Insert (`expect_generation: None`: the id must be new) or replace the
     /// record stored at `expect_generation`. The stored generation becomes
     /// `record.generation`, which must be greater. Refused with `Conflict` when
-    /// the generation moved, the client token or the private IP is taken.
+    /// the generation moved, the client token is another reservation's or the
+    /// private IP is taken.
     PutInstance {
         record: Box<InstanceRecord>,
         expect_generation: Option<i64>,

@@ -161,6 +161,21 @@ fn put_instance(
             r.private_ip
         )));
     }
+    // The documented Conflict for a taken client token was not enforced (the
+    // conformance case compute_client_tokens caught it). All instances of one
+    // RunInstances share its token, so "taken" means: held by an instance of
+    // another reservation.
+    if let Some(token) = &r.client_token {
+        let holders = instances_by_client_token(conn, &r.account_id, token)?;
+        if holders
+            .iter()
+            .any(|h| h.id != r.id && h.reservation_id != r.reservation_id)
+        {
+            return Err(MetaError::Conflict(format!(
+                "client token {token:?} belongs to another reservation"
+            )));
+        }
+    }
     let active = i64::from(is_active(r));
     put_versioned(
         conn,
