@@ -6,7 +6,7 @@ use super::{account, commit_ok};
 use crate::events::{DeliveryOutcome, NewDelivery, Topic};
 use crate::{MetaError, MetaStore, Mutation};
 
-fn topic(account_id: &str, name: &str, endpoint: &str) -> Topic {
+pub(super) fn topic(account_id: &str, name: &str, endpoint: &str) -> Topic {
     Topic {
         account_id: account_id.into(),
         name: name.into(),
@@ -17,7 +17,7 @@ fn topic(account_id: &str, name: &str, endpoint: &str) -> Topic {
     }
 }
 
-fn delivery(account_id: &str, topic: &str, payload: &[u8], at: i64) -> Mutation {
+pub(super) fn delivery(account_id: &str, topic: &str, payload: &[u8], at: i64) -> Mutation {
     Mutation::EnqueueDelivery(NewDelivery {
         account_id: account_id.into(),
         topic: topic.into(),

@@ -12,6 +12,8 @@
 //! ```
 //! The factory is called once per case and must return an empty store.
 //! Every case is also a plain `pub async fn(Arc<dyn MetaStore>)` here.
+//! Compute's cases have their own macro, `compute_conformance_tests!`, taking
+//! the same factory.
 
 // Test code: a failed expectation is a panic by design.
 #![allow(
@@ -31,8 +33,10 @@ use crate::{
     UsageEvent, UsageQuery,
 };
 
+mod compute;
 mod events;
 mod storage;
+pub use compute::*;
 pub use events::*;
 pub use storage::*;
 
@@ -428,19 +432,36 @@ pub async fn failed_commit_is_atomic(s: Arc<dyn MetaStore>) {
 /// other (exercises per-call isolation when a backend batches commits).
 pub async fn concurrent_failures_are_isolated(s: Arc<dyn MetaStore>) {
     commit_ok(&s, vec![Mutation::CreateAccount(account(999, "taken", 0))]).await;
+    odd_callers_conflict_alone(&s, |i| {
+        let name = if i % 2 == 0 {
+            format!("acct-{i}")
+        } else {
+            "taken".to_owned()
+        };
+        Mutation::CreateAccount(account(i, &name, 1))
+    })
+    .await;
+    let accounts = s.accounts().await.unwrap();
+    assert_eq!(accounts.len(), 51);
+}
+
+/// Commits 100 calls at once, call `i` being a usage event keyed `k<i>` then
+/// `change(i)`, where `change` conflicts for odd `i` only. Asserts each call
+/// got its own outcome and only the even calls' usage events landed.
+async fn odd_callers_conflict_alone(
+    s: &Arc<dyn MetaStore>,
+    change: impl Fn(u32) -> Mutation + Send + Sync + 'static,
+) {
+    let change = Arc::new(change);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..100u32 {
-        let s = Arc::clone(&s);
+        let s = Arc::clone(s);
+        let change = Arc::clone(&change);
         tasks.spawn(async move {
-            let name = if i % 2 == 0 {
-                format!("acct-{i}")
-            } else {
-                "taken".to_owned()
-            };
             let r = s
                 .commit(vec![
                     Mutation::RecordUsage(usage_event("000000000999", 1, &format!("k{i}"))),
-                    Mutation::CreateAccount(account(i, &name, 1)),
+                    change(i),
                 ])
                 .await;
             (i, r)
@@ -454,9 +475,7 @@ pub async fn concurrent_failures_are_isolated(s: Arc<dyn MetaStore>) {
             assert!(matches!(r, Err(MetaError::Conflict(_))), "task {i}: {r:?}");
         }
     }
-    let accounts = s.accounts().await.unwrap();
-    assert_eq!(accounts.len(), 51);
-    let keys: HashSet<String> = all_usage(&s)
+    let keys: HashSet<String> = all_usage(s)
         .await
         .into_iter()
         .map(|e| e.event.idempotency_key)
