@@ -32,6 +32,7 @@ use nomuck_meta::compute::{ComputeStore, ImagePart};
 use nomuck_meta::{MetaStore, Millis, Mutation};
 
 pub use error::ComputeError;
+pub use nomuck_imds::ec2_hostname;
 pub use nomuck_qemu::Accel;
 
 /// Where image bytes live: objects in storage, read and written as an account.

@@ -94,6 +94,8 @@ pub enum Ec2Error {
     IdempotentParameterMismatch(String),
     #[error("{0}")]
     InvalidUserDataMalformed(String),
+    #[error("{0}")]
+    OperationNotPermitted(String),
 
     // --- Capacity and limits -----------------------------------------------------
     #[error(
@@ -159,6 +161,7 @@ impl Ec2Error {
             E::InvalidRegionNotFound(_) => "InvalidRegion.NotFound",
             E::IdempotentParameterMismatch(_) => "IdempotentParameterMismatch",
             E::InvalidUserDataMalformed(_) => "InvalidUserData.Malformed",
+            E::OperationNotPermitted(_) => "OperationNotPermitted",
             E::InstanceLimitExceeded { .. } => "InstanceLimitExceeded",
             E::InsufficientInstanceCapacity(..) => "InsufficientInstanceCapacity",
             E::Unavailable(_) => "Unavailable",

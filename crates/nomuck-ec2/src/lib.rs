@@ -14,6 +14,7 @@ pub mod page;
 pub mod params;
 pub mod request;
 pub mod response;
+pub mod service;
 pub mod types;
 pub mod xml;
 
@@ -26,6 +27,7 @@ pub use page::PageRequest;
 pub use params::Params;
 pub use request::{Ec2Request, decode};
 pub use response::Reply;
+pub use service::Ec2Api;
 pub use types::{
     InstanceStateName, KeyType, LaunchPermission, ShutdownBehavior, Tag, TagSpecification,
 };
