@@ -29,6 +29,31 @@ pub struct FileConfig {
     pub s3: FileS3,
     #[serde(default)]
     pub webhooks: FileWebhooks,
+    #[serde(default)]
+    pub compute: FileCompute,
+}
+
+/// `[compute]`: the EC2 service.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCompute {
+    /// Serve EC2 at all (default true).
+    pub enabled: Option<bool>,
+    /// `auto` (default: KVM only when it really works), `kvm` or `tcg`.
+    pub accelerator: Option<String>,
+    pub qemu_system: Option<PathBuf>,
+    pub qemu_img: Option<PathBuf>,
+    /// Address forwarded guest ports listen on (default 127.0.0.1).
+    pub forward_address: Option<String>,
+    /// Instances may claim host memory times this (default 1.5).
+    pub memory_overcommit: Option<f64>,
+    pub max_instances_per_account: Option<u32>,
+    pub launch_workers: Option<usize>,
+    pub stop_grace_secs: Option<u64>,
+    pub meter_interval_secs: Option<u64>,
+    pub terminated_retention_secs: Option<u64>,
+    /// Build and register the default image at start (default true).
+    pub default_image: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +115,79 @@ pub struct ServeConfig {
     pub lifecycle_day: Duration,
     /// Hosts webhook push endpoints may name; `None`: any.
     pub webhook_allowed_hosts: Option<Vec<String>>,
+    pub compute: ComputeConfig,
+}
+
+/// The resolved `[compute]` settings.
+#[derive(Debug, Clone)]
+pub struct ComputeConfig {
+    pub enabled: bool,
+    /// `None`: probe.
+    pub accelerator: Option<nomuck_compute::Accel>,
+    pub qemu_system: PathBuf,
+    pub qemu_img: PathBuf,
+    pub forward_address: std::net::Ipv4Addr,
+    pub memory_overcommit: f64,
+    pub max_instances_per_account: u32,
+    pub launch_workers: usize,
+    pub stop_grace: Duration,
+    pub meter_interval: Duration,
+    pub terminated_retention: Duration,
+    pub default_image: bool,
+}
+
+impl ComputeConfig {
+    fn resolve(over: &Overrides, file: &FileCompute) -> anyhow::Result<Self> {
+        let accelerator = match over
+            .accelerator
+            .clone()
+            .or_else(|| file.accelerator.clone())
+            .as_deref()
+        {
+            None | Some("auto") => None,
+            Some("kvm") => Some(nomuck_compute::Accel::Kvm),
+            Some("tcg") => Some(nomuck_compute::Accel::Tcg),
+            Some(other) => anyhow::bail!("accelerator {other:?} is not auto, kvm or tcg"),
+        };
+        let forward_text = file
+            .forward_address
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let forward_address = forward_text.parse().with_context(|| {
+            format!("compute.forward_address {forward_text:?} is not an IPv4 address")
+        })?;
+        let memory_overcommit = file.memory_overcommit.unwrap_or(1.5);
+        anyhow::ensure!(
+            memory_overcommit > 0.0,
+            "compute.memory_overcommit must be above 0"
+        );
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let secs = |v: Option<u64>, default: u64| Duration::from_secs(v.unwrap_or(default));
+        Ok(Self {
+            enabled: over.compute_enabled.or(file.enabled).unwrap_or(true),
+            accelerator,
+            qemu_system: file
+                .qemu_system
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("qemu-system-x86_64")),
+            qemu_img: file
+                .qemu_img
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("qemu-img")),
+            forward_address,
+            memory_overcommit,
+            max_instances_per_account: file.max_instances_per_account.unwrap_or(20),
+            launch_workers: file.launch_workers.unwrap_or(cores).max(1),
+            stop_grace: secs(over.stop_grace_secs.or(file.stop_grace_secs), 60),
+            meter_interval: secs(file.meter_interval_secs, 3600).max(Duration::from_secs(1)),
+            terminated_retention: secs(
+                over.terminated_retention_secs
+                    .or(file.terminated_retention_secs),
+                3600,
+            ),
+            default_image: over.default_image.or(file.default_image).unwrap_or(true),
+        })
+    }
 }
 
 /// What flags and environment said (clap already merged the two).
@@ -104,6 +202,11 @@ pub struct Overrides {
     pub s3_website_domains: Option<Vec<String>>,
     pub lifecycle_day_secs: Option<u64>,
     pub webhook_allowed_hosts: Option<Vec<String>>,
+    pub compute_enabled: Option<bool>,
+    pub accelerator: Option<String>,
+    pub stop_grace_secs: Option<u64>,
+    pub terminated_retention_secs: Option<u64>,
+    pub default_image: Option<bool>,
 }
 
 pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -114,6 +217,7 @@ pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
 
 impl ServeConfig {
     pub fn resolve(over: Overrides, file: &FileConfig) -> anyhow::Result<Self> {
+        let compute = ComputeConfig::resolve(&over, &file.compute)?;
         let listen_text = over
             .listen
             .or_else(|| file.listen.clone())
@@ -170,6 +274,7 @@ impl ServeConfig {
             .unwrap_or(86_400);
         anyhow::ensure!(day_secs > 0, "lifecycle_day_secs must be at least 1");
         Ok(Self {
+            compute,
             listen,
             ops_listen,
             data_dir: data_dir(over.data_dir, file),

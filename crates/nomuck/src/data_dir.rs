@@ -35,6 +35,9 @@ pub struct DataDir {
     _lock: File,
     pub store: Arc<dyn MetaStore>,
     pub iam: Arc<Iam>,
+    /// Signs IMDSv2 session tokens; derived from the master key, so tokens stay
+    /// valid across restarts.
+    pub imds_token_key: [u8; 32],
 }
 
 /// Why a data directory could not be opened for this process.
@@ -113,6 +116,7 @@ impl DataDir {
             _lock: lock,
             store,
             iam,
+            imds_token_key: derive_key(&master_key, "nomuck imds session tokens v1"),
         }))
     }
 
@@ -320,4 +324,13 @@ mod tests {
         assert!(format!("{err:#}").contains("master.key is missing"));
         assert!(!path.join(MASTER_KEY_FILE).exists());
     }
+}
+
+/// A key for one purpose, derived from the master key (HMAC-SHA256 of the purpose).
+fn derive_key(master: &[u8], purpose: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(master)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
 }

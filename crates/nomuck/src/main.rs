@@ -3,6 +3,7 @@
 
 mod accounts_cmd;
 mod admin_client;
+mod compute;
 mod config;
 mod data_dir;
 mod serve;
@@ -58,6 +59,10 @@ enum Command {
     /// Load-test a service endpoint (nomuck's or any other S3 server).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Carries one guest connection to an instance's metadata service: QEMU runs
+    /// this for each connection a guest makes to 169.254.169.254:80.
+    #[command(hide = true)]
+    ImdsBridge { socket: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -105,6 +110,21 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     webhook_allowed_hosts: Option<Vec<String>>,
+    /// Serve the EC2 API and run instances (default true).
+    #[arg(long, env = "NOMUCK_COMPUTE")]
+    compute: Option<bool>,
+    /// `auto`, `kvm` or `tcg`.
+    #[arg(long, env = "NOMUCK_ACCELERATOR")]
+    accelerator: Option<String>,
+    /// How long a stopping guest may take to power off before it is killed.
+    #[arg(long, env = "NOMUCK_STOP_GRACE_SECS")]
+    stop_grace_secs: Option<u64>,
+    /// How long terminated instances stay visible.
+    #[arg(long, env = "NOMUCK_TERMINATED_RETENTION_SECS")]
+    terminated_retention_secs: Option<u64>,
+    /// Build and register the default image at start (default true).
+    #[arg(long, env = "NOMUCK_DEFAULT_IMAGE")]
+    default_image: Option<bool>,
 }
 
 #[derive(Subcommand)]
@@ -155,6 +175,13 @@ enum KeyCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The bridge's stdout is the guest's connection: no logging, no runtime.
+    if let Command::ImdsBridge { socket } = &cli.command {
+        return match nomuck_imds::bridge_stdio(socket) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -184,6 +211,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         s3_website_domains: args.s3_website_domains,
                         lifecycle_day_secs: args.lifecycle_day_secs,
                         webhook_allowed_hosts: args.webhook_allowed_hosts,
+                        compute_enabled: args.compute,
+                        accelerator: args.accelerator,
+                        stop_grace_secs: args.stop_grace_secs,
+                        terminated_retention_secs: args.terminated_retention_secs,
+                        default_image: args.default_image,
                     },
                     &file,
                 )?;
@@ -206,6 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+            Command::ImdsBridge { .. } => Ok(()),
             Command::Bench(BenchCommand::S3(args)) => {
                 nomuck_bench::run_and_print(args).await.map(|_| ())
             }

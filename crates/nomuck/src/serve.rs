@@ -107,6 +107,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         topics.clone(),
         nomuck_webhook::DispatchOptions::default(),
     );
+    let compute = if config.compute.enabled {
+        Some(start_compute(&config, &dir, &storage, events_queued.clone()).await?)
+    } else {
+        None
+    };
     let dispatching = dispatcher.start(events_queued);
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
@@ -119,12 +124,15 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         )
         .with_form_authenticator(Arc::new(nomuck_edge::FormKeys(keys.clone()))),
     );
-    let edge = Edge::new(config.edge.clone(), keys)
+    let mut edge = Edge::new(config.edge.clone(), keys)
         .with_api(s3.clone())
         .with_anonymous_api(s3)
         .with_api(Arc::new(nomuck_sts::StsApi))
         .with_api(Arc::new(nomuck_sns::SnsApi::new(topics)))
         .with_admin_api(Arc::new(nomuck_admin::AdminApi::new(dir.iam.clone())));
+    if let Some((compute, _)) = &compute {
+        edge = edge.with_api(Arc::new(nomuck_ec2::Ec2Api::new(compute.clone())));
+    }
 
     dir.publish_server(&ServerInfo {
         pid: std::process::id(),
@@ -143,6 +151,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let served = nomuck_edge::serve(Arc::new(edge), listener, ops_listener, shutdown).await;
     dispatching.abort();
+    if let Some((compute, worker)) = compute {
+        // Guests outlive nomuck: the next start re-attaches to them.
+        worker.abort();
+        compute.shutdown();
+    }
     if let Err(err) = storage.shutdown().await {
         tracing::warn!(%err, "storage did not shut down cleanly");
     }
@@ -164,4 +177,107 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = int.recv() => info!("SIGINT received"),
         }
     })
+}
+
+/// Starts the compute service: accelerator probe, worker, and (in the background)
+/// the default image.
+async fn start_compute(
+    config: &ServeConfig,
+    dir: &DataDir,
+    storage: &Arc<nomuck_storage::Storage>,
+    events_queued: Arc<tokio::sync::Notify>,
+) -> anyhow::Result<(Arc<nomuck_compute::Compute>, tokio::task::JoinHandle<()>)> {
+    let c = &config.compute;
+    let compute_dir = dir.path().join("compute");
+    std::fs::create_dir_all(&compute_dir)
+        .with_context(|| format!("cannot create {}", compute_dir.display()))?;
+    let qemu_ok = std::process::Command::new(&c.qemu_system)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !qemu_ok {
+        tracing::warn!(qemu = %c.qemu_system.display(), "QEMU is not installed: instances cannot launch (install qemu-system-x86)");
+    }
+    let probe = {
+        let (forced, qemu, scratch) = (c.accelerator, c.qemu_system.clone(), compute_dir.clone());
+        tokio::task::spawn_blocking(move || {
+            nomuck_qemu::accel::probe_accelerator_with_test_guest(
+                forced,
+                &qemu,
+                &scratch,
+                Duration::from_secs(5),
+            )
+        })
+        .await?
+    };
+    tracing::info!(accelerator = ?probe.accel, reason = %probe.reason, "compute accelerator");
+    let exe = std::env::current_exe().context("cannot find this executable's path")?;
+    let memory_limit_mib = (host_memory_mib() as f64 * c.memory_overcommit) as u64;
+    let objects = Arc::new(crate::compute::StorageObjects(storage.clone()));
+    let compute = nomuck_compute::Compute::new(
+        dir.store.clone(),
+        objects.clone(),
+        nomuck_compute::ComputeOptions {
+            dir: compute_dir,
+            region: config.edge.region.clone(),
+            qemu_system: c.qemu_system.clone(),
+            qemu_img: c.qemu_img.clone(),
+            accel: c.accelerator,
+            imds_bridge: format!("{} imds-bridge", shell_quote(&exe.to_string_lossy())),
+            forward_addr: c.forward_address,
+            memory_limit_mib,
+            max_instances_per_account: c.max_instances_per_account,
+            launch_workers: c.launch_workers,
+            stop_grace: c.stop_grace,
+            terminated_retention: c.terminated_retention,
+            meter_interval: c.meter_interval,
+            token_key: dir.imds_token_key,
+        },
+        probe.accel,
+        events_queued,
+    )?;
+    let worker = compute.start();
+    if c.default_image {
+        let (compute, iam) = (compute.clone(), dir.iam.clone());
+        tokio::spawn(async move {
+            if let Err(e) = provide_default_image(&compute, &objects, &iam).await {
+                tracing::warn!(error = %format!("{e:#}"), "the default image is not available");
+            }
+        });
+    }
+    Ok((compute, worker))
+}
+
+async fn provide_default_image(
+    compute: &nomuck_compute::Compute,
+    objects: &crate::compute::StorageObjects,
+    iam: &nomuck_iam::Iam,
+) -> anyhow::Result<()> {
+    let admin = iam
+        .accounts()
+        .await?
+        .into_iter()
+        .find(|a| a.is_admin)
+        .context("no admin account")?;
+    let guest = crate::compute::build_guest(crate::compute::guest_cache_dir()).await?;
+    crate::compute::ensure_default_image(compute, objects, &admin.id, &guest).await?;
+    Ok(())
+}
+
+fn host_memory_mib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(4096, |kib| kib / 1024)
+}
+
+/// `s` as one word for /bin/sh.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
