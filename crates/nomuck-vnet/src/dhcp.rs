@@ -22,9 +22,11 @@ const MIN_LEN: usize = 300;
 pub const DISCOVER: u8 = 1;
 pub const OFFER: u8 = 2;
 pub const REQUEST: u8 = 3;
+#[cfg(test)]
 pub const DECLINE: u8 = 4;
 pub const ACK: u8 = 5;
 pub const NAK: u8 = 6;
+#[cfg(test)]
 pub const RELEASE: u8 = 7;
 pub const INFORM: u8 = 8;
 

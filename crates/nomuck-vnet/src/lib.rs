@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-pub use packet::Mac;
+pub use packet::{Mac, mac_string, parse_mac};
 pub use table::{Decision, DropReason, PortTable, server_id};
 
 /// The switch's own MAC (locally administered), source of its DHCP and ARP answers.

@@ -23,11 +23,26 @@ pub fn is_group(mac: &Mac) -> bool {
     mac[0] & 1 == 1
 }
 
+/// `52:54:00:12:34:56`, as QEMU's `mac=` takes it.
 pub fn mac_string(mac: &Mac) -> String {
     mac.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// The inverse of [`mac_string`] (either case); `None` for anything else.
+pub fn parse_mac(text: &str) -> Option<Mac> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -170,11 +185,13 @@ fn fold(mut sum: u32) -> u16 {
     !(sum as u16)
 }
 
+#[cfg(test)]
 /// True when the IPv4 header checksum of `header` verifies.
 pub fn ipv4_header_ok(header: &[u8]) -> bool {
     fold(sum16(0, header)) == 0
 }
 
+#[cfg(test)]
 /// True when the UDP checksum verifies (or is 0, "none", which IPv4 allows).
 pub fn udp_checksum_ok(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8]) -> bool {
     if u16_at(udp, 6) == Some(0) {
@@ -284,6 +301,23 @@ mod tests {
         let mut other = eth.payload.to_vec();
         other[3] = 0xdd; // protocol IPv6: not ours to check
         assert_eq!(parse_arp(&other), None);
+    }
+
+    #[test]
+    fn macs_print_and_parse() {
+        let mac = [0x52, 0x54, 0x00, 0xab, 0x0c, 0xff];
+        assert_eq!(mac_string(&mac), "52:54:00:ab:0c:ff");
+        assert_eq!(parse_mac("52:54:00:AB:0c:ff"), Some(mac));
+        for bad in [
+            "",
+            "52:54:00:ab:0c",
+            "52:54:00:ab:0c:ff:01",
+            "52:54:00:ab:c:fff",
+            "52:54:00:ab:0c:+f",
+            "52-54-00-ab-0c-ff",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
     }
 
     #[test]
