@@ -374,6 +374,13 @@ async fn private_network_with_real_guests() {
         // The user-mode NIC's lease too (restrict=on: it names no router either).
         g.wait_for("bound 169.254.0.15/255.255.0.0", 0, BOOT).await;
     }
+    let leases: Vec<String> = a1
+        .console()
+        .lines()
+        .filter(|l| l.starts_with("nomuck-init: eth"))
+        .map(String::from)
+        .collect();
+    eprintln!("a1's leases: {leases:?}");
     a1.wait_for("VNET reach-a2 yes", 0, BOOT).await;
     a2.wait_for("VNET reach-a1 yes", 0, BOOT).await;
     eprintln!(
@@ -436,6 +443,7 @@ async fn private_network_with_real_guests() {
         );
     }
     let stats = switch.stats();
+    eprintln!("switch after c1's forgeries: {stats:?}");
     assert!(
         stats.dropped_spoofed > spoofed_before,
         "the forged frames reached the switch and were dropped there: {stats:?}"
