@@ -138,3 +138,10 @@ fn bind_outside_a_runtime_is_an_error_not_a_panic() {
         Err(nomuck_vnet::VnetError::NoRuntime)
     ));
 }
+
+/// The compute service shares one switch between tasks (`Arc<Switch>`).
+#[test]
+fn switch_is_shareable_between_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Switch>();
+}
