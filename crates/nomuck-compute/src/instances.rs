@@ -18,6 +18,7 @@ use crate::{Compute, ComputeError, catalog, ids, now_millis, reason_time};
 /// The account's default VPC and subnet, as in AWS.
 pub const VPC_CIDR: &str = "172.31.0.0/16";
 pub const SUBNET_CIDR: &str = "172.31.0.0/20";
+pub const SUBNET_PREFIX: u8 = 20;
 /// Raw user data is limited to 16 KiB, as in EC2.
 pub const MAX_USER_DATA: usize = 16 * 1024;
 

@@ -130,7 +130,7 @@ impl Compute {
             })?;
         }
         Ok(Arc::new(Compute {
-            runtime: runtime::Runtime::new(&opts),
+            runtime: runtime::Runtime::new(&opts)?,
             store,
             objects,
             opts,

@@ -57,6 +57,8 @@ impl Drop for Guest {
 
 pub(crate) struct Runtime {
     vm_root: PathBuf,
+    /// The accounts' private networks: one switch, one network per account.
+    switch: nomuck_vnet::Switch,
     guests: Mutex<HashMap<String, Guest>>,
     token_key: TokenKey,
     /// Bounds the guests booting at once, so a burst of launches does not starve the
@@ -65,13 +67,42 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    pub(crate) fn new(opts: &ComputeOptions) -> Runtime {
-        Runtime {
+    pub(crate) fn new(opts: &ComputeOptions) -> Result<Runtime, ComputeError> {
+        let switch = nomuck_vnet::Switch::bind(opts.dir.join("vnet.sock"))
+            .map_err(|e| ComputeError::Internal(format!("private network switch: {e}")))?;
+        Ok(Runtime {
+            switch,
             vm_root: opts.dir.join("vm"),
             guests: Mutex::new(HashMap::new()),
             token_key: TokenKey::from_bytes(opts.token_key),
             launching: tokio::sync::Semaphore::new(opts.launch_workers.max(1)),
-        }
+        })
+    }
+
+    /// The instance's NIC on its account's private network, as QEMU and the switch
+    /// both name it.
+    fn nic_socket(&self, id: &str) -> PathBuf {
+        self.dir_of(id).join("nic1.sock")
+    }
+
+    /// Puts the instance's private NIC on its account's network.
+    fn attach_port(&self, r: &InstanceRecord) -> Result<(), ComputeError> {
+        let mac = nomuck_vnet::parse_mac(&r.mac)
+            .ok_or_else(|| ComputeError::Internal(format!("bad MAC {}", r.mac)))?;
+        let ip = r
+            .private_ip
+            .parse()
+            .map_err(|_| ComputeError::Internal(format!("bad address {}", r.private_ip)))?;
+        self.switch
+            .attach(nomuck_vnet::Port {
+                local: self.nic_socket(&r.id),
+                network: r.account_id.clone(),
+                mac,
+                ip,
+                prefix_len: crate::instances::SUBNET_PREFIX,
+                hostname: Some(hostname_of(r)),
+            })
+            .map_err(|e| ComputeError::Internal(format!("private network: {e}")))
     }
 
     pub(crate) fn dir_of(&self, id: &str) -> PathBuf {
@@ -107,6 +138,7 @@ impl Runtime {
         std::fs::create_dir_all(&path).map_err(|e| io("creating the instance directory", e))?;
         let dir = InstanceDir::new(&path).map_err(|e| ComputeError::Internal(e.to_string()))?;
         let metadata = self.serve_metadata(opts, store, r, &path)?;
+        self.attach_port(r)?;
         if let Some(vm) = Vm::attach(&dir)
             .await
             .map_err(|e| ComputeError::Internal(e.to_string()))?
@@ -158,7 +190,7 @@ impl Runtime {
             }),
             root_disk,
             user_net: Some(UserNet {
-                mac: Some(r.mac.clone()),
+                mac: Some(user_net_mac(&r.mac)),
                 hostname: Some(hostname_of(r)),
                 hostfwd: forwards
                     .iter()
@@ -178,7 +210,11 @@ impl Runtime {
                     Vec::new()
                 },
             }),
-            private_nic: None,
+            private_nic: Some(nomuck_qemu::PrivateNic {
+                mac: r.mac.clone(),
+                local: self.nic_socket(&r.id),
+                switch: self.switch.path().to_path_buf(),
+            }),
             start_paused: false,
         };
         let vm = Vm::launch(&opts.qemu_system, &spec, &dir)
@@ -260,6 +296,9 @@ impl Runtime {
             Ok(Some(vm)) => {
                 let vm = Arc::new(vm);
                 let metadata = self.serve_metadata(opts, store, r, &path).ok();
+                if let Err(e) = self.attach_port(r) {
+                    tracing::warn!(instance = %r.id, %e, "cannot rejoin the private network");
+                }
                 tracing::info!(instance = %r.id, pid = vm.pid(), "re-attached to its QEMU");
                 self.lock().insert(
                     r.id.clone(),
@@ -305,6 +344,7 @@ impl Runtime {
             p.kill().await;
         }
         let _ = std::fs::remove_file(self.dir_of(id).join("imds.sock"));
+        self.switch.detach(&self.nic_socket(id));
     }
 
     /// Kills the guest and deletes its disk; the console log stays until the
@@ -412,6 +452,12 @@ pub(crate) fn free_port(addr: Ipv4Addr) -> Result<u16, ComputeError> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| io("finding a free port", e))
+}
+
+/// The user-mode NIC's MAC: the private NIC's (the instance's `mac`, which the
+/// metadata service reports) with another first octet, still locally administered.
+fn user_net_mac(mac: &str) -> String {
+    format!("06{}", mac.get(2..).unwrap_or(":00:00:00:00:00"))
 }
 
 fn hostname_of(r: &InstanceRecord) -> String {

@@ -38,6 +38,16 @@ impl AdminClient {
         })
     }
 
+    /// A client for `endpoint` (`http://host:port`) with these credentials.
+    pub fn new(endpoint: String, access_key_id: String, secret_access_key: String, region: String) -> Self {
+        Self {
+            endpoint,
+            access_key_id,
+            secret_access_key,
+            region,
+        }
+    }
+
     /// Call `method path` (below the admin prefix) and decode the JSON reply.
     pub async fn call<T: DeserializeOwned, B: Serialize>(
         &self,
@@ -49,11 +59,37 @@ impl AdminClient {
             Some(b) => Bytes::from(serde_json::to_vec(b)?),
             None => Bytes::new(),
         };
-        let uri: http::Uri = format!("{}{PATH_PREFIX}{path}", self.endpoint).parse()?;
+        let (status, bytes) = self
+            .send(method, &format!("{PATH_PREFIX}{path}"), "nomuck", "application/json", body)
+            .await?;
+        if !status.is_success() {
+            if let Ok(errors) = serde_json::from_slice::<ErrorList>(&bytes)
+                && let Some(first) = errors.errors.first()
+            {
+                bail!("{} ({})", first.message, first.code);
+            }
+            bail!(
+                "the server answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        serde_json::from_slice(&bytes).context("the server's reply is not the expected JSON")
+    }
+
+    /// Sends one request signed for `service`; the reply's status and body.
+    pub async fn send(
+        &self,
+        method: http::Method,
+        path_and_query: &str,
+        service: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> anyhow::Result<(http::StatusCode, Bytes)> {
+        let uri: http::Uri = format!("{}{path_and_query}", self.endpoint).parse()?;
         let request = http::Request::builder()
             .method(method)
             .uri(uri)
-            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_TYPE, content_type)
             .body(())?;
         let credentials = nomuck_sigv4::Credentials {
             access_key_id: self.access_key_id.clone(),
@@ -69,12 +105,12 @@ impl AdminClient {
             &nomuck_sigv4::SigningParams {
                 credentials: &credentials,
                 region: &self.region,
-                service: "nomuck",
+                service,
                 time: time::OffsetDateTime::now_utc(),
                 encoding: nomuck_sigv4::UriEncoding::Standard,
             },
         )
-        .context("cannot sign the admin request")?;
+        .context("cannot sign the request")?;
         let request = http::Request::from_parts(parts, Full::new(body));
         let client = Client::builder(TokioExecutor::new()).build_http();
         let response = client
@@ -83,23 +119,12 @@ impl AdminClient {
             .with_context(|| format!("cannot reach the nomuck server at {}", self.endpoint))?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
-        if !status.is_success() {
-            if let Ok(errors) = serde_json::from_slice::<ErrorList>(&bytes)
-                && let Some(first) = errors.errors.first()
-            {
-                bail!("{} ({})", first.message, first.code);
-            }
-            bail!(
-                "the server answered {status}: {}",
-                String::from_utf8_lossy(&bytes)
-            );
-        }
-        serde_json::from_slice(&bytes).context("the server's reply is not the expected JSON")
+        Ok((status, bytes))
     }
 }
 
 /// Read `[default]` from an aws-cli shared-credentials file.
-fn read_credentials(path: &Path) -> anyhow::Result<(String, String)> {
+pub fn read_credentials(path: &Path) -> anyhow::Result<(String, String)> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "a server holds the data directory, and its admin key could not be read from {} \

@@ -6,6 +6,7 @@ mod admin_client;
 mod compute;
 mod config;
 mod data_dir;
+mod instance_cmd;
 mod serve;
 
 use std::path::PathBuf;
@@ -59,10 +60,29 @@ enum Command {
     /// Load-test a service endpoint (nomuck's or any other S3 server).
     #[command(subcommand)]
     Bench(BenchCommand),
+    #[command(subcommand)]
+    Instance(InstanceCommand),
     /// Carries one guest connection to an instance's metadata service: QEMU runs
     /// this for each connection a guest makes to 169.254.169.254:80.
     #[command(hide = true)]
     ImdsBridge { socket: PathBuf },
+}
+
+/// Compute instances.
+#[derive(Subcommand)]
+enum InstanceCommand {
+    /// SSH into an instance (through the port nomuck forwards to its port 22),
+    /// running COMMAND if given and exiting with its status.
+    Ssh {
+        /// The private key saved from CreateKeyPair.
+        #[arg(short = 'i', long = "identity")]
+        identity: Option<PathBuf>,
+        #[arg(short = 'l', long, default_value = "root")]
+        user: String,
+        instance_id: String,
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,7 +203,7 @@ fn main() -> ExitCode {
         };
     }
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("nomuck: error: {err:#}");
             ExitCode::FAILURE
@@ -191,14 +211,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = FileConfig::load(cli.config.as_deref())?;
     init_logging(cli.log_format.or(file.log_format).unwrap_or_default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        match cli.command {
+        let command = match cli.command {
+            Command::Instance(InstanceCommand::Ssh {
+                identity,
+                user,
+                instance_id,
+                command,
+            }) => {
+                let args = instance_cmd::SshArgs {
+                    identity,
+                    user,
+                    instance_id,
+                    command,
+                };
+                return instance_cmd::ssh(&config::data_dir(cli.data_dir, &file), args).await;
+            }
+            other => other,
+        };
+        match command {
             Command::Serve(args) => {
                 let config = ServeConfig::resolve(
                     Overrides {
@@ -238,7 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
-            Command::ImdsBridge { .. } => Ok(()),
+            Command::ImdsBridge { .. } | Command::Instance(_) => Ok(()),
             Command::Bench(BenchCommand::S3(args)) => {
                 nomuck_bench::run_and_print(args).await.map(|_| ())
             }
@@ -259,6 +296,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        .map(|()| ExitCode::SUCCESS)
     })
 }
 
