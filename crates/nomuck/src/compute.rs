@@ -18,6 +18,15 @@ pub const IMAGES_BUCKET: &str = "nomuck-images";
 /// The name the default machine image is registered under (its kernel version appended).
 pub const DEFAULT_IMAGE_PREFIX: &str = "nomuck-default";
 
+/// The default image's root disk size (grown on demand: qcow2 is sparse).
+const DEFAULT_DISK_SIZE: &str = "1G";
+
+fn tempfile_in(dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join(format!("tmp-{}", nomuck_compute::ids::new_id("build")));
+    std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(path)
+}
+
 /// Image bytes are objects in storage, read and written as the account.
 pub struct StorageObjects(pub Arc<Storage>);
 
@@ -215,11 +224,33 @@ pub async fn ensure_default_image(
             .await?;
         parts.push(image.id);
     }
+    // The root disk: an empty qcow2 (a few hundred KiB however large the disk)
+    // that the guest's init formats on first boot; each instance writes to its
+    // own overlay, so what it stores there survives stop and start.
+    let scratch = tempfile_in(&compute.options().dir)?;
+    let disk = scratch.join("disk.qcow2");
+    let out = tokio::process::Command::new(&compute.options().qemu_img)
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&disk)
+        .arg(DEFAULT_DISK_SIZE)
+        .output()
+        .await
+        .context("running qemu-img")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "qemu-img create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let disk_key = format!("{prefix}/disk.qcow2");
+    let stored = objects.store(admin, IMAGES_BUCKET, &disk_key, &disk).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    stored.map_err(|e| anyhow::anyhow!("storing the root disk: {e}"))?;
     let machine = compute
         .register_image(
             admin,
             RegisterRequest {
                 name: name.clone(),
+                location: Some(format!("{IMAGES_BUCKET}/{disk_key}")),
                 description: Some(
                     "nomuck's default guest: Debian kernel, busybox, dropbear SSH; configures itself from the metadata service".into(),
                 ),
