@@ -38,10 +38,12 @@ def nomuck(data_dir, *args, check=True, env=None):
 
 
 class Server:
-    def __init__(self, data_dir, extra_args=(), listen="127.0.0.1:0"):
+    def __init__(self, data_dir, extra_args=(), listen="127.0.0.1:0", default_image=False):
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args)
         self.listen = listen
+        # Registering the default image uploads tens of MiB: only compute tests ask.
+        self.default_image = default_image
         self.proc = None
         self.endpoint = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
@@ -50,10 +52,12 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         server_file = self.data_dir / "server.json"
         log = open(self.log_path, "ab")
+        env = dict(os.environ, NOMUCK_DEFAULT_IMAGE=str(self.default_image).lower())
         self.proc = subprocess.Popen(
             [str(BIN), "--data-dir", str(self.data_dir), "serve", "--listen", self.listen, *self.extra_args],
             stdout=log,
             stderr=log,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
