@@ -86,6 +86,8 @@ pub enum Ec2Error {
     CannotDelete(String),
     #[error("The id '{0}' does not exist")]
     InvalidId(String),
+    #[error("The following supplied instance types do not exist: [{0}]")]
+    InvalidInstanceType(String),
     #[error("Invalid availability zone: [{0}]")]
     InvalidZoneNotFound(String),
     #[error("Invalid region: {0}")]
@@ -157,6 +159,7 @@ impl Ec2Error {
             E::DependencyViolation(_) => "DependencyViolation",
             E::CannotDelete(_) => "CannotDelete",
             E::InvalidId(_) => "InvalidID",
+            E::InvalidInstanceType(_) => "InvalidInstanceType",
             E::InvalidZoneNotFound(_) => "InvalidZone.NotFound",
             E::InvalidRegionNotFound(_) => "InvalidRegion.NotFound",
             E::IdempotentParameterMismatch(_) => "IdempotentParameterMismatch",
