@@ -112,6 +112,10 @@ def test_security_groups(ec2):
     lb = ec2.create_security_group(GroupName="lb", Description="balancers")["GroupId"]
     raises("InvalidGroup.Duplicate", ec2.create_security_group, GroupName="web", Description="again")
     raises("InvalidGroup.Reserved", ec2.create_security_group, GroupName="default", Description="x")
+    raises("InvalidVpcID.NotFound", ec2.create_security_group, GroupName="elsewhere",
+           Description="x", VpcId="vpc-0123456789abcdef0")
+    in_vpc = ec2.create_security_group(GroupName="in-vpc", Description="x", VpcId=default_vpc)
+    ec2.delete_security_group(GroupId=in_vpc["GroupId"])
 
     http = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
     from_lb = {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": lb}]}

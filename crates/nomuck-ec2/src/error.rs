@@ -88,6 +88,8 @@ pub enum Ec2Error {
     InvalidId(String),
     #[error("The following supplied instance types do not exist: [{0}]")]
     InvalidInstanceType(String),
+    #[error("The vpc ID '{0}' does not exist")]
+    InvalidVpcIdNotFound(String),
     #[error("Invalid availability zone: [{0}]")]
     InvalidZoneNotFound(String),
     #[error("Invalid region: {0}")]
@@ -160,6 +162,7 @@ impl Ec2Error {
             E::CannotDelete(_) => "CannotDelete",
             E::InvalidId(_) => "InvalidID",
             E::InvalidInstanceType(_) => "InvalidInstanceType",
+            E::InvalidVpcIdNotFound(_) => "InvalidVpcID.NotFound",
             E::InvalidZoneNotFound(_) => "InvalidZone.NotFound",
             E::InvalidRegionNotFound(_) => "InvalidRegion.NotFound",
             E::IdempotentParameterMismatch(_) => "IdempotentParameterMismatch",

@@ -263,9 +263,7 @@ pub(super) async fn create_group(
         .vpc_id
         .filter(|v| *v != nomuck_compute::instances::default_vpc_id(account))
     {
-        return Err(Ec2Error::InvalidParameterValue(format!(
-            "The vpc ID '{vpc}' does not exist"
-        )));
+        return Err(Ec2Error::InvalidVpcIdNotFound(vpc));
     }
     let g = api
         .compute
