@@ -325,8 +325,14 @@ def test_images_register_share_and_deregister(server, ec2, other_ec2, tmp_path):
     assert shared["ImageId"] == image_id and "Tags" not in shared
     assert theirs.describe_images(Owners=["self"])["Images"] == []
     assert theirs.describe_images(ExecutableUsers=["all"])["Images"] == []
-    raises("InvalidAMIID.NotFound", theirs.modify_image_attribute, ImageId=image_id,
+    # A launcher is not an owner: EC2's "Not authorized for image".
+    raises("AuthFailure", theirs.modify_image_attribute, ImageId=image_id,
            Description={"Value": "hijacked"})
+    raises("AuthFailure", theirs.describe_image_attribute, ImageId=image_id,
+           Attribute="launchPermission")
+    raises("AuthFailure", theirs.deregister_image, ImageId=image_id)
+    assert theirs.describe_image_attribute(ImageId=image_id, Attribute="description")[
+        "Description"]["Value"] == "a raw disk"
 
     # Public, then reset to private.
     ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]})

@@ -1,5 +1,6 @@
 //! The image actions.
 
+use nomuck_compute::ComputeError;
 use nomuck_compute::images::{LaunchPermissionChange, RegisterRequest};
 use nomuck_http::{RequestContext, Response};
 use nomuck_meta::compute::ImageRecord;
@@ -187,6 +188,7 @@ pub(super) async fn deregister(
     account: &str,
     r: DeregisterImage,
 ) -> Result<Response, Ec2Error> {
+    owned_image(api, account, &r.image_id).await?;
     api.compute
         .deregister_image(account, &r.image_id, r.dry_run)
         .await
@@ -221,6 +223,23 @@ fn permission_change(
     }
 }
 
+/// An image `account` owns. One it may only launch (shared with it, or public) is
+/// `AuthFailure` ("Not authorized for image"), as EC2 answers a non-owner's change;
+/// one it cannot see does not exist for it.
+async fn owned_image(api: &Ec2Api, account: &str, id: &str) -> Result<ImageRecord, Ec2Error> {
+    match api.compute.own_image(account, id).await {
+        Ok(image) => Ok(image),
+        Err(ComputeError::ImageNotFound(_))
+            if api.compute.visible_image(account, id).await.is_ok() =>
+        {
+            Err(Ec2Error::AuthFailure(format!(
+                "Not authorized for image:{id}"
+            )))
+        }
+        Err(e) => Err(ec2_error(e)),
+    }
+}
+
 /// Changing a description needs only the owner; a dry run stops after that check.
 async fn owner_check(
     api: &Ec2Api,
@@ -228,10 +247,7 @@ async fn owner_check(
     image_id: &str,
     dry_run: bool,
 ) -> Result<(), Ec2Error> {
-    api.compute
-        .own_image(account, image_id)
-        .await
-        .map_err(ec2_error)?;
+    owned_image(api, account, image_id).await?;
     dry_run_check(dry_run)
 }
 
@@ -251,6 +267,7 @@ pub(super) async fn modify_attribute(
                     "Invalid value '{bad}' for userId: an account id is 12 digits"
                 )));
             }
+            owned_image(api, account, &r.image_id).await?;
             api.compute
                 .modify_launch_permission(
                     account,
@@ -290,11 +307,13 @@ pub(super) async fn describe_attribute(
     use ImageAttributeValue as V;
     // Whom an image is shared with is the owner's to know (EC2 refuses others).
     let image = if r.attribute == N::LaunchPermission {
-        api.compute.own_image(account, &r.image_id).await
+        owned_image(api, account, &r.image_id).await?
     } else {
-        api.compute.visible_image(account, &r.image_id).await
-    }
-    .map_err(ec2_error)?;
+        api.compute
+            .visible_image(account, &r.image_id)
+            .await
+            .map_err(ec2_error)?
+    };
     let value = match r.attribute {
         N::LaunchPermission => {
             let mut list: Vec<LaunchPermission> = image
