@@ -86,6 +86,10 @@ pub enum Ec2Error {
     CannotDelete(String),
     #[error("The id '{0}' does not exist")]
     InvalidId(String),
+    #[error("The following supplied instance types do not exist: [{0}]")]
+    InvalidInstanceType(String),
+    #[error("The vpc ID '{0}' does not exist")]
+    InvalidVpcIdNotFound(String),
     #[error("Invalid availability zone: [{0}]")]
     InvalidZoneNotFound(String),
     #[error("Invalid region: {0}")]
@@ -157,6 +161,8 @@ impl Ec2Error {
             E::DependencyViolation(_) => "DependencyViolation",
             E::CannotDelete(_) => "CannotDelete",
             E::InvalidId(_) => "InvalidID",
+            E::InvalidInstanceType(_) => "InvalidInstanceType",
+            E::InvalidVpcIdNotFound(_) => "InvalidVpcID.NotFound",
             E::InvalidZoneNotFound(_) => "InvalidZone.NotFound",
             E::InvalidRegionNotFound(_) => "InvalidRegion.NotFound",
             E::IdempotentParameterMismatch(_) => "IdempotentParameterMismatch",

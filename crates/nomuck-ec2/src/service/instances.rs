@@ -18,7 +18,7 @@ use crate::response::{
     GetConsoleOutputOutput, GroupIdentifier, Instance, InstanceAttributeValue, InstanceStateChange,
     InstanceStateChanges, InstanceStatus, Reservation, ReturnTrue, StateReason,
 };
-use crate::{Ec2Error, InstanceStateName, ShutdownBehavior, Tag, TagSpecification, reply};
+use crate::{Ec2Error, InstanceStateName, ShutdownBehavior, Tag, reply};
 
 /// The tag DescribeInstances adds to say where the instance's forwarded ports
 /// listen: `22=127.0.0.1:40022,80=127.0.0.1:40080` (guest port = host address:port).
@@ -69,7 +69,7 @@ fn view(api: &Ec2Api, r: &InstanceRecord, groups: &GroupNames) -> Instance {
         key_name: r.key_name.clone(),
         ami_launch_index: r.launch_index,
         instance_type: r.instance_type.clone(),
-        launch_time: nomuck_compute_time(r.launch_time),
+        launch_time: super::time_of(r.launch_time),
         availability_zone: r.availability_zone.clone(),
         kernel_id: r.kernel_id.clone(),
         ramdisk_id: r.ramdisk_id.clone(),
@@ -92,7 +92,10 @@ fn view(api: &Ec2Api, r: &InstanceRecord, groups: &GroupNames) -> Instance {
         architecture: "x86_64".into(),
         root_device_type: "instance-store".into(),
         root_device_name: Some("/dev/vda".into()),
-        hypervisor: r.accelerator.clone().unwrap_or_else(|| accel_name(api)),
+        hypervisor: r
+            .accelerator
+            .clone()
+            .unwrap_or_else(|| super::hypervisor(api)),
         virtualization_type: "hvm".into(),
         client_token: r.client_token.clone(),
         tags,
@@ -109,18 +112,6 @@ fn view(api: &Ec2Api, r: &InstanceRecord, groups: &GroupNames) -> Instance {
         }
         .into(),
     }
-}
-
-fn accel_name(api: &Ec2Api) -> String {
-    match api.compute.accelerator() {
-        nomuck_compute::Accel::Kvm => "kvm".into(),
-        nomuck_compute::Accel::Tcg => "tcg".into(),
-    }
-}
-
-fn nomuck_compute_time(ms: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 fn reservation(api: &Ec2Api, r: &DomainReservation, groups: &GroupNames) -> Reservation {
@@ -149,14 +140,7 @@ pub(super) async fn run(
     account: &str,
     r: RunInstances,
 ) -> Result<Response, Ec2Error> {
-    for spec in &r.tag_specifications {
-        if spec.resource_type != "instance" {
-            return Err(Ec2Error::InvalidParameterValue(format!(
-                "'{}' is not a valid taggable resource type for this operation.",
-                spec.resource_type
-            )));
-        }
-    }
+    let tags = super::spec_tags(&r.tag_specifications, "instance")?;
     let request = RunRequest {
         image_id: r.image_id,
         instance_type: r.instance_type,
@@ -167,10 +151,7 @@ pub(super) async fn run(
         security_group_names: r.security_groups,
         user_data: r.user_data,
         client_token: r.client_token,
-        tags: super::pairs_of(&TagSpecification::tags_for(
-            &r.tag_specifications,
-            "instance",
-        )),
+        tags,
         shutdown_behavior: r
             .instance_initiated_shutdown_behavior
             .map(|b| b.as_str().to_owned()),
@@ -547,7 +528,7 @@ pub(super) async fn console(
         ctx,
         &GetConsoleOutputOutput {
             instance_id: r.instance_id,
-            timestamp: nomuck_compute_time(at),
+            timestamp: super::time_of(at),
             output,
         },
     ))

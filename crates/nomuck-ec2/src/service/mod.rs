@@ -2,15 +2,18 @@
 //! the compute domain as the signing account, answer with EC2's XML. Only here do
 //! the domain's errors become EC2's codes.
 
+mod account;
+mod images;
 mod instances;
-mod resources;
+mod keys_groups;
+mod tags;
 
 use std::sync::Arc;
 
 use nomuck_compute::{Compute, ComputeError};
 use nomuck_http::{Rejection, Request, RequestContext, Response, ServiceApi};
 
-use crate::{Ec2Error, Ec2Request, MAX_BODY, Tag};
+use crate::{Ec2Error, Ec2Request, MAX_BODY, Tag, TagSpecification};
 
 pub struct Ec2Api {
     compute: Arc<Compute>,
@@ -43,7 +46,33 @@ impl Ec2Api {
             R::StartInstances(r) => instances::start(self, ctx, account, r).await,
             R::RebootInstances(r) => instances::reboot(self, ctx, account, r).await,
             R::GetConsoleOutput(r) => instances::console(self, ctx, account, r).await,
-            other => resources::handle(self, ctx, account, other).await,
+            R::DescribeInstanceTypes(r) => account::instance_types(self, ctx, r),
+            R::CreateKeyPair(r) => keys_groups::create_key(self, ctx, account, r).await,
+            R::ImportKeyPair(r) => keys_groups::import_key(self, ctx, account, r).await,
+            R::DescribeKeyPairs(r) => keys_groups::describe_keys(self, ctx, account, r).await,
+            R::DeleteKeyPair(r) => keys_groups::delete_key(self, ctx, account, r).await,
+            R::CreateSecurityGroup(r) => keys_groups::create_group(self, ctx, account, r).await,
+            R::DescribeSecurityGroups(r) => {
+                keys_groups::describe_groups(self, ctx, account, r).await
+            }
+            R::DeleteSecurityGroup(r) => keys_groups::delete_group(self, ctx, account, r).await,
+            R::AuthorizeSecurityGroupIngress(r) => {
+                keys_groups::authorize(self, ctx, account, r).await
+            }
+            R::RevokeSecurityGroupIngress(r) => keys_groups::revoke(self, ctx, account, r).await,
+            R::CreateTags(r) => tags::create(self, ctx, account, r).await,
+            R::DeleteTags(r) => tags::delete(self, ctx, account, r).await,
+            R::DescribeTags(r) => tags::describe(self, ctx, account, r).await,
+            R::DescribeRegions(r) => account::regions(self, ctx, r),
+            R::DescribeAvailabilityZones(r) => account::zones(self, ctx, r),
+            R::DescribeAccountAttributes(r) => account::attributes(self, ctx, account, r),
+            R::RegisterImage(r) => images::register(self, ctx, account, r).await,
+            R::DescribeImages(r) => images::describe(self, ctx, account, r).await,
+            R::DeregisterImage(r) => images::deregister(self, ctx, account, r).await,
+            R::ModifyImageAttribute(r) => images::modify_attribute(self, ctx, account, r).await,
+            R::DescribeImageAttribute(r) => images::describe_attribute(self, ctx, account, r).await,
+            R::ResetImageAttribute(r) => images::reset_attribute(self, ctx, account, r).await,
+            R::CreateImage(r) => images::create(self, ctx, account, r).await,
         }
     }
 }
@@ -65,6 +94,34 @@ fn pairs_of(tags: &[Tag]) -> Vec<(String, String)> {
     tags.iter()
         .map(|t| (t.key.clone(), t.value.clone()))
         .collect()
+}
+
+/// The tags a Create* action puts on its new resource: those of the specifications
+/// for `resource_type`. A specification for any other type is refused, as EC2 does.
+fn spec_tags(
+    specs: &[TagSpecification],
+    resource_type: &str,
+) -> Result<Vec<(String, String)>, Ec2Error> {
+    if let Some(other) = specs.iter().find(|s| s.resource_type != resource_type) {
+        return Err(Ec2Error::InvalidParameterValue(format!(
+            "'{}' is not a valid taggable resource type for this operation.",
+            other.resource_type
+        )));
+    }
+    Ok(pairs_of(&TagSpecification::tags_for(specs, resource_type)))
+}
+
+/// The accelerator's name, which nomuck reports where EC2 says `xen` or `nitro`.
+fn hypervisor(api: &Ec2Api) -> String {
+    match api.compute.accelerator() {
+        nomuck_compute::Accel::Kvm => "kvm".into(),
+        nomuck_compute::Accel::Tcg => "tcg".into(),
+    }
+}
+
+fn time_of(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 /// The domain's errors in EC2's words.
