@@ -262,7 +262,7 @@ fn a_real_guest_configures_itself_through_guestfwd() {
         "{text}"
     );
     assert!(
-        text.contains("USER-DATA-MARKER host=i-0eeeeeeeeeeeeeeee"),
+        text.contains("USER-DATA-MARKER host=ip-172-31-3-9"),
         "{text}"
     );
     drop(qemu);

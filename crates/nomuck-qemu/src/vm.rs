@@ -39,6 +39,9 @@ use crate::VmError;
 use crate::cmdline::VmSpec;
 use crate::qmp::{QmpClient, QmpError, QmpEvents};
 
+/// How often [`Vm::powerdown`] presses the power button again.
+pub const POWER_BUTTON_REPEAT: Duration = Duration::from_secs(2);
+
 /// How long a launched QEMU may take until its QMP socket answers.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -437,10 +440,13 @@ impl Vm {
 
     /// Presses the power button and gives the guest `grace` to power off; QEMU is then
     /// told to quit. Past `grace` (or when QMP fails) the process is killed. Returns
-    /// once the process is gone.
+    /// once the process is gone. The button is pressed again every
+    /// [`POWER_BUTTON_REPEAT`]: a guest still booting has no ACPI handler yet and
+    /// misses the first press, as a real machine would.
     pub async fn powerdown(&self, grace: Duration) -> Exit {
         let deadline = Instant::now() + grace;
         if self.qmp.system_powerdown().await.is_ok() {
+            let mut pressed = Instant::now();
             loop {
                 if self.process.has_exited() {
                     return self.process.wait_exit().await;
@@ -456,6 +462,10 @@ impl Vm {
                 }
                 if Instant::now() >= deadline {
                     break;
+                }
+                if pressed.elapsed() >= POWER_BUTTON_REPEAT {
+                    let _ = self.qmp.system_powerdown().await;
+                    pressed = Instant::now();
                 }
                 let step = Duration::from_millis(100).min(deadline - Instant::now());
                 let _ = tokio::time::timeout(step, self.process.wait_exit()).await;

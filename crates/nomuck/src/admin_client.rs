@@ -39,7 +39,12 @@ impl AdminClient {
     }
 
     /// A client for `endpoint` (`http://host:port`) with these credentials.
-    pub fn new(endpoint: String, access_key_id: String, secret_access_key: String, region: String) -> Self {
+    pub fn new(
+        endpoint: String,
+        access_key_id: String,
+        secret_access_key: String,
+        region: String,
+    ) -> Self {
         Self {
             endpoint,
             access_key_id,
@@ -60,7 +65,13 @@ impl AdminClient {
             None => Bytes::new(),
         };
         let (status, bytes) = self
-            .send(method, &format!("{PATH_PREFIX}{path}"), "nomuck", "application/json", body)
+            .send(
+                method,
+                &format!("{PATH_PREFIX}{path}"),
+                "nomuck",
+                "application/json",
+                body,
+            )
             .await?;
         if !status.is_success() {
             if let Ok(errors) = serde_json::from_slice::<ErrorList>(&bytes)

@@ -35,9 +35,9 @@ fn object_error(e: StorageError) -> ObjectError {
         StorageError::NoSuchBucket(_)
         | StorageError::NoSuchKey { .. }
         | StorageError::NoSuchVersion
-        | StorageError::VersionIsDeleteMarker { .. } => ObjectError::NotFound(format!(
-            "The image object does not exist: {e}"
-        )),
+        | StorageError::VersionIsDeleteMarker { .. } => {
+            ObjectError::NotFound(format!("The image object does not exist: {e}"))
+        }
         StorageError::AccessDenied => {
             ObjectError::Denied("Access to the image object is denied".into())
         }
@@ -46,7 +46,10 @@ fn object_error(e: StorageError) -> ObjectError {
 }
 
 fn caller(account: &str) -> Caller {
-    Caller::account(account, format!("compute-{}", nomuck_compute::ids::new_id("req")))
+    Caller::account(
+        account,
+        format!("compute-{}", nomuck_compute::ids::new_id("req")),
+    )
 }
 
 #[async_trait::async_trait]
@@ -91,7 +94,9 @@ impl ImageObjects for StorageObjects {
         let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
         let mut body = got.body;
         while let Some(chunk) = body.next().await {
-            file.write_all(&chunk.map_err(object_error)?).await.map_err(io)?;
+            file.write_all(&chunk.map_err(object_error)?)
+                .await
+                .map_err(io)?;
         }
         file.sync_all().await.map_err(io)?;
         Ok(())
@@ -191,7 +196,10 @@ pub async fn ensure_default_image(
     {
         return Ok(existing.id);
     }
-    let prefix = format!("default/{}/{}", guest.kernel_version, &guest.manifest.recipe);
+    let prefix = format!(
+        "default/{}/{}",
+        guest.kernel_version, &guest.manifest.recipe
+    );
     let kernel_key = format!("{prefix}/vmlinux");
     let ramdisk_key = format!("{prefix}/initramfs.cpio");
     objects
@@ -213,7 +221,10 @@ pub async fn ensure_default_image(
                 admin,
                 RegisterRequest {
                     name: format!("{name}-{kind}"),
-                    description: Some(format!("nomuck default guest {kind} (Debian {})", guest.kernel_version)),
+                    description: Some(format!(
+                        "nomuck default guest {kind} (Debian {})",
+                        guest.kernel_version
+                    )),
                     location: Some(format!("{IMAGES_BUCKET}/{key}")),
                     ..RegisterRequest::default()
                 },

@@ -28,12 +28,13 @@ fn client(data_dir: &Path) -> anyhow::Result<AdminClient> {
     let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
         Ok(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
         _ => {
-            let text = std::fs::read_to_string(data_dir.join("server.json")).with_context(|| {
-                format!(
-                    "no server is running for {} (and AWS_ENDPOINT_URL is not set)",
-                    data_dir.display()
-                )
-            })?;
+            let text =
+                std::fs::read_to_string(data_dir.join("server.json")).with_context(|| {
+                    format!(
+                        "no server is running for {} (and AWS_ENDPOINT_URL is not set)",
+                        data_dir.display()
+                    )
+                })?;
             let info: crate::data_dir::ServerInfo = serde_json::from_str(&text)?;
             format!("http://{}", info.listen)
         }
