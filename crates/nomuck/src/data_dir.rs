@@ -277,6 +277,15 @@ fn check_exists(path: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// A key for one purpose, derived from the master key (HMAC-SHA256 of the purpose).
+fn derive_key(master: &[u8], purpose: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(master)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,13 +333,4 @@ mod tests {
         assert!(format!("{err:#}").contains("master.key is missing"));
         assert!(!path.join(MASTER_KEY_FILE).exists());
     }
-}
-
-/// A key for one purpose, derived from the master key (HMAC-SHA256 of the purpose).
-fn derive_key(master: &[u8], purpose: &str) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(master)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(purpose.as_bytes());
-    mac.finalize().into_bytes().into()
 }
