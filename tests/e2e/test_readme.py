@@ -43,6 +43,7 @@ EXPECT = [
     ("aws sns create-topic", [r"verified \S+ arn:aws:sns:us-east-1:\d{12}:uploads \['docs/notes\.txt'\]"]),
     ("put-bucket-lifecycle-configuration", [r"^tmp/notes\.txt$\n(.*\n)*None$"]),
     ("import boto3", [r"^\d{12}$"]),
+    ("aws ec2 wait image-available", [r"^Linux 6\.", r"^hello from ip-172-31-", r'"shutting-down"']),
     ("nomuck account create alice", [r"created account alice \(\d{12}\)", r"aws_access_key_id = AKIA",
                                      r"^\d{12} +admin .* admin$", r"^\d{12} +user .* alice$",
                                      r"^AKIA\w+ +\d{12} .* active$", r"^revoked AKIA\w+$"]),
@@ -158,14 +159,15 @@ def test_readme_examples_work_in_order(tmp_path):
                 args = first.split()[1:]
                 if server:
                     assert server.stop() == 0, server.log()
-                server = Server(work / "nomuck-data", args, listen=f"127.0.0.1:{ports['2006']}").start()
+                server = Server(work / "nomuck-data", args, listen=f"127.0.0.1:{ports['2006']}",
+                                default_image=True).start()
                 continue
             matching = [i for i, (needle, _) in enumerate(EXPECT) if needle in code]
             assert len(matching) == 1, f"README block needs exactly one entry in EXPECT:\n{code}"
             used.add(matching[0])
             if lang == "python":
                 code = f"python3 - <<'PYTHON'\n{code}PYTHON"
-            start = session.run(code)
+            start = session.run(code, timeout=300)
             for pattern in EXPECT[matching[0]][1]:
                 # Webhook deliveries arrive a moment after the upload.
                 assert session.wait_for(start, pattern, timeout=20), (

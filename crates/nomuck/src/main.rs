@@ -6,6 +6,8 @@ mod admin_client;
 mod compute;
 mod config;
 mod data_dir;
+mod doctor;
+mod image_cmd;
 mod instance_cmd;
 mod serve;
 
@@ -27,9 +29,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "nomuck",
     version,
-    about = "A self-hosted utility cloud in one binary: S3 storage, STS, SNS topics with \
-             signed webhooks, and accounts with access keys, on one AWS-compatible endpoint.",
-    after_help = "Compute (EC2) and fulfillment are planned, not built yet."
+    about = "A self-hosted utility cloud in one binary: S3 storage, EC2 compute on QEMU, STS, \
+             SNS topics with signed webhooks, and accounts with access keys, on one \
+             AWS-compatible endpoint.",
+    after_help = "Fulfillment and billing are planned, not built yet."
 )]
 struct Cli {
     /// TOML configuration file. Environment variables override it; flags override both.
@@ -62,10 +65,25 @@ enum Command {
     Bench(BenchCommand),
     #[command(subcommand)]
     Instance(InstanceCommand),
+    /// Check what this machine can do for compute (QEMU, accelerator, tools).
+    Doctor,
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Carries one guest connection to an instance's metadata service: QEMU runs
     /// this for each connection a guest makes to 169.254.169.254:80.
     #[command(hide = true)]
-    ImdsBridge { socket: PathBuf },
+    ImdsBridge {
+        /// The instance's metadata socket.
+        socket: PathBuf,
+    },
+}
+
+/// Compute images.
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Build the default guest from Debian packages, upload it and register it as a
+    /// public image (a running server does this at its start); prints its id.
+    BuildDefault,
 }
 
 /// Compute instances.
@@ -77,9 +95,12 @@ enum InstanceCommand {
         /// The private key saved from CreateKeyPair.
         #[arg(short = 'i', long = "identity")]
         identity: Option<PathBuf>,
+        /// The user to log in as.
         #[arg(short = 'l', long, default_value = "root")]
         user: String,
+        /// The instance (`i-…`), one of the signing account's.
         instance_id: String,
+        /// A command to run instead of a login shell (after `--`).
         #[arg(last = true)]
         command: Vec<String>,
     },
@@ -276,6 +297,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Command::ImdsBridge { .. } | Command::Instance(_) => Ok(()),
+            Command::Image(ImageCommand::BuildDefault) => {
+                let config = ServeConfig::resolve(
+                    Overrides {
+                        data_dir: cli.data_dir,
+                        ..Overrides::default()
+                    },
+                    &file,
+                )?;
+                image_cmd::build_default(&config).await
+            }
+            Command::Doctor => {
+                let config = ServeConfig::resolve(Overrides::default(), &file)?;
+                if doctor::run(&config) {
+                    Ok(())
+                } else {
+                    anyhow::bail!("compute cannot run on this machine (see FAIL above)")
+                }
+            }
             Command::Bench(BenchCommand::S3(args)) => {
                 nomuck_bench::run_and_print(args).await.map(|_| ())
             }

@@ -213,14 +213,36 @@ async fn start_compute(
         .await?
     };
     tracing::info!(accelerator = ?probe.accel, reason = %probe.reason, "compute accelerator");
+    let objects = Arc::new(crate::compute::StorageObjects(storage.clone()));
+    let compute = new_compute(config, dir, objects.clone(), probe.accel, events_queued)?;
+    let worker = compute.start();
+    if c.default_image {
+        let (compute, iam) = (compute.clone(), dir.iam.clone());
+        tokio::spawn(async move {
+            if let Err(e) = provide_default_image(&compute, &objects, &iam).await {
+                tracing::warn!(error = %format!("{e:#}"), "the default image is not available");
+            }
+        });
+    }
+    Ok((compute, worker))
+}
+
+/// The compute service over `dir` (its worker not started).
+pub fn new_compute(
+    config: &ServeConfig,
+    dir: &DataDir,
+    objects: Arc<crate::compute::StorageObjects>,
+    accel: nomuck_compute::Accel,
+    events_queued: Arc<tokio::sync::Notify>,
+) -> anyhow::Result<Arc<nomuck_compute::Compute>> {
+    let c = &config.compute;
     let exe = std::env::current_exe().context("cannot find this executable's path")?;
     let memory_limit_mib = (host_memory_mib() as f64 * c.memory_overcommit) as u64;
-    let objects = Arc::new(crate::compute::StorageObjects(storage.clone()));
-    let compute = nomuck_compute::Compute::new(
+    Ok(nomuck_compute::Compute::new(
         dir.store.clone(),
-        objects.clone(),
+        objects,
         nomuck_compute::ComputeOptions {
-            dir: compute_dir,
+            dir: dir.path().join("compute"),
             region: config.edge.region.clone(),
             qemu_system: c.qemu_system.clone(),
             qemu_img: c.qemu_img.clone(),
@@ -235,26 +257,16 @@ async fn start_compute(
             meter_interval: c.meter_interval,
             token_key: dir.imds_token_key,
         },
-        probe.accel,
+        accel,
         events_queued,
-    )?;
-    let worker = compute.start();
-    if c.default_image {
-        let (compute, iam) = (compute.clone(), dir.iam.clone());
-        tokio::spawn(async move {
-            if let Err(e) = provide_default_image(&compute, &objects, &iam).await {
-                tracing::warn!(error = %format!("{e:#}"), "the default image is not available");
-            }
-        });
-    }
-    Ok((compute, worker))
+    )?)
 }
 
-async fn provide_default_image(
+pub async fn provide_default_image(
     compute: &nomuck_compute::Compute,
     objects: &crate::compute::StorageObjects,
     iam: &nomuck_iam::Iam,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let admin = iam
         .accounts()
         .await?
@@ -262,11 +274,10 @@ async fn provide_default_image(
         .find(|a| a.is_admin)
         .context("no admin account")?;
     let guest = crate::compute::build_guest(crate::compute::guest_cache_dir()).await?;
-    crate::compute::ensure_default_image(compute, objects, &admin.id, &guest).await?;
-    Ok(())
+    crate::compute::ensure_default_image(compute, objects, &admin.id, &guest).await
 }
 
-fn host_memory_mib() -> u64 {
+pub fn host_memory_mib() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {

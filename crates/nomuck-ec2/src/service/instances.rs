@@ -323,24 +323,34 @@ pub(super) async fn status(
         .describe_instances(account, &r.instance_ids)
         .await
         .map_err(ec2_error)?;
-    let statuses: Vec<StatusView> = records
-        .iter()
-        .filter(|rec| {
-            r.include_all_instances || rec.state == nomuck_meta::compute::InstanceState::Running
-        })
-        .map(|rec| {
-            let running = rec.state == nomuck_meta::compute::InstanceState::Running;
-            let health = if running { "ok" } else { "not-applicable" };
-            StatusView(InstanceStatus {
-                instance_id: rec.id.clone(),
-                availability_zone: rec.availability_zone.clone(),
-                state: state_name(rec),
-                system_status: health.into(),
-                instance_status: health.into(),
-            })
-        })
-        .filter(|s| r.filters.matches(s))
-        .collect();
+    let mut statuses = Vec::new();
+    for rec in records.iter().filter(|rec| {
+        r.include_all_instances || rec.state == nomuck_meta::compute::InstanceState::Running
+    }) {
+        // Running: "ok" once the guest answers (its SSH banner), "initializing" before.
+        let health = if rec.state != nomuck_meta::compute::InstanceState::Running {
+            "not-applicable"
+        } else if api.compute.reachable(rec).await {
+            "ok"
+        } else {
+            "initializing"
+        };
+        let view = StatusView(InstanceStatus {
+            instance_id: rec.id.clone(),
+            availability_zone: rec.availability_zone.clone(),
+            state: state_name(rec),
+            system_status: if health == "not-applicable" {
+                health
+            } else {
+                "ok"
+            }
+            .into(),
+            instance_status: health.into(),
+        });
+        if r.filters.matches(&view) {
+            statuses.push(view);
+        }
+    }
     let (page, next_token) = r.page.apply(statuses, |s| s.0.instance_id.as_str());
     Ok(reply(
         ctx,
