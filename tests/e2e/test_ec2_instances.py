@@ -10,6 +10,7 @@ instances are stopped, imaged and terminated by the later tests.
 import base64
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import time
@@ -226,6 +227,54 @@ def test_instances_of_one_account_reach_each_other_and_no_one_else(fleet):
     assert error_code(e) == "InvalidInstanceID.NotFound"
     mine = [i["InstanceId"] for r in fleet.b.describe_instances()["Reservations"] for i in r["Instances"]]
     assert mine == [b1]
+
+
+def forwarded(fleet, iid):
+    """Guest port -> host port, from the instance's `nomuck:forwards` tag."""
+    i = fleet.a.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    text = {t["Key"]: t["Value"] for t in i.get("Tags", [])}.get("nomuck:forwards", "")
+    return {int(g): int(h.rsplit(":", 1)[1]) for g, h in (f.split("=") for f in text.split(",") if f)}
+
+
+def test_security_group_rules_open_ports_of_running_instances(fleet):
+    iid = fleet.a_ids[1]
+    fleet.ssh_ready("a", iid)
+    group = fleet.a.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]
+    assert 8080 not in forwarded(fleet, iid)
+    rule = [{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    fleet.a.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)
+    port = forwarded(fleet, iid)[8080]
+    fleet.ssh("a", iid, "nohup sh -c 'while true; do echo HELLO-8080 | nc -l -p 8080; done' "
+                        ">/dev/null 2>&1 </dev/null &")
+
+    def answer():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=3) as c:
+                return c.recv(64).decode().strip() or None
+        except OSError:
+            return None
+    assert wait("the guest's port 8080", answer, timeout=30) == "HELLO-8080"
+    fleet.a.revoke_security_group_ingress(GroupId=group, IpPermissions=rule)
+    assert 8080 not in forwarded(fleet, iid)
+    assert 22 in forwarded(fleet, iid)
+
+
+def test_a_guest_that_powers_off_stops_or_terminates_as_asked(fleet):
+    ids = {}
+    for behavior in ("stop", "terminate"):
+        run = fleet.a.run_instances(ImageId=fleet.image_id, MinCount=1, MaxCount=1, InstanceType=TYPE,
+                                    UserData="#!/bin/sh\npoweroff\n",
+                                    InstanceInitiatedShutdownBehavior=behavior)
+        ids[behavior] = run["Instances"][0]["InstanceId"]
+    try:
+        fleet.a.get_waiter("instance_stopped").wait(InstanceIds=[ids["stop"]], WaiterConfig={"Delay": 1})
+        fleet.a.get_waiter("instance_terminated").wait(InstanceIds=[ids["terminate"]], WaiterConfig={"Delay": 1})
+        for iid in ids.values():
+            i = fleet.a.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+            assert i["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
+    finally:
+        fleet.a.terminate_instances(InstanceIds=list(ids.values()))
+    fleet.a.get_waiter("instance_terminated").wait(InstanceIds=list(ids.values()), WaiterConfig={"Delay": 1})
 
 
 def test_stop_keeps_the_disk_start_and_reboot_work(fleet):
