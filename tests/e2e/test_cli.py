@@ -110,15 +110,15 @@ def test_help_describes_what_is_built_and_every_option(tmp_path):
     top = run_in(tmp_path, "--help")
     assert top.returncode == 0
     text = " ".join(top.stdout.split())
-    for built in ("S3 storage", "STS", "SNS", "accounts", "access keys"):
+    for built in ("S3 storage", "EC2 compute", "STS", "SNS", "accounts", "access keys"):
         assert built in text, (built, text)
-    # Compute and fulfillment are only mentioned as planned.
-    assert "Compute (EC2) and fulfillment are planned, not built yet" in text, text
-    assert "EC2" not in text.replace("Compute (EC2) and fulfillment are planned", ""), text
+    # Fulfillment and billing are only mentioned as planned.
+    assert "Fulfillment and billing are planned, not built yet" in text, text
 
     # Every option and argument of every command has a description after its name.
     commands = [[], ["serve"], ["account", "create"], ["account", "list"], ["key", "create"],
-                ["key", "list"], ["key", "revoke"], ["bench", "s3"]]
+                ["key", "list"], ["key", "revoke"], ["bench", "s3"], ["instance", "ssh"], ["doctor"],
+                ["image", "build-default"]]
     for cmd in commands:
         proc = run_in(tmp_path, *cmd, "--help")
         assert proc.returncode == 0, (cmd, proc.stderr)

@@ -11,9 +11,9 @@ def machine_image(srv, ec2):
     s3 = srv.client("s3")
     s3.create_bucket(Bucket="kernels")
     s3.put_object(Bucket="kernels", Key="vmlinux", Body=b"\x7fELF" + b"\0" * 4092)
-    kernel = ec2.register_image(Name="k", ImageLocation="kernels/vmlinux")["ImageId"]
+    kernel = ec2.register_image(Name="kernel-1", ImageLocation="kernels/vmlinux")["ImageId"]
     assert kernel.startswith("aki-")
-    image = ec2.register_image(Name="m", KernelId=kernel)["ImageId"]
+    image = ec2.register_image(Name="machine-1", KernelId=kernel)["ImageId"]
     assert image.startswith("ami-")
     return image
 

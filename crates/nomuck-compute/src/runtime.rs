@@ -18,6 +18,7 @@ use nomuck_qemu::{
     Accel, GuestFwd, GuestFwdTarget, HostFwd, InstanceDir, KernelBoot, Machine, UserNet, Vm,
     VmSpec, VmState,
 };
+use sha2::Digest;
 use tokio::task::JoinHandle;
 
 use crate::{ComputeError, ComputeOptions, catalog};
@@ -57,6 +58,9 @@ impl Drop for Guest {
 
 pub(crate) struct Runtime {
     vm_root: PathBuf,
+    /// Where instances' unix sockets live: `vm_root`, or a short directory when the
+    /// data directory's path would make socket paths too long (see [`socket_root`]).
+    socket_root: PathBuf,
     /// The accounts' private networks: one switch, one network per account.
     switch: nomuck_vnet::Switch,
     guests: Mutex<HashMap<String, Guest>>,
@@ -68,11 +72,14 @@ pub(crate) struct Runtime {
 
 impl Runtime {
     pub(crate) fn new(opts: &ComputeOptions) -> Result<Runtime, ComputeError> {
-        let switch = nomuck_vnet::Switch::bind(opts.dir.join("vnet.sock"))
+        let vm_root = opts.dir.join("vm");
+        let socket_root = socket_root(&vm_root)?;
+        let switch = nomuck_vnet::Switch::bind(socket_root.join("vnet.sock"))
             .map_err(|e| ComputeError::Internal(format!("private network switch: {e}")))?;
         Ok(Runtime {
             switch,
-            vm_root: opts.dir.join("vm"),
+            socket_root,
+            vm_root,
             guests: Mutex::new(HashMap::new()),
             token_key: TokenKey::from_bytes(opts.token_key),
             launching: tokio::sync::Semaphore::new(opts.launch_workers.max(1)),
@@ -82,7 +89,26 @@ impl Runtime {
     /// The instance's NIC on its account's private network, as QEMU and the switch
     /// both name it.
     fn nic_socket(&self, id: &str) -> PathBuf {
-        self.dir_of(id).join("nic1.sock")
+        self.sockets_of(id).join("nic1.sock")
+    }
+
+    fn sockets_of(&self, id: &str) -> PathBuf {
+        self.socket_root.join(id)
+    }
+
+    /// The instance's directory, with its sockets in theirs (both made if missing).
+    fn instance_dir(&self, id: &str) -> Result<InstanceDir, ComputeError> {
+        let (path, sockets) = (self.dir_of(id), self.sockets_of(id));
+        for d in [&path, &sockets] {
+            std::fs::create_dir_all(d).map_err(|e| io("creating the instance directory", e))?;
+        }
+        InstanceDir::with_sockets(&path, &sockets)
+            .map_err(|e| ComputeError::Internal(e.to_string()))
+    }
+
+    /// The instance's directory if it exists (nothing is created).
+    fn existing_dir(&self, id: &str) -> Option<InstanceDir> {
+        InstanceDir::with_sockets(&self.dir_of(id), &self.sockets_of(id)).ok()
     }
 
     /// Puts the instance's private NIC on its account's network.
@@ -135,9 +161,8 @@ impl Runtime {
         guest_ports: &[u16],
     ) -> Result<(Accel, Vec<PortForward>), ComputeError> {
         let path = self.dir_of(&r.id);
-        std::fs::create_dir_all(&path).map_err(|e| io("creating the instance directory", e))?;
-        let dir = InstanceDir::new(&path).map_err(|e| ComputeError::Internal(e.to_string()))?;
-        let metadata = self.serve_metadata(opts, store, r, &path)?;
+        let dir = self.instance_dir(&r.id)?;
+        let metadata = self.serve_metadata(opts, store, r, dir.socket_dir())?;
         self.attach_port(r)?;
         if let Some(vm) = Vm::attach(&dir)
             .await
@@ -204,7 +229,7 @@ impl Runtime {
                     vec![GuestFwd::metadata(GuestFwdTarget::Cmd(format!(
                         "{} {}",
                         opts.imds_bridge,
-                        path.join("imds.sock").display()
+                        dir.socket_dir().join("imds.sock").display()
                     )))]
                 } else {
                     Vec::new()
@@ -290,12 +315,11 @@ impl Runtime {
         store: &Arc<dyn MetaStore>,
         r: &InstanceRecord,
     ) -> Option<Arc<Vm>> {
-        let path = self.dir_of(&r.id);
-        let dir = InstanceDir::new(&path).ok()?;
+        let dir = self.existing_dir(&r.id)?;
         match Vm::attach(&dir).await {
             Ok(Some(vm)) => {
                 let vm = Arc::new(vm);
-                let metadata = self.serve_metadata(opts, store, r, &path).ok();
+                let metadata = self.serve_metadata(opts, store, r, dir.socket_dir()).ok();
                 if let Err(e) = self.attach_port(r) {
                     tracing::warn!(instance = %r.id, %e, "cannot rejoin the private network");
                 }
@@ -327,9 +351,9 @@ impl Runtime {
         let vm = self.lock().remove(id).map(|g| Arc::clone(&g.vm));
         let vm = match vm {
             Some(vm) => Some(vm),
-            None => match InstanceDir::new(&self.dir_of(id)) {
-                Ok(dir) => Vm::attach(&dir).await.ok().flatten().map(Arc::new),
-                Err(_) => None,
+            None => match self.existing_dir(id) {
+                Some(dir) => Vm::attach(&dir).await.ok().flatten().map(Arc::new),
+                None => None,
             },
         };
         if let Some(vm) = vm {
@@ -338,12 +362,12 @@ impl Runtime {
             } else {
                 vm.powerdown(grace).await;
             }
-        } else if let Ok(dir) = InstanceDir::new(&self.dir_of(id))
+        } else if let Some(dir) = self.existing_dir(id)
             && let Ok(Some(p)) = nomuck_qemu::QemuProcess::find(&dir)
         {
             p.kill().await;
         }
-        let _ = std::fs::remove_file(self.dir_of(id).join("imds.sock"));
+        let _ = std::fs::remove_file(self.sockets_of(id).join("imds.sock"));
         self.switch.detach(&self.nic_socket(id));
     }
 
@@ -357,6 +381,7 @@ impl Runtime {
     /// Removes everything of a forgotten instance.
     pub(crate) fn purge(&self, id: &str) {
         let _ = std::fs::remove_dir_all(self.dir_of(id));
+        let _ = std::fs::remove_dir_all(self.sockets_of(id));
     }
 
     pub(crate) async fn reboot(&self, id: &str) -> Result<(), ComputeError> {
@@ -415,6 +440,45 @@ impl Runtime {
         let start = bytes.len().saturating_sub(limit);
         bytes.get(start..).unwrap_or_default().to_vec()
     }
+}
+
+/// The longest socket path below a socket root: `/<instance id>/imds.sock`.
+const SOCKET_SUFFIX_LEN: usize = "/i-0123456789abcdef0/imds.sock".len();
+/// `sun_path` holds 108 bytes with the terminating NUL.
+const MAX_SOCKET_PATH: usize = 107;
+
+/// `vm_root` when socket paths below it fit in `sun_path`; otherwise a private
+/// directory with a short path in the temporary directory, named after `vm_root`
+/// so the next start finds the same one.
+fn socket_root(vm_root: &Path) -> Result<PathBuf, ComputeError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::create_dir_all(vm_root).map_err(|e| io("creating the instance directories", e))?;
+    let vm_root = vm_root
+        .canonicalize()
+        .map_err(|e| io("the instance directories", e))?;
+    if vm_root.as_os_str().len() + SOCKET_SUFFIX_LEN <= MAX_SOCKET_PATH {
+        return Ok(vm_root);
+    }
+    let me = std::fs::metadata("/proc/self")
+        .map_err(|e| io("/proc/self", e))?
+        .uid();
+    let digest = sha2::Sha256::digest(vm_root.as_os_str().as_encoded_bytes());
+    let short = std::env::temp_dir().join(format!("nomuck-{me}-{}", &hex::encode(digest)[..12]));
+    match std::fs::DirBuilder::new().mode(0o700).create(&short) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io("creating the socket directory", e)),
+    }
+    // Someone else's directory, or one others may write in, would let them stand in
+    // for an instance's sockets.
+    let meta = std::fs::symlink_metadata(&short).map_err(|e| io("the socket directory", e))?;
+    if !meta.is_dir() || meta.uid() != me || meta.permissions().mode() & 0o077 != 0 {
+        return Err(ComputeError::Internal(format!(
+            "{} is not a private directory of this user",
+            short.display()
+        )));
+    }
+    Ok(short)
 }
 
 fn io(what: &str, e: std::io::Error) -> ComputeError {

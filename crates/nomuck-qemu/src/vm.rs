@@ -53,6 +53,9 @@ const MAX_SOCKET_PATH: usize = 107;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceDir {
     root: PathBuf,
+    /// Where the unix sockets live: `root`, unless that path is too long for a socket
+    /// (`sun_path` holds 107 bytes), see [`InstanceDir::with_sockets`].
+    sockets: PathBuf,
 }
 
 impl InstanceDir {
@@ -62,13 +65,31 @@ impl InstanceDir {
             what: format!("instance directory {}", path.display()),
             source: e,
         })?;
-        Ok(InstanceDir { root })
+        Ok(InstanceDir {
+            sockets: root.clone(),
+            root,
+        })
+    }
+
+    /// An existing directory whose unix sockets live in `sockets`, another existing
+    /// directory with a short path (a data directory deep in a file system would make
+    /// socket paths longer than the kernel allows).
+    pub fn with_sockets(path: &Path, sockets: &Path) -> Result<InstanceDir, VmError> {
+        let mut dir = InstanceDir::new(path)?;
+        dir.sockets = sockets.canonicalize().map_err(|e| VmError::Io {
+            what: format!("socket directory {}", sockets.display()),
+            source: e,
+        })?;
+        Ok(dir)
     }
 
     /// For tests of the command line: no file system access.
     #[cfg(test)]
     pub(crate) fn new_unchecked(root: PathBuf) -> InstanceDir {
-        InstanceDir { root }
+        InstanceDir {
+            sockets: root.clone(),
+            root,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -79,7 +100,12 @@ impl InstanceDir {
         self.root.join("qemu.pid")
     }
     pub fn qmp_socket(&self) -> PathBuf {
-        self.root.join("qmp.sock")
+        self.sockets.join("qmp.sock")
+    }
+
+    /// The directory of the instance's unix sockets.
+    pub fn socket_dir(&self) -> &Path {
+        &self.sockets
     }
     /// The guest's serial console (GetConsoleOutput reads it).
     pub fn console_log(&self) -> PathBuf {
