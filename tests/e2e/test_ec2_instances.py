@@ -244,7 +244,8 @@ def test_security_group_rules_open_ports_of_running_instances(fleet):
     rule = [{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
     fleet.a.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)
     port = forwarded(fleet, iid)[8080]
-    fleet.ssh("a", iid, "nohup sh -c 'while true; do echo HELLO-8080 | nc -l -p 8080; done' "
+    # (busybox has no nohup; with its descriptors redirected the loop outlives the session.)
+    fleet.ssh("a", iid, "sh -c 'while true; do echo HELLO-8080 | nc -l -p 8080; done' "
                         ">/dev/null 2>&1 </dev/null &")
 
     def answer():
@@ -266,9 +267,12 @@ def test_a_guest_that_powers_off_stops_or_terminates_as_asked(fleet):
                                     UserData="#!/bin/sh\npoweroff\n",
                                     InstanceInitiatedShutdownBehavior=behavior)
         ids[behavior] = run["Instances"][0]["InstanceId"]
+    def state(iid):
+        return fleet.a.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
     try:
-        fleet.a.get_waiter("instance_stopped").wait(InstanceIds=[ids["stop"]], WaiterConfig={"Delay": 1})
-        fleet.a.get_waiter("instance_terminated").wait(InstanceIds=[ids["terminate"]], WaiterConfig={"Delay": 1})
+        # (boto3's instance_stopped waiter gives up on seeing "pending", so poll.)
+        wait("the guest that stops", lambda: state(ids["stop"]) == "stopped")
+        wait("the guest that terminates", lambda: state(ids["terminate"]) == "terminated")
         for iid in ids.values():
             i = fleet.a.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
             assert i["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
