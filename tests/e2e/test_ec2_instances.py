@@ -330,6 +330,46 @@ def test_create_image_from_a_stopped_instance_and_launch_it(fleet):
     assert error_code(e) == "InvalidAMIID.NotFound"
 
 
+def boot_sector(message):
+    """A BIOS boot sector that writes `message` to the first serial port and halts."""
+    code = bytes([
+        0xFC,                    # cld
+        0x31, 0xC0,              # xor ax, ax
+        0x8E, 0xD8,              # mov ds, ax
+        0xBE, 0x00, 0x00,        # mov si, message (patched below)
+        0xBA, 0xF8, 0x03,        # mov dx, 0x3f8 (COM1)
+        0xAC,                    # next: lodsb
+        0x84, 0xC0,              # test al, al
+        0x74, 0x03,              # jz done
+        0xEE,                    # out dx, al
+        0xEB, 0xF8,              # jmp next
+        0xFA,                    # done: cli
+        0xF4,                    # hlt
+        0xEB, 0xFD,              # jmp hlt
+    ])
+    at = 0x7C00 + len(code)
+    code = code[:6] + bytes([at & 0xFF, at >> 8]) + code[8:]
+    sector = code + message + b"\0"
+    return sector.ljust(510, b"\0") + b"\x55\xAA"
+
+
+def test_a_disk_image_without_a_kernel_boots_through_the_bios(fleet):
+    """RegisterImage of a raw disk with its own boot code: booted by the firmware from
+    its virtio disk (as a cloud image with a bootloader is), console captured."""
+    s3 = fleet.server.client("s3")
+    s3.create_bucket(Bucket="bios-images")
+    disk = boot_sector(b"nomuck-bios-boot-ok\r\n").ljust(1 << 20, b"\0")
+    s3.put_object(Bucket="bios-images", Key="boot.raw", Body=disk)
+    image = fleet.a.register_image(Name="bios-boot", ImageLocation="bios-images/boot.raw")["ImageId"]
+    assert image.startswith("ami-")
+    iid = fleet.a.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType=TYPE)["Instances"][0]["InstanceId"]
+    try:
+        wait("the boot sector's line", lambda: "nomuck-bios-boot-ok" in fleet.console(fleet.a, iid), timeout=60)
+    finally:
+        fleet.a.terminate_instances(InstanceIds=[iid])
+    fleet.a.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig={"Delay": 1})
+
+
 def test_bad_requests_get_ec2_errors_and_leave_nothing_behind(fleet):
     before = len([i for r in fleet.a.describe_instances()["Reservations"] for i in r["Instances"]])
     cases = [

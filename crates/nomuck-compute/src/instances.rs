@@ -743,6 +743,33 @@ fn allocate_addresses(
     Ok(free)
 }
 
+impl Compute {
+    /// EC2's reachability check, answered the way a client would check: the guest's
+    /// SSH server sends its banner through the forwarded port. (QEMU's user-mode
+    /// network accepts a forwarded connection even when nothing listens in the guest,
+    /// so a connect alone proves nothing.)
+    pub async fn reachable(&self, r: &InstanceRecord) -> bool {
+        use tokio::io::AsyncReadExt;
+        if r.state != InstanceState::Running {
+            return false;
+        }
+        let Some(ssh) = r.forwards.iter().find(|f| f.guest_port == 22) else {
+            return false;
+        };
+        let probe = async {
+            let mut stream =
+                tokio::net::TcpStream::connect((self.opts.forward_addr, ssh.host_port)).await?;
+            let mut banner = [0u8; 4];
+            stream.read_exact(&mut banner).await?;
+            Ok::<_, std::io::Error>(&banner == b"SSH-")
+        };
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_millis(500), probe).await,
+            Ok(Ok(true))
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -774,32 +801,5 @@ mod tests {
             default_vpc_id("444455556666")
         );
         assert!(crate::ids::is_id("vpc", &default_vpc_id("111122223333")));
-    }
-}
-
-impl Compute {
-    /// EC2's reachability check, answered the way a client would check: the guest's
-    /// SSH server sends its banner through the forwarded port. (QEMU's user-mode
-    /// network accepts a forwarded connection even when nothing listens in the guest,
-    /// so a connect alone proves nothing.)
-    pub async fn reachable(&self, r: &InstanceRecord) -> bool {
-        use tokio::io::AsyncReadExt;
-        if r.state != InstanceState::Running {
-            return false;
-        }
-        let Some(ssh) = r.forwards.iter().find(|f| f.guest_port == 22) else {
-            return false;
-        };
-        let probe = async {
-            let mut stream =
-                tokio::net::TcpStream::connect((self.opts.forward_addr, ssh.host_port)).await?;
-            let mut banner = [0u8; 4];
-            stream.read_exact(&mut banner).await?;
-            Ok::<_, std::io::Error>(&banner == b"SSH-")
-        };
-        matches!(
-            tokio::time::timeout(std::time::Duration::from_millis(500), probe).await,
-            Ok(Ok(true))
-        )
     }
 }

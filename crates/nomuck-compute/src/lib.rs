@@ -78,6 +78,8 @@ pub struct ComputeOptions {
     pub imds_bridge: String,
     /// Host address forwarded ports listen on.
     pub forward_addr: Ipv4Addr,
+    /// Guests may reach the host's networks (QEMU's NAT); off by default.
+    pub guest_outbound: bool,
     /// Memory instances may claim, in MiB (host memory times the overcommit ratio).
     pub memory_limit_mib: u64,
     /// Live instances an account may have.

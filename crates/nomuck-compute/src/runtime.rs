@@ -234,6 +234,7 @@ impl Runtime {
                 } else {
                     Vec::new()
                 },
+                outbound: opts.guest_outbound,
             }),
             private_nic: Some(nomuck_qemu::PrivateNic {
                 mac: r.mac.clone(),

@@ -105,6 +105,10 @@ pub struct UserNet {
     pub hostname: Option<String>,
     pub hostfwd: Vec<HostFwd>,
     pub guestfwd: Vec<GuestFwd>,
+    /// Let the guest reach the host's networks through QEMU's NAT (`restrict=off`) and
+    /// its DNS relay. An operator's choice, off by default: without it the guest
+    /// reaches nothing but the forwards above.
+    pub outbound: bool,
 }
 
 /// A second NIC on the account's private network.
@@ -165,6 +169,14 @@ impl VmSpec {
             Accel::Kvm => a.push("-accel").push("kvm").push("-cpu").push("host"),
             Accel::Tcg => a.push("-accel").push("tcg"),
         };
+        if self.machine == Machine::Pc {
+            // EC2's DMI vendor, which cloud-init's ds-identify looks for to pick its EC2
+            // datasource (the metadata service) without configuration.
+            a.push("-smbios").push(format!(
+                "type=1,manufacturer=Amazon EC2,product=nomuck,serial={}",
+                escape(&self.name)
+            ));
+        }
         a.push("-smp").push(self.vcpus.to_string());
         a.push("-m").push(format!("{}M", self.memory_mib));
         a.push("-nodefaults")
@@ -246,8 +258,9 @@ fn nic(device: &str, netdev: &str, mac: Option<&str>) -> String {
 fn user_netdev(net: &UserNet) -> OsString {
     // restrict=on: the guest reaches nothing but the forwards below (no NAT to the
     // host's network, no DNS relay). No IPv6, so there is no second stack to police.
+    let restrict = if net.outbound { "off" } else { "on" };
     let mut s = format!(
-        "user,id=net0,restrict=on,ipv6=off,net={USER_NET},host={USER_NET_HOST},dhcpstart={USER_NET_DHCP_START}"
+        "user,id=net0,restrict={restrict},ipv6=off,net={USER_NET},host={USER_NET_HOST},dhcpstart={USER_NET_DHCP_START}"
     );
     if let Some(h) = &net.hostname {
         s.push_str(&format!(",hostname={}", escape(h)));
@@ -471,6 +484,13 @@ mod tests {
         s.machine = Machine::Pc;
         let a = strings(s.args(&dir()));
         assert_eq!(values(&a, "-machine"), ["pc"]);
+        assert_eq!(
+            values(&a, "-smbios"),
+            [format!(
+                "type=1,manufacturer=Amazon EC2,product=nomuck,serial={}",
+                s.name
+            )]
+        );
         assert_eq!(values(&a, "-device"), ["virtio-blk-pci,drive=root"]);
     }
 
@@ -484,6 +504,7 @@ mod tests {
             guestfwd: vec![GuestFwd::metadata(GuestFwdTarget::Cmd(
                 "nomuck imds-bridge /var/nomuck/i-0123/imds.sock".into(),
             ))],
+            outbound: false,
         });
         let a = strings(s.args(&dir()));
         assert_eq!(
@@ -505,6 +526,18 @@ mod tests {
             values(&a, "-device"),
             ["virtio-net-pci,romfile=,netdev=net0,mac=52:54:00:00:00:01"]
         );
+    }
+
+    #[test]
+    fn outbound_access_lifts_the_restriction_only_when_asked() {
+        let mut s = spec();
+        s.user_net = Some(UserNet::default());
+        assert!(values(&strings(s.args(&dir())), "-netdev")[0].contains(",restrict=on,"));
+        s.user_net = Some(UserNet {
+            outbound: true,
+            ..UserNet::default()
+        });
+        assert!(values(&strings(s.args(&dir())), "-netdev")[0].contains(",restrict=off,"));
     }
 
     #[test]

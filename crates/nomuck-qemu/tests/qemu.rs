@@ -141,6 +141,7 @@ async fn qmp_commands_and_events_against_real_qemu() {
         hostname: Some("i-qmp".into()),
         hostfwd: vec![HostFwd::loopback(port, 22)],
         guestfwd: vec![GuestFwd::metadata(GuestFwdTarget::Cmd("cat".into()))],
+        outbound: false,
     });
     s.private_nic = Some(PrivateNic {
         mac: "52:54:00:00:01:01".into(),

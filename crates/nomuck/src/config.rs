@@ -54,6 +54,8 @@ pub struct FileCompute {
     pub terminated_retention_secs: Option<u64>,
     /// Build and register the default image at start (default true).
     pub default_image: Option<bool>,
+    /// Let guests reach the host's networks through QEMU's NAT (default false).
+    pub guest_outbound: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,6 +136,7 @@ pub struct ComputeConfig {
     pub meter_interval: Duration,
     pub terminated_retention: Duration,
     pub default_image: bool,
+    pub guest_outbound: bool,
 }
 
 impl ComputeConfig {
@@ -186,6 +189,7 @@ impl ComputeConfig {
                 3600,
             ),
             default_image: over.default_image.or(file.default_image).unwrap_or(true),
+            guest_outbound: file.guest_outbound.unwrap_or(false),
         })
     }
 }

@@ -249,6 +249,7 @@ pub fn new_compute(
             accel: c.accelerator,
             imds_bridge: format!("{} imds-bridge", shell_quote(&exe.to_string_lossy())),
             forward_addr: c.forward_address,
+            guest_outbound: c.guest_outbound,
             memory_limit_mib,
             max_instances_per_account: c.max_instances_per_account,
             launch_workers: c.launch_workers,
