@@ -1,0 +1,370 @@
+//! Movements, entries and the in-memory fold of the ledger.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::bucket::{Bucket, Quantities};
+use crate::error::LedgerError;
+
+/// Milliseconds since the Unix epoch (the metadata store's unit).
+pub type Millis = i64;
+
+/// Why units moved. Mirrors the event types of Amazon's inventory ledger report
+/// (receipts, shipments, customer returns, removals, transfers, adjustments) plus the
+/// steps inside the center that move units between buckets without entering or leaving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The seller added or removed units on an inbound shipment that is still being
+    /// prepared (enters or leaves `InboundWorking`).
+    InboundPlan,
+    /// An inbound shipment moved on: shipped by the seller, arrived at the dock.
+    InboundTransit,
+    /// Received and graded at the dock.
+    Receipt,
+    /// Reserved for an order (or for a transfer).
+    Reserve,
+    /// A reservation was given back (order cancelled, policy dropped the line).
+    Release,
+    /// Released to picking and packing.
+    Processing,
+    /// Left the center in a package to a customer.
+    Shipment,
+    /// Came back from a customer.
+    CustomerReturn,
+    /// Returned to the seller or disposed of on request (a removal order).
+    Removal,
+    /// Between centers.
+    Transfer,
+    /// Cycle count, damage in the warehouse, research found or lost units.
+    Adjustment,
+}
+
+impl Reason {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::InboundPlan => "InboundPlan",
+            Reason::InboundTransit => "InboundTransit",
+            Reason::Receipt => "Receipt",
+            Reason::Reserve => "Reserve",
+            Reason::Release => "Release",
+            Reason::Processing => "Processing",
+            Reason::Shipment => "Shipment",
+            Reason::CustomerReturn => "CustomerReturn",
+            Reason::Removal => "Removal",
+            Reason::Transfer => "Transfer",
+            Reason::Adjustment => "Adjustment",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Reason> {
+        [
+            Reason::InboundPlan,
+            Reason::InboundTransit,
+            Reason::Receipt,
+            Reason::Reserve,
+            Reason::Release,
+            Reason::Processing,
+            Reason::Shipment,
+            Reason::CustomerReturn,
+            Reason::Removal,
+            Reason::Transfer,
+            Reason::Adjustment,
+        ]
+        .into_iter()
+        .find(|r| r.name() == name)
+    }
+}
+
+/// `quantity` units of `sku` at `center` moving `from` one bucket `to` another. `from:
+/// None` means the units enter the system, `to: None` that they leave it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Movement {
+    /// The fnSku (see the crate docs for why not the seller SKU).
+    pub sku: String,
+    /// Fulfillment center id (`SIM1`, …).
+    pub center: String,
+    pub from: Option<Bucket>,
+    pub to: Option<Bucket>,
+    pub quantity: u64,
+    pub reason: Reason,
+    /// The order, shipment, receipt, return or adjustment id this movement belongs to.
+    pub reference: String,
+    /// The same key twice has one effect.
+    pub idempotency_key: String,
+}
+
+/// A movement accepted into the ledger. `seq` is 1, 2, 3, … without gaps; `at` never
+/// decreases along `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: u64,
+    pub at: Millis,
+    pub movement: Movement,
+}
+
+/// The fold of the entries of one (sku, center), or of one sku across centers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Units per bucket.
+    pub quantities: Quantities,
+    /// Units that ever entered (`from: None`).
+    pub entered: u64,
+    /// Units that left to a customer (`to: None`, reason `Shipment`).
+    pub shipped: u64,
+    /// Units that left any other way (removal, disposal, lost).
+    pub removed: u64,
+    /// The last entry that changed this summary (0: none), and its time.
+    pub last_seq: u64,
+    pub last_at: Millis,
+}
+
+impl Summary {
+    /// Folds one movement in, or refuses it leaving `self` unchanged.
+    fn apply(&mut self, m: &Movement, seq: u64, at: Millis) -> Result<(), LedgerError> {
+        let mut next = *self;
+        if let Some(from) = m.from {
+            let slot = next.quantities.slot(from);
+            *slot = slot
+                .checked_sub(m.quantity)
+                .ok_or_else(|| LedgerError::Insufficient {
+                    sku: m.sku.clone(),
+                    center: m.center.clone(),
+                    bucket: from,
+                    available: *slot,
+                    requested: m.quantity,
+                })?;
+        } else {
+            next.entered = next
+                .entered
+                .checked_add(m.quantity)
+                .ok_or(LedgerError::Overflow)?;
+        }
+        match m.to {
+            Some(to) => {
+                let slot = next.quantities.slot(to);
+                *slot = slot.checked_add(m.quantity).ok_or(LedgerError::Overflow)?;
+            }
+            None if m.reason == Reason::Shipment => {
+                next.shipped = next
+                    .shipped
+                    .checked_add(m.quantity)
+                    .ok_or(LedgerError::Overflow)?;
+            }
+            None => {
+                next.removed = next
+                    .removed
+                    .checked_add(m.quantity)
+                    .ok_or(LedgerError::Overflow)?;
+            }
+        }
+        next.last_seq = seq;
+        next.last_at = at;
+        *self = next;
+        Ok(())
+    }
+
+    /// Units that left the system, however.
+    pub fn left(&self) -> u64 {
+        self.shipped.saturating_add(self.removed)
+    }
+}
+
+/// The ledger: every entry, and the summaries folded from them incrementally.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+    entries: Vec<Entry>,
+    positions: BTreeMap<(String, String), Summary>,
+    totals: BTreeMap<String, Summary>,
+    keys: HashMap<String, u64>,
+}
+
+impl Ledger {
+    pub fn new() -> Ledger {
+        Ledger::default()
+    }
+
+    /// Rebuilds a ledger from stored entries, checking each again: seqs must be 1, 2, 3, …
+    /// and every movement must be acceptable at its place. Entries' `at` are kept.
+    pub fn replay(entries: impl IntoIterator<Item = Entry>) -> Result<Ledger, LedgerError> {
+        let mut ledger = Ledger::new();
+        for entry in entries {
+            let expected = ledger.last_seq().saturating_add(1);
+            if entry.seq != expected {
+                return Err(LedgerError::OutOfSequence {
+                    expected,
+                    got: entry.seq,
+                });
+            }
+            let applied = ledger.apply(entry.movement, entry.at)?;
+            if applied.seq != expected {
+                // A repeated key: the stored log holds a duplicate that was never applied.
+                return Err(LedgerError::OutOfSequence {
+                    expected,
+                    got: applied.seq,
+                });
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Applies one movement (see [`Ledger::apply_all`]).
+    pub fn apply(&mut self, movement: Movement, at: Millis) -> Result<Entry, LedgerError> {
+        let mut entries = self.apply_all(vec![movement], at)?;
+        entries
+            .pop()
+            .ok_or(LedgerError::Internal("a batch of one returned no entry"))
+    }
+
+    /// Applies `movements` in order, atomically: all are accepted or the ledger is left
+    /// unchanged. A movement whose idempotency key is already in the ledger (or earlier in
+    /// this batch) is not applied again; its original entry is returned in its place. `at`
+    /// is raised to the last entry's time if earlier, so time never runs backwards.
+    pub fn apply_all(
+        &mut self,
+        movements: Vec<Movement>,
+        at: Millis,
+    ) -> Result<Vec<Entry>, LedgerError> {
+        let at = at.max(self.entries.last().map_or(Millis::MIN, |e| e.at));
+        let mut positions: HashMap<(String, String), Summary> = HashMap::new();
+        let mut totals: HashMap<String, Summary> = HashMap::new();
+        let mut fresh: Vec<Entry> = Vec::new();
+        let mut fresh_keys: HashMap<String, usize> = HashMap::new();
+        let mut out = Vec::with_capacity(movements.len());
+        for movement in movements {
+            validate(&movement)?;
+            let original = match self.keys.get(&movement.idempotency_key) {
+                Some(seq) => self.entry(*seq),
+                None => fresh_keys
+                    .get(&movement.idempotency_key)
+                    .and_then(|i| fresh.get(*i)),
+            };
+            if let Some(original) = original {
+                if original.movement != movement {
+                    return Err(LedgerError::IdempotencyConflict {
+                        key: movement.idempotency_key,
+                        original_seq: original.seq,
+                    });
+                }
+                out.push(original.clone());
+                continue;
+            }
+            let seq = self
+                .last_seq()
+                .checked_add(fresh.len() as u64 + 1)
+                .ok_or(LedgerError::Overflow)?;
+            let key = (movement.sku.clone(), movement.center.clone());
+            let position = positions
+                .entry(key)
+                .or_insert_with_key(|k| self.positions.get(k).copied().unwrap_or_default());
+            position.apply(&movement, seq, at)?;
+            let total = totals
+                .entry(movement.sku.clone())
+                .or_insert_with_key(|k| self.totals.get(k).copied().unwrap_or_default());
+            total.apply(&movement, seq, at)?;
+            fresh_keys.insert(movement.idempotency_key.clone(), fresh.len());
+            let entry = Entry { seq, at, movement };
+            out.push(entry.clone());
+            fresh.push(entry);
+        }
+        // Everything checked: commit.
+        self.positions.extend(positions);
+        self.totals.extend(totals);
+        for entry in fresh {
+            self.keys
+                .insert(entry.movement.idempotency_key.clone(), entry.seq);
+            self.entries.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// The last entry's seq (0 when empty).
+    pub fn last_seq(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry with this seq.
+    pub fn entry(&self, seq: u64) -> Option<&Entry> {
+        let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.entries.get(index)
+    }
+
+    /// The entry an idempotency key was first applied as.
+    pub fn entry_by_key(&self, key: &str) -> Option<&Entry> {
+        self.entry(*self.keys.get(key)?)
+    }
+
+    /// Entries with a seq greater than `seq`, in order: the never-expiring cursor.
+    pub fn entries_after(&self, seq: u64) -> &[Entry] {
+        usize::try_from(seq)
+            .ok()
+            .and_then(|start| self.entries.get(start..))
+            .unwrap_or(&[])
+    }
+
+    /// The ledger as it was after entry `seq` (a fold of the entries up to it).
+    /// Replaying a prefix of a valid ledger cannot fail; the `Result` is that of
+    /// [`Ledger::replay`].
+    pub fn as_of(&self, seq: u64) -> Result<Ledger, LedgerError> {
+        let end = usize::try_from(seq)
+            .unwrap_or(usize::MAX)
+            .min(self.entries.len());
+        Ledger::replay(self.entries.get(..end).unwrap_or(&[]).iter().cloned())
+    }
+
+    /// The last seq at or before time `at` (0 if none): `as_of(seq_at(t))` is the
+    /// inventory at moment `t`.
+    pub fn seq_at(&self, at: Millis) -> u64 {
+        self.entries.partition_point(|e| e.at <= at) as u64
+    }
+
+    /// The summary of `sku` at `center` (all zeros if it never had units there).
+    pub fn summary(&self, sku: &str, center: &str) -> Summary {
+        self.positions
+            .get(&(sku.to_owned(), center.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The summary of `sku` across all centers.
+    pub fn total(&self, sku: &str) -> Summary {
+        self.totals.get(sku).copied().unwrap_or_default()
+    }
+
+    /// Every (sku, center) summary, ordered by sku then center.
+    pub fn positions(&self) -> impl Iterator<Item = (&str, &str, &Summary)> {
+        self.positions
+            .iter()
+            .map(|((sku, center), s)| (sku.as_str(), center.as_str(), s))
+    }
+
+    /// Every sku's total across centers, ordered by sku.
+    pub fn totals(&self) -> impl Iterator<Item = (&str, &Summary)> {
+        self.totals.iter().map(|(sku, s)| (sku.as_str(), s))
+    }
+}
+
+fn validate(m: &Movement) -> Result<(), LedgerError> {
+    for (field, value) in [
+        ("sku", &m.sku),
+        ("center", &m.center),
+        ("idempotency_key", &m.idempotency_key),
+    ] {
+        if value.is_empty() {
+            return Err(LedgerError::Empty { field });
+        }
+    }
+    if m.quantity == 0 {
+        return Err(LedgerError::ZeroQuantity);
+    }
+    if m.from == m.to {
+        return Err(LedgerError::SameBucket);
+    }
+    Ok(())
+}
