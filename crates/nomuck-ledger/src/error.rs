@@ -25,6 +25,8 @@ pub enum LedgerError {
     Overflow,
     #[error("entry seq {got} where {expected} was expected")]
     OutOfSequence { expected: u64, got: u64 },
+    #[error("order {order:?} was already reserved for a different request")]
+    OrderConflict { order: String },
     #[error("order line {item_id:?} appears twice")]
     DuplicateLine { item_id: String },
     #[error("internal: {0}")]

@@ -101,7 +101,10 @@ impl Ledger {
     /// applying, so no unit is reserved twice.
     ///
     /// Idempotent per order: if the order already has reservation entries, they are
-    /// returned as they are and nothing new is reserved. (A killed `FillOrKill` has no
+    /// returned as they are and nothing new is reserved; a request those entries cannot
+    /// have come from (another SKU on a line, more units reserved than now asked for, a
+    /// `FillOrKill` shortfall) is [`LedgerError::OrderConflict`]. Only the order's own
+    /// record can tell every changed request apart (the order layer compares bodies). (A killed `FillOrKill` has no
     /// entries, so a retry tries again; the order's own record decides whether to retry.)
     pub fn reserve(
         &mut self,
@@ -203,26 +206,28 @@ impl Ledger {
                     continue;
                 };
                 if entry.movement.sku != line.sku {
-                    return Err(LedgerError::IdempotencyConflict {
-                        key,
-                        original_seq: entry.seq,
+                    return Err(LedgerError::OrderConflict {
+                        order: order.to_owned(),
                     });
                 }
                 reserved.push((center.clone(), entry.movement.quantity));
                 entries.push(entry.clone());
             }
-            let line = split(line, reserved, policy);
-            if line.reserved_total() > line.requested {
-                let original_seq = entries.last().map_or(0, |e| e.seq);
-                return Err(LedgerError::IdempotencyConflict {
-                    key: reserve_key(order, &line.item_id, ""),
-                    original_seq,
-                });
-            }
-            outcome.push(line);
+            outcome.push(split(line, reserved, policy));
         }
         if entries.is_empty() {
             return Ok(None);
+        }
+        // More reserved than now asked for, or a shortfall a FillOrKill could not have
+        // accepted: not the request that made these entries.
+        let killed = policy == FillPolicy::FillOrKill;
+        if outcome
+            .iter()
+            .any(|l| l.reserved_total() > l.requested || (killed && l.cancelled > 0))
+        {
+            return Err(LedgerError::OrderConflict {
+                order: order.to_owned(),
+            });
         }
         Ok(Some(Reservation {
             entries,

@@ -660,3 +660,53 @@ fn bad_orders_are_refused_before_anything_is_reserved() {
         .unwrap();
     assert_eq!(r.lines[0].backordered, 1);
 }
+
+#[test]
+fn an_order_reserved_again_for_a_different_request_is_a_conflict() {
+    let mut l = Ledger::new();
+    stock(&mut l, "NEAR", 10);
+    l.reserve(
+        "o",
+        &centers(),
+        &[line("a", "X00FNSKU01", 2)],
+        FillPolicy::FillOrKill,
+        1,
+    )
+    .unwrap();
+    let before = l.clone();
+    let conflict = Err(LedgerError::OrderConflict { order: "o".into() });
+    // More units than were reserved: a FillOrKill never accepted a shortfall.
+    assert_eq!(
+        l.reserve(
+            "o",
+            &centers(),
+            &[line("a", "X00FNSKU01", 3)],
+            FillPolicy::FillOrKill,
+            2
+        ),
+        conflict
+    );
+    // Fewer units than were reserved.
+    assert_eq!(
+        l.reserve(
+            "o",
+            &centers(),
+            &[line("a", "X00FNSKU01", 1)],
+            FillPolicy::FillAll,
+            2
+        ),
+        conflict
+    );
+    // Another SKU on the same line.
+    assert_eq!(
+        l.reserve(
+            "o",
+            &centers(),
+            &[line("a", "X00OTHER", 2)],
+            FillPolicy::FillAll,
+            2
+        ),
+        conflict
+    );
+    assert_eq!(l, before);
+}
