@@ -172,9 +172,16 @@ impl Summary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
     entries: Vec<Entry>,
-    positions: BTreeMap<(String, String), Summary>,
-    totals: BTreeMap<String, Summary>,
+    /// Per sku (nested rather than keyed by a (sku, center) pair so that reads look up
+    /// borrowed `&str`s without allocating).
+    skus: BTreeMap<String, SkuSummaries>,
     keys: HashMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SkuSummaries {
+    total: Summary,
+    centers: BTreeMap<String, Summary>,
 }
 
 impl Ledger {
@@ -254,11 +261,11 @@ impl Ledger {
             let key = (movement.sku.clone(), movement.center.clone());
             let position = positions
                 .entry(key)
-                .or_insert_with_key(|k| self.positions.get(k).copied().unwrap_or_default());
+                .or_insert_with(|| self.summary(&movement.sku, &movement.center));
             position.apply(&movement, seq, at)?;
             let total = totals
                 .entry(movement.sku.clone())
-                .or_insert_with_key(|k| self.totals.get(k).copied().unwrap_or_default());
+                .or_insert_with(|| self.total(&movement.sku));
             total.apply(&movement, seq, at)?;
             fresh_keys.insert(movement.idempotency_key.clone(), fresh.len());
             let entry = Entry { seq, at, movement };
@@ -266,8 +273,16 @@ impl Ledger {
             fresh.push(entry);
         }
         // Everything checked: commit.
-        self.positions.extend(positions);
-        self.totals.extend(totals);
+        for ((sku, center), summary) in positions {
+            self.skus
+                .entry(sku)
+                .or_default()
+                .centers
+                .insert(center, summary);
+        }
+        for (sku, summary) in totals {
+            self.skus.entry(sku).or_default().total = summary;
+        }
         for entry in fresh {
             self.keys
                 .insert(entry.movement.idempotency_key.clone(), entry.seq);
@@ -326,27 +341,30 @@ impl Ledger {
 
     /// The summary of `sku` at `center` (all zeros if it never had units there).
     pub fn summary(&self, sku: &str, center: &str) -> Summary {
-        self.positions
-            .get(&(sku.to_owned(), center.to_owned()))
+        self.skus
+            .get(sku)
+            .and_then(|s| s.centers.get(center))
             .copied()
             .unwrap_or_default()
     }
 
     /// The summary of `sku` across all centers.
     pub fn total(&self, sku: &str) -> Summary {
-        self.totals.get(sku).copied().unwrap_or_default()
+        self.skus.get(sku).map(|s| s.total).unwrap_or_default()
     }
 
     /// Every (sku, center) summary, ordered by sku then center.
     pub fn positions(&self) -> impl Iterator<Item = (&str, &str, &Summary)> {
-        self.positions
-            .iter()
-            .map(|((sku, center), s)| (sku.as_str(), center.as_str(), s))
+        self.skus.iter().flat_map(|(sku, s)| {
+            s.centers
+                .iter()
+                .map(move |(center, s)| (sku.as_str(), center.as_str(), s))
+        })
     }
 
     /// Every sku's total across centers, ordered by sku.
     pub fn totals(&self) -> impl Iterator<Item = (&str, &Summary)> {
-        self.totals.iter().map(|(sku, s)| (sku.as_str(), s))
+        self.skus.iter().map(|(sku, s)| (sku.as_str(), &s.total))
     }
 }
 
