@@ -12,7 +12,7 @@
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -72,7 +72,12 @@ impl DataDir {
     pub fn open(path: &Path, create: Create) -> anyhow::Result<OpenOutcome> {
         check_is_dir(path)?;
         match create {
-            Create::IfMissing => fs::create_dir_all(path)
+            // Private (0700) when nomuck makes it: it holds the master key, every
+            // account's objects, and the instances' disks, consoles and sockets.
+            Create::IfMissing => fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)
                 .with_context(|| format!("cannot create data directory {}", path.display()))?,
             Create::Never => check_exists(path)?,
         }
@@ -316,7 +321,14 @@ mod tests {
         assert!(format!("{err:#}").contains("is not a nomuck data directory"));
         assert_eq!(fs::read_dir(&path).unwrap().count(), 0);
 
-        // Once created (as `serve` does), it opens without creating.
+        // Once created (as `serve` does), it opens without creating; a directory nomuck
+        // makes is private.
+        let made = tmp.path().join("made");
+        let OpenOutcome::Opened(dir) = DataDir::open(&made, Create::IfMissing).unwrap() else {
+            panic!("a fresh directory is in use");
+        };
+        assert_eq!(fs::metadata(&made).unwrap().permissions().mode() & 0o777, 0o700);
+        drop(dir);
         match DataDir::open(&path, Create::IfMissing).unwrap() {
             OpenOutcome::Opened(dir) => drop(dir),
             OpenOutcome::InUse { .. } => panic!("in use"),
