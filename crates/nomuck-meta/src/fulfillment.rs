@@ -133,6 +133,7 @@ pub trait FulfillmentStore: Send + Sync {
         account_id: &str,
         seller_sku: &str,
     ) -> Result<Option<ItemRecord>, MetaError>;
+    /// Whoever owns it: the caller checks `account_id` before showing it.
     async fn item_by_fn_sku(&self, fn_sku: &str) -> Result<Option<ItemRecord>, MetaError>;
     /// The account's items with a seller SKU after `after_seller_sku` (byte
     /// order), at most `limit`.
