@@ -19,6 +19,7 @@
 pub mod compute;
 mod error;
 pub mod events;
+pub mod fulfillment;
 mod model;
 pub mod multipart;
 pub mod sqlite;
@@ -56,6 +57,8 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn commit(&self, mutations: Vec<Mutation>) -> Result<CommitReceipt, MetaError>;
     /// Compute's reads (instances, images, key pairs, security groups).
     fn compute(&self) -> &dyn compute::ComputeStore;
+    /// Fulfillment's reads (the inventory ledger, the item registry).
+    fn fulfillment(&self) -> &dyn fulfillment::FulfillmentStore;
     async fn account(&self, id: &str) -> Result<Option<Account>, MetaError>;
     async fn account_by_name(&self, name: &str) -> Result<Option<Account>, MetaError>;
     /// All accounts, ordered by `(created_at, id)`.

@@ -209,6 +209,9 @@ pub enum Mutation {
 
     // ---- compute (see [`crate::compute`])
     Compute(crate::compute::ComputeMutation),
+
+    // ---- fulfillment (see [`crate::fulfillment`])
+    Fulfillment(crate::fulfillment::FulfillmentMutation),
 }
 
 impl Mutation {
@@ -233,6 +236,7 @@ impl Mutation {
             }
             Mutation::PutSetting { key, .. } => non_empty("setting key", key),
             Mutation::Compute(c) => c.validate(),
+            Mutation::Fulfillment(f) => f.validate(),
             Mutation::CreateBucket(b) => {
                 non_empty("bucket name", &b.name)?;
                 non_empty("bucket owner", &b.owner)
@@ -374,14 +378,14 @@ fn validate_version(v: &ObjectVersion) -> Result<(), MetaError> {
     }
 }
 
-fn non_empty(what: &str, v: &str) -> Result<(), MetaError> {
+pub(crate) fn non_empty(what: &str, v: &str) -> Result<(), MetaError> {
     if v.is_empty() {
         return Err(MetaError::Invalid(format!("{what} is empty")));
     }
     Ok(())
 }
 
-fn check_account_id(id: &str) -> Result<(), MetaError> {
+pub(crate) fn check_account_id(id: &str) -> Result<(), MetaError> {
     if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
@@ -414,6 +418,12 @@ pub struct CommitReceipt {
     pub completed_uploads: Vec<CompletedUpload>,
     /// Object versions deleted or replaced, in the order it happened.
     pub removed_versions: Vec<RemovedVersion>,
+    /// For each movement of each `AppendLedger`, in mutation order, the seq
+    /// it holds in its account's ledger (a repeat: the earlier entry's seq).
+    pub ledger_seqs: Vec<i64>,
+    /// Movements of `AppendLedger` skipped because the account's ledger
+    /// already held the same movement under their idempotency key.
+    pub duplicate_ledger: usize,
 }
 
 /// Filter for [`crate::MetaStore::usage`]; all conditions are ANDed.

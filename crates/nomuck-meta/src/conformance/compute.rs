@@ -154,7 +154,7 @@ fn compute(m: ComputeMutation) -> Mutation {
 }
 
 /// The error of a commit that must fail.
-async fn commit_err(s: &Arc<dyn MetaStore>, muts: Vec<Mutation>) -> MetaError {
+pub(super) async fn commit_err(s: &Arc<dyn MetaStore>, muts: Vec<Mutation>) -> MetaError {
     match s.commit(muts.clone()).await {
         Ok(r) => panic!("commit {muts:?} unexpectedly succeeded: {r:?}"),
         Err(e) => e,

@@ -12,7 +12,8 @@
 //! ```
 //! The factory is called once per case and must return an empty store.
 //! Every case is also a plain `pub async fn(Arc<dyn MetaStore>)` here.
-//! Compute's cases have their own macro, `compute_conformance_tests!`, taking
+//! Compute's and fulfillment's cases have their own macros,
+//! `compute_conformance_tests!` and `fulfillment_conformance_tests!`, taking
 //! the same factory.
 
 // Test code: a failed expectation is a panic by design.
@@ -35,9 +36,11 @@ use crate::{
 
 mod compute;
 mod events;
+mod fulfillment;
 mod storage;
 pub use compute::*;
 pub use events::*;
+pub use fulfillment::*;
 pub use storage::*;
 
 /// A store under test plus whatever must outlive it (temp dir, DB container).

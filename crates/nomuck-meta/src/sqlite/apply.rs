@@ -29,6 +29,7 @@ pub(super) fn apply(
         | Mutation::RecordDeliveryAttempt { .. }
         | Mutation::PruneDeliveries { .. } => super::events::apply(conn, m),
         Mutation::Compute(c) => super::compute::apply(conn, c),
+        Mutation::Fulfillment(f) => super::fulfillment::apply(conn, f, receipt),
         other => objstore::apply(conn, other, receipt),
     }
 }

@@ -7,6 +7,7 @@
 //! - `checkpoint.rs`: the thread that checkpoints the WAL off the commit path,
 //!   and the WAL size bound the writer enforces.
 //! - `reads.rs`: the read-only connection pool and the account/usage queries.
+//! - `compute/`, `fulfillment/`: those domains' mutations and queries.
 //! - `objstore/`: object-store mutations and queries (buckets, objects, uploads, GC).
 //! - `codec.rs`: JSON encoding of structured object columns.
 //! - `errors.rs`: rusqlite error → [`MetaError`] classification.
@@ -18,6 +19,7 @@ mod codec;
 mod compute;
 mod errors;
 mod events;
+mod fulfillment;
 pub(crate) mod migrations;
 mod objstore;
 mod reads;
@@ -31,6 +33,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::compute::{ImageRecord, InstanceRecord, KeyPairRecord, SecurityGroupRecord};
+use crate::fulfillment::{ItemRecord, LedgerEntryRecord};
 use crate::storage::{
     Bucket, MultipartUpload, ObjectListQuery, ObjectSummary, ObjectVersion, Part, UploadListQuery,
     VersionListQuery,
@@ -202,6 +205,10 @@ impl Drop for SqliteMetaStore {
 #[async_trait::async_trait]
 impl MetaStore for SqliteMetaStore {
     fn compute(&self) -> &dyn crate::compute::ComputeStore {
+        self
+    }
+
+    fn fulfillment(&self) -> &dyn crate::fulfillment::FulfillmentStore {
         self
     }
 
@@ -478,6 +485,70 @@ impl crate::compute::ComputeStore for SqliteMetaStore {
         let a = account_id.to_owned();
         self.readers
             .run(move |c| compute::security_groups(c, &a))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::fulfillment::FulfillmentStore for SqliteMetaStore {
+    async fn ledger_after(
+        &self,
+        account_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<LedgerEntryRecord>, MetaError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |c| fulfillment::ledger_after(c, &a, after_seq, limit))
+            .await
+    }
+
+    async fn ledger_entry_by_key(
+        &self,
+        account_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<LedgerEntryRecord>, MetaError> {
+        let (a, k) = (account_id.to_owned(), idempotency_key.to_owned());
+        self.readers
+            .run_point(move |c| fulfillment::entry_by_key(c, &a, &k))
+            .await
+    }
+
+    async fn ledger_head(&self, account_id: &str) -> Result<i64, MetaError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run_point(move |c| fulfillment::ledger_head(c, &a))
+            .await
+    }
+
+    async fn item(
+        &self,
+        account_id: &str,
+        seller_sku: &str,
+    ) -> Result<Option<ItemRecord>, MetaError> {
+        let (a, s) = (account_id.to_owned(), seller_sku.to_owned());
+        self.readers
+            .run_point(move |c| fulfillment::item(c, &a, &s))
+            .await
+    }
+
+    async fn item_by_fn_sku(&self, fn_sku: &str) -> Result<Option<ItemRecord>, MetaError> {
+        let f = fn_sku.to_owned();
+        self.readers
+            .run_point(move |c| fulfillment::item_by_fn_sku(c, &f))
+            .await
+    }
+
+    async fn items(
+        &self,
+        account_id: &str,
+        after_seller_sku: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ItemRecord>, MetaError> {
+        let a = account_id.to_owned();
+        let after = after_seller_sku.map(str::to_owned);
+        self.readers
+            .run(move |c| fulfillment::items(c, &a, after.as_deref(), limit))
             .await
     }
 }

@@ -56,6 +56,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "compute",
         sql: include_str!("0008_compute.sql"),
     },
+    Migration {
+        version: 9,
+        name: "fulfillment",
+        sql: include_str!("0009_fulfillment.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

@@ -116,7 +116,8 @@ pub(super) fn apply(
         | Mutation::EnqueueDelivery(_)
         | Mutation::RecordDeliveryAttempt { .. }
         | Mutation::PruneDeliveries { .. }
-        | Mutation::Compute(_) => Err(MetaError::Internal(
+        | Mutation::Compute(_)
+        | Mutation::Fulfillment(_) => Err(MetaError::Internal(
             "mutation of another domain routed to the object store".into(),
         )),
     }
