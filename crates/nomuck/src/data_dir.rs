@@ -327,7 +327,10 @@ mod tests {
         let OpenOutcome::Opened(dir) = DataDir::open(&made, Create::IfMissing).unwrap() else {
             panic!("a fresh directory is in use");
         };
-        assert_eq!(fs::metadata(&made).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&made).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         drop(dir);
         match DataDir::open(&path, Create::IfMissing).unwrap() {
             OpenOutcome::Opened(dir) => drop(dir),
