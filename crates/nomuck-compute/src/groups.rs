@@ -64,6 +64,10 @@ impl Compute {
         &self,
         account: &str,
     ) -> Result<Vec<SecurityGroupRecord>, ComputeError> {
+        let groups = self.records().security_groups(account).await?;
+        if groups.iter().any(|g| g.name == DEFAULT_GROUP) {
+            return Ok(groups);
+        }
         self.default_group(account).await?;
         Ok(self.records().security_groups(account).await?)
     }
@@ -207,17 +211,13 @@ impl Compute {
         dry_run: bool,
     ) -> Result<(), ComputeError> {
         let g = self.security_group(account, group).await?;
-        for rule in &rules {
-            for source in &rule.groups {
-                if !self
-                    .security_groups(account)
-                    .await?
-                    .iter()
-                    .any(|x| &x.id == source)
-                {
-                    return Err(ComputeError::GroupNotFound(vec![source.clone()]));
-                }
-            }
+        let known = self.security_groups(account).await?;
+        if let Some(source) = rules
+            .iter()
+            .flat_map(|rule| &rule.groups)
+            .find(|source| !known.iter().any(|g| &g.id == *source))
+        {
+            return Err(ComputeError::GroupNotFound(vec![source.clone()]));
         }
         if dry_run {
             return Err(ComputeError::DryRun);

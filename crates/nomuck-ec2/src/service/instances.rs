@@ -323,14 +323,21 @@ pub(super) async fn status(
         .describe_instances(account, &r.instance_ids)
         .await
         .map_err(ec2_error)?;
+    let shown: Vec<&InstanceRecord> = records
+        .iter()
+        .filter(|rec| {
+            r.include_all_instances || rec.state == nomuck_meta::compute::InstanceState::Running
+        })
+        .collect();
+    // Running: "ok" once the guest answers (its SSH banner), "initializing" before. The
+    // probes run at once, so a page of guests costs one probe's time, not their sum.
+    let answers =
+        futures_util::future::join_all(shown.iter().map(|rec| api.compute.reachable(rec))).await;
     let mut statuses = Vec::new();
-    for rec in records.iter().filter(|rec| {
-        r.include_all_instances || rec.state == nomuck_meta::compute::InstanceState::Running
-    }) {
-        // Running: "ok" once the guest answers (its SSH banner), "initializing" before.
+    for (rec, answered) in shown.into_iter().zip(answers) {
         let health = if rec.state != nomuck_meta::compute::InstanceState::Running {
             "not-applicable"
-        } else if api.compute.reachable(rec).await {
+        } else if answered {
             "ok"
         } else {
             "initializing"
