@@ -316,18 +316,8 @@ impl Compute {
         dry_run: bool,
     ) -> Result<Vec<StateChange>, ComputeError> {
         let records = self.own_instances(account, ids).await?;
-        for r in &records {
-            if !matches!(
-                r.state,
-                InstanceState::Running | InstanceState::Stopping | InstanceState::Stopped
-            ) {
-                return Err(ComputeError::IncorrectState(
-                    r.id.clone(),
-                    r.state.as_str().into(),
-                    "stopped",
-                ));
-            }
-        }
+        use InstanceState::{Running, Stopped, Stopping};
+        require_states(&records, &[Running, Stopping, Stopped], "stopped")?;
         if dry_run {
             return Err(ComputeError::DryRun);
         }
@@ -362,18 +352,8 @@ impl Compute {
         dry_run: bool,
     ) -> Result<Vec<StateChange>, ComputeError> {
         let records = self.own_instances(account, ids).await?;
-        for r in &records {
-            if !matches!(
-                r.state,
-                InstanceState::Stopped | InstanceState::Pending | InstanceState::Running
-            ) {
-                return Err(ComputeError::IncorrectState(
-                    r.id.clone(),
-                    r.state.as_str().into(),
-                    "started",
-                ));
-            }
-        }
+        use InstanceState::{Pending, Running, Stopped};
+        require_states(&records, &[Stopped, Pending, Running], "started")?;
         if dry_run {
             return Err(ComputeError::DryRun);
         }
@@ -432,15 +412,8 @@ impl Compute {
         dry_run: bool,
     ) -> Result<(), ComputeError> {
         let records = self.own_instances(account, ids).await?;
-        for r in &records {
-            if r.state != InstanceState::Running && r.state != InstanceState::Pending {
-                return Err(ComputeError::IncorrectState(
-                    r.id.clone(),
-                    r.state.as_str().into(),
-                    "rebooted",
-                ));
-            }
-        }
+        use InstanceState::{Pending, Running};
+        require_states(&records, &[Running, Pending], "rebooted")?;
         if dry_run {
             return Err(ComputeError::DryRun);
         }
@@ -688,6 +661,23 @@ impl Compute {
             .await?
             .filter(|i| i.image_type == kind && crate::images::may_launch(i, account))
             .ok_or_else(|| ComputeError::ImageNotFound(vec![id.to_owned()]))
+    }
+}
+
+/// Refuses the whole request when any instance is in none of `allowed` (EC2 changes
+/// nothing then); `verb` completes "cannot be …".
+fn require_states(
+    records: &[InstanceRecord],
+    allowed: &[InstanceState],
+    verb: &'static str,
+) -> Result<(), ComputeError> {
+    match records.iter().find(|r| !allowed.contains(&r.state)) {
+        Some(r) => Err(ComputeError::IncorrectState(
+            r.id.clone(),
+            r.state.as_str().into(),
+            verb,
+        )),
+        None => Ok(()),
     }
 }
 

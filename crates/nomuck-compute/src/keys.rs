@@ -142,16 +142,16 @@ impl Compute {
             tags,
             created_at: now_millis(),
         };
-        self.commit(vec![Mutation::Compute(ComputeMutation::CreateKeyPair(
-            record.clone(),
-        ))])
-        .await
-        .map_err(|e| match e {
-            ComputeError::Internal(m) if m.contains("already exists") => {
-                ComputeError::KeyPairTaken(name.into())
-            }
-            e => e,
-        })?;
+        // The store's uniqueness check closes the race between two creates.
+        self.store
+            .commit(vec![Mutation::Compute(ComputeMutation::CreateKeyPair(
+                record.clone(),
+            ))])
+            .await
+            .map_err(|e| match e {
+                MetaError::Conflict(_) => ComputeError::KeyPairTaken(name.into()),
+                e => e.into(),
+            })?;
         Ok(record)
     }
 

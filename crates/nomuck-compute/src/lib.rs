@@ -185,7 +185,8 @@ pub(crate) fn now_millis() -> Millis {
     i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn millis_to_time(ms: Millis) -> time::OffsetDateTime {
+/// `ms` (Unix milliseconds) as a time.
+pub fn millis_to_time(ms: Millis) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }

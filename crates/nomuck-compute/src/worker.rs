@@ -129,22 +129,19 @@ async fn launch(c: &Arc<Compute>, r: &InstanceRecord) -> Result<(), ComputeError
     .await;
     match launched {
         Ok((accel, forwards)) => {
-            let accel = match accel {
-                nomuck_qemu::Accel::Kvm => "kvm",
-                nomuck_qemu::Accel::Tcg => "tcg",
-            };
+            let accel = accel.to_string();
             let updated = c
                 .update_instance(&r.id, Metering::Transitions, |rec| {
                     if rec.state != InstanceState::Pending {
                         return Ok(false);
                     }
                     rec.state = InstanceState::Running;
-                    rec.accelerator = Some(accel.into());
+                    rec.accelerator = Some(accel.clone());
                     rec.forwards = forwards.clone();
                     Ok(true)
                 })
                 .await?;
-            tracing::info!(instance = %r.id, accel, "instance running");
+            tracing::info!(instance = %r.id, %accel, "instance running");
             // Terminated or stopped while it booted: the next round takes it down.
             if updated.is_some_and(|(_, after)| after.state != InstanceState::Running) {
                 c.work.notify_one();

@@ -23,13 +23,7 @@ pub struct AdminClient {
 
 impl AdminClient {
     pub fn for_server(data_dir: &Path, server: &ServerInfo) -> anyhow::Result<Self> {
-        let (access_key_id, secret_access_key) = match (
-            std::env::var("AWS_ACCESS_KEY_ID"),
-            std::env::var("AWS_SECRET_ACCESS_KEY"),
-        ) {
-            (Ok(id), Ok(secret)) => (id, secret),
-            _ => read_credentials(&data_dir.join(ADMIN_CREDENTIALS_FILE))?,
-        };
+        let (access_key_id, secret_access_key) = credentials(data_dir)?;
         Ok(Self {
             endpoint: format!("http://{}", server.listen),
             access_key_id,
@@ -134,8 +128,20 @@ impl AdminClient {
     }
 }
 
+/// The key a CLI command signs with: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` when
+/// both are set, else the data directory's admin key.
+pub fn credentials(data_dir: &Path) -> anyhow::Result<(String, String)> {
+    match (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Ok(id), Ok(secret)) => Ok((id, secret)),
+        _ => read_credentials(&data_dir.join(ADMIN_CREDENTIALS_FILE)),
+    }
+}
+
 /// Read `[default]` from an aws-cli shared-credentials file.
-pub fn read_credentials(path: &Path) -> anyhow::Result<(String, String)> {
+fn read_credentials(path: &Path) -> anyhow::Result<(String, String)> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "a server holds the data directory, and its admin key could not be read from {} \

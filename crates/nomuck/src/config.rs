@@ -141,17 +141,18 @@ pub struct ComputeConfig {
 
 impl ComputeConfig {
     fn resolve(over: &Overrides, file: &FileCompute) -> anyhow::Result<Self> {
-        let accelerator = match over
-            .accelerator
-            .clone()
-            .or_else(|| file.accelerator.clone())
-            .as_deref()
-        {
-            None | Some("auto") => None,
-            Some("kvm") => Some(nomuck_compute::Accel::Kvm),
-            Some("tcg") => Some(nomuck_compute::Accel::Tcg),
-            Some(other) => anyhow::bail!("accelerator {other:?} is not auto, kvm or tcg"),
-        };
+        let accelerator =
+            match over
+                .accelerator
+                .clone()
+                .or_else(|| file.accelerator.clone())
+                .as_deref()
+            {
+                None | Some("auto") => None,
+                Some(other) => Some(other.parse::<nomuck_compute::Accel>().map_err(|_| {
+                    anyhow::anyhow!("accelerator {other:?} is not auto, kvm or tcg")
+                })?),
+            };
         let forward_text = file
             .forward_address
             .clone()

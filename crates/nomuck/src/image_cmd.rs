@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 
-use crate::admin_client::{AdminClient, read_credentials};
+use crate::admin_client::{AdminClient, credentials};
 use crate::config::ServeConfig;
-use crate::data_dir::{ADMIN_CREDENTIALS_FILE, Create, DataDir, OpenOutcome};
+use crate::data_dir::{Create, DataDir, OpenOutcome};
 
 pub async fn build_default(config: &ServeConfig) -> anyhow::Result<()> {
     let data_dir = &config.data_dir;
@@ -41,13 +41,7 @@ pub async fn build_default(config: &ServeConfig) -> anyhow::Result<()> {
             server: Some(server),
             ..
         } => {
-            let (id, secret) = match (
-                std::env::var("AWS_ACCESS_KEY_ID"),
-                std::env::var("AWS_SECRET_ACCESS_KEY"),
-            ) {
-                (Ok(id), Ok(secret)) => (id, secret),
-                _ => read_credentials(&data_dir.join(ADMIN_CREDENTIALS_FILE))?,
-            };
+            let (id, secret) = credentials(data_dir)?;
             let client = AdminClient::new(
                 format!("http://{}", server.listen),
                 id,

@@ -11,8 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use bytes::Bytes;
 
-use crate::admin_client::{AdminClient, read_credentials};
-use crate::data_dir::ADMIN_CREDENTIALS_FILE;
+use crate::admin_client::{AdminClient, credentials};
 
 /// The tag DescribeInstances carries forwarded ports in (see nomuck-ec2).
 const FORWARDS_TAG: &str = "nomuck:forwards";
@@ -39,13 +38,7 @@ fn client(data_dir: &Path) -> anyhow::Result<AdminClient> {
             format!("http://{}", info.listen)
         }
     };
-    let (id, secret) = match (
-        std::env::var("AWS_ACCESS_KEY_ID"),
-        std::env::var("AWS_SECRET_ACCESS_KEY"),
-    ) {
-        (Ok(id), Ok(secret)) => (id, secret),
-        _ => read_credentials(&data_dir.join(ADMIN_CREDENTIALS_FILE))?,
-    };
+    let (id, secret) = credentials(data_dir)?;
     let region = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .unwrap_or_else(|_| crate::config::DEFAULT_REGION.to_owned());

@@ -5,7 +5,7 @@ use nomuck_compute::images::{LaunchPermissionChange, RegisterRequest};
 use nomuck_http::{RequestContext, Response};
 use nomuck_meta::compute::ImageRecord;
 
-use super::{Ec2Api, dry_run_check, ec2_error, hypervisor, spec_tags, tags_of, time_of};
+use super::{Ec2Api, dry_run_check, ec2_error, hypervisor, spec_tags, tags_of};
 use crate::filter::{FilterValues, Filterable};
 use crate::request::{
     CreateImage, DeregisterImage, DescribeImageAttribute, DescribeImages, ImageAttributeChange,
@@ -84,7 +84,7 @@ fn image_view(i: &ImageRecord, account: &str, hypervisor: &str) -> Image {
         root_device_name: (machine && i.disk_format.is_some()).then(|| "/dev/vda".into()),
         virtualization_type: "hvm".into(),
         hypervisor: hypervisor.to_owned(),
-        creation_date: time_of(i.created_at),
+        creation_date: nomuck_compute::millis_to_time(i.created_at),
         state_reason: None,
         tags: if i.account_id == account {
             tags_of(&i.tags)

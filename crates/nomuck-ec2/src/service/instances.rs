@@ -69,7 +69,7 @@ fn view(api: &Ec2Api, r: &InstanceRecord, groups: &GroupNames) -> Instance {
         key_name: r.key_name.clone(),
         ami_launch_index: r.launch_index,
         instance_type: r.instance_type.clone(),
-        launch_time: super::time_of(r.launch_time),
+        launch_time: nomuck_compute::millis_to_time(r.launch_time),
         availability_zone: r.availability_zone.clone(),
         kernel_id: r.kernel_id.clone(),
         ramdisk_id: r.ramdisk_id.clone(),
@@ -545,7 +545,7 @@ pub(super) async fn console(
         ctx,
         &GetConsoleOutputOutput {
             instance_id: r.instance_id,
-            timestamp: super::time_of(at),
+            timestamp: nomuck_compute::millis_to_time(at),
             output,
         },
     ))

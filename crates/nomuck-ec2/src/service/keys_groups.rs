@@ -5,7 +5,7 @@ use nomuck_compute::keys::KeyRef;
 use nomuck_http::{RequestContext, Response};
 use nomuck_meta::compute::{IngressRule, KeyPairRecord, SecurityGroupRecord};
 
-use super::{Ec2Api, dry_run_check, ec2_error, spec_tags, tags_of, time_of};
+use super::{Ec2Api, dry_run_check, ec2_error, spec_tags, tags_of};
 use crate::filter::{FilterValues, Filterable};
 use crate::request::{
     AuthorizeSecurityGroupIngress, CreateKeyPair, CreateSecurityGroup, DeleteKeyPair,
@@ -85,7 +85,7 @@ fn key_info(k: &KeyPairRecord, include_public_key: bool) -> KeyPairInfo {
             KeyType::Rsa
         },
         public_key: include_public_key.then(|| k.public_key.clone()),
-        create_time: time_of(k.created_at),
+        create_time: nomuck_compute::millis_to_time(k.created_at),
         tags: tags_of(&k.tags),
     }
 }

@@ -112,16 +112,9 @@ fn spec_tags(
 }
 
 /// The accelerator's name, which nomuck reports where EC2 says `xen` or `nitro`.
+/// The accelerator guests run under (`kvm` or `tcg`), as EC2's `Hypervisor`.
 fn hypervisor(api: &Ec2Api) -> String {
-    match api.compute.accelerator() {
-        nomuck_compute::Accel::Kvm => "kvm".into(),
-        nomuck_compute::Accel::Tcg => "tcg".into(),
-    }
-}
-
-fn time_of(ms: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    api.compute.accelerator().to_string()
 }
 
 /// The domain's errors in EC2's words.
