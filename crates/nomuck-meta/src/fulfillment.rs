@@ -86,6 +86,40 @@ pub struct ItemRecord {
     pub generation: i64,
 }
 
+/// A state-machine record of the fulfillment domain (an inbound shipment, an
+/// order, a return, a warehouse task, …), stored whole as the domain's own
+/// serialization: the store indexes it by `(account, kind, id)`, lists it by
+/// `updated_at` and knows whether it is still `open` (the domain loads only
+/// open records at start), but never looks inside `body`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DocRecord {
+    pub account_id: String,
+    /// `order`, `inbound`, `return`, … (the domain's names).
+    pub kind: String,
+    /// Unique per account and kind.
+    pub id: String,
+    /// Not yet in a final state: work remains.
+    pub open: bool,
+    pub updated_at: Millis,
+    pub generation: i64,
+    pub body: Vec<u8>,
+}
+
+/// One event of an account's ordered, replayable stream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub account_id: String,
+    /// 1, 2, 3, … per account, without gaps; chosen by the writer (see
+    /// [`FulfillmentMutation::AppendEvents`]).
+    pub seq: i64,
+    pub at: Millis,
+    /// `FULFILLMENT_ORDER_STATUS`, `LEDGER_MOVEMENT`, … (the domain's names).
+    pub event_type: String,
+    /// What it is about (an order id, a shipment id, an fnSku).
+    pub subject: String,
+    pub payload: Vec<u8>,
+}
+
 /// Fulfillment's writes. Committed with [`crate::Mutation::Fulfillment`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FulfillmentMutation {
@@ -107,6 +141,22 @@ pub enum FulfillmentMutation {
     PutItem {
         record: Box<ItemRecord>,
         expect_generation: Option<i64>,
+    },
+    /// Insert (`expect_generation: None`: the id must be new for its kind) or
+    /// replace the record stored at `expect_generation`; the new generation
+    /// must be greater. `Conflict` when the generation moved.
+    PutDoc {
+        record: Box<DocRecord>,
+        expect_generation: Option<i64>,
+    },
+    /// Appends events to the account's stream. The writer numbers them (one
+    /// writer per account, the domain's), so the store only checks that they
+    /// continue the stream: the first is head+1 and each next one +1, else
+    /// `Conflict` and nothing of the commit applies. A stream with gaps or
+    /// repeats would break every reader's cursor.
+    AppendEvents {
+        account_id: String,
+        events: Vec<EventRecord>,
     },
 }
 
@@ -143,6 +193,34 @@ pub trait FulfillmentStore: Send + Sync {
         after_seller_sku: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ItemRecord>, MetaError>;
+    async fn doc(
+        &self,
+        account_id: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<DocRecord>, MetaError>;
+    /// The account's records of `kind` with an id after `after_id` (byte
+    /// order), at most `limit`; only open ones with `open_only`.
+    async fn docs(
+        &self,
+        account_id: &str,
+        kind: &str,
+        after_id: Option<&str>,
+        open_only: bool,
+        limit: usize,
+    ) -> Result<Vec<DocRecord>, MetaError>;
+    /// Every account that has a fulfillment record, item, ledger entry or
+    /// event: whose books a restarted server must load.
+    async fn fulfillment_accounts(&self) -> Result<Vec<String>, MetaError>;
+    /// The account's events with `seq > after_seq`, ascending, at most `limit`.
+    async fn events_after(
+        &self,
+        account_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, MetaError>;
+    /// The account's last event seq; 0 for none.
+    async fn event_head(&self, account_id: &str) -> Result<i64, MetaError>;
 }
 
 impl FulfillmentMutation {
@@ -177,6 +255,28 @@ impl FulfillmentMutation {
                         "item {:?}: dimensions and weight must be positive",
                         record.seller_sku
                     )));
+                }
+                Ok(())
+            }
+            Self::PutDoc { record, .. } => {
+                check_account_id(&record.account_id)?;
+                non_empty("record kind", &record.kind)?;
+                non_empty("record id", &record.id)?;
+                Ok(())
+            }
+            Self::AppendEvents { account_id, events } => {
+                check_account_id(account_id)?;
+                if events.is_empty() {
+                    return Err(MetaError::Invalid("event append without events".into()));
+                }
+                for e in events {
+                    if e.account_id != *account_id {
+                        return Err(MetaError::Invalid(format!(
+                            "event {} belongs to {}, not {account_id}",
+                            e.seq, e.account_id
+                        )));
+                    }
+                    non_empty("event type", &e.event_type)?;
                 }
                 Ok(())
             }

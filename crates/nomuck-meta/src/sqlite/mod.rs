@@ -33,7 +33,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::compute::{ImageRecord, InstanceRecord, KeyPairRecord, SecurityGroupRecord};
-use crate::fulfillment::{ItemRecord, LedgerEntryRecord};
+use crate::fulfillment::{DocRecord, EventRecord, ItemRecord, LedgerEntryRecord};
 use crate::storage::{
     Bucket, MultipartUpload, ObjectListQuery, ObjectSummary, ObjectVersion, Part, UploadListQuery,
     VersionListQuery,
@@ -549,6 +549,56 @@ impl crate::fulfillment::FulfillmentStore for SqliteMetaStore {
         let after = after_seller_sku.map(str::to_owned);
         self.readers
             .run(move |c| fulfillment::items(c, &a, after.as_deref(), limit))
+            .await
+    }
+
+    async fn doc(
+        &self,
+        account_id: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<DocRecord>, MetaError> {
+        let (a, k, i) = (account_id.to_owned(), kind.to_owned(), id.to_owned());
+        self.readers
+            .run_point(move |c| fulfillment::doc(c, &a, &k, &i))
+            .await
+    }
+
+    async fn docs(
+        &self,
+        account_id: &str,
+        kind: &str,
+        after_id: Option<&str>,
+        open_only: bool,
+        limit: usize,
+    ) -> Result<Vec<DocRecord>, MetaError> {
+        let (a, k) = (account_id.to_owned(), kind.to_owned());
+        let after = after_id.map(str::to_owned);
+        self.readers
+            .run(move |c| fulfillment::docs(c, &a, &k, after.as_deref(), open_only, limit))
+            .await
+    }
+
+    async fn fulfillment_accounts(&self) -> Result<Vec<String>, MetaError> {
+        self.readers.run(fulfillment::accounts).await
+    }
+
+    async fn events_after(
+        &self,
+        account_id: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, MetaError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run(move |c| fulfillment::events_after(c, &a, after_seq, limit))
+            .await
+    }
+
+    async fn event_head(&self, account_id: &str) -> Result<i64, MetaError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run_point(move |c| fulfillment::event_head(c, &a))
             .await
     }
 }

@@ -4,7 +4,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::errors::db_err;
-use crate::fulfillment::{FulfillmentMutation, ItemRecord, LedgerEntryRecord, LedgerMovement};
+use crate::fulfillment::{
+    DocRecord, EventRecord, FulfillmentMutation, ItemRecord, LedgerEntryRecord, LedgerMovement,
+};
 use crate::{CommitReceipt, MetaError, Millis};
 
 pub(super) fn apply(
@@ -23,7 +25,100 @@ pub(super) fn apply(
             record,
             expect_generation,
         } => put_item(conn, record, *expect_generation),
+        FulfillmentMutation::PutDoc {
+            record,
+            expect_generation,
+        } => put_doc(conn, record, *expect_generation),
+        FulfillmentMutation::AppendEvents { account_id, events } => {
+            append_events(conn, account_id, events)
+        }
     }
+}
+
+fn put_doc(conn: &Connection, r: &DocRecord, expected: Option<i64>) -> Result<(), MetaError> {
+    let stored: Option<i64> = conn
+        .prepare_cached(
+            "SELECT generation FROM fulfillment_docs WHERE account_id = ?1 AND kind = ?2 AND id = ?3",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![r.account_id, r.kind, r.id], |row| row.get(0))
+                .optional()
+        })
+        .map_err(db_err)?;
+    match (stored, expected) {
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(MetaError::Conflict(format!(
+                "{} {:?} already exists",
+                r.kind, r.id
+            )));
+        }
+        (None, Some(_)) => return Err(MetaError::NotFound(format!("{} {:?}", r.kind, r.id))),
+        (Some(s), Some(e)) if s != e => {
+            return Err(MetaError::Conflict(format!(
+                "{} {:?} changed meanwhile (generation {s}, expected {e})",
+                r.kind, r.id
+            )));
+        }
+        (Some(s), Some(_)) if r.generation <= s => {
+            return Err(MetaError::Invalid(format!(
+                "{} {:?}: new generation {} is not above {s}",
+                r.kind, r.id, r.generation
+            )));
+        }
+        (Some(_), Some(_)) => {}
+    }
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO fulfillment_docs \
+         (account_id, kind, id, open, updated_at, generation, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            r.account_id,
+            r.kind,
+            r.id,
+            r.open,
+            r.updated_at,
+            r.generation,
+            r.body
+        ])
+    })
+    .map(|_| ())
+    .map_err(db_err)
+}
+
+fn append_events(
+    conn: &Connection,
+    account_id: &str,
+    events: &[EventRecord],
+) -> Result<(), MetaError> {
+    let mut head = event_head(conn, account_id)?;
+    for e in events {
+        if e.seq != head + 1 {
+            return Err(MetaError::Conflict(format!(
+                "event stream of {account_id} is at {head}; event {} does not continue it",
+                e.seq
+            )));
+        }
+        head = e.seq;
+        conn.prepare_cached(
+            "INSERT INTO fulfillment_events (account_id, seq, at, event_type, subject, payload) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                account_id,
+                e.seq,
+                e.at,
+                e.event_type,
+                e.subject,
+                e.payload
+            ])
+        })
+        .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// Runs on the single writer inside the call's savepoint, so reading the head
@@ -274,4 +369,103 @@ pub(super) fn items(
         "account_id = ?1 AND seller_sku > ?2 ORDER BY seller_sku LIMIT ?3",
         &[&account_id, &after, &sql_limit(limit)],
     )
+}
+
+fn doc_row(r: &Row<'_>) -> rusqlite::Result<DocRecord> {
+    Ok(DocRecord {
+        account_id: r.get(0)?,
+        kind: r.get(1)?,
+        id: r.get(2)?,
+        open: r.get(3)?,
+        updated_at: r.get(4)?,
+        generation: r.get(5)?,
+        body: r.get(6)?,
+    })
+}
+
+const DOC_COLUMNS: &str = "account_id, kind, id, open, updated_at, generation, body";
+
+pub(super) fn doc(
+    conn: &Connection,
+    account_id: &str,
+    kind: &str,
+    id: &str,
+) -> Result<Option<DocRecord>, MetaError> {
+    conn.prepare_cached(&format!(
+        "SELECT {DOC_COLUMNS} FROM fulfillment_docs WHERE account_id = ?1 AND kind = ?2 AND id = ?3"
+    ))
+    .and_then(|mut s| s.query_row([account_id, kind, id], doc_row).optional())
+    .map_err(db_err)
+}
+
+pub(super) fn docs(
+    conn: &Connection,
+    account_id: &str,
+    kind: &str,
+    after_id: Option<&str>,
+    open_only: bool,
+    limit: usize,
+) -> Result<Vec<DocRecord>, MetaError> {
+    let open = if open_only { "AND open = 1" } else { "" };
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {DOC_COLUMNS} FROM fulfillment_docs \
+             WHERE account_id = ?1 AND kind = ?2 AND id > ?3 {open} ORDER BY id LIMIT ?4"
+        ))
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(
+            params![account_id, kind, after_id.unwrap_or(""), sql_limit(limit)],
+            doc_row,
+        )
+        .map_err(db_err)?;
+    rows.collect::<Result<_, _>>().map_err(db_err)
+}
+
+pub(super) fn accounts(conn: &Connection) -> Result<Vec<String>, MetaError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT account_id FROM fulfillment_docs UNION SELECT account_id FROM fulfillment_items \
+             UNION SELECT account_id FROM fulfillment_ledger \
+             UNION SELECT account_id FROM fulfillment_events ORDER BY 1",
+        )
+        .map_err(db_err)?;
+    let rows = stmt.query_map([], |r| r.get(0)).map_err(db_err)?;
+    rows.collect::<Result<_, _>>().map_err(db_err)
+}
+
+pub(super) fn event_head(conn: &Connection, account_id: &str) -> Result<i64, MetaError> {
+    conn.prepare_cached(
+        "SELECT seq FROM fulfillment_events WHERE account_id = ?1 ORDER BY seq DESC LIMIT 1",
+    )
+    .and_then(|mut s| s.query_row([account_id], |r| r.get(0)).optional())
+    .map(|h| h.unwrap_or(0))
+    .map_err(db_err)
+}
+
+pub(super) fn events_after(
+    conn: &Connection,
+    account_id: &str,
+    after_seq: i64,
+    limit: usize,
+) -> Result<Vec<EventRecord>, MetaError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT account_id, seq, at, event_type, subject, payload FROM fulfillment_events \
+             WHERE account_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map(params![account_id, after_seq, sql_limit(limit)], |r| {
+            Ok(EventRecord {
+                account_id: r.get(0)?,
+                seq: r.get(1)?,
+                at: r.get(2)?,
+                event_type: r.get(3)?,
+                subject: r.get(4)?,
+                payload: r.get(5)?,
+            })
+        })
+        .map_err(db_err)?;
+    rows.collect::<Result<_, _>>().map_err(db_err)
 }

@@ -61,6 +61,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "fulfillment",
         sql: include_str!("0009_fulfillment.sql"),
     },
+    Migration {
+        version: 10,
+        name: "fulfillment records",
+        sql: include_str!("0010_fulfillment_records.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
