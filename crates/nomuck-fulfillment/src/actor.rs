@@ -20,7 +20,7 @@ use nomuck_ledger::Entry;
 use nomuck_meta::events::NewDelivery;
 use nomuck_meta::fulfillment::{EventRecord, LedgerMovement};
 use nomuck_meta::{MetaStore, Mutation, fulfillment::FulfillmentMutation};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::book::{Book, Tx};
 use crate::error::{FulfillmentError, Result};
@@ -43,10 +43,15 @@ pub(crate) struct AccountHandle {
 }
 
 impl AccountHandle {
-    pub(crate) fn spawn(book: Book, store: Arc<dyn MetaStore>, clock: crate::Clock) -> Self {
+    pub(crate) fn spawn(
+        book: Book,
+        store: Arc<dyn MetaStore>,
+        clock: crate::Clock,
+        deliveries_queued: Option<Arc<Notify>>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         let book = Arc::new(RwLock::new(book));
-        tokio::spawn(run(Arc::clone(&book), store, clock, rx));
+        tokio::spawn(run(Arc::clone(&book), store, clock, deliveries_queued, rx));
         Self { jobs: tx, book }
     }
 
@@ -89,6 +94,7 @@ async fn run(
     book: Arc<RwLock<Book>>,
     store: Arc<dyn MetaStore>,
     clock: crate::Clock,
+    deliveries_queued: Option<Arc<Notify>>,
     mut rx: mpsc::Receiver<Job>,
 ) {
     let account_id = lock(&book).account_id.clone();
@@ -121,7 +127,16 @@ async fn run(
         };
         let failed = match mutations {
             Ok(m) if m.is_empty() => None,
-            Ok(m) => store.commit(m).await.err().map(FulfillmentError::from),
+            Ok(m) => {
+                let pushes = m.iter().any(|m| matches!(m, Mutation::EnqueueDelivery(_)));
+                let failed = store.commit(m).await.err().map(FulfillmentError::from);
+                if pushes && failed.is_none() {
+                    if let Some(n) = &deliveries_queued {
+                        n.notify_one();
+                    }
+                }
+                failed
+            }
             Err(e) => Some(e),
         };
         if let Some(e) = &failed {

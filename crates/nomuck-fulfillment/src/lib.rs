@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use nomuck_meta::{MetaStore, Millis};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 
 pub use book::{Book, NewEvent, Tx};
 pub use config::{Address, Center, FeeSchedule, FulfillmentConfig, SimulatorConfig};
@@ -67,16 +67,25 @@ struct Inner {
     config: FulfillmentConfig,
     clock: Clock,
     accounts: Mutex<HashMap<String, Arc<AccountHandle>>>,
+    /// Woken after a commit that queued webhook deliveries.
+    deliveries_queued: Option<Arc<Notify>>,
 }
 
 impl Fulfillment {
-    pub fn new(store: Arc<dyn MetaStore>, config: FulfillmentConfig) -> Self {
+    /// `deliveries_queued` is the webhook dispatcher's wake-up, notified
+    /// after a commit that queued deliveries.
+    pub fn new(
+        store: Arc<dyn MetaStore>,
+        config: FulfillmentConfig,
+        deliveries_queued: Option<Arc<Notify>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 config,
                 clock: Clock,
                 accounts: Mutex::new(HashMap::new()),
+                deliveries_queued,
             }),
         }
     }
@@ -108,6 +117,7 @@ impl Fulfillment {
             book,
             Arc::clone(&self.inner.store),
             self.inner.clock,
+            self.inner.deliveries_queued.clone(),
         ));
         accounts.insert(account_id.to_owned(), Arc::clone(&h));
         Ok(h)
