@@ -31,6 +31,24 @@ pub struct FileConfig {
     pub webhooks: FileWebhooks,
     #[serde(default)]
     pub compute: FileCompute,
+    #[serde(default)]
+    pub fulfillment: FileFulfillment,
+}
+
+/// `[fulfillment]`: the fulfillment service. Centers, fees and the simulator
+/// take `nomuck_fulfillment`'s own shapes; each defaults to the embedded one
+/// (one simulated center, `SIM1`; FBA's early fee schedule).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileFulfillment {
+    /// Serve the fulfillment APIs at all (default true).
+    pub enabled: Option<bool>,
+    pub centers: Option<Vec<nomuck_fulfillment::Center>>,
+    pub fees: Option<nomuck_fulfillment::FeeSchedule>,
+    /// A TOML file holding a fee schedule (the keys of `[fulfillment.fees]`);
+    /// wins over `fees`.
+    pub fees_file: Option<PathBuf>,
+    pub simulator: Option<nomuck_fulfillment::SimulatorConfig>,
 }
 
 /// `[compute]`: the EC2 service.
@@ -118,6 +136,8 @@ pub struct ServeConfig {
     /// Hosts webhook push endpoints may name; `None`: any.
     pub webhook_allowed_hosts: Option<Vec<String>>,
     pub compute: ComputeConfig,
+    /// `None`: the fulfillment service is off.
+    pub fulfillment: Option<nomuck_fulfillment::FulfillmentConfig>,
 }
 
 /// The resolved `[compute]` settings.
@@ -212,6 +232,9 @@ pub struct Overrides {
     pub stop_grace_secs: Option<u64>,
     pub terminated_retention_secs: Option<u64>,
     pub default_image: Option<bool>,
+    pub fulfillment_enabled: Option<bool>,
+    pub simulator_enabled: Option<bool>,
+    pub simulator_speed: Option<f64>,
 }
 
 pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -223,6 +246,7 @@ pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
 impl ServeConfig {
     pub fn resolve(over: Overrides, file: &FileConfig) -> anyhow::Result<Self> {
         let compute = ComputeConfig::resolve(&over, &file.compute)?;
+        let fulfillment = resolve_fulfillment(&over, &file.fulfillment)?;
         let listen_text = over
             .listen
             .or_else(|| file.listen.clone())
@@ -280,6 +304,7 @@ impl ServeConfig {
         anyhow::ensure!(day_secs > 0, "lifecycle_day_secs must be at least 1");
         Ok(Self {
             compute,
+            fulfillment,
             listen,
             ops_listen,
             data_dir: data_dir(over.data_dir, file),
@@ -292,6 +317,52 @@ impl ServeConfig {
                 .or_else(|| file.webhooks.allowed_hosts.clone()),
         })
     }
+}
+
+fn resolve_fulfillment(
+    over: &Overrides,
+    file: &FileFulfillment,
+) -> anyhow::Result<Option<nomuck_fulfillment::FulfillmentConfig>> {
+    if !over.fulfillment_enabled.or(file.enabled).unwrap_or(true) {
+        return Ok(None);
+    }
+    let mut config = nomuck_fulfillment::FulfillmentConfig::default();
+    if let Some(centers) = &file.centers {
+        config.centers = centers.clone();
+    }
+    if let Some(fees) = &file.fees {
+        config.fees = fees.clone();
+    }
+    if let Some(path) = &file.fees_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read fee schedule {}", path.display()))?;
+        config.fees = toml::from_str(&text)
+            .with_context(|| format!("invalid fee schedule {}", path.display()))?;
+    }
+    if let Some(sim) = &file.simulator {
+        config.simulator = sim.clone();
+    }
+    if let Some(on) = over.simulator_enabled {
+        config.simulator.enabled = on;
+    }
+    if let Some(speed) = over.simulator_speed {
+        config.simulator.speed = speed;
+    }
+    anyhow::ensure!(
+        config.simulator.speed.is_finite() && config.simulator.speed > 0.0,
+        "fulfillment simulator speed must be above 0"
+    );
+    anyhow::ensure!(!config.centers.is_empty(), "fulfillment needs at least one center");
+    let mut ids = std::collections::HashSet::new();
+    for c in &config.centers {
+        anyhow::ensure!(
+            !c.id.is_empty() && c.id.len() <= 40 && c.id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'),
+            "fulfillment center id {:?} must be 1-40 letters, digits, - or _",
+            c.id
+        );
+        anyhow::ensure!(ids.insert(c.id.clone()), "fulfillment center {} is defined twice", c.id);
+    }
+    Ok(Some(config))
 }
 
 /// The operations listener's address, which must be loopback: metrics describe

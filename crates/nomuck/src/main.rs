@@ -166,6 +166,15 @@ struct ServeArgs {
     /// Build and register the default image at start (default true).
     #[arg(long, env = "NOMUCK_DEFAULT_IMAGE")]
     default_image: Option<bool>,
+    /// Serve the fulfillment APIs (default true).
+    #[arg(long, env = "NOMUCK_FULFILLMENT")]
+    fulfillment: Option<bool>,
+    /// Run the simulated fulfillment centers' automatic operator (default true).
+    #[arg(long, env = "NOMUCK_SIMULATOR")]
+    simulator: Option<bool>,
+    /// How much faster than real time simulated centers work (default 1).
+    #[arg(long, env = "NOMUCK_SIMULATOR_SPEED")]
+    simulator_speed: Option<f64>,
 }
 
 #[derive(Subcommand)]
@@ -274,6 +283,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         stop_grace_secs: args.stop_grace_secs,
                         terminated_retention_secs: args.terminated_retention_secs,
                         default_image: args.default_image,
+                        fulfillment_enabled: args.fulfillment,
+                        simulator_enabled: args.simulator,
+                        simulator_speed: args.simulator_speed,
                     },
                     &file,
                 )?;
