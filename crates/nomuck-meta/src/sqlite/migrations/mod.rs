@@ -61,6 +61,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "fulfillment",
         sql: include_str!("0009_fulfillment.sql"),
     },
+    Migration {
+        version: 10,
+        name: "lwa clients",
+        sql: include_str!("0010_lwa_clients.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
