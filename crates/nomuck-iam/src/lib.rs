@@ -1,4 +1,4 @@
-//! Accounts and access keys.
+//! Accounts, access keys, and LWA clients with their access tokens ([`lwa`]).
 //!
 //! An account owns resources across every service; an access key (id + secret) lets a
 //! program act as its account. Secrets are generated here, shown once, and stored
@@ -6,7 +6,9 @@
 //! [`Iam::active_key`], which is cached and invalidated on revocation so a revoked key
 //! stops working at once.
 
+pub mod access_token;
 mod ids;
+pub mod lwa;
 pub mod seal;
 
 use std::collections::HashMap;
@@ -16,6 +18,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nomuck_meta::{AccessKey, Account, MetaError, MetaStore, Millis, Mutation};
 
 pub use ids::{is_account_id, validate_account_name};
+pub use lwa::{
+    ACCESS_TOKEN_TTL_SECS, AccessTokens, ActiveLwaClient, GrantError, IssuedToken, LwaClientInfo,
+    NewLwaClient, TokenError,
+};
 pub use seal::{MASTER_KEY_LEN, SecretSealer};
 
 /// Name of the account made on first start.
@@ -31,6 +37,8 @@ pub enum IamError {
     NoSuchAccount(String),
     #[error("no access key {0:?}")]
     NoSuchKey(String),
+    #[error("no LWA client {0:?}")]
+    NoSuchLwaClient(String),
     #[error(
         "the secret of access key {0} cannot be decrypted: the data directory's master key does not match the database"
     )]
@@ -83,6 +91,8 @@ pub struct Iam {
     /// `None` marks a key known to be revoked or absent after a revocation; see
     /// [`Iam::active_key`] for why lookups never overwrite it.
     cache: RwLock<HashMap<String, Option<Arc<ActiveKey>>>>,
+    /// LWA clients by id, kept as `cache` is (see [`Iam::active_lwa_client`]).
+    lwa_cache: RwLock<HashMap<String, Option<Arc<ActiveLwaClient>>>>,
 }
 
 impl Iam {
@@ -91,6 +101,7 @@ impl Iam {
             store,
             sealer: SecretSealer::new(master_key),
             cache: RwLock::new(HashMap::new()),
+            lwa_cache: RwLock::new(HashMap::new()),
         }
     }
 
@@ -276,6 +287,18 @@ impl Iam {
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Option<Arc<ActiveKey>>>> {
         self.cache.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lwa_cache_read(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, Option<Arc<ActiveLwaClient>>>> {
+        self.lwa_cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lwa_cache_write(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Option<Arc<ActiveLwaClient>>>> {
+        self.lwa_cache.write().unwrap_or_else(|p| p.into_inner())
     }
 }
 
