@@ -220,7 +220,7 @@ impl Iam {
             }
             Err(e) => return Err(e.into()),
         }
-        self.cache_write().insert(access_key_id.to_owned(), None);
+        write(&self.cache).insert(access_key_id.to_owned(), None);
         Ok(())
     }
 
@@ -229,7 +229,7 @@ impl Iam {
         &self,
         access_key_id: &str,
     ) -> Result<Option<Arc<ActiveKey>>, IamError> {
-        if let Some(cached) = self.cache_read().get(access_key_id) {
+        if let Some(cached) = read(&self.cache).get(access_key_id) {
             return Ok(cached.clone());
         }
         let Some(key) = self.store.access_key(access_key_id).await? else {
@@ -251,8 +251,7 @@ impl Iam {
         };
         // A revocation may have landed since the read above: it leaves `None` here,
         // and an entry already present always wins over what this lookup read.
-        Ok(self
-            .cache_write()
+        Ok(write(&self.cache)
             .entry(access_key_id.to_owned())
             .or_insert(active)
             .clone())
@@ -275,31 +274,15 @@ impl Iam {
         };
         (key, mutation)
     }
+}
 
-    fn cache_read(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, Option<Arc<ActiveKey>>>> {
-        // The map holds no invariant a panicking writer could break half-way.
-        self.cache.read().unwrap_or_else(|p| p.into_inner())
-    }
+// The caches hold no invariant a panicking writer could break half-way.
+pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
 
-    fn cache_write(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Option<Arc<ActiveKey>>>> {
-        self.cache.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn lwa_cache_read(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, Option<Arc<ActiveLwaClient>>>> {
-        self.lwa_cache.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn lwa_cache_write(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Option<Arc<ActiveLwaClient>>>> {
-        self.lwa_cache.write().unwrap_or_else(|p| p.into_inner())
-    }
+pub(crate) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
 }
 
 #[derive(Debug, thiserror::Error)]

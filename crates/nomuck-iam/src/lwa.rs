@@ -17,7 +17,7 @@ use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 
 use crate::access_token::{AccessTokenKey, TokenFault};
-use crate::{Iam, IamError, now_millis};
+use crate::{Iam, IamError, now_millis, read, write};
 
 /// Lifetime of an access token, as LWA's `expires_in`.
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 3600;
@@ -168,7 +168,7 @@ impl Iam {
             }
             Err(e) => return Err(e.into()),
         }
-        self.lwa_cache_write().insert(client_id.to_owned(), None);
+        write(&self.lwa_cache).insert(client_id.to_owned(), None);
         Ok(())
     }
 
@@ -178,7 +178,7 @@ impl Iam {
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<ActiveLwaClient>>, IamError> {
-        if let Some(cached) = self.lwa_cache_read().get(client_id) {
+        if let Some(cached) = read(&self.lwa_cache).get(client_id) {
             return Ok(cached.clone());
         }
         let Some(record) = self.store.lwa_client(client_id).await? else {
@@ -201,8 +201,7 @@ impl Iam {
             })),
         };
         // As for keys: an entry already present (a revocation's tombstone) wins.
-        Ok(self
-            .lwa_cache_write()
+        Ok(write(&self.lwa_cache)
             .entry(client_id.to_owned())
             .or_insert(active)
             .clone())
