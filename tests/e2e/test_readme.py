@@ -46,7 +46,10 @@ EXPECT = [
     ("aws ec2 wait image-available", [r"^Linux 6\.", r"^hello from ip-172-31-", r'"shutting-down"']),
     ("nomuck account create alice", [r"created account alice \(\d{12}\)", r"aws_access_key_id = AKIA",
                                      r"^\d{12} +admin .* admin$", r"^\d{12} +user .* alice$",
-                                     r"^AKIA\w+ +\d{12} .* active$", r"^revoked AKIA\w+$"]),
+                                     r"^AKIA\w+ +\d{12} .* active$", r"^revoked AKIA\w+$",
+                                     r"^client_id: amzn1\.application-oa2-client\.[0-9a-f]{32}$",
+                                     r"^refresh_token: Atzr\|",
+                                     r"^amzn1\.application-oa2-client\.[0-9a-f]{32} +\d{12} .* active$"]),
 ]
 
 

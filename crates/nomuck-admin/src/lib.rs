@@ -1,4 +1,4 @@
-//! The admin API: accounts and access keys as JSON under `/_nomuck/admin/v1/`.
+//! The admin API: accounts, access keys and LWA clients as JSON under `/_nomuck/admin/v1/`.
 //!
 //! Only admin accounts may call it. The `nomuck account …` and `nomuck key …` commands
 //! use it when a server holds the data directory; the wire types are public so the CLI
@@ -11,6 +11,9 @@
 //! | GET | `/accounts/{id-or-name}/keys` | | `{"keys":[KeyView]}` |
 //! | POST | `/accounts/{id-or-name}/keys` | | 201 `NewKeyView` |
 //! | POST | `/keys/{key-id}/revoke` | | 200 `{}` |
+//! | GET | `/accounts/{id-or-name}/lwa-clients` | | `{"clients":[LwaClientView]}` |
+//! | POST | `/accounts/{id-or-name}/lwa-clients` | | 201 `NewLwaClientView` |
+//! | POST | `/lwa-clients/{client-id}/revoke` | | 200 `{}` |
 
 use std::sync::Arc;
 
@@ -19,7 +22,7 @@ use nomuck_http::{
     ErrorCode, Operation, Rejection, Request, RequestContext, Response, ServiceApi,
     collect_limited, full_body,
 };
-use nomuck_iam::{Iam, IamError, KeyInfo, NewAccessKey};
+use nomuck_iam::{Iam, IamError, KeyInfo, LwaClientInfo, NewAccessKey, NewLwaClient};
 use nomuck_meta::Account;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +54,32 @@ pub struct NewKeyView {
     pub secret_access_key: String,
     pub account_id: String,
     pub account_name: String,
+}
+
+/// An LWA client as listed: never its secrets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LwaClientView {
+    pub client_id: String,
+    pub account_id: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A new LWA client with the secret and refresh token, shown only now.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NewLwaClientView {
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
+    pub account_id: String,
+    pub account_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LwaClientList {
+    pub clients: Vec<LwaClientView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -115,6 +144,29 @@ impl From<NewAccessKey> for NewKeyView {
     }
 }
 
+impl From<LwaClientInfo> for LwaClientView {
+    fn from(c: LwaClientInfo) -> Self {
+        Self {
+            client_id: c.client_id,
+            account_id: c.account_id,
+            created_at: c.created_at,
+            revoked_at: c.revoked_at,
+        }
+    }
+}
+
+impl From<NewLwaClient> for NewLwaClientView {
+    fn from(c: NewLwaClient) -> Self {
+        Self {
+            client_id: c.client_id,
+            client_secret: c.client_secret,
+            refresh_token: c.refresh_token,
+            account_id: c.account.id,
+            account_name: c.account.name,
+        }
+    }
+}
+
 pub struct AdminApi {
     iam: Arc<Iam>,
 }
@@ -168,6 +220,25 @@ impl AdminApi {
             (&Method::POST, ["keys", key_id, "revoke"]) => {
                 self.iam.revoke_key(key_id).await?;
                 Ok((StatusCode::OK, "RevokeAccessKey", "{}".to_owned()))
+            }
+            (&Method::GET, ["accounts", account, "lwa-clients"]) => {
+                let clients = self.iam.lwa_clients(account).await?;
+                let list = LwaClientList {
+                    clients: clients.into_iter().map(LwaClientView::from).collect(),
+                };
+                Ok((StatusCode::OK, "ListLwaClients", to_json(&list)))
+            }
+            (&Method::POST, ["accounts", account, "lwa-clients"]) => {
+                let client = self.iam.create_lwa_client(account).await?;
+                Ok((
+                    StatusCode::CREATED,
+                    "CreateLwaClient",
+                    to_json(&NewLwaClientView::from(client)),
+                ))
+            }
+            (&Method::POST, ["lwa-clients", client_id, "revoke"]) => {
+                self.iam.revoke_lwa_client(client_id).await?;
+                Ok((StatusCode::OK, "RevokeLwaClient", "{}".to_owned()))
             }
             _ => Err(ApiError {
                 status: StatusCode::NOT_FOUND,
@@ -268,6 +339,7 @@ impl From<IamError> for ApiError {
             IamError::AccountExists(_) => (StatusCode::CONFLICT, "AccountAlreadyExists"),
             IamError::NoSuchAccount(_) => (StatusCode::NOT_FOUND, "NoSuchAccount"),
             IamError::NoSuchKey(_) => (StatusCode::NOT_FOUND, "NoSuchAccessKey"),
+            IamError::NoSuchLwaClient(_) => (StatusCode::NOT_FOUND, "NoSuchLwaClient"),
             IamError::SecretUndecryptable(_) | IamError::Store(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
             }

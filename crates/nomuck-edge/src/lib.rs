@@ -2,17 +2,20 @@
 //!
 //! For every request it assigns a request id, enforces connection, header and body
 //! limits, verifies the SigV4 signature (header, presigned or streaming aws-chunked)
-//! and its region, routes by the service named in the credential scope, settles
+//! and its region, routes by path prefix for APIs that claim paths (SP-API's) and
+//! otherwise by the service named in the credential scope, settles
 //! request bodies a handler did not read (see `unread`), and records metrics. It
 //! knows no wire protocol beyond HTTP: errors are rendered by the chosen API
 //! ([`nomuck_http::ServiceApi::reject`]).
 //!
 //! Paths under `/_nomuck/` are the edge's own: health, metrics (or on a separate
-//! loopback ops listener instead) and the admin API.
+//! loopback ops listener instead) and the admin API. So is LWA's token endpoint
+//! (`/auth/o2/token`, see `token_endpoint`) when access tokens are configured.
 
 mod auth;
 mod metrics;
 mod server;
+mod token_endpoint;
 mod unread;
 
 use std::collections::HashMap;
@@ -24,7 +27,7 @@ pub use auth::{FormKeys, KeyResolver, ResolvedKey};
 pub use metrics::Metrics;
 pub use server::serve;
 
-use nomuck_http::ServiceApi;
+use nomuck_http::{AccessTokenResolver, ServiceApi};
 
 /// Reserved path prefix of the edge's own endpoints.
 pub const RESERVED_PREFIX: &str = "/_nomuck/";
@@ -68,6 +71,11 @@ impl Default for EdgeConfig {
 pub struct Edge {
     config: EdgeConfig,
     apis: HashMap<&'static str, Arc<dyn ServiceApi>>,
+    /// APIs by path prefix ([`ServiceApi::path_prefixes`]), checked before the
+    /// credential scope and before any API (S3's virtual hosts) sees the request.
+    paths: Vec<(&'static str, Arc<dyn ServiceApi>)>,
+    /// Grants and resolves `x-amz-access-token`s; `None` serves no token endpoint.
+    tokens: Option<Arc<dyn AccessTokenResolver>>,
     /// Where requests without credentials go (Storage, for public objects).
     anonymous: Option<Arc<dyn ServiceApi>>,
     admin: Option<Arc<dyn ServiceApi>>,
@@ -80,6 +88,8 @@ impl Edge {
         Self {
             config,
             apis: HashMap::new(),
+            paths: Vec::new(),
+            tokens: None,
             anonymous: None,
             admin: None,
             auth: auth::Authenticator::new(resolver),
@@ -87,12 +97,31 @@ impl Edge {
         }
     }
 
-    /// Route requests signed for any of `api.scope_names()` to `api`.
+    /// Route requests signed for any of `api.scope_names()` to `api`, and every
+    /// request whose path starts with one of `api.path_prefixes()`.
     pub fn with_api(mut self, api: Arc<dyn ServiceApi>) -> Self {
         for name in api.scope_names() {
             self.apis.insert(name, api.clone());
         }
+        for prefix in api.path_prefixes() {
+            self.paths.push((prefix, api.clone()));
+        }
         self
+    }
+
+    /// Serve LWA's token endpoint ([`nomuck_http::access_token::TOKEN_PATH`]) and
+    /// accept `x-amz-access-token` in place of a signature on path-routed APIs.
+    pub fn with_access_tokens(mut self, tokens: Arc<dyn AccessTokenResolver>) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// The API that claims `path` by prefix, if any.
+    fn path_api(&self, path: &str) -> Option<&Arc<dyn ServiceApi>> {
+        self.paths
+            .iter()
+            .find(|(prefix, _)| path.starts_with(prefix))
+            .map(|(_, api)| api)
     }
 
     /// Route unsigned requests to `api`.

@@ -14,6 +14,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use nomuck_http::access_token::{ACCESS_TOKEN_HEADER, TOKEN_PATH};
 use nomuck_http::{
     BodyError, BodyTooLarge, ErrorCode, Operation, Rejection, Request, RequestContext, Response,
     ServiceApi, full_body, xml::escape,
@@ -23,6 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::token_endpoint;
 use crate::unread::{self, Lingering};
 use crate::{ADMIN_PREFIX, Edge, HEALTH_PATH, METRICS_PATH, RESERVED_PREFIX};
 
@@ -156,6 +158,16 @@ enum Credential {
     V4(nomuck_sigv4::SignedRequest),
     /// Legacy SigV2, accepted only by APIs that supply a SigV2 resource (S3).
     V2(nomuck_sigv4::v2::V2Request),
+    /// An LWA-style `x-amz-access-token`, accepted only on path-routed APIs.
+    AccessToken(String),
+}
+
+/// The `x-amz-access-token` a request carries, if any (a value that is not text is
+/// kept, lossily, so that it is refused rather than ignored).
+fn access_token(req: &Request) -> Option<String> {
+    req.headers()
+        .get(ACCESS_TOKEN_HEADER)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// Find SigV4 credentials, or else SigV2 ones. An `OPTIONS` request is a CORS
@@ -292,13 +304,30 @@ impl Edge {
             }
             return ("edge", not_found(path));
         }
+        // Paths an API claims come before anything reads the Host header or the
+        // credential scope: SP-API clients send whatever Host their HTTP library
+        // makes of the endpoint, and S3 would take `bucket.host/fba/…` for a bucket.
+        if path == TOKEN_PATH {
+            return match self.tokens.clone() {
+                Some(tokens) => (
+                    "lwa",
+                    token_endpoint::serve(tokens.as_ref(), req, &ctx).await,
+                ),
+                None => ("unknown", token_endpoint::no_api_for_token(&ctx)),
+            };
+        }
+        if let Some(api) = self.path_api(path).cloned() {
+            let label = api.scope_names().first().copied().unwrap_or("path");
+            return (label, self.call_path_api(&api, req, ctx).await);
+        }
 
         let signed = parse_credentials(&req);
         let service = match &signed {
             Ok(Some(Credential::V4(s))) => Some(s.scope.service.clone()),
             // SigV2 names no service; only S3 ever spoke it.
             Ok(Some(Credential::V2(_))) => Some("s3".to_owned()),
-            Ok(None) => None,
+            // `parse_credentials` never finds tokens; only `call_path_api` looks.
+            Ok(Some(Credential::AccessToken(_))) | Ok(None) => None,
             // A malformed signature still usually names its service; answer in that
             // service's protocol when it does.
             Err(_) => scope_service_hint(&req),
@@ -315,6 +344,10 @@ impl Edge {
                     self.call(&api, signed, req, ctx, RegionCheck::Server).await,
                 )
             }
+            // Only SP-API clients send access tokens; none is served at this path.
+            (None, None) if access_token(&req).is_some() => {
+                ("unknown", token_endpoint::no_api_for_token(&ctx))
+            }
             (None, None) => match self.anonymous.clone() {
                 Some(api) => {
                     let label = api.scope_names().first().copied().unwrap_or("anonymous");
@@ -330,6 +363,33 @@ impl Edge {
                 self.unknown_service(Some(&name), &ctx.request_id),
             ),
         }
+    }
+
+    /// Run an API that claimed the request's path. A signature must be scoped for
+    /// one of the API's own services; an unsigned request may carry an access token.
+    async fn call_path_api(
+        &self,
+        api: &Arc<dyn ServiceApi>,
+        req: Request,
+        ctx: RequestContext,
+    ) -> Response {
+        let signed = match parse_credentials(&req) {
+            Ok(Some(Credential::V4(signed)))
+                if !api.scope_names().contains(&signed.scope.service.as_str()) =>
+            {
+                Err(nomuck_http::AuthError::InvalidScope(format!(
+                    "credentials for the service '{}' are not valid on {}; sign for '{}'",
+                    signed.scope.service,
+                    ctx.path,
+                    api.scope_names().join("' or '")
+                )))
+            }
+            Ok(None) if req.method() != http::Method::OPTIONS => {
+                Ok(access_token(&req).map(Credential::AccessToken))
+            }
+            other => other,
+        };
+        self.call(api, signed, req, ctx, RegionCheck::Server).await
     }
 
     async fn call(
@@ -358,6 +418,21 @@ impl Edge {
                     );
                 };
                 match self.auth.authenticate_v2(&v2, &head, &resource).await {
+                    Ok(principal) => {
+                        ctx.principal = Some(principal);
+                        body
+                    }
+                    Err(rejection) => return api.reject(&ctx, rejection),
+                }
+            }
+            Ok(Some(Credential::AccessToken(token))) => {
+                let resolved = match &self.tokens {
+                    Some(tokens) => tokens.resolve(&token).await,
+                    None => Err(Rejection::Auth(nomuck_http::AuthError::InvalidAccessToken(
+                        "this server grants no access tokens".into(),
+                    ))),
+                };
+                match resolved {
                     Ok(principal) => {
                         ctx.principal = Some(principal);
                         body

@@ -15,6 +15,9 @@ use http_body_util::combinators::UnsyncBoxBody;
 
 pub use nomuck_sigv4::{AuthError, FormSignature, UriEncoding};
 
+pub mod access_token;
+pub use access_token::{AccessTokenResolver, GrantRefusal, GrantedToken, RefreshGrant};
+
 /// Error type carried by request and response bodies. Body-level authentication
 /// failures (a bad chunk signature, a content hash mismatch) arrive as a boxed
 /// [`AuthError`]; use [`auth_error_of`] to recognise them.
@@ -94,6 +97,8 @@ impl std::error::Error for BodyTooLarge {}
 pub struct Principal {
     pub account_id: String,
     pub account_name: String,
+    /// The signing key's id; for a request authenticated by an access token, the
+    /// LWA client id the token was granted to.
     pub access_key_id: String,
     pub is_admin: bool,
 }
@@ -166,6 +171,15 @@ pub struct ErrorCode(pub &'static str);
 pub trait ServiceApi: Send + Sync + 'static {
     /// Credential-scope service names routed here (`"s3"`, `"sts"`, ...).
     fn scope_names(&self) -> &'static [&'static str];
+
+    /// Path prefixes routed here whatever the Host header and the signature's scope
+    /// say (SP-API's `/fba/`, `/fws/`, …), because their clients are configured with
+    /// an endpoint, not a service name, and some send a truncated Host. On these
+    /// paths a signature must be scoped for one of [`ServiceApi::scope_names`], and an
+    /// `x-amz-access-token` is accepted in place of a signature.
+    fn path_prefixes(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// How this protocol canonicalises paths for SigV4.
     fn uri_encoding(&self) -> UriEncoding {

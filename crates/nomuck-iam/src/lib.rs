@@ -1,4 +1,4 @@
-//! Accounts and access keys.
+//! Accounts, access keys, and LWA clients with their access tokens ([`lwa`]).
 //!
 //! An account owns resources across every service; an access key (id + secret) lets a
 //! program act as its account. Secrets are generated here, shown once, and stored
@@ -6,7 +6,9 @@
 //! [`Iam::active_key`], which is cached and invalidated on revocation so a revoked key
 //! stops working at once.
 
+pub mod access_token;
 mod ids;
+pub mod lwa;
 pub mod seal;
 
 use std::collections::HashMap;
@@ -16,6 +18,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nomuck_meta::{AccessKey, Account, MetaError, MetaStore, Millis, Mutation};
 
 pub use ids::{is_account_id, validate_account_name};
+pub use lwa::{
+    ACCESS_TOKEN_TTL_SECS, AccessTokens, ActiveLwaClient, GrantError, IssuedToken, LwaClientInfo,
+    NewLwaClient, TokenError,
+};
 pub use seal::{MASTER_KEY_LEN, SecretSealer};
 
 /// Name of the account made on first start.
@@ -31,6 +37,8 @@ pub enum IamError {
     NoSuchAccount(String),
     #[error("no access key {0:?}")]
     NoSuchKey(String),
+    #[error("no LWA client {0:?}")]
+    NoSuchLwaClient(String),
     #[error(
         "the secret of access key {0} cannot be decrypted: the data directory's master key does not match the database"
     )]
@@ -83,6 +91,8 @@ pub struct Iam {
     /// `None` marks a key known to be revoked or absent after a revocation; see
     /// [`Iam::active_key`] for why lookups never overwrite it.
     cache: RwLock<HashMap<String, Option<Arc<ActiveKey>>>>,
+    /// LWA clients by id, kept as `cache` is (see [`Iam::active_lwa_client`]).
+    lwa_cache: RwLock<HashMap<String, Option<Arc<ActiveLwaClient>>>>,
 }
 
 impl Iam {
@@ -91,6 +101,7 @@ impl Iam {
             store,
             sealer: SecretSealer::new(master_key),
             cache: RwLock::new(HashMap::new()),
+            lwa_cache: RwLock::new(HashMap::new()),
         }
     }
 
@@ -209,7 +220,7 @@ impl Iam {
             }
             Err(e) => return Err(e.into()),
         }
-        self.cache_write().insert(access_key_id.to_owned(), None);
+        write(&self.cache).insert(access_key_id.to_owned(), None);
         Ok(())
     }
 
@@ -218,7 +229,7 @@ impl Iam {
         &self,
         access_key_id: &str,
     ) -> Result<Option<Arc<ActiveKey>>, IamError> {
-        if let Some(cached) = self.cache_read().get(access_key_id) {
+        if let Some(cached) = read(&self.cache).get(access_key_id) {
             return Ok(cached.clone());
         }
         let Some(key) = self.store.access_key(access_key_id).await? else {
@@ -240,8 +251,7 @@ impl Iam {
         };
         // A revocation may have landed since the read above: it leaves `None` here,
         // and an entry already present always wins over what this lookup read.
-        Ok(self
-            .cache_write()
+        Ok(write(&self.cache)
             .entry(access_key_id.to_owned())
             .or_insert(active)
             .clone())
@@ -264,19 +274,15 @@ impl Iam {
         };
         (key, mutation)
     }
+}
 
-    fn cache_read(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, Option<Arc<ActiveKey>>>> {
-        // The map holds no invariant a panicking writer could break half-way.
-        self.cache.read().unwrap_or_else(|p| p.into_inner())
-    }
+// The caches hold no invariant a panicking writer could break half-way.
+pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
 
-    fn cache_write(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Option<Arc<ActiveKey>>>> {
-        self.cache.write().unwrap_or_else(|p| p.into_inner())
-    }
+pub(crate) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,8 @@ pub mod conformance;
 
 pub use error::MetaError;
 pub use model::{
-    AccessKey, Account, CommitReceipt, Millis, Mutation, StoredUsageEvent, UsageEvent, UsageQuery,
+    AccessKey, Account, CommitReceipt, LwaClient, Millis, Mutation, StoredUsageEvent, UsageEvent,
+    UsageQuery,
 };
 pub use sqlite::{SqliteMetaStore, SqliteOptions, SqliteStats};
 pub use storage::{
@@ -66,6 +67,9 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, MetaError>;
     /// The account's keys (revoked ones included), ordered by `(created_at, id)`.
     async fn access_keys(&self, account_id: &str) -> Result<Vec<AccessKey>, MetaError>;
+    async fn lwa_client(&self, client_id: &str) -> Result<Option<LwaClient>, MetaError>;
+    /// The account's LWA clients (revoked ones included), ordered by `(created_at, client_id)`.
+    async fn lwa_clients(&self, account_id: &str) -> Result<Vec<LwaClient>, MetaError>;
     /// Matching usage events in `seq` order, at most `q.limit` of them.
     async fn usage(&self, q: &UsageQuery) -> Result<Vec<StoredUsageEvent>, MetaError>;
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, MetaError>;

@@ -46,6 +46,41 @@ impl fmt::Debug for AccessKey {
     }
 }
 
+/// A Login-with-Amazon-style client of an account: SP-API client libraries trade its
+/// refresh token (with the client id and secret) for short-lived access tokens
+/// instead of signing requests.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct LwaClient {
+    /// `amzn1.application-oa2-client.<hex>`.
+    pub client_id: String,
+    pub account_id: String,
+    /// Opaque ciphertexts, sealed by the IAM crate like access-key secrets.
+    pub secret_sealed: Vec<u8>,
+    pub refresh_token_sealed: Vec<u8>,
+    pub created_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+// Hand-written for the same reason as `AccessKey`'s.
+impl fmt::Debug for LwaClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LwaClient")
+            .field("client_id", &self.client_id)
+            .field("account_id", &self.account_id)
+            .field(
+                "secret_sealed",
+                &format_args!("<{} bytes>", self.secret_sealed.len()),
+            )
+            .field(
+                "refresh_token_sealed",
+                &format_args!("<{} bytes>", self.refresh_token_sealed.len()),
+            )
+            .field("created_at", &self.created_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UsageEvent {
     /// Not checked against `accounts`: usage may outlive or precede an account row.
@@ -76,6 +111,13 @@ pub enum Mutation {
     /// `NotFound` if the key is missing; revoking again keeps the first time.
     RevokeAccessKey {
         key_id: String,
+        at: Millis,
+    },
+    /// `Conflict` if the client id is taken; `NotFound` if the account is missing.
+    CreateLwaClient(LwaClient),
+    /// `NotFound` if the client is missing; revoking again keeps the first time.
+    RevokeLwaClient {
+        client_id: String,
         at: Millis,
     },
     /// A repeated `idempotency_key` is a no-op counted in
@@ -228,6 +270,11 @@ impl Mutation {
                 check_account_id(&k.account_id)
             }
             Mutation::RevokeAccessKey { key_id, .. } => non_empty("access key id", key_id),
+            Mutation::CreateLwaClient(c) => {
+                non_empty("LWA client id", &c.client_id)?;
+                check_account_id(&c.account_id)
+            }
+            Mutation::RevokeLwaClient { client_id, .. } => non_empty("LWA client id", client_id),
             Mutation::RecordUsage(u) => {
                 non_empty("usage account_id", &u.account_id)?;
                 non_empty("usage service", &u.service)?;

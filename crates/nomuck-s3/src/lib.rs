@@ -621,6 +621,10 @@ fn auth_error(auth: &AuthError) -> S3Error {
         A::DecodedLengthMismatch { .. } => S3Error::incomplete_body().with_message(auth.to_string()),
         A::HeadersNotSigned(h) => S3Error::access_denied()
             .with_message(format!("There were headers present in the request which were not signed: {h}")),
+        // Only path-routed APIs accept access tokens; S3 never sees one, but says so.
+        A::InvalidAccessToken(_) | A::AccessTokenExpired | A::AccessTokenRevoked => {
+            S3Error::access_denied().with_message(auth.to_string())
+        }
         A::InvalidDate(why) => S3Error::access_denied()
             .with_message(format!("AWS authentication requires a valid Date or x-amz-date header: {why}")),
         A::ConflictingAuth => S3Error::invalid_argument()

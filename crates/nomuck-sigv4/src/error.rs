@@ -2,7 +2,8 @@ use nomuck_checksum::ChecksumAlgorithm;
 use thiserror::Error;
 use time::OffsetDateTime;
 
-/// Every way a SigV4-authenticated request (or its aws-chunked body) can fail.
+/// Every way a SigV4-authenticated request (or its aws-chunked body) can fail, and the
+/// ways an access token sent in place of a signature can.
 ///
 /// Variants are deliberately fine-grained so each protocol crate can map them
 /// to its own error codes (S3 XML codes, EC2 codes, ...).
@@ -102,4 +103,14 @@ pub enum AuthError {
     MissingDecodedLength,
     #[error("decoded body length {actual} differs from x-amz-decoded-content-length {expected}")]
     DecodedLengthMismatch { expected: u64, actual: u64 },
+    /// An `x-amz-access-token` (LWA-style bearer token, sent instead of a signature
+    /// by SP-API client libraries) that this server did not issue or cannot read.
+    #[error("the access token is invalid: {0}")]
+    InvalidAccessToken(String),
+    /// An access token past its expiry; the client should fetch a new one.
+    #[error("the access token has expired")]
+    AccessTokenExpired,
+    /// An authentic access token whose client was revoked or whose account is gone.
+    #[error("the access token has been revoked")]
+    AccessTokenRevoked,
 }

@@ -127,13 +127,13 @@ impl Accounts {
 }
 
 /// Account names and key ids are plain tokens; refuse anything that would change the path.
-fn segment(value: &str) -> anyhow::Result<&str> {
+pub(crate) fn segment(value: &str) -> anyhow::Result<&str> {
     if value.is_empty()
         || !value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
     {
-        bail!("{value:?} is not an account name, account id or access key id");
+        bail!("{value:?} is not an account name, account id, access key id or client id");
     }
     Ok(value)
 }
@@ -204,7 +204,7 @@ pub fn print_new_key(key: &NewKeyView, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn format_millis(ms: i64) -> String {
+pub(crate) fn format_millis(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {

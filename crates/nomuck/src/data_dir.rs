@@ -38,6 +38,9 @@ pub struct DataDir {
     /// Signs IMDSv2 session tokens; derived from the master key, so tokens stay
     /// valid across restarts.
     pub imds_token_key: [u8; 32],
+    /// Authenticates LWA access tokens (`Atza|…`); derived from the master key for
+    /// the same reason.
+    pub lwa_token_key: [u8; 32],
 }
 
 /// Why a data directory could not be opened for this process.
@@ -122,6 +125,7 @@ impl DataDir {
             store,
             iam,
             imds_token_key: derive_key(&master_key, "nomuck imds session tokens v1"),
+            lwa_token_key: derive_key(&master_key, "nomuck lwa access tokens v1"),
         }))
     }
 

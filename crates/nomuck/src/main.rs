@@ -9,6 +9,7 @@ mod data_dir;
 mod doctor;
 mod image_cmd;
 mod instance_cmd;
+mod lwa_cmd;
 mod serve;
 
 use std::path::PathBuf;
@@ -60,6 +61,10 @@ enum Command {
     /// Manage access keys (of an existing data directory, or through its running server).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage LWA clients, for SP-API client libraries that fetch access tokens
+    /// instead of signing (of an existing data directory, or through its running server).
+    #[command(subcommand)]
+    Lwa(LwaCommand),
     /// Load-test a service endpoint (nomuck's or any other S3 server).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -223,6 +228,32 @@ enum KeyCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum LwaCommand {
+    /// Create an LWA client for an account: prints its client_id, client_secret and
+    /// refresh_token, shown once.
+    Create {
+        /// Account name or 12-digit account id.
+        account: String,
+        /// Print the client (with its secrets) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List LWA clients, of one account or of all.
+    List {
+        /// Account name or 12-digit account id (all accounts when left out).
+        account: Option<String>,
+        /// Print the clients as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an LWA client: its refresh token and access tokens fail from now on.
+    Revoke {
+        /// Client id (amzn1.application-oa2-client.…).
+        client_id: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The bridge's stdout is the guest's connection: no logging, no runtime.
@@ -329,6 +360,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Command::Bench(BenchCommand::S3(args)) => {
                 nomuck_bench::run_and_print(args).await.map(|_| ())
+            }
+            Command::Lwa(cmd) => {
+                let accounts = Accounts::connect(&config::data_dir(cli.data_dir, &file)).await?;
+                match cmd {
+                    LwaCommand::Create { account, json } => lwa_cmd::print_new_client(
+                        &accounts.create_lwa_client(&account).await?,
+                        json,
+                    ),
+                    LwaCommand::List { account, json } => lwa_cmd::print_clients(
+                        &accounts.list_lwa_clients(account.as_deref()).await?,
+                        json,
+                    ),
+                    LwaCommand::Revoke { client_id } => {
+                        accounts.revoke_lwa_client(&client_id).await?;
+                        println!("revoked {client_id}");
+                        Ok(())
+                    }
+                }
             }
             Command::Key(cmd) => {
                 let accounts = Accounts::connect(&config::data_dir(cli.data_dir, &file)).await?;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use nomuck_edge::{Edge, KeyResolver, ResolvedKey};
-use nomuck_http::Principal;
+use nomuck_http::{
+    AccessTokenResolver, AuthError, GrantRefusal, GrantedToken, Principal, RefreshGrant, Rejection,
+};
 use nomuck_iam::Iam;
 use tracing::info;
 
@@ -32,6 +34,47 @@ impl KeyResolver for IamResolver {
             },
             secret_access_key: k.secret_access_key.clone(),
         }))
+    }
+}
+
+/// Grants and resolves LWA access tokens for the edge through the account service.
+struct IamTokens(nomuck_iam::AccessTokens);
+
+#[async_trait::async_trait]
+impl AccessTokenResolver for IamTokens {
+    async fn grant(&self, grant: &RefreshGrant) -> Result<GrantedToken, GrantRefusal> {
+        use nomuck_iam::GrantError as G;
+        match self
+            .0
+            .exchange(&grant.client_id, &grant.client_secret, &grant.refresh_token)
+            .await
+        {
+            Ok(issued) => Ok(GrantedToken {
+                access_token: issued.access_token,
+                expires_in: issued.expires_in,
+            }),
+            Err(G::InvalidClient) => Err(GrantRefusal::InvalidClient),
+            Err(G::InvalidGrant) => Err(GrantRefusal::InvalidGrant),
+            Err(G::Iam(e)) => Err(GrantRefusal::Internal(e.to_string())),
+        }
+    }
+
+    async fn resolve(&self, access_token: &str) -> Result<Principal, Rejection> {
+        use nomuck_iam::TokenError as T;
+        match self.0.verify(access_token).await {
+            Ok(client) => Ok(Principal {
+                account_id: client.account.id.clone(),
+                account_name: client.account.name.clone(),
+                access_key_id: client.client_id.clone(),
+                is_admin: client.account.is_admin,
+            }),
+            Err(T::Malformed) => Err(Rejection::Auth(AuthError::InvalidAccessToken(
+                T::Malformed.to_string(),
+            ))),
+            Err(T::Expired) => Err(Rejection::Auth(AuthError::AccessTokenExpired)),
+            Err(T::Revoked) => Err(Rejection::Auth(AuthError::AccessTokenRevoked)),
+            Err(T::Iam(e)) => Err(Rejection::Internal(e.to_string())),
+        }
     }
 }
 
@@ -129,7 +172,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .with_anonymous_api(s3)
         .with_api(Arc::new(nomuck_sts::StsApi))
         .with_api(Arc::new(nomuck_sns::SnsApi::new(topics)))
-        .with_admin_api(Arc::new(nomuck_admin::AdminApi::new(dir.iam.clone())));
+        .with_admin_api(Arc::new(nomuck_admin::AdminApi::new(dir.iam.clone())))
+        .with_access_tokens(Arc::new(IamTokens(nomuck_iam::AccessTokens::new(
+            dir.iam.clone(),
+            dir.lwa_token_key,
+        ))));
     if let Some((compute, _)) = &compute {
         edge = edge.with_api(Arc::new(nomuck_ec2::Ec2Api::new(compute.clone())));
     }

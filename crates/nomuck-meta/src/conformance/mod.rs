@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::{
-    AccessKey, Account, CommitReceipt, MetaError, MetaStore, Mutation, StoredUsageEvent,
+    AccessKey, Account, CommitReceipt, LwaClient, MetaError, MetaStore, Mutation, StoredUsageEvent,
     UsageEvent, UsageQuery,
 };
 
@@ -91,6 +91,8 @@ macro_rules! metastore_conformance_tests {
             access_keys_create_get_list,
             access_key_conflicts_and_missing_account,
             access_key_revoke,
+            lwa_clients_create_get_list,
+            lwa_client_conflicts_revoke_and_atomicity,
             failed_commit_is_atomic,
             concurrent_failures_are_isolated,
             invalid_mutations_rejected,
@@ -162,6 +164,18 @@ pub fn access_key(n: u32, account_id: &str, created_at: i64) -> AccessKey {
         id: format!("AKIA{n:016}"),
         account_id: account_id.to_owned(),
         secret_sealed: format!("sealed-{n}").into_bytes(),
+        created_at,
+        revoked_at: None,
+    }
+}
+
+/// LWA client `amzn1.application-oa2-client.` + 32 hex digits from `n`.
+pub fn lwa_client(n: u32, account_id: &str, created_at: i64) -> LwaClient {
+    LwaClient {
+        client_id: format!("amzn1.application-oa2-client.{n:032x}"),
+        account_id: account_id.to_owned(),
+        secret_sealed: format!("sealed-secret-{n}").into_bytes(),
+        refresh_token_sealed: format!("sealed-refresh-{n}").into_bytes(),
         created_at,
         revoked_at: None,
     }
@@ -373,6 +387,115 @@ pub async fn access_key_revoke(s: Arc<dyn MetaStore>) {
 
     let keys = s.access_keys(&a.id).await.unwrap();
     assert_eq!(keys.len(), 2, "revoked keys stay listed");
+}
+
+// ---------------------------------------------------------------- LWA clients
+
+pub async fn lwa_clients_create_get_list(s: Arc<dyn MetaStore>) {
+    let a = account(1, "a", 1);
+    let b = account(2, "b", 1);
+    let late = lwa_client(1, &a.id, 50);
+    let early = lwa_client(2, &a.id, 10);
+    let of_b = lwa_client(3, &b.id, 10);
+    commit_ok(
+        &s,
+        vec![
+            Mutation::CreateAccount(a.clone()),
+            Mutation::CreateAccount(b.clone()),
+            // In the same commit as its account: sees the earlier mutation.
+            Mutation::CreateLwaClient(late.clone()),
+        ],
+    )
+    .await;
+    commit_ok(
+        &s,
+        vec![
+            Mutation::CreateLwaClient(early.clone()),
+            Mutation::CreateLwaClient(of_b.clone()),
+        ],
+    )
+    .await;
+    // Every field round-trips, sealed bytes included.
+    assert_eq!(
+        s.lwa_client(&late.client_id).await.unwrap(),
+        Some(late.clone())
+    );
+    assert_eq!(
+        s.lwa_client(&lwa_client(9, &a.id, 1).client_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.lwa_clients(&a.id).await.unwrap(),
+        vec![early, late],
+        "ordered by created_at, client_id"
+    );
+    assert_eq!(s.lwa_clients(&b.id).await.unwrap(), vec![of_b]);
+    assert_eq!(s.lwa_clients("999999999999").await.unwrap(), vec![]);
+}
+
+pub async fn lwa_client_conflicts_revoke_and_atomicity(s: Arc<dyn MetaStore>) {
+    let a = account(1, "a", 1);
+    let b = account(2, "b", 1);
+    let c = lwa_client(1, &a.id, 1);
+    commit_ok(
+        &s,
+        vec![
+            Mutation::CreateAccount(a.clone()),
+            Mutation::CreateAccount(b.clone()),
+            Mutation::CreateLwaClient(c.clone()),
+        ],
+    )
+    .await;
+
+    // The same client id under another account is still a conflict.
+    let r = s
+        .commit(vec![Mutation::CreateLwaClient(lwa_client(1, &b.id, 2))])
+        .await;
+    assert!(matches!(r, Err(MetaError::Conflict(_))), "{r:?}");
+    let orphan = lwa_client(2, "999999999999", 1);
+    let r = s
+        .commit(vec![Mutation::CreateLwaClient(orphan.clone())])
+        .await;
+    assert!(matches!(r, Err(MetaError::NotFound(_))), "{r:?}");
+    assert_eq!(s.lwa_client(&orphan.client_id).await.unwrap(), None);
+    let r = s
+        .commit(vec![Mutation::CreateLwaClient(lwa_client(
+            3,
+            "not-an-id",
+            1,
+        ))])
+        .await;
+    assert!(matches!(r, Err(MetaError::Invalid(_))), "{r:?}");
+
+    let revoke = |at| Mutation::RevokeLwaClient {
+        client_id: c.client_id.clone(),
+        at,
+    };
+    commit_ok(&s, vec![revoke(100)]).await;
+    commit_ok(&s, vec![revoke(200)]).await;
+    let revoked = s.lwa_client(&c.client_id).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(100), "the first revocation stays");
+    assert_eq!(s.lwa_clients(&a.id).await.unwrap(), vec![revoked]);
+    let r = s
+        .commit(vec![Mutation::RevokeLwaClient {
+            client_id: "amzn1.application-oa2-client.missing".into(),
+            at: 1,
+        }])
+        .await;
+    assert!(matches!(r, Err(MetaError::NotFound(_))), "{r:?}");
+
+    // A failing mutation later in the commit undoes a client created earlier in it.
+    let fresh = lwa_client(4, &b.id, 5);
+    let r = s
+        .commit(vec![
+            Mutation::CreateLwaClient(fresh.clone()),
+            Mutation::CreateAccount(account(3, "a", 1)),
+        ])
+        .await;
+    assert!(matches!(r, Err(MetaError::Conflict(_))), "{r:?}");
+    assert_eq!(s.lwa_client(&fresh.client_id).await.unwrap(), None);
 }
 
 // ---------------------------------------------------------------- atomicity

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::errors::db_err;
 use super::objstore;
-use crate::{AccessKey, Account, CommitReceipt, MetaError, Mutation, UsageEvent};
+use crate::{AccessKey, Account, CommitReceipt, LwaClient, MetaError, Mutation, UsageEvent};
 
 pub(super) fn apply(
     conn: &Connection,
@@ -16,6 +16,8 @@ pub(super) fn apply(
         Mutation::CreateAccount(a) => create_account(conn, a),
         Mutation::CreateAccessKey(k) => create_access_key(conn, k),
         Mutation::RevokeAccessKey { key_id, at } => revoke_access_key(conn, key_id, *at),
+        Mutation::CreateLwaClient(c) => create_lwa_client(conn, c),
+        Mutation::RevokeLwaClient { client_id, at } => revoke_lwa_client(conn, client_id, *at),
         Mutation::RecordUsage(u) => {
             if !record_usage(conn, u)? {
                 receipt.duplicate_usage += 1;
@@ -101,6 +103,52 @@ fn revoke_access_key(conn: &Connection, key_id: &str, at: i64) -> Result<(), Met
         .map_err(db_err)?;
     if n == 0 {
         return Err(MetaError::NotFound(format!("access key {key_id}")));
+    }
+    Ok(())
+}
+
+fn create_lwa_client(conn: &Connection, c: &LwaClient) -> Result<(), MetaError> {
+    if exists(
+        conn,
+        "SELECT 1 FROM lwa_clients WHERE client_id = ?1",
+        &c.client_id,
+    )? {
+        return Err(MetaError::Conflict(format!(
+            "LWA client {} already exists",
+            c.client_id
+        )));
+    }
+    if !exists(conn, "SELECT 1 FROM accounts WHERE id = ?1", &c.account_id)? {
+        return Err(MetaError::NotFound(format!("account {}", c.account_id)));
+    }
+    conn.prepare_cached(
+        "INSERT INTO lwa_clients (client_id, account_id, secret_sealed, refresh_token_sealed, \
+         created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            c.client_id,
+            c.account_id,
+            c.secret_sealed,
+            c.refresh_token_sealed,
+            c.created_at,
+            c.revoked_at
+        ])
+    })
+    .map_err(db_err)?;
+    Ok(())
+}
+
+fn revoke_lwa_client(conn: &Connection, client_id: &str, at: i64) -> Result<(), MetaError> {
+    // As for access keys: the first revocation time stays.
+    let n = conn
+        .prepare_cached(
+            "UPDATE lwa_clients SET revoked_at = COALESCE(revoked_at, ?2) WHERE client_id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![client_id, at]))
+        .map_err(db_err)?;
+    if n == 0 {
+        return Err(MetaError::NotFound(format!("LWA client {client_id}")));
     }
     Ok(())
 }

@@ -39,8 +39,8 @@ use crate::storage::{
     VersionListQuery,
 };
 use crate::{
-    AccessKey, Account, CommitReceipt, MetaError, MetaStore, Millis, Mutation, StoredUsageEvent,
-    UsageQuery,
+    AccessKey, Account, CommitReceipt, LwaClient, MetaError, MetaStore, Millis, Mutation,
+    StoredUsageEvent, UsageQuery,
 };
 use objstore::queries as q;
 
@@ -252,6 +252,20 @@ impl MetaStore for SqliteMetaStore {
         let account_id = account_id.to_owned();
         self.readers
             .run(move |c| reads::access_keys(c, &account_id))
+            .await
+    }
+
+    async fn lwa_client(&self, client_id: &str) -> Result<Option<LwaClient>, MetaError> {
+        let id = client_id.to_owned();
+        self.readers
+            .run_point(move |c| reads::lwa_client(c, &id))
+            .await
+    }
+
+    async fn lwa_clients(&self, account_id: &str) -> Result<Vec<LwaClient>, MetaError> {
+        let account_id = account_id.to_owned();
+        self.readers
+            .run(move |c| reads::lwa_clients(c, &account_id))
             .await
     }
 

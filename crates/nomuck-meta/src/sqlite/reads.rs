@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params_from_iter};
 use tokio::sync::Semaphore;
 
 use super::errors::db_err;
-use crate::{AccessKey, Account, MetaError, StoredUsageEvent, UsageEvent, UsageQuery};
+use crate::{AccessKey, Account, LwaClient, MetaError, StoredUsageEvent, UsageEvent, UsageQuery};
 
 pub(super) struct ReadPool {
     path: PathBuf,
@@ -141,6 +141,8 @@ pub(super) enum AccountKey {
 const ACCOUNT_COLS: &str = "SELECT id, name, is_admin, created_at FROM accounts";
 const KEY_COLS: &str =
     "SELECT id, account_id, secret_sealed, created_at, revoked_at FROM access_keys";
+const LWA_COLS: &str = "SELECT client_id, account_id, secret_sealed, refresh_token_sealed, \
+                        created_at, revoked_at FROM lwa_clients";
 const USAGE_COLS: &str = "SELECT seq, account_id, service, meter, quantity, unit, at, \
                           idempotency_key FROM usage_events";
 
@@ -160,6 +162,17 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<AccessKey> {
         secret_sealed: r.get(2)?,
         created_at: r.get(3)?,
         revoked_at: r.get(4)?,
+    })
+}
+
+fn lwa_row(r: &Row<'_>) -> rusqlite::Result<LwaClient> {
+    Ok(LwaClient {
+        client_id: r.get(0)?,
+        account_id: r.get(1)?,
+        secret_sealed: r.get(2)?,
+        refresh_token_sealed: r.get(3)?,
+        created_at: r.get(4)?,
+        revoked_at: r.get(5)?,
     })
 }
 
@@ -209,6 +222,20 @@ pub(super) fn access_keys(c: &Connection, account_id: &str) -> Result<Vec<Access
         "{KEY_COLS} WHERE account_id = ?1 ORDER BY created_at, id"
     ))
     .and_then(|mut s| s.query_map([account_id], key_row)?.collect())
+    .map_err(db_err)
+}
+
+pub(super) fn lwa_client(c: &Connection, id: &str) -> Result<Option<LwaClient>, MetaError> {
+    c.prepare_cached(&format!("{LWA_COLS} WHERE client_id = ?1"))
+        .and_then(|mut s| s.query_row([id], lwa_row).optional())
+        .map_err(db_err)
+}
+
+pub(super) fn lwa_clients(c: &Connection, account_id: &str) -> Result<Vec<LwaClient>, MetaError> {
+    c.prepare_cached(&format!(
+        "{LWA_COLS} WHERE account_id = ?1 ORDER BY created_at, client_id"
+    ))
+    .and_then(|mut s| s.query_map([account_id], lwa_row)?.collect())
     .map_err(db_err)
 }
 

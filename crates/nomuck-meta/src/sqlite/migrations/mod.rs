@@ -63,8 +63,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 10,
+        name: "lwa clients",
+        sql: include_str!("0010_lwa_clients.sql"),
+    },
+    Migration {
+        version: 11,
         name: "fulfillment records",
-        sql: include_str!("0010_fulfillment_records.sql"),
+        sql: include_str!("0011_fulfillment_records.sql"),
     },
 ];
 

@@ -109,6 +109,8 @@ pub(super) fn apply(
         Mutation::CreateAccount(_)
         | Mutation::CreateAccessKey(_)
         | Mutation::RevokeAccessKey { .. }
+        | Mutation::CreateLwaClient(_)
+        | Mutation::RevokeLwaClient { .. }
         | Mutation::RecordUsage(_)
         | Mutation::PutSetting { .. }
         | Mutation::PutTopic(_)
