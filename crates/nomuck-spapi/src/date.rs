@@ -10,15 +10,24 @@ use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, UtcOffset};
 
-/// An instant (the models' `format: date-time`).
+/// An instant (the models' `format: date-time`), held in UTC so rendering cannot fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(pub OffsetDateTime);
+pub struct Timestamp(OffsetDateTime);
 
 /// A calendar date (the models' `format: date`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DateOnly(pub Date);
 
 impl Timestamp {
+    /// `at` in UTC; `None` when that falls outside the representable years.
+    pub fn new(at: OffsetDateTime) -> Option<Timestamp> {
+        at.checked_to_offset(UtcOffset::UTC).map(Timestamp)
+    }
+
+    pub fn get(&self) -> OffsetDateTime {
+        self.0
+    }
+
     /// Parses RFC 3339 (`Z` or `±hh:mm`), falling back to ISO 8601's other forms
     /// (`±hhmm` offsets, basic format). A date-time without any offset is refused: it
     /// names no instant.
@@ -26,7 +35,9 @@ impl Timestamp {
         OffsetDateTime::parse(text, &Rfc3339)
             .or_else(|_| OffsetDateTime::parse(text, &Iso8601::DEFAULT))
             .ok()
-            .map(|t| Timestamp(t.to_offset(UtcOffset::UTC)))
+            // An offset can carry a date at the edge of the range past it in UTC
+            // (`9999-12-31T23:00:00-05:00`); that is not an instant we can name.
+            .and_then(Timestamp::new)
     }
 
     /// Milliseconds since the Unix epoch, the unit the domain keeps time in.
@@ -38,13 +49,13 @@ impl Timestamp {
     pub fn from_unix_millis(millis: i64) -> Option<Timestamp> {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
             .ok()
-            .map(Timestamp)
+            .and_then(Timestamp::new)
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let utc = self.0.to_offset(UtcOffset::UTC);
+        let utc = self.0;
         let text = if utc.millisecond() == 0 {
             utc.format(format_description!(
                 "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
@@ -54,7 +65,7 @@ impl fmt::Display for Timestamp {
                 "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
             ))
         };
-        // Formatting fails only for years past 9999, which the parsers never produce.
+        // Formatting a UTC date-time in the crate's year range does not fail.
         f.write_str(&text.map_err(|_| fmt::Error)?)
     }
 }
@@ -144,6 +155,7 @@ mod tests {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
         assert!(serde_json::from_str::<Timestamp>("\"nope\"").is_err());
+        assert_eq!(Timestamp::parse("9999-12-31T23:00:00-05:00"), None);
     }
 
     #[test]

@@ -217,6 +217,18 @@ pub fn json_response(request_id: &str, status: StatusCode, body: String) -> Resp
     response
 }
 
+/// A success reply: `body` as JSON with SP-API's headers. A body that cannot be
+/// serialized (none of the wire types can fail) becomes a 500.
+pub fn reply<T: Serialize>(request_id: &str, status: StatusCode, body: &T) -> Response {
+    match serde_json::to_string(body) {
+        Ok(text) => json_response(request_id, status, text),
+        Err(err) => error_response(
+            request_id,
+            ApiError::internal(format!("the reply could not be rendered: {err}")),
+        ),
+    }
+}
+
 /// Renders `err` as SP-API does, and marks the response with its [`ErrorCode`] for the
 /// edge's metrics.
 pub fn error_response(request_id: &str, err: ApiError) -> Response {

@@ -146,6 +146,11 @@ impl Count {
         (units <= Quantity::MAX).then_some(Count(units))
     }
 
+    /// For replies: `units`, clamped to the wire's `int32` range.
+    pub fn saturating(units: u64) -> Count {
+        Count(u32::try_from(units).map_or(Quantity::MAX, |u| u.min(Quantity::MAX)))
+    }
+
     pub fn get(self) -> u32 {
         self.0
     }

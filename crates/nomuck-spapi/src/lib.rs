@@ -19,7 +19,7 @@ pub mod wire;
 pub use date::{DateOnly, Timestamp};
 pub use decimal::Decimal;
 pub use error::{
-    ApiError, error_body, error_response, json_response, rejection_error, render_rejection,
+    ApiError, error_body, error_response, json_response, rejection_error, render_rejection, reply,
 };
 pub use json::{Count, Quantity, Validate, parse_body};
 pub use route::{Operation, WarehouseOp, is_fulfillment_path, route};

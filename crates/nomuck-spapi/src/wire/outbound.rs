@@ -244,19 +244,28 @@ impl Validate for CreateFulfillmentOrderRequest {
                     item.seller_fulfillment_order_item_id
                 )));
             }
-            optional(
-                &format!("items[{i}].giftMessage"),
+            item_texts(
+                i,
                 item.gift_message.as_deref(),
-                512,
-            )?;
-            optional(
-                &format!("items[{i}].displayableComment"),
                 item.displayable_comment.as_deref(),
-                250,
             )?;
         }
         Ok(())
     }
+}
+
+/// The free-text fields of an order line: `giftMessage` ≤ 512, `displayableComment` ≤ 250.
+fn item_texts(
+    i: usize,
+    gift_message: Option<&str>,
+    displayable_comment: Option<&str>,
+) -> Result<(), ApiError> {
+    optional(&format!("items[{i}].giftMessage"), gift_message, 512)?;
+    optional(
+        &format!("items[{i}].displayableComment"),
+        displayable_comment,
+        250,
+    )
 }
 
 fn check_emails(emails: Option<&[String]>) -> Result<(), ApiError> {
@@ -334,15 +343,10 @@ impl Validate for UpdateFulfillmentOrderRequest {
                 &item.seller_fulfillment_order_item_id,
                 SKU_MAX,
             )?;
-            optional(
-                &format!("items[{i}].giftMessage"),
+            item_texts(
+                i,
                 item.gift_message.as_deref(),
-                512,
-            )?;
-            optional(
-                &format!("items[{i}].displayableComment"),
                 item.displayable_comment.as_deref(),
-                250,
             )?;
         }
         Ok(())
