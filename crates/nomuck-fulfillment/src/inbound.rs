@@ -444,6 +444,10 @@ fn put_shipment(
             generation: 0,
         },
     };
+    // A retry of the request that ended it (a cancel) answers as it did.
+    if s.shipment_status.is_final() && spec.shipment_status == Some(s.shipment_status) {
+        return Ok(s);
+    }
     let is_new = s.generation == 0;
     let status = s.shipment_status;
     let Some(bucket) = status.bucket().filter(|b| *b != Bucket::InboundReceiving) else {

@@ -61,11 +61,12 @@ impl Location {
     }
 }
 
-/// Where an account's units sit in one center: fnSku → location → units.
+/// Where an account's units sit in one center: fnSku → location code →
+/// units (codes, not [`Location`]s, as keys: JSON map keys are strings).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bins {
     pub center_id: String,
-    pub locations: BTreeMap<String, BTreeMap<Location, u64>>,
+    pub locations: BTreeMap<String, BTreeMap<String, u64>>,
     pub generation: i64,
 }
 
@@ -135,7 +136,7 @@ pub(crate) fn put_away(
     seller_sku: &str,
     quantity: u64,
     location: Location,
-) -> Result<BTreeMap<Location, u64>> {
+) -> Result<BTreeMap<String, u64>> {
     check_quantity("quantity", quantity)?;
     location.check()?;
     let fn_sku = fn_sku(book, seller_sku)?;
@@ -152,7 +153,7 @@ pub(crate) fn put_away(
         ..Bins::default()
     });
     let at = bins.locations.entry(fn_sku.clone()).or_default();
-    let slot = at.entry(location.clone()).or_insert(0);
+    let slot = at.entry(location.code()).or_insert(0);
     *slot = slot.saturating_add(quantity).min(MAX_QUANTITY);
     let now_there = at.clone();
     tx.event(
@@ -294,7 +295,7 @@ pub(crate) fn adjust(
 
 impl Fulfillment {
     /// Shelves `quantity` units of the SKU at `location` in `center`.
-    /// Answers every location of that SKU there with its units.
+    /// Answers every location code of that SKU there with its units.
     pub async fn put_away(
         &self,
         center: &str,
@@ -302,7 +303,7 @@ impl Fulfillment {
         seller_sku: &str,
         quantity: u64,
         location: Location,
-    ) -> Result<BTreeMap<Location, u64>> {
+    ) -> Result<BTreeMap<String, u64>> {
         self.check_center_exists(center)?;
         let (center, sku) = (center.to_owned(), seller_sku.to_owned());
         self.write(account_id, move |b, tx| {
