@@ -406,6 +406,49 @@ pub(crate) fn move_outstanding(
         .collect()
 }
 
+/// Whether `spec` asks for nothing `s` does not already have.
+fn unchanged(s: &InboundShipment, spec: &InboundShipmentSpec) -> bool {
+    use ShipmentStatus::*;
+    let status_ok = match spec.shipment_status {
+        None => true,
+        Some(Shipped) => matches!(
+            s.shipment_status,
+            Shipped | InTransit | Delivered | CheckedIn | Receiving | Closed
+        ),
+        Some(t) => t == s.shipment_status,
+    };
+    let have: BTreeSet<(&str, u64, u64)> = s
+        .items
+        .iter()
+        .filter(|i| i.quantity_shipped > 0)
+        .map(|i| {
+            (
+                i.seller_sku.as_str(),
+                i.quantity_shipped,
+                i.quantity_in_case,
+            )
+        })
+        .collect();
+    let want: BTreeSet<(&str, u64, u64)> = spec
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.seller_sku.as_str(),
+                i.quantity_shipped,
+                i.quantity_in_case.unwrap_or(0),
+            )
+        })
+        .collect();
+    status_ok
+        && have == want
+        && s.shipment_name == spec.shipment_name
+        && s.ship_from_address == spec.ship_from_address
+        && s.destination_fulfillment_center_id == spec.destination_fulfillment_center_id
+        && s.label_prep_type == spec.label_prep_type
+        && s.are_cases_required == spec.are_cases_required
+}
+
 /// Creates the shipment or replaces its editable parts, then applies the
 /// requested status. Checks first; changes only once everything passed.
 fn put_shipment(
@@ -450,6 +493,12 @@ fn put_shipment(
     }
     let is_new = s.generation == 0;
     let status = s.shipment_status;
+    // A repeat of an earlier request (the seller's "shipped" again after the
+    // center moved it on, the same items and header) changes nothing and is
+    // answered, whatever the status: clients retry after timeouts.
+    if !is_new && unchanged(&s, &spec) {
+        return Ok(s);
+    }
     let Some(bucket) = status.bucket().filter(|b| *b != Bucket::InboundReceiving) else {
         return Err(FulfillmentError::Conflict(format!(
             "shipment {id:?} is {}: its items can no longer change",
@@ -546,22 +595,14 @@ fn put_shipment(
             });
         }
     }
-    // Check the ledger movements on a scratch copy? No: apply_all is
-    // all-or-nothing, so it is the check; nothing was changed before it.
+    // `move_units` is all-or-nothing, so it is the last check: nothing was
+    // changed before it, and nothing after it can fail on input.
     let items_changed = !movements.is_empty()
         || s.items.len() != spec.items.len()
         || spec.items.iter().any(|l| {
             s.item(&l.seller_sku)
                 .is_none_or(|i| i.quantity_in_case != l.quantity_in_case.unwrap_or(0))
         });
-    let header_changed = s.shipment_name != spec.shipment_name
-        || s.ship_from_address != spec.ship_from_address
-        || s.label_prep_type != spec.label_prep_type
-        || s.are_cases_required != spec.are_cases_required
-        || old_center != new_center;
-    if !is_new && !items_changed && !header_changed && target == status {
-        return Ok(s);
-    }
     book.move_units(tx, movements)?;
 
     // Checked and applied: now change the record.

@@ -295,6 +295,12 @@ async fn inbound_flow_by_hand() {
     );
     f.check_in("SIM1", A, "FBA1").await.unwrap();
     assert_eq!(details(f, A, "A1").await.inbound_receiving_quantity, 12);
+    // The seller's "shipped" again (a retry) is answered, not refused.
+    let retried = f
+        .update_inbound_shipment(A, "FBA1", shipped(spec(&[("A1", 12), ("B2", 3)])))
+        .await
+        .unwrap();
+    assert_eq!(retried.shipment_status, ShipmentStatus::CheckedIn);
     // Items can no longer change, nor can it be cancelled.
     let err = f
         .update_inbound_shipment(A, "FBA1", spec(&[("A1", 13), ("B2", 3)]))
