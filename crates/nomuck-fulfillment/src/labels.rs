@@ -97,3 +97,66 @@ pub fn pdf(s: &InboundShipment, number_of_packages: Option<u32>) -> Vec<u8> {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipment(items: &[(u64, u64)]) -> InboundShipment {
+        let mut s: InboundShipment = serde_json::from_value(serde_json::json!({
+            "shipment_id": "FBA(1)", "shipment_name": "Ünïcode \\ name",
+            "ship_from_address": {}, "destination_fulfillment_center_id": "SIM1",
+            "shipment_status": "WORKING", "label_prep_type": "", "are_cases_required": false,
+            "items": [], "boxes": [], "revision": 0, "created_at": 0, "updated_at": 0,
+            "shipped_at": null, "sim_due": null, "generation": 1,
+        }))
+        .unwrap();
+        for (q, case) in items {
+            s.items.push(crate::inbound::InboundItem {
+                quantity_shipped: *q,
+                quantity_in_case: *case,
+                ..Default::default()
+            });
+        }
+        s
+    }
+
+    /// Every xref offset points at its object, `startxref` at the table,
+    /// and the stream's `/Length` is its byte count: what readers check.
+    #[test]
+    fn pdf_structure_is_consistent() {
+        let pdf = pdf(&shipment(&[(10, 0), (25, 10)]), None);
+        let text = String::from_utf8(pdf.clone()).unwrap();
+        let start: usize = text
+            .rsplit("startxref\n")
+            .next()
+            .and_then(|t| t.lines().next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(text[start..].starts_with("xref\n0 6\n"));
+        let offsets: Vec<usize> = text[start..]
+            .lines()
+            .skip(3)
+            .take(5)
+            .map(|l| l[..10].parse().unwrap())
+            .collect();
+        for (i, o) in offsets.iter().enumerate() {
+            assert!(text[*o..].starts_with(&format!("{} 0 obj\n", i + 1)), "{i}");
+        }
+        let len_at = text.find("/Length ").unwrap() + 8;
+        let len: usize = text[len_at..].split(' ').next().unwrap().parse().unwrap();
+        let body = text.find("stream\n").unwrap() + 7;
+        assert_eq!(&text[body + len..body + len + 9], "endstream");
+        // 1 box for the uncased SKU, 3 cases for the other; text escaped.
+        assert!(text.contains("(Boxes: 4)") && text.contains("FBA\\(1\\)U000004"));
+        assert!(text.contains("(Name: ?n?code \\\\ name)"));
+    }
+
+    #[test]
+    fn box_ids_follow_the_package_count() {
+        let s = shipment(&[(1, 0)]);
+        assert_eq!(box_ids(&s, Some(3)).len(), 3);
+        assert_eq!(box_ids(&s, None), ["FBA(1)U000001"]);
+    }
+}
