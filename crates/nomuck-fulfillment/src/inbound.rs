@@ -343,12 +343,39 @@ fn check_spec(f: &Fulfillment, spec: &InboundShipmentSpec) -> Result<()> {
             &format!("InboundShipmentItems[{i}].QuantityShipped"),
             item.quantity_shipped,
         )?;
-        if let Some(c) = item.quantity_in_case
-            && c > MAX_QUANTITY
-        {
+        // v0: QuantityInCase is given for every item or none (all boxes
+        // case-packed or none), required when AreCasesRequired, and
+        // QuantityShipped is a whole number of cases.
+        let field = format!("InboundShipmentItems[{i}].QuantityInCase");
+        match item.quantity_in_case {
+            Some(c) => {
+                check_quantity(&field, c)?;
+                if item.quantity_shipped % c != 0 {
+                    return Err(FulfillmentError::invalid(
+                        field,
+                        format!(
+                            "QuantityShipped {} is not a whole number of cases of {c}",
+                            item.quantity_shipped
+                        ),
+                    ));
+                }
+            }
+            None if spec.are_cases_required => {
+                return Err(FulfillmentError::invalid(
+                    field,
+                    "required when AreCasesRequired is true",
+                ));
+            }
+            None => {}
+        }
+        let cased = spec
+            .items
+            .first()
+            .is_some_and(|f| f.quantity_in_case.is_some());
+        if item.quantity_in_case.is_some() != cased {
             return Err(FulfillmentError::invalid(
-                format!("InboundShipmentItems[{i}].QuantityInCase"),
-                format!("at most {MAX_QUANTITY}"),
+                field,
+                "given for every item or for none",
             ));
         }
         if !seen.insert(&item.seller_sku) {
@@ -487,8 +514,13 @@ fn put_shipment(
             generation: 0,
         },
     };
-    // A retry of the request that ended it (a cancel) answers as it did.
-    if s.shipment_status.is_final() && spec.shipment_status == Some(s.shipment_status) {
+    // A retry of the cancel that ended it answers as it did.
+    if spec.shipment_status == Some(ShipmentStatus::Cancelled)
+        && matches!(
+            s.shipment_status,
+            ShipmentStatus::Cancelled | ShipmentStatus::Deleted
+        )
+    {
         return Ok(s);
     }
     let is_new = s.generation == 0;
@@ -663,7 +695,14 @@ fn put_shipment(
                 ),
             )?;
             s.sim_due = None;
-            set_status(tx, &mut s, ShipmentStatus::Cancelled);
+            // v0's names: DELETED when cancelled before it left the
+            // seller, CANCELLED after.
+            let end = if status == ShipmentStatus::Working {
+                ShipmentStatus::Deleted
+            } else {
+                ShipmentStatus::Cancelled
+            };
+            set_status(tx, &mut s, end);
         }
         _ => {}
     }

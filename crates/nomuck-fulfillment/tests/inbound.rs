@@ -485,6 +485,14 @@ async fn cancel_and_bad_input_change_nothing() {
         ("FBA2", spec(&[(&long_sku, 1)])),
         (&long_id, spec(&[("C1", 1)])),
     ];
+    let mut cased = spec(&[("C1", 12), ("C3", 6)]);
+    cased.items[0].quantity_in_case = Some(6);
+    bad.push(("FBA2", cased.clone())); // cases for one item, not all
+    cased.items[1].quantity_in_case = Some(4);
+    bad.push(("FBA2", cased.clone())); // 6 is not a whole number of 4s
+    let mut required = spec(&[("C1", 1)]);
+    required.are_cases_required = true;
+    bad.push(("FBA2", required));
     let mut nowhere = spec(&[("C1", 1)]);
     nowhere.destination_fulfillment_center_id = "NOPE".into();
     bad.push(("FBA2", nowhere));
@@ -520,6 +528,22 @@ async fn cancel_and_bad_input_change_nothing() {
         .unwrap();
     assert_eq!(s.shipment_status, ShipmentStatus::Cancelled);
     assert_eq!(details(f, A, "C1").await.total_quantity, 0);
+    // Cancelled before it shipped: v0 calls that DELETED.
+    let mut delete = spec(&[("C2", 2)]);
+    f.create_inbound_shipment(A, "FBA2b", delete.clone())
+        .await
+        .unwrap();
+    delete.shipment_status = Some(ShipmentStatus::Cancelled);
+    let d = f
+        .update_inbound_shipment(A, "FBA2b", delete.clone())
+        .await
+        .unwrap();
+    assert_eq!(d.shipment_status, ShipmentStatus::Deleted);
+    assert_eq!(details(f, A, "C2").await.total_quantity, 0);
+    assert_eq!(
+        f.update_inbound_shipment(A, "FBA2b", delete).await.unwrap(),
+        d
+    );
     assert_eq!(
         f.update_inbound_shipment(A, "FBA2", cancel).await.unwrap(),
         s
