@@ -478,7 +478,7 @@ fn unchanged(s: &InboundShipment, spec: &InboundShipmentSpec) -> bool {
 
 /// Creates the shipment or replaces its editable parts, then applies the
 /// requested status. Checks first; changes only once everything passed.
-fn put_shipment(
+pub(crate) fn put_shipment(
     book: &mut Book,
     tx: &mut Tx,
     id: &str,

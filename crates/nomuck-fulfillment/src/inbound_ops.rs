@@ -533,3 +533,6 @@ fn sim_step(
     }
     Ok(changed)
 }
+
+#[cfg(test)]
+mod model_tests;
