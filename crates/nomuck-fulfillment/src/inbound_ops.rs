@@ -475,9 +475,18 @@ fn sim_step(
         store(book, tx, s)?;
         changed = true;
     }
-    let Some((st, due, _)) = status(book) else {
+    let Some((st, mut due, shipped_at)) = status(book) else {
         return Ok(changed);
     };
+    if st == ShipmentStatus::InTransit && due.is_none() {
+        // Put in transit by a person: the transit time still runs from
+        // shipping.
+        let mut s = bound_for(book, center, id)?;
+        due = Some(shipped_at.unwrap_or(now).saturating_add(transit));
+        s.sim_due = due;
+        store(book, tx, s)?;
+        changed = true;
+    }
     if due.is_some_and(|d| d > now) {
         return Ok(changed);
     }

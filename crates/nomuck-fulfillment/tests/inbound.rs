@@ -759,14 +759,26 @@ async fn simulator_receives_and_closes() {
     f.create_inbound_shipment(A, "FBA5", shipped(spec(&[("E1", 100), ("E2", 100)])))
         .await
         .unwrap();
-    let step = |f: Fulfillment, config: FulfillmentConfig| async move {
-        f.write(A, move |b, tx| {
+    let step_of = |account: &'static str, f: Fulfillment, config: FulfillmentConfig| async move {
+        f.write(account, move |b, tx| {
             let now = tx.now;
             Ok(sim_inbound(b, tx, now, &config))
         })
         .await
         .unwrap()
     };
+    let step = |f: Fulfillment, config: FulfillmentConfig| step_of(A, f, config);
+    // At real speed nothing is due for two days after it went in transit.
+    let real_time = FulfillmentConfig::default();
+    f.create_inbound_shipment(B, "FBA5", shipped(spec(&[("E1", 1)])))
+        .await
+        .unwrap();
+    assert!(step_of(B, f.clone(), real_time.clone()).await);
+    assert!(!step_of(B, f.clone(), real_time).await, "not due yet");
+    assert_eq!(
+        f.inbound_shipment(B, "FBA5").await.unwrap().shipment_status,
+        ShipmentStatus::InTransit
+    );
     assert!(step(f.clone(), config.clone()).await);
     assert_eq!(
         f.inbound_shipment(A, "FBA5").await.unwrap().shipment_status,
