@@ -23,6 +23,7 @@ use crate::items::Item;
 use crate::orders::Order;
 use crate::record::{Record, encode};
 use crate::returns::Return;
+use crate::warehouse::Bins;
 
 /// One account's state: the ledger and every open record, plus the closed
 /// ones seen since start (the store has them all).
@@ -35,6 +36,8 @@ pub struct Book {
     /// fnSku → seller SKU.
     pub fn_skus: HashMap<String, String>,
     pub inbound: BTreeMap<String, InboundShipment>,
+    /// Locations of the account's units, by center id.
+    pub bins: BTreeMap<String, Bins>,
     /// By sellerFulfillmentOrderId.
     pub orders: BTreeMap<String, Order>,
     /// packageNumber → sellerFulfillmentOrderId.

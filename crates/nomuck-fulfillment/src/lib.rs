@@ -23,12 +23,16 @@ pub mod config;
 mod error;
 pub mod events;
 pub mod inbound;
+pub mod inbound_ops;
+pub mod inventory;
 pub mod items;
+mod labels;
 mod load;
 pub mod orders;
 pub mod record;
 pub mod returns;
 pub mod time;
+pub mod warehouse;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -43,6 +43,7 @@ pub(crate) async fn book(store: &dyn MetaStore, account_id: &str) -> Result<Book
     }
     book.ledger = Ledger::replay(entries)?;
     book.inbound = records(store, account_id).await?;
+    book.bins = records(store, account_id).await?;
     book.orders = records(store, account_id).await?;
     book.returns = records(store, account_id).await?;
     book.packages = book

@@ -13,6 +13,9 @@ use crate::fulfillment::{
 };
 use crate::{CommitReceipt, MetaError, MetaStore, Mutation};
 
+mod docs;
+pub use docs::*;
+
 /// Expands to one `#[tokio::test]` per fulfillment conformance case; the
 /// factory is the one given to [`crate::metastore_conformance_tests!`].
 #[macro_export]
@@ -26,6 +29,9 @@ macro_rules! fulfillment_conformance_tests {
             fulfillment_commit_is_atomic_with_usage_and_delivery,
             fulfillment_items,
             fulfillment_invalid_mutations_rejected,
+            fulfillment_docs,
+            fulfillment_events,
+            fulfillment_accounts,
         );
     };
 }
