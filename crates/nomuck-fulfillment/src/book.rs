@@ -42,6 +42,8 @@ pub struct Book {
     pub returns: BTreeMap<String, Return>,
     /// The last event seq written (the stream's head).
     pub event_head: i64,
+    /// Outbound orders with due work, and the next package number.
+    pub outbound: crate::sim::OutboundIndex,
 }
 
 /// An event for the account's stream; numbered when its batch commits.

@@ -19,16 +19,26 @@
 
 mod actor;
 pub mod book;
+pub mod carrier;
 pub mod config;
 mod error;
 pub mod events;
+pub mod fees;
 pub mod inbound;
 pub mod items;
 mod load;
+mod order_events;
+pub mod order_ops;
 pub mod orders;
+mod outbound_api;
+#[cfg(test)]
+mod outbound_tests;
+pub mod preview;
 pub mod record;
 pub mod returns;
+pub mod sim;
 pub mod time;
+pub mod warehouse;
 
 use std::collections::HashMap;
 use std::sync::Arc;
