@@ -302,101 +302,48 @@ fn force(
         | OrderStatus::CompletePartialled => {}
         _ => return refuse(),
     }
+    // The first step's error is the call's; after that the order has
+    // moved, so a later failure answers with the order as far as it got.
     let mut first = true;
-    let mut run = |book: &mut Book, tx: &mut Tx, r: Result<()>| -> Result<bool> {
-        match r {
-            Ok(()) => {
-                first = false;
-                Ok(true)
-            }
-            Err(e) if first => Err(e),
-            Err(e) => {
-                tracing::warn!(order = %id, error = %e, "forced status stopped part way");
-                let _ = (book, tx);
-                Ok(false)
-            }
-        }
-    };
     for s in &order.shipments {
-        let center = s.fulfillment_center_id.clone();
         if s.fulfillment_shipment_status != ShipmentStatus::Pending {
             continue;
         }
-        if !s.waved {
-            let r = warehouse::plan_wave(book, tx, &center, &[id.to_owned()]).map(|_| ());
-            if !run(book, tx, r)? {
-                return order_of(book, id);
-            }
-        }
-        if matches!(target, OrderStatus::Planning | OrderStatus::Processing) {
-            continue;
-        }
+        let center = s.fulfillment_center_id.clone();
         let short = target == OrderStatus::CompletePartialled;
-        for (k, it) in s.items.iter().enumerate() {
-            let found = if short && k == 0 {
-                it.quantity - 1
-            } else {
-                it.quantity
-            };
-            let r = warehouse::pick(
-                book,
-                tx,
-                &center,
-                id,
-                &it.seller_fulfillment_order_item_id,
-                found,
-            );
-            if !run(book, tx, r)? {
-                return order_of(book, id);
+        let to_ship = matches!(
+            target,
+            OrderStatus::Complete | OrderStatus::CompletePartialled
+        );
+        let r = (|| -> Result<()> {
+            if !s.waved {
+                warehouse::plan_wave(book, tx, &center, &[id.to_owned()])?;
             }
-        }
-        let items: Vec<_> = s
-            .items
-            .iter()
-            .enumerate()
-            .filter_map(|(k, it)| {
-                let q = if short && k == 0 {
-                    it.quantity - 1
-                } else {
-                    it.quantity
-                };
-                (q > 0).then(|| crate::orders::PackageItem {
-                    seller_fulfillment_order_item_id: it.seller_fulfillment_order_item_id.clone(),
-                    quantity: q,
-                })
-            })
-            .collect();
-        if items.is_empty() {
-            continue;
-        }
-        let weight = s
-            .items
-            .iter()
-            .map(|it| crate::fees::units_weight_mg(book, &it.seller_sku, it.quantity))
-            .sum();
-        let numbers = match warehouse::pack(
-            book,
-            tx,
-            &center,
-            id,
-            vec![PackRequest {
-                items,
-                weight_mg: weight,
-                dimensions: None,
-            }],
-        ) {
-            Ok(n) => n,
+            if !to_ship {
+                return Ok(());
+            }
+            // CompletePartialled: one unit of the first line is not found.
+            let first_line = s
+                .items
+                .first()
+                .map(|i| i.seller_fulfillment_order_item_id.clone());
+            let numbers = warehouse::pick_pack_label(book, tx, &center, id, |it| {
+                let missing =
+                    short && Some(&it.seller_fulfillment_order_item_id) == first_line.as_ref();
+                it.quantity - u64::from(missing)
+            })?;
+            for n in numbers {
+                warehouse::ship(book, tx, config, &center, n)?;
+            }
+            Ok(())
+        })();
+        match r {
+            Err(e) if first => return Err(e),
             Err(e) => {
-                run(book, tx, Err(e))?;
-                return order_of(book, id);
+                tracing::warn!(order = %id, error = %e, "forced status stopped part way");
+                break;
             }
-        };
-        for n in numbers {
-            let r = warehouse::buy_label(book, tx, &SimCarrier, &center, n)
-                .and_then(|_| warehouse::ship(book, tx, config, &center, n));
-            if !run(book, tx, r)? {
-                return order_of(book, id);
-            }
+            Ok(()) => first = false,
         }
     }
     order_of(book, id)

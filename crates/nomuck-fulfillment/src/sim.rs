@@ -14,17 +14,15 @@ use nomuck_meta::Millis;
 use sha2::{Digest, Sha256};
 
 use crate::book::{Book, Tx};
-use crate::carrier::SimCarrier;
 use crate::config::FulfillmentConfig;
 use crate::error::{FulfillmentError, Result};
-use crate::fees::units_weight_mg;
 use crate::order_ops::{order_of, put_order};
 use crate::orders::ReturnCondition;
-use crate::orders::{FulfillmentAction, Order, PackageItem, ShipmentStatus, TrackingStatus};
+use crate::orders::{FulfillmentAction, Order, ShipmentStatus, TrackingStatus};
 use crate::preview::{scaled, transit_days};
 use crate::returns::{CreateReturnItem, create_return, receive_return};
 use crate::time::{DAY_MS, HOUR_MS};
-use crate::warehouse::{PackRequest, buy_label, carrier_event, pack, pick, plan_wave, ship};
+use crate::warehouse::{carrier_event, pick_pack_label, plan_wave, ship};
 
 /// Orders handled per step at most: bounds the time a step holds the book.
 const MAX_PER_STEP: usize = 2_000;
@@ -189,47 +187,16 @@ fn shipment_step(
     let account = book.account_id.clone();
     if !s.waved {
         plan_wave(book, tx, &center, &[id.to_owned()])?;
-        let mut packed = Vec::new();
-        for it in &s.items {
-            let item_id = &it.seller_fulfillment_order_item_id;
-            let short = chance(
-                &account,
-                "short_pick",
-                &format!("{id}:{item_id}:{center}"),
-                config.simulator.scenarios.short_pick,
-            );
-            let found = if short { it.quantity - 1 } else { it.quantity };
-            pick(book, tx, &center, id, item_id, found)?;
-            if found > 0 {
-                packed.push((
-                    it.seller_sku.clone(),
-                    PackageItem {
-                        seller_fulfillment_order_item_id: item_id.clone(),
-                        quantity: found,
-                    },
-                ));
+        let short_pick = config.simulator.scenarios.short_pick;
+        let numbers = pick_pack_label(book, tx, &center, id, |it| {
+            let what = format!("{id}:{}:{center}", it.seller_fulfillment_order_item_id);
+            if chance(&account, "short_pick", &what, short_pick) {
+                it.quantity - 1
+            } else {
+                it.quantity
             }
-        }
-        if !packed.is_empty() {
-            let weight = packed
-                .iter()
-                .map(|(sku, p)| units_weight_mg(book, sku, p.quantity))
-                .sum();
-            let items = packed.into_iter().map(|(_, p)| p).collect();
-            let numbers = pack(
-                book,
-                tx,
-                &center,
-                id,
-                vec![PackRequest {
-                    items,
-                    weight_mg: weight,
-                    dimensions: None,
-                }],
-            )?;
-            for n in numbers {
-                buy_label(book, tx, &SimCarrier, &center, n)?;
-            }
+        })?;
+        if !numbers.is_empty() {
             let hours = config
                 .center(&center)
                 .map_or(4.0, |c| c.processing.pick_pack_hours);

@@ -281,8 +281,8 @@ pub fn pack(
     Ok(numbers)
 }
 
-/// The order holding package `number`, and where in it.
-fn package_of(book: &Book, number: i64) -> Result<(Order, usize, usize)> {
+/// The order holding package `number` of `center`, and where in it.
+fn package_of(book: &Book, center: &str, number: i64) -> Result<(Order, usize, usize)> {
     let id = book
         .packages
         .get(&number)
@@ -296,6 +296,7 @@ fn package_of(book: &Book, number: i64) -> Result<(Order, usize, usize)> {
         .get(si)
         .and_then(|s| s.packages.iter().position(|p| p.package_number == number))
         .ok_or_else(|| FulfillmentError::NotFound(format!("package {number}")))?;
+    check_center(&order, si, center, number)?;
     Ok((order, si, pi))
 }
 
@@ -317,8 +318,7 @@ pub fn buy_label(
     center: &str,
     number: i64,
 ) -> Result<Package> {
-    let (mut order, si, pi) = package_of(book, number)?;
-    check_center(&order, si, center, number)?;
+    let (mut order, si, pi) = package_of(book, center, number)?;
     let to = order.destination_address.clone();
     let account = book.account_id.clone();
     let p = order
@@ -349,8 +349,7 @@ pub fn ship(
     number: i64,
 ) -> Result<()> {
     let fees = &config.fees;
-    let (mut order, si, pi) = package_of(book, number)?;
-    check_center(&order, si, center, number)?;
+    let (mut order, si, pi) = package_of(book, center, number)?;
     let id = order.seller_fulfillment_order_id.clone();
     let account = book.account_id.clone();
     let s = order
@@ -508,8 +507,7 @@ pub fn carrier_event(
     status: TrackingStatus,
     at: Millis,
 ) -> Result<()> {
-    let (mut order, si, pi) = package_of(book, number)?;
-    check_center(&order, si, center, number)?;
+    let (mut order, si, pi) = package_of(book, center, number)?;
     let p = order
         .shipments
         .get(si)
@@ -601,4 +599,63 @@ fn center_place(config: &FulfillmentConfig, center: &str) -> (String, String, St
             a.country_code.clone(),
         )
     })
+}
+
+/// Picks every line of the order's shipment at `center` (`found` says how
+/// many units of each line are found), packs what was found into one
+/// package weighed from its items, and buys its label: the whole of a
+/// center's work before shipping, for the simulated operator and the
+/// sandbox. Returns the package numbers (none when nothing was found).
+pub(crate) fn pick_pack_label(
+    book: &mut Book,
+    tx: &mut Tx,
+    center: &str,
+    id: &str,
+    found: impl Fn(&crate::orders::ShipmentItem) -> u64,
+) -> Result<Vec<i64>> {
+    let order = order_of(book, id)?;
+    let si = shipment_at(&order, center)?;
+    let items = order
+        .shipments
+        .get(si)
+        .map(|s| s.items.clone())
+        .unwrap_or_default();
+    let mut packed = Vec::new();
+    let mut weight_mg = 0i64;
+    for it in &items {
+        let n = found(it).min(it.quantity);
+        pick(
+            book,
+            tx,
+            center,
+            id,
+            &it.seller_fulfillment_order_item_id,
+            n,
+        )?;
+        if n > 0 {
+            weight_mg = weight_mg.saturating_add(fees::units_weight_mg(book, &it.seller_sku, n));
+            packed.push(PackageItem {
+                seller_fulfillment_order_item_id: it.seller_fulfillment_order_item_id.clone(),
+                quantity: n,
+            });
+        }
+    }
+    if packed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let numbers = pack(
+        book,
+        tx,
+        center,
+        id,
+        vec![PackRequest {
+            items: packed,
+            weight_mg,
+            dimensions: None,
+        }],
+    )?;
+    for n in &numbers {
+        buy_label(book, tx, &crate::carrier::SimCarrier, center, *n)?;
+    }
+    Ok(numbers)
 }
