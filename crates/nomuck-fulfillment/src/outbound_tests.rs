@@ -513,3 +513,53 @@ async fn a_reloaded_book_continues() {
     let (list, token) = f.orders(A, None, None, 10).await.unwrap();
     assert_eq!((list.len(), token), (1, None));
 }
+
+/// Not a timed test: prints how fast the simulated operator takes accepted
+/// orders to Delivered (`cargo test --release -p nomuck-fulfillment --lib
+/// sim_throughput -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn sim_throughput() {
+    let n: usize = std::env::var("SIM_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let (store, config, _dir) = setup(true);
+    let f = Fulfillment::new(store, config);
+    seed(&f, "sku-a", n as u64).await;
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let f = f.clone();
+            tokio::spawn(async move {
+                f.create_order(
+                    A,
+                    request(&format!("t{i}"), "sku-a", 1, FulfillmentPolicy::FillOrKill),
+                )
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let created = t.elapsed();
+    let t = Instant::now();
+    loop {
+        f.sim_outbound_step(A).await.unwrap();
+        let left = f
+            .read(A, |b| b.orders.values().filter(|o| !delivered(o)).count())
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+    }
+    let sim = t.elapsed();
+    println!(
+        "{n} orders: created in {created:?} ({:.0}/s); simulated to Delivered in {sim:?} ({:.0}/s)",
+        n as f64 / created.as_secs_f64(),
+        n as f64 / sim.as_secs_f64()
+    );
+}
