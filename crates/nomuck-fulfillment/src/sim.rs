@@ -24,8 +24,10 @@ use crate::returns::{CreateReturnItem, create_return, receive_return};
 use crate::time::{DAY_MS, HOUR_MS};
 use crate::warehouse::{carrier_event, pick_pack_label, plan_wave, ship};
 
-/// Orders handled per step at most: bounds the time a step holds the book.
-const MAX_PER_STEP: usize = 2_000;
+/// Orders handled per step at most: bounds the time a step holds the book
+/// (and so delays the account's other calls); a step that did work says so,
+/// and the driver calls again at once.
+const MAX_PER_STEP: usize = 256;
 
 /// Orders by their next due time, and the next package number.
 #[derive(Debug, Default)]
