@@ -15,9 +15,11 @@ use crate::error::FulfillmentError;
 use crate::fees;
 use crate::orders::{
     FulfillmentAction, FulfillmentPolicy, Order, OrderItemRequest, OrderRequest, OrderStatus,
-    OrderUpdate, ReturnStatus, Speed, TrackingStatus,
+    OrderUpdate, PackageItem, ReturnCondition, ReturnStatus, Speed, TrackingStatus,
 };
 use crate::preview::{INVALID_SKU, PreviewItemRequest, PreviewRequest};
+use crate::returns::CreateReturnItem;
+use crate::warehouse::PackRequest;
 use crate::{Fulfillment, events};
 
 const A: &str = "000000000001";
@@ -39,16 +41,15 @@ fn fn_sku(sku: &str) -> String {
     format!("X0{sku:0>8}")
 }
 
-/// Registers `sku` (200 g a unit) if new and receives `units` fulfillable.
-async fn seed(f: &Fulfillment, sku: &str, units: u64) {
+/// Registers `sku` (200 g a unit) if new.
+async fn register(f: &Fulfillment, sku: &str) {
     let sku = sku.to_owned();
     f.write(A, move |b, tx| {
-        let fnsku = fn_sku(&sku);
         if !b.items.contains_key(&sku) {
             let rec = ItemRecord {
                 account_id: A.into(),
                 seller_sku: sku.clone(),
-                fn_sku: fnsku.clone(),
+                fn_sku: fn_sku(&sku),
                 dimensions: None,
                 weight_mg: Some(200_000),
                 tracks_lots: false,
@@ -57,27 +58,19 @@ async fn seed(f: &Fulfillment, sku: &str, units: u64) {
                 generation: 1,
             };
             tx.save_item(rec.clone(), None);
-            b.fn_skus.insert(fnsku.clone(), sku.clone());
-            b.items.insert(sku.clone(), rec);
+            b.fn_skus.insert(rec.fn_sku.clone(), sku.clone());
+            b.items.insert(sku, rec);
         }
-        let key = format!("seed:{sku}:{}", b.ledger.last_seq());
-        b.move_units(
-            tx,
-            vec![Movement {
-                sku: fnsku,
-                center: CENTER.into(),
-                from: None,
-                to: Some(Bucket::Fulfillable),
-                quantity: units,
-                reason: Reason::Receipt,
-                reference: "seed".into(),
-                idempotency_key: key,
-            }],
-        )?;
         Ok(())
     })
     .await
     .unwrap();
+}
+
+/// Registers `sku` and receives `units` fulfillable at SIM1.
+async fn seed(f: &Fulfillment, sku: &str, units: u64) {
+    register(f, sku).await;
+    seed_at(f, sku, CENTER, units).await;
 }
 
 fn address() -> Address {
@@ -512,6 +505,253 @@ async fn a_reloaded_book_continues() {
     assert_eq!(units(&f, "sku-a", Bucket::Fulfillable).await, 9);
     let (list, token) = f.orders(A, None, None, 10).await.unwrap();
     assert_eq!((list.len(), token), (1, None));
+}
+
+/// Seeds `units` of `sku` at `center` (the item must exist).
+async fn seed_at(f: &Fulfillment, sku: &str, center: &str, units: u64) {
+    let (fnsku, center) = (fn_sku(sku), center.to_owned());
+    f.write(A, move |b, tx| {
+        let key = format!("seed:{fnsku}:{}", b.ledger.last_seq());
+        b.move_units(
+            tx,
+            vec![Movement {
+                sku: fnsku,
+                center,
+                from: None,
+                to: Some(Bucket::Fulfillable),
+                quantity: units,
+                reason: Reason::Receipt,
+                reference: "seed".into(),
+                idempotency_key: key,
+            }],
+        )?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_split_across_centers_nearest_first() {
+    let (store, mut config, _dir) = setup(false);
+    let mut far = config.centers[0].clone();
+    far.id = "FAR1".into();
+    far.address.state_or_region = "NY".into();
+    let mut near = config.centers[0].clone();
+    near.id = "NEAR1".into();
+    near.address.state_or_region = "OR".into();
+    // Listed first but in another state: nearness, not listing, wins.
+    config.centers = vec![far, near];
+    let f = Fulfillment::new(store, config);
+    register(&f, "sku-a").await;
+    seed_at(&f, "sku-a", "FAR1", 5).await;
+    seed_at(&f, "sku-a", "NEAR1", 3).await;
+    let o = f
+        .create_order(
+            A,
+            request("split", "sku-a", 6, FulfillmentPolicy::FillOrKill),
+        )
+        .await
+        .unwrap();
+    let got: Vec<_> = o
+        .shipments
+        .iter()
+        .map(|s| (s.fulfillment_center_id.as_str(), s.items[0].quantity))
+        .collect();
+    assert_eq!(got, [("NEAR1", 3), ("FAR1", 3)]);
+    let r = |c: &'static str| {
+        let s = fn_sku("sku-a");
+        f.read(A, move |b| b.units(&s, c, Bucket::ReservedCustomerOrder))
+    };
+    assert_eq!(
+        (r("NEAR1").await.unwrap(), r("FAR1").await.unwrap()),
+        (3, 3)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_drives_the_order_by_hand() {
+    let (store, config, _dir) = setup(false);
+    let f = Fulfillment::new(Arc::clone(&store), config);
+    seed(&f, "sku-a", 10).await;
+    f.create_order(A, request("m", "sku-a", 3, FulfillmentPolicy::FillOrKill))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.plan_wave(CENTER, A, vec!["m".into()]).await.unwrap(),
+        ["m"]
+    );
+    assert!(f.plan_wave("NOPE", A, vec!["m".into()]).await.is_err());
+    f.pick(CENTER, A, "m", "line-1", 2).await.unwrap();
+    assert_eq!(units(&f, "sku-a", Bucket::Researching).await, 1);
+    let too_many = PackRequest {
+        items: vec![PackageItem {
+            seller_fulfillment_order_item_id: "line-1".into(),
+            quantity: 3,
+        }],
+        weight_mg: 500_000,
+        dimensions: None,
+    };
+    assert!(matches!(
+        f.pack(CENTER, A, "m", vec![too_many.clone()]).await,
+        Err(FulfillmentError::Invalid { .. })
+    ));
+    let mut ok = too_many;
+    ok.items[0].quantity = 2;
+    let n = f.pack(CENTER, A, "m", vec![ok]).await.unwrap();
+    assert_eq!(n.len(), 1);
+    assert!(matches!(
+        f.ship(CENTER, A, n[0]).await,
+        Err(FulfillmentError::Conflict(_))
+    ));
+    let label = f.buy_label(CENTER, A, n[0]).await.unwrap();
+    assert_eq!(label.carrier_code.as_deref(), Some("NOMUCK"));
+    assert_eq!(f.buy_label(CENTER, A, n[0]).await.unwrap(), label);
+    f.ship(CENTER, A, n[0]).await.unwrap();
+    f.ship(CENTER, A, n[0]).await.unwrap();
+    let o = f.order(A, "m").await.unwrap();
+    assert_eq!(o.fulfillment_order_status, OrderStatus::CompletePartialled);
+    assert_eq!(units(&f, "sku-a", Bucket::ReservedFcProcessing).await, 0);
+    for s in [TrackingStatus::Delayed, TrackingStatus::Undeliverable] {
+        f.carrier_event(CENTER, A, n[0], s, 1).await.unwrap();
+    }
+    assert!(
+        f.carrier_event(CENTER, A, n[0], TrackingStatus::Delivered, 2)
+            .await
+            .is_err()
+    );
+    let (p, _) = f.tracking(A, n[0]).await.unwrap();
+    assert_eq!(p.current_status, Some(TrackingStatus::Undeliverable));
+    // Fees: shipped twice, metered once (two units, 500 g is two pounds).
+    let usage = store
+        .usage(&UsageQuery {
+            account_id: Some(A.into()),
+            ..UsageQuery::default()
+        })
+        .await
+        .unwrap();
+    let total: i64 = usage.iter().map(|u| u.event.quantity).sum();
+    assert_eq!(total, 1_000_000 + 1_000_000 + 800_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returns_are_checked_and_graded() {
+    let (store, config, _dir) = setup(false);
+    let f = Fulfillment::new(store, config);
+    seed(&f, "sku-a", 10).await;
+    f.create_order(A, request("r", "sku-a", 2, FulfillmentPolicy::FillOrKill))
+        .await
+        .unwrap();
+    let ret = |id: &str, shipment: &str| CreateReturnItem {
+        seller_return_item_id: id.into(),
+        seller_fulfillment_order_item_id: "line-1".into(),
+        amazon_shipment_id: shipment.into(),
+        return_reason_code: "CR-DEFECTIVE".into(),
+        return_comment: None,
+    };
+    let o = f.order(A, "r").await.unwrap();
+    let sid = o.shipments[0].amazon_shipment_id.clone();
+    let early = f.create_return(A, "r", vec![ret("x", &sid)]).await.unwrap();
+    assert_eq!(
+        early.invalid_return_items[0].invalid_item_reason,
+        "NoCompletedShipItems"
+    );
+    f.force_status(A, "r", OrderStatus::Complete).await.unwrap();
+    let r = f
+        .create_return(A, "r", vec![ret("a", &sid), ret("b", &sid), ret("c", &sid)])
+        .await
+        .unwrap();
+    assert_eq!(r.return_items.len(), 2);
+    assert_eq!(
+        r.invalid_return_items[0].invalid_item_reason,
+        "NoReturnableQuantity"
+    );
+    let again = f.create_return(A, "r", vec![ret("a", &sid)]).await.unwrap();
+    assert_eq!(again.return_items, r.return_items[..1]);
+    f.receive_return(CENTER, A, "r", "a", ReturnCondition::Defective)
+        .await
+        .unwrap();
+    f.receive_return(CENTER, A, "r", "b", ReturnCondition::Sellable)
+        .await
+        .unwrap();
+    f.receive_return(CENTER, A, "r", "b", ReturnCondition::Sellable)
+        .await
+        .unwrap();
+    assert_eq!(units(&f, "sku-a", Bucket::Fulfillable).await, 9);
+    assert_eq!(
+        units(
+            &f,
+            "sku-a",
+            Bucket::Unfulfillable(nomuck_ledger::Damage::Defective)
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_and_lost_packages() {
+    let (store, mut config, _dir) = setup(true);
+    config.simulator.scenarios.carrier_delay = 1.0;
+    let f = Fulfillment::new(Arc::clone(&store), config.clone());
+    seed(&f, "sku-a", 10).await;
+    f.create_order(A, request("d", "sku-a", 1, FulfillmentPolicy::FillOrKill))
+        .await
+        .unwrap();
+    let o = drive(&f, "d", delivered).await;
+    let p = &o.shipments[0].packages[0];
+    assert!(
+        p.tracking_events
+            .iter()
+            .any(|e| e.status == TrackingStatus::Delayed)
+    );
+
+    let (store, mut config, _dir2) = setup(true);
+    config.simulator.scenarios.lost_package = 1.0;
+    let f = Fulfillment::new(store, config);
+    seed(&f, "sku-a", 10).await;
+    f.create_order(A, request("l", "sku-a", 1, FulfillmentPolicy::FillOrKill))
+        .await
+        .unwrap();
+    let o = drive(&f, "l", |o| {
+        o.shipments[0]
+            .packages
+            .first()
+            .is_some_and(|p| p.current_status == Some(TrackingStatus::Undeliverable))
+    })
+    .await;
+    assert_eq!(o.fulfillment_order_status, OrderStatus::Complete);
+    assert_eq!(o.due, None);
+    assert!(!crate::record::Record::is_open(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_pages_by_a_lasting_token() {
+    let (store, config, _dir) = setup(false);
+    let f = Fulfillment::new(store, config);
+    seed(&f, "sku-a", 10).await;
+    for i in 0..5 {
+        f.create_order(
+            A,
+            request(&format!("o{i}"), "sku-a", 1, FulfillmentPolicy::FillOrKill),
+        )
+        .await
+        .unwrap();
+    }
+    let mut ids = Vec::new();
+    let mut token = None;
+    loop {
+        let (page, next) = f.orders(A, None, token.as_deref(), 2).await.unwrap();
+        ids.extend(page.into_iter().map(|o| o.seller_fulfillment_order_id));
+        match next {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(ids, ["o0", "o1", "o2", "o3", "o4"]);
+    assert!(f.orders(A, None, Some("zz"), 2).await.is_err());
+    let later = f.orders(A, Some(i64::MAX), None, 2).await.unwrap();
+    assert!(later.0.is_empty());
 }
 
 /// Not a timed test: prints how fast the simulated operator takes accepted
