@@ -754,6 +754,22 @@ async fn listing_pages_by_a_lasting_token() {
     assert!(later.0.is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_finishes_what_an_operator_started() {
+    let (store, config, _dir) = setup(true);
+    let f = Fulfillment::new(store, config);
+    seed(&f, "sku-a", 10).await;
+    f.create_order(A, request("mix", "sku-a", 2, FulfillmentPolicy::FillOrKill))
+        .await
+        .unwrap();
+    f.plan_wave(CENTER, A, vec!["mix".into()]).await.unwrap();
+    f.pick(CENTER, A, "mix", "line-1", 2).await.unwrap();
+    let o = drive(&f, "mix", delivered).await;
+    assert_eq!(o.fulfillment_order_status, OrderStatus::Complete);
+    assert_eq!(o.shipments[0].packages.len(), 1);
+    assert_eq!(o.shipments[0].packages[0].items[0].quantity, 2);
+}
+
 /// Not a timed test: prints how fast the simulated operator takes accepted
 /// orders to Delivered (`cargo test --release -p nomuck-fulfillment --lib
 /// sim_throughput -- --ignored --nocapture`).

@@ -187,8 +187,16 @@ fn shipment_step(
         return with_order(book, tx, id, clear);
     }
     let account = book.account_id.clone();
-    if !s.waved {
-        plan_wave(book, tx, &center, &[id.to_owned()])?;
+    // Not yet picked and packed (or only partly, by an operator): do it now
+    // and ship once the center's pick-and-pack time has passed.
+    let unpacked = s
+        .items
+        .iter()
+        .any(|it| it.picked.is_none_or(|p| p > it.packed));
+    if !s.waved || unpacked {
+        if !s.waved {
+            plan_wave(book, tx, &center, &[id.to_owned()])?;
+        }
         let short_pick = config.simulator.scenarios.short_pick;
         let numbers = pick_pack_label(book, tx, &center, id, |it| {
             let what = format!("{id}:{}:{center}", it.seller_fulfillment_order_item_id);
@@ -215,8 +223,9 @@ fn shipment_step(
         }
         return with_order(book, tx, id, clear);
     }
-    for p in s.packages.iter().filter(|p| p.ship_date.is_none()) {
-        ship(book, tx, config, &center, p.package_number)?;
+    let numbers = pick_pack_label(book, tx, &center, id, |it| it.quantity)?;
+    for n in numbers {
+        ship(book, tx, config, &center, n)?;
     }
     let transit = transit_ms(config, &center, &order);
     with_order(book, tx, id, |o| {

@@ -601,11 +601,12 @@ fn center_place(config: &FulfillmentConfig, center: &str) -> (String, String, St
     })
 }
 
-/// Picks every line of the order's shipment at `center` (`found` says how
-/// many units of each line are found), packs what was found into one
-/// package weighed from its items, and buys its label: the whole of a
+/// Picks every line of the order's shipment at `center` not yet picked
+/// (`found` says how many units of each line are found), packs what is
+/// picked and not packed into one package weighed from its items, and
+/// buys the labels its unshipped packages lack: the whole of a
 /// center's work before shipping, for the simulated operator and the
-/// sandbox. Returns the package numbers (none when nothing was found).
+/// sandbox. Returns the numbers of the packages not yet shipped.
 pub(crate) fn pick_pack_label(
     book: &mut Book,
     tx: &mut Tx,
@@ -620,9 +621,9 @@ pub(crate) fn pick_pack_label(
         .get(si)
         .map(|s| s.items.clone())
         .unwrap_or_default();
-    let mut packed = Vec::new();
-    let mut weight_mg = 0i64;
-    for it in &items {
+    // Lines not yet picked are picked now; whatever is picked but not
+    // packed (also by an operator's hand) goes into one package.
+    for it in items.iter().filter(|it| it.picked.is_none()) {
         let n = found(it).min(it.quantity);
         pick(
             book,
@@ -632,6 +633,13 @@ pub(crate) fn pick_pack_label(
             &it.seller_fulfillment_order_item_id,
             n,
         )?;
+    }
+    let order = order_of(book, id)?;
+    let shipment = order.shipments.get(si);
+    let mut packed = Vec::new();
+    let mut weight_mg = 0i64;
+    for it in shipment.map(|s| s.items.as_slice()).unwrap_or(&[]) {
+        let n = it.picked.unwrap_or(0).saturating_sub(it.packed);
         if n > 0 {
             weight_mg = weight_mg.saturating_add(fees::units_weight_mg(book, &it.seller_sku, n));
             packed.push(PackageItem {
@@ -640,22 +648,31 @@ pub(crate) fn pick_pack_label(
             });
         }
     }
-    if packed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let numbers = pack(
-        book,
-        tx,
-        center,
-        id,
-        vec![PackRequest {
+    let mut numbers = Vec::new();
+    if !packed.is_empty() {
+        let request = PackRequest {
             items: packed,
             weight_mg,
             dimensions: None,
-        }],
-    )?;
-    for n in &numbers {
-        buy_label(book, tx, &crate::carrier::SimCarrier, center, *n)?;
+        };
+        pack(book, tx, center, id, vec![request])?;
+    }
+    let order = order_of(book, id)?;
+    let unlabelled = order
+        .shipments
+        .get(si)
+        .into_iter()
+        .flat_map(|s| &s.packages)
+        .filter(|p| p.ship_date.is_none());
+    for p in unlabelled {
+        buy_label(
+            book,
+            tx,
+            &crate::carrier::SimCarrier,
+            center,
+            p.package_number,
+        )?;
+        numbers.push(p.package_number);
     }
     Ok(numbers)
 }
