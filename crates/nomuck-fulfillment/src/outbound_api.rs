@@ -285,14 +285,15 @@ fn force(
     }
     match target {
         OrderStatus::Cancelled => return order_ops::cancel(book, tx, id),
-        OrderStatus::Unfulfillable if from.before_processing() => {
+        // Given up before the center started: the reservation goes back.
+        OrderStatus::Unfulfillable | OrderStatus::Invalid if from.before_processing() => {
             let mut order = order;
             order_ops::release(book, tx, &mut order, ShipmentStatus::CancelledByFulfiller)?;
             for it in &mut order.items {
                 it.unfulfillable_quantity = it.quantity.saturating_sub(it.cancelled_quantity);
             }
             let account = book.account_id.clone();
-            crate::order_events::set_status(tx, &account, &mut order, OrderStatus::Unfulfillable);
+            crate::order_events::set_status(tx, &account, &mut order, target);
             order_ops::put_order(book, tx, order)?;
             return order_of(book, id);
         }

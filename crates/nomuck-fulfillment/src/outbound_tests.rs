@@ -483,6 +483,17 @@ async fn forced_status_runs_the_real_path() {
         .await
         .unwrap_err();
     assert!(matches!(err, FulfillmentError::Conflict(_)));
+
+    f.create_order(A, request("inv", "sku-a", 3, FulfillmentPolicy::FillOrKill))
+        .await
+        .unwrap();
+    assert_eq!(units(&f, "sku-a", Bucket::Fulfillable).await, 5);
+    let o = f
+        .force_status(A, "inv", OrderStatus::Invalid)
+        .await
+        .unwrap();
+    assert_eq!(o.fulfillment_order_status, OrderStatus::Invalid);
+    assert_eq!(units(&f, "sku-a", Bucket::Fulfillable).await, 8);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
