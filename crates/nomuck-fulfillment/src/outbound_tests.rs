@@ -15,7 +15,7 @@ use crate::error::FulfillmentError;
 use crate::fees;
 use crate::orders::{
     FulfillmentAction, FulfillmentPolicy, Order, OrderItemRequest, OrderRequest, OrderStatus,
-    OrderUpdate, PackageItem, ReturnCondition, ReturnStatus, Speed, TrackingStatus,
+    OrderUpdate, PackageItem, ReturnCondition, ReturnStatus, ShipmentStatus, Speed, TrackingStatus,
 };
 use crate::preview::{INVALID_SKU, PreviewItemRequest, PreviewRequest};
 use crate::returns::CreateReturnItem;
@@ -779,6 +779,161 @@ async fn the_simulator_finishes_what_an_operator_started() {
     assert_eq!(o.fulfillment_order_status, OrderStatus::Complete);
     assert_eq!(o.shipments[0].packages.len(), 1);
     assert_eq!(o.shipments[0].packages[0].items[0].quantity, 2);
+}
+
+/// What the orders say the ledger must hold for `fn_sku`: (reserved for
+/// orders, in processing, researching, shipped, returned sellable).
+fn expected(b: &crate::Book, fn_sku: &str) -> [u64; 5] {
+    let mut out = [0u64; 5];
+    for o in b.orders.values() {
+        for s in &o.shipments {
+            for it in s
+                .items
+                .iter()
+                .filter(|i| i.fulfillment_network_sku == fn_sku)
+            {
+                let pending = s.fulfillment_shipment_status == ShipmentStatus::Pending;
+                if !s.waved && pending {
+                    out[0] += it.quantity;
+                }
+                if s.waved {
+                    out[1] += it.picked.unwrap_or(it.quantity) - it.shipped;
+                    out[2] += it.quantity - it.picked.unwrap_or(it.quantity);
+                }
+                out[3] += it.shipped;
+            }
+        }
+        let sellable = o.return_items.iter().filter(|r| {
+            r.return_received_condition == Some(ReturnCondition::Sellable)
+                && o.item(&r.seller_fulfillment_order_item_id)
+                    .is_some_and(|i| i.fulfillment_network_sku == fn_sku)
+        });
+        out[4] += sellable.count() as u64;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_operations_keep_the_books_consistent() {
+    use rand::{Rng, SeedableRng};
+    let (store, config, _dir) = setup(false);
+    let f = Fulfillment::new(Arc::clone(&store), config.clone());
+    let skus = ["sku-a", "sku-b", "sku-c"];
+    for s in skus {
+        seed(&f, s, 30).await;
+    }
+    let tasks: Vec<_> = (0..8u64)
+        .map(|t| {
+            let f = f.clone();
+            tokio::spawn(async move {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(t);
+                for i in 0..40 {
+                    let id = format!("t{t}-{}", rng.gen_range(0..=i));
+                    match rng.gen_range(0..6) {
+                        0 | 1 => {
+                            let sku = skus[rng.gen_range(0..3)];
+                            let policy = [
+                                FulfillmentPolicy::FillOrKill,
+                                FulfillmentPolicy::FillAll,
+                                FulfillmentPolicy::FillAllAvailable,
+                            ][rng.gen_range(0..3)];
+                            let _ = f
+                                .create_order(A, request(&id, sku, rng.gen_range(1..6), policy))
+                                .await;
+                        }
+                        2 => {
+                            let _ = f.cancel_order(A, &id).await;
+                        }
+                        3 => {
+                            let _ = f.plan_wave(CENTER, A, vec![id]).await;
+                        }
+                        4 => {
+                            let target = [OrderStatus::Complete, OrderStatus::CompletePartialled]
+                                [rng.gen_range(0..2)];
+                            let _ = f.force_status(A, &id, target).await;
+                        }
+                        _ => {
+                            let Ok(o) = f.order(A, &id).await else {
+                                continue;
+                            };
+                            let Some(s) = o.shipments.first() else {
+                                continue;
+                            };
+                            let item = CreateReturnItem {
+                                seller_return_item_id: format!("{id}-r{i}"),
+                                seller_fulfillment_order_item_id: "line-1".into(),
+                                amazon_shipment_id: s.amazon_shipment_id.clone(),
+                                return_reason_code: "CR-UNWANTED_ITEM".into(),
+                                return_comment: None,
+                            };
+                            if let Ok(r) = f.create_return(A, &id, vec![item]).await {
+                                for r in r.return_items {
+                                    let c = if i % 2 == 0 {
+                                        ReturnCondition::Sellable
+                                    } else {
+                                        ReturnCondition::CustomerDamaged
+                                    };
+                                    let _ = f
+                                        .receive_return(CENTER, A, &id, &r.seller_return_item_id, c)
+                                        .await;
+                                }
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let check = |b: &crate::Book| {
+        assert_eq!(
+            nomuck_ledger::Ledger::replay(b.ledger.entries_after(0).to_vec()).unwrap(),
+            b.ledger,
+            "replaying the entries rebuilds the summaries"
+        );
+        for sku in skus {
+            let fnsku = fn_sku(sku);
+            let q = b.ledger.summary(&fnsku, CENTER).quantities;
+            let [rco, rfp, research, shipped, sellable] = expected(b, &fnsku);
+            assert_eq!(q.get(Bucket::ReservedCustomerOrder), rco, "{sku}");
+            assert_eq!(q.get(Bucket::ReservedFcProcessing), rfp, "{sku}");
+            assert_eq!(q.get(Bucket::Researching), research, "{sku}");
+            assert_eq!(b.ledger.summary(&fnsku, CENTER).shipped, shipped, "{sku}");
+            // Conservation: 30 in, shipped out, sellable returns back.
+            assert_eq!(
+                q.get(Bucket::Fulfillable) + rco + rfp + research,
+                30 - shipped + sellable,
+                "{sku}"
+            );
+        }
+        b.orders.len()
+    };
+    let orders = f.read(A, check).await.unwrap();
+    assert!(orders > 20, "the mix created orders ({orders})");
+    // The mix reached every path: cancels, shipments, short picks, returns.
+    let seen = f
+        .read(A, |b| {
+            let os = || b.orders.values();
+            [
+                os().filter(|o| o.fulfillment_order_status == OrderStatus::Cancelled)
+                    .count(),
+                os().filter(|o| o.fulfillment_order_status == OrderStatus::Complete)
+                    .count(),
+                os().filter(|o| o.fulfillment_order_status == OrderStatus::CompletePartialled)
+                    .count(),
+                os().map(|o| o.return_items.len()).sum(),
+            ]
+        })
+        .await
+        .unwrap();
+    assert!(seen.iter().all(|n| *n > 0), "{seen:?}");
+    let before = f.read(A, |b| b.orders.clone()).await.unwrap();
+    drop(f);
+    let g = Fulfillment::new(store, config);
+    g.read(A, check).await.unwrap();
+    assert_eq!(g.read(A, |b| b.orders.clone()).await.unwrap(), before);
 }
 
 /// Not a timed test: prints how fast the simulated operator takes accepted
