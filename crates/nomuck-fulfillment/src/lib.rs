@@ -38,6 +38,7 @@ pub mod record;
 pub mod returns;
 pub mod sim;
 pub mod time;
+pub mod tracking;
 pub mod warehouse;
 
 use std::collections::HashMap;

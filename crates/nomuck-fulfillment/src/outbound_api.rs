@@ -225,7 +225,7 @@ impl Fulfillment {
         let config = self.config().clone();
         let center = center.to_owned();
         self.write(account, move |b, tx| {
-            warehouse::carrier_event(b, tx, &config, &center, package_number, status, at)
+            crate::tracking::carrier_event(b, tx, &config, &center, package_number, status, at)
         })
         .await
     }

@@ -22,7 +22,8 @@ use crate::orders::{FulfillmentAction, Order, ShipmentStatus, TrackingStatus};
 use crate::preview::{scaled, transit_days};
 use crate::returns::{CreateReturnItem, create_return, receive_return};
 use crate::time::{DAY_MS, HOUR_MS};
-use crate::warehouse::{carrier_event, pick_pack_label, plan_wave, ship};
+use crate::tracking::carrier_event;
+use crate::warehouse::{pick_pack_label, plan_wave, ship};
 
 /// Orders handled per step at most: bounds the time a step holds the book
 /// (and so delays the account's other calls); a step that did work says so,

@@ -4,24 +4,20 @@
 //! operations API and the simulated operator call the same fns.
 
 use nomuck_ledger::{Bucket, Movement, Reason};
-use nomuck_meta::Millis;
 use nomuck_meta::fulfillment::ItemDimensions;
-use serde_json::json;
 
 use crate::book::{Book, Tx};
 use crate::carrier::Carrier;
 use crate::config::FulfillmentConfig;
 use crate::error::{FulfillmentError, Result};
-use crate::events::PACKAGE_TRACKING;
 use crate::fees::{self, PER_ORDER, PER_UNIT, WEIGHT_HANDLING, fee_key};
 use crate::order_events::{set_status, shipment_changed};
 use crate::order_ops::{order_of, put_order};
 use crate::orders::{
-    FulfillmentAction, Order, OrderStatus, Package, PackageItem, ShipmentStatus, TrackingEvent,
-    TrackingStatus,
+    FulfillmentAction, Order, OrderStatus, Package, PackageItem, ShipmentStatus, TrackingStatus,
 };
 use crate::preview::{scaled, transit_days};
-use crate::time::{DAY_MS, iso8601};
+use crate::time::DAY_MS;
 
 fn conflict<T>(msg: String) -> Result<T> {
     Err(FulfillmentError::Conflict(msg))
@@ -282,7 +278,7 @@ pub fn pack(
 }
 
 /// The order holding package `number` of `center`, and where in it.
-fn package_of(book: &Book, center: &str, number: i64) -> Result<(Order, usize, usize)> {
+pub(crate) fn package_of(book: &Book, center: &str, number: i64) -> Result<(Order, usize, usize)> {
     let id = book
         .packages
         .get(&number)
@@ -300,7 +296,7 @@ fn package_of(book: &Book, center: &str, number: i64) -> Result<(Order, usize, u
     Ok((order, si, pi))
 }
 
-fn check_center(order: &Order, si: usize, center: &str, number: i64) -> Result<()> {
+pub(crate) fn check_center(order: &Order, si: usize, center: &str, number: i64) -> Result<()> {
     match order.shipments.get(si) {
         Some(s) if s.fulfillment_center_id == center => Ok(()),
         _ => Err(FulfillmentError::NotFound(format!(
@@ -437,8 +433,8 @@ pub fn ship(
     }
     s.shipping_date.get_or_insert(tx.now);
     s.estimated_arrival_date = Some(s.estimated_arrival_date.map_or(eta, |e| e.max(eta)));
-    let origin = center_place(config, center);
-    scan(
+    let origin = crate::tracking::center_place(config, center);
+    crate::tracking::scan(
         tx,
         &account,
         &mut order,
@@ -449,99 +445,6 @@ pub fn ship(
         &origin,
     );
     settle(book, tx, &mut order, si);
-    put_order(book, tx, order)
-}
-
-/// Adds a scan to a package's tracking and says so.
-#[allow(clippy::too_many_arguments)]
-fn scan(
-    tx: &mut Tx,
-    account: &str,
-    order: &mut Order,
-    si: usize,
-    pi: usize,
-    status: TrackingStatus,
-    at: Millis,
-    place: &(String, String, String),
-) {
-    let Some(p) = order
-        .shipments
-        .get_mut(si)
-        .and_then(|s| s.packages.get_mut(pi))
-    else {
-        return;
-    };
-    p.current_status = Some(status);
-    p.tracking_events.push(TrackingEvent {
-        event_date: at,
-        event_code: status.event_code().to_owned(),
-        status,
-        city: place.0.clone(),
-        state: place.1.clone(),
-        country: place.2.clone(),
-    });
-    tx.event(
-        PACKAGE_TRACKING,
-        &p.package_number.to_string(),
-        json!({
-            "sellerId": account,
-            "sellerFulfillmentOrderId": order.seller_fulfillment_order_id,
-            "packageNumber": p.package_number,
-            "trackingNumber": p.tracking_number,
-            "carrierCode": p.carrier_code,
-            "currentStatus": status.name(),
-            "eventCode": status.event_code(),
-            "eventDate": iso8601(at),
-        }),
-    );
-}
-
-/// A carrier's scan of a shipped package (`at`: when it happened). Scans
-/// after a final one are refused.
-pub fn carrier_event(
-    book: &mut Book,
-    tx: &mut Tx,
-    config: &FulfillmentConfig,
-    center: &str,
-    number: i64,
-    status: TrackingStatus,
-    at: Millis,
-) -> Result<()> {
-    let (mut order, si, pi) = package_of(book, center, number)?;
-    let p = order
-        .shipments
-        .get(si)
-        .and_then(|s| s.packages.get(pi))
-        .ok_or_else(|| FulfillmentError::Internal("package".into()))?;
-    if p.ship_date.is_none() {
-        return conflict(format!("package {number} has not shipped"));
-    }
-    if p.is_final() {
-        return conflict(format!(
-            "package {number} is already {}",
-            p.current_status.map_or("", |s| s.name())
-        ));
-    }
-    let a = &order.destination_address;
-    let place = if status == TrackingStatus::InTransit {
-        center_place(config, center)
-    } else {
-        (
-            a.city.clone().unwrap_or_default(),
-            a.state_or_region.clone(),
-            a.country_code.clone(),
-        )
-    };
-    let account = book.account_id.clone();
-    scan(tx, &account, &mut order, si, pi, status, at, &place);
-    if status.is_final()
-        && let Some(p) = order
-            .shipments
-            .get_mut(si)
-            .and_then(|s| s.packages.get_mut(pi))
-    {
-        p.due = None;
-    }
     put_order(book, tx, order)
 }
 
@@ -587,18 +490,6 @@ fn settle(book: &Book, tx: &mut Tx, order: &mut Order, si: usize) {
         (_, false) => OrderStatus::Complete,
     };
     set_status(tx, &account, order, status);
-}
-
-/// A center's city, state and country, for scans made there.
-fn center_place(config: &FulfillmentConfig, center: &str) -> (String, String, String) {
-    config.center(center).map_or_else(Default::default, |c| {
-        let a = &c.address;
-        (
-            a.city.clone().unwrap_or_default(),
-            a.state_or_region.clone(),
-            a.country_code.clone(),
-        )
-    })
 }
 
 /// Picks every line of the order's shipment at `center` not yet picked
