@@ -37,6 +37,19 @@ fn shipment_at(order: &Order, center: &str) -> Result<usize> {
         })
 }
 
+/// The order's shipment at `center`, to change, with its index.
+fn shipment_mut<'a>(
+    order: &'a mut Order,
+    center: &str,
+) -> Result<(usize, &'a mut crate::orders::Shipment)> {
+    let i = shipment_at(order, center)?;
+    let s = order
+        .shipments
+        .get_mut(i)
+        .ok_or_else(|| FulfillmentError::Internal("shipment".into()))?;
+    Ok((i, s))
+}
+
 fn key(step: &str, order: &str, rest: &str) -> String {
     format!("{step}:{}:{order}:{rest}", order.len())
 }
@@ -123,11 +136,7 @@ pub fn pick(
     picked: u64,
 ) -> Result<()> {
     let mut order = order_of(book, id)?;
-    let i = shipment_at(&order, center)?;
-    let s = order
-        .shipments
-        .get_mut(i)
-        .ok_or_else(|| FulfillmentError::Internal("shipment".into()))?;
+    let (i, s) = shipment_mut(&mut order, center)?;
     if !s.waved {
         return conflict(format!(
             "order {id:?} is not released to picking at {center}"
@@ -194,11 +203,7 @@ pub fn pack(
     packages: Vec<PackRequest>,
 ) -> Result<Vec<i64>> {
     let mut order = order_of(book, id)?;
-    let i = shipment_at(&order, center)?;
-    let s = order
-        .shipments
-        .get_mut(i)
-        .ok_or_else(|| FulfillmentError::Internal("shipment".into()))?;
+    let (_, s) = shipment_mut(&mut order, center)?;
     if packages.is_empty() || packages.iter().any(|p| p.items.is_empty()) {
         return Err(FulfillmentError::invalid(
             "packages",
