@@ -23,7 +23,7 @@ use crate::items::Item;
 use crate::orders::Order;
 use crate::record::{Record, encode};
 use crate::returns::Return;
-use crate::warehouse::Bins;
+use crate::stock::Bins;
 
 /// One account's state: the ledger and every open record, plus the closed
 /// ones seen since start (the store has them all).
@@ -45,6 +45,8 @@ pub struct Book {
     pub returns: BTreeMap<String, Return>,
     /// The last event seq written (the stream's head).
     pub event_head: i64,
+    /// Outbound orders with due work, and the next package number.
+    pub outbound: crate::sim::OutboundIndex,
 }
 
 /// An event for the account's stream; numbered when its batch commits.

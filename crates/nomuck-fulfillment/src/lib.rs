@@ -19,19 +19,30 @@
 
 mod actor;
 pub mod book;
+pub mod carrier;
 pub mod config;
 mod error;
 pub mod events;
+pub mod fees;
 pub mod inbound;
 pub mod inbound_ops;
 pub mod inventory;
 pub mod items;
 mod labels;
 mod load;
+mod order_events;
+pub mod order_ops;
 pub mod orders;
+mod outbound_api;
+#[cfg(test)]
+mod outbound_tests;
+pub mod preview;
 pub mod record;
 pub mod returns;
+pub mod sim;
 pub mod time;
+pub mod stock;
+pub mod tracking;
 pub mod warehouse;
 
 use std::collections::HashMap;

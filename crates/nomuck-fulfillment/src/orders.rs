@@ -1,20 +1,404 @@
-//! Outbound fulfillment orders (SP-API Fulfillment Outbound 2020-07-01).
-//! (To be completed.)
+//! Outbound fulfillment orders (SP-API Fulfillment Outbound 2020-07-01): the
+//! record and its vocabulary. The operations are in `order_ops.rs` (seller
+//! side), `warehouse.rs` (the center's side), `preview.rs`, `returns.rs` and
+//! `sim.rs`.
+//!
+//! Field names follow the model (in snake case; the API crate maps them 1:1);
+//! times are milliseconds, money is exact micro-dollars or the seller's own
+//! decimal string.
 
+use nomuck_meta::Millis;
+use nomuck_meta::fulfillment::ItemDimensions;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Address;
 use crate::record::Record;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// An enum whose variants are the model's names: `name()`, `from_name()` and
+/// serde all use those exact strings.
+macro_rules! names {
+    ($(#[$m:meta])* pub enum $t:ident { $($v:ident = $n:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $t { $(#[serde(rename = $n)] $v),+ }
+        impl $t {
+            pub const ALL: &'static [$t] = &[$($t::$v),+];
+            pub fn name(self) -> &'static str {
+                match self { $($t::$v => $n),+ }
+            }
+            pub fn from_name(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|x| x.name() == s)
+            }
+        }
+    };
+}
+
+names! {
+    /// `FulfillmentOrderStatus`.
+    pub enum OrderStatus {
+        New = "New",
+        Received = "Received",
+        Planning = "Planning",
+        Processing = "Processing",
+        Cancelled = "Cancelled",
+        Complete = "Complete",
+        CompletePartialled = "CompletePartialled",
+        Unfulfillable = "Unfulfillable",
+        Invalid = "Invalid",
+    }
+}
+
+impl OrderStatus {
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Cancelled
+                | Self::Complete
+                | Self::CompletePartialled
+                | Self::Unfulfillable
+                | Self::Invalid
+        )
+    }
+
+    /// Before the center started on it: the seller may still cancel or
+    /// change the address.
+    pub fn before_processing(self) -> bool {
+        matches!(self, Self::New | Self::Received | Self::Planning)
+    }
+}
+
+names! {
+    /// `ShippingSpeedCategory`.
+    pub enum Speed {
+        Standard = "Standard",
+        Expedited = "Expedited",
+        Priority = "Priority",
+        ScheduledDelivery = "ScheduledDelivery",
+    }
+}
+
+names! {
+    /// `FulfillmentAction`.
+    pub enum FulfillmentAction {
+        Ship = "Ship",
+        Hold = "Hold",
+    }
+}
+
+names! {
+    /// `FulfillmentPolicy` (the ledger's [`nomuck_ledger::FillPolicy`], with serde).
+    pub enum FulfillmentPolicy {
+        FillOrKill = "FillOrKill",
+        FillAll = "FillAll",
+        FillAllAvailable = "FillAllAvailable",
+    }
+}
+
+impl FulfillmentPolicy {
+    pub fn fill(self) -> nomuck_ledger::FillPolicy {
+        match self {
+            Self::FillOrKill => nomuck_ledger::FillPolicy::FillOrKill,
+            Self::FillAll => nomuck_ledger::FillPolicy::FillAll,
+            Self::FillAllAvailable => nomuck_ledger::FillPolicy::FillAllAvailable,
+        }
+    }
+}
+
+names! {
+    /// `fulfillmentShipmentStatus`.
+    pub enum ShipmentStatus {
+        Pending = "PENDING",
+        Shipped = "SHIPPED",
+        CancelledByFulfiller = "CANCELLED_BY_FULFILLER",
+        CancelledBySeller = "CANCELLED_BY_SELLER",
+    }
+}
+
+names! {
+    /// `CurrentStatus` of a package (the subset a carrier here reports).
+    pub enum TrackingStatus {
+        InTransit = "IN_TRANSIT",
+        Delivered = "DELIVERED",
+        Returning = "RETURNING",
+        Returned = "RETURNED",
+        Undeliverable = "UNDELIVERABLE",
+        Delayed = "DELAYED",
+        OutForDelivery = "OUT_FOR_DELIVERY",
+        DeliveryAttempted = "DELIVERY_ATTEMPTED",
+    }
+}
+
+impl TrackingStatus {
+    /// No further scan is expected.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Returned | Self::Undeliverable)
+    }
+
+    /// The model's `EventCode` a scan to this status carries.
+    pub fn event_code(self) -> &'static str {
+        match self {
+            Self::InTransit => "EVENT_202",
+            Self::Delivered => "EVENT_301",
+            Self::Returning => "EVENT_408",
+            Self::Returned => "EVENT_309",
+            Self::Undeliverable => "EVENT_416",
+            Self::Delayed => "EVENT_418",
+            Self::OutForDelivery => "EVENT_302",
+            Self::DeliveryAttempted => "EVENT_304",
+        }
+    }
+}
+
+names! {
+    /// `FulfillmentReturnItemStatus`.
+    pub enum ReturnStatus {
+        New = "New",
+        Processed = "Processed",
+    }
+}
+
+names! {
+    /// `ReturnItemDisposition`: the condition a return is received in.
+    pub enum ReturnCondition {
+        Sellable = "Sellable",
+        Defective = "Defective",
+        CustomerDamaged = "CustomerDamaged",
+        CarrierDamaged = "CarrierDamaged",
+        FulfillerDamaged = "FulfillerDamaged",
+    }
+}
+
+/// `Money`, kept as the seller wrote it (never computed with).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub currency_code: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryWindow {
+    pub start_date: Millis,
+    pub end_date: Millis,
+}
+
+/// One line of a create request (`CreateFulfillmentOrderItem`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderItemRequest {
+    pub seller_sku: String,
+    pub seller_fulfillment_order_item_id: String,
+    /// Checked to be in 1..=i32::MAX.
+    pub quantity: i64,
+    pub gift_message: Option<String>,
+    pub displayable_comment: Option<String>,
+    pub per_unit_declared_value: Option<Money>,
+}
+
+/// `CreateFulfillmentOrderRequest` (what this service uses of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    pub marketplace_id: Option<String>,
+    pub seller_fulfillment_order_id: String,
+    pub displayable_order_id: String,
+    pub displayable_order_date: Millis,
+    pub displayable_order_comment: String,
+    pub shipping_speed_category: Speed,
+    pub delivery_window: Option<DeliveryWindow>,
+    pub destination_address: Address,
+    pub fulfillment_action: Option<FulfillmentAction>,
+    pub fulfillment_policy: Option<FulfillmentPolicy>,
+    pub notification_emails: Vec<String>,
+    pub items: Vec<OrderItemRequest>,
+}
+
+/// `UpdateFulfillmentOrderRequest`: only what is given changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderUpdate {
+    pub displayable_order_id: Option<String>,
+    pub displayable_order_date: Option<Millis>,
+    pub displayable_order_comment: Option<String>,
+    pub shipping_speed_category: Option<Speed>,
+    pub destination_address: Option<Address>,
+    pub fulfillment_action: Option<FulfillmentAction>,
+    pub notification_emails: Option<Vec<String>>,
+}
+
+/// `FulfillmentOrderItem`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderItem {
+    pub seller_sku: String,
+    pub fulfillment_network_sku: String,
+    pub seller_fulfillment_order_item_id: String,
+    pub quantity: u64,
+    /// Given up: by the seller, or by `FillAllAvailable`/`FillOrKill`.
+    pub cancelled_quantity: u64,
+    /// Not found: no stock at acceptance (`FillAll`) or short-picked.
+    pub unfulfillable_quantity: u64,
+    pub estimated_ship_date: Option<Millis>,
+    pub estimated_arrival_date: Option<Millis>,
+    pub gift_message: Option<String>,
+    pub displayable_comment: Option<String>,
+    pub per_unit_declared_value: Option<Money>,
+}
+
+/// One line's units in one shipment, and how far the center got with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentItem {
+    pub seller_sku: String,
+    pub fulfillment_network_sku: String,
+    pub seller_fulfillment_order_item_id: String,
+    /// Reserved at this shipment's center.
+    pub quantity: u64,
+    /// `None` until picked; then the units found.
+    pub picked: Option<u64>,
+    pub packed: u64,
+    pub shipped: u64,
+}
+
+/// One line's units in a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageItem {
+    pub seller_fulfillment_order_item_id: String,
+    pub quantity: u64,
+}
+
+/// `TrackingEvent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingEvent {
+    pub event_date: Millis,
+    pub event_code: String,
+    pub status: TrackingStatus,
+    /// `TrackingAddress`: city, state, country.
+    pub city: String,
+    pub state: String,
+    pub country: String,
+}
+
+/// `FulfillmentShipmentPackage` plus its tracking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    /// Unique per account, within i32 (the model's integer).
+    pub package_number: i64,
+    pub items: Vec<PackageItem>,
+    pub weight_mg: i64,
+    pub dimensions: Option<ItemDimensions>,
+    /// Set when the label is bought.
+    pub carrier_code: Option<String>,
+    pub tracking_number: Option<String>,
+    pub label_price_micro_usd: i64,
+    pub ship_date: Option<Millis>,
+    pub estimated_arrival_date: Option<Millis>,
+    pub current_status: Option<TrackingStatus>,
+    pub tracking_events: Vec<TrackingEvent>,
+    /// When the simulated carrier scans it next.
+    pub due: Option<Millis>,
+}
+
+impl Package {
+    pub fn is_final(&self) -> bool {
+        self.current_status.is_some_and(TrackingStatus::is_final)
+    }
+}
+
+/// `FulfillmentShipment`: what one center sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    pub amazon_shipment_id: String,
+    pub fulfillment_center_id: String,
+    pub fulfillment_shipment_status: ShipmentStatus,
+    /// Released to picking (units in `RESERVED_FC_PROCESSING`).
+    pub waved: bool,
+    pub shipping_date: Option<Millis>,
+    pub estimated_arrival_date: Option<Millis>,
+    pub items: Vec<ShipmentItem>,
+    pub packages: Vec<Package>,
+    /// When the simulated operator works on it next.
+    pub due: Option<Millis>,
+}
+
+/// `ReturnItem`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnItem {
+    pub seller_return_item_id: String,
+    pub seller_fulfillment_order_item_id: String,
+    pub amazon_shipment_id: String,
+    pub seller_return_reason_code: String,
+    pub return_comment: Option<String>,
+    pub status: ReturnStatus,
+    pub status_changed_date: Millis,
+    pub return_received_condition: Option<ReturnCondition>,
+    pub fulfillment_center_id: Option<String>,
+}
+
+/// `FulfillmentOrder` with its items, shipments and returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub seller_fulfillment_order_id: String,
+    pub marketplace_id: String,
+    pub displayable_order_id: String,
+    pub displayable_order_date: Millis,
+    pub displayable_order_comment: String,
+    pub shipping_speed_category: Speed,
+    pub delivery_window: Option<DeliveryWindow>,
+    pub destination_address: Address,
+    pub fulfillment_action: FulfillmentAction,
+    pub fulfillment_policy: FulfillmentPolicy,
+    pub received_date: Millis,
+    pub fulfillment_order_status: OrderStatus,
+    pub status_updated_date: Millis,
+    pub notification_emails: Vec<String>,
+    pub items: Vec<OrderItem>,
+    pub shipments: Vec<Shipment>,
+    pub return_items: Vec<ReturnItem>,
+    /// The canonical hash of the create request: a repeat with another body
+    /// is a conflict.
+    pub request_hash: String,
+    /// Fees metered (at the first shipment).
+    pub fees_metered: bool,
+    /// The earliest `due` of its shipments and packages: when the simulator
+    /// next has work on it. Stored so a restart continues.
+    pub due: Option<Millis>,
+    pub updated_at: Millis,
     pub generation: i64,
 }
 
 impl Order {
     /// The package numbers of the order's shipments.
     pub fn package_numbers(&self) -> impl Iterator<Item = i64> + '_ {
-        std::iter::empty()
+        self.shipments
+            .iter()
+            .flat_map(|s| s.packages.iter().map(|p| p.package_number))
+    }
+
+    pub fn item(&self, item_id: &str) -> Option<&OrderItem> {
+        self.items
+            .iter()
+            .find(|i| i.seller_fulfillment_order_item_id == item_id)
+    }
+
+    pub(crate) fn item_mut(&mut self, item_id: &str) -> Option<&mut OrderItem> {
+        self.items
+            .iter_mut()
+            .find(|i| i.seller_fulfillment_order_item_id == item_id)
+    }
+
+    /// The package and its shipment's index.
+    pub fn package(&self, number: i64) -> Option<(usize, &Package)> {
+        self.shipments.iter().enumerate().find_map(|(i, s)| {
+            s.packages
+                .iter()
+                .find(|p| p.package_number == number)
+                .map(|p| (i, p))
+        })
+    }
+
+    /// Recomputes [`Order::due`] from its shipments and packages.
+    pub(crate) fn refresh_due(&mut self) {
+        let shipments = self.shipments.iter().filter_map(|s| s.due);
+        let packages = self
+            .shipments
+            .iter()
+            .flat_map(|s| s.packages.iter().filter_map(|p| p.due));
+        self.due = shipments.chain(packages).min();
     }
 }
 
@@ -23,8 +407,20 @@ impl Record for Order {
     fn id(&self) -> &str {
         &self.seller_fulfillment_order_id
     }
+    /// Open while the center or the carrier still has work: not in a final
+    /// status, a package not yet in a final tracking state, or a return
+    /// not yet received.
     fn is_open(&self) -> bool {
-        true
+        !self.fulfillment_order_status.is_final()
+            || self
+                .shipments
+                .iter()
+                .flat_map(|s| &s.packages)
+                .any(|p| p.ship_date.is_some() && !p.is_final())
+            || self
+                .return_items
+                .iter()
+                .any(|r| r.status == ReturnStatus::New)
     }
     fn generation(&self) -> i64 {
         self.generation

@@ -1,364 +1,574 @@
-//! Inside a center: put-away to locations, cycle counts and adjustments.
-//!
-//! Locations are bookkeeping beside the ledger, not part of it: the ledger
-//! counts units per (fnSku, center, bucket), which is what inventory and
-//! reservations need; where in the building they sit is the center's
-//! business, kept in one `bins` record per center of the account. Put-away
-//! therefore moves no units.
+//! The center's side of outbound orders: wave, pick, pack, label, ship and
+//! the carrier's scans. Each op is a pure fn over `(&mut Book, &mut Tx)` for
+//! one center, checking everything before it changes anything; the
+//! operations API and the simulated operator call the same fns.
 
-use std::collections::BTreeMap;
+use nomuck_ledger::{Bucket, Movement, Reason};
+use nomuck_meta::fulfillment::ItemDimensions;
 
-use nomuck_ledger::{Bucket, Entry, Movement, Reason};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-
-use crate::Fulfillment;
 use crate::book::{Book, Tx};
+use crate::carrier::Carrier;
+use crate::config::FulfillmentConfig;
 use crate::error::{FulfillmentError, Result};
-use crate::inbound::{MAX_QUANTITY, check_quantity};
-use crate::record::Record;
+use crate::fees::{self, PER_ORDER, PER_UNIT, WEIGHT_HANDLING, fee_key};
+use crate::order_events::{set_status, shipment_changed};
+use crate::order_ops::{order_of, put_order};
+use crate::orders::{
+    FulfillmentAction, Order, OrderStatus, Package, PackageItem, ShipmentStatus, TrackingStatus,
+};
+use crate::preview::{scaled, transit_days};
+use crate::time::DAY_MS;
 
-/// Event types of this module.
-pub const PUT_AWAY: &str = "PUT_AWAY";
-pub const CYCLE_COUNT: &str = "CYCLE_COUNT";
-pub const INVENTORY_ADJUSTMENT: &str = "INVENTORY_ADJUSTMENT";
-
-/// A storage location: zone/aisle/bay/level/bin.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Location {
-    pub zone: String,
-    pub aisle: String,
-    pub bay: String,
-    pub level: String,
-    pub bin: String,
+fn conflict<T>(msg: String) -> Result<T> {
+    Err(FulfillmentError::Conflict(msg))
 }
 
-impl Location {
-    /// `zone-aisle-bay-level-bin`: the label on the shelf.
-    pub fn code(&self) -> String {
-        format!(
-            "{}-{}-{}-{}-{}",
-            self.zone, self.aisle, self.bay, self.level, self.bin
-        )
-    }
+/// The index of the order's pending shipment at `center`.
+fn shipment_at(order: &Order, center: &str) -> Result<usize> {
+    order
+        .shipments
+        .iter()
+        .position(|s| s.fulfillment_center_id == center)
+        .ok_or_else(|| {
+            FulfillmentError::NotFound(format!(
+                "a shipment of order {:?} at center {center:?}",
+                order.seller_fulfillment_order_id
+            ))
+        })
+}
 
-    fn check(&self) -> Result<()> {
-        for (name, v) in [
-            ("zone", &self.zone),
-            ("aisle", &self.aisle),
-            ("bay", &self.bay),
-            ("level", &self.level),
-            ("bin", &self.bin),
-        ] {
-            if v.is_empty() || v.len() > 16 || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+/// The order's shipment at `center`, to change, with its index.
+fn shipment_mut<'a>(
+    order: &'a mut Order,
+    center: &str,
+) -> Result<(usize, &'a mut crate::orders::Shipment)> {
+    let i = shipment_at(order, center)?;
+    let s = order
+        .shipments
+        .get_mut(i)
+        .ok_or_else(|| FulfillmentError::Internal("shipment".into()))?;
+    Ok((i, s))
+}
+
+fn key(step: &str, order: &str, rest: &str) -> String {
+    format!("{step}:{}:{order}:{rest}", order.len())
+}
+
+/// Releases the orders' shipments at `center` to picking: Received →
+/// Planning → Processing, their units RESERVED_CUSTOMER_ORDER →
+/// RESERVED_FC_PROCESSING. Orders already waved are skipped; held,
+/// unknown or closed ones are an error before anything changes.
+pub fn plan_wave(
+    book: &mut Book,
+    tx: &mut Tx,
+    center: &str,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    let mut todo = Vec::new();
+    for id in ids {
+        let order = order_of(book, id)?;
+        let i = shipment_at(&order, center)?;
+        let s = order
+            .shipments
+            .get(i)
+            .ok_or_else(|| FulfillmentError::Internal("shipment".into()))?;
+        if s.waved {
+            continue;
+        }
+        if order.fulfillment_action == FulfillmentAction::Hold {
+            return conflict(format!("fulfillment order {id:?} is on hold"));
+        }
+        if !order.fulfillment_order_status.before_processing()
+            && order.fulfillment_order_status != OrderStatus::Processing
+            || s.fulfillment_shipment_status != ShipmentStatus::Pending
+        {
+            return conflict(format!(
+                "fulfillment order {id:?} is {}: nothing to pick",
+                order.fulfillment_order_status.name()
+            ));
+        }
+        todo.push((order, i));
+    }
+    let account = book.account_id.clone();
+    let mut waved = Vec::new();
+    for (mut order, i) in todo {
+        let id = order.seller_fulfillment_order_id.clone();
+        let Some(s) = order.shipments.get_mut(i) else {
+            continue;
+        };
+        let movements = s
+            .items
+            .iter()
+            .map(|it| Movement {
+                sku: it.fulfillment_network_sku.clone(),
+                center: center.to_owned(),
+                from: Some(Bucket::ReservedCustomerOrder),
+                to: Some(Bucket::ReservedFcProcessing),
+                quantity: it.quantity,
+                reason: Reason::Processing,
+                reference: id.clone(),
+                idempotency_key: key(
+                    "wave",
+                    &id,
+                    &format!("{}:{center}", it.seller_fulfillment_order_item_id),
+                ),
+            })
+            .collect();
+        book.move_units(tx, movements)?;
+        s.waved = true;
+        set_status(tx, &account, &mut order, OrderStatus::Planning);
+        set_status(tx, &account, &mut order, OrderStatus::Processing);
+        put_order(book, tx, order)?;
+        waved.push(id);
+    }
+    Ok(waved)
+}
+
+/// Records the pick of one line at `center`: `picked` units were found. The
+/// missing ones go RESERVED_FC_PROCESSING → RESEARCHING and the line counts
+/// them unfulfillable.
+pub fn pick(
+    book: &mut Book,
+    tx: &mut Tx,
+    center: &str,
+    id: &str,
+    item_id: &str,
+    picked: u64,
+) -> Result<()> {
+    let mut order = order_of(book, id)?;
+    let (i, s) = shipment_mut(&mut order, center)?;
+    if !s.waved {
+        return conflict(format!(
+            "order {id:?} is not released to picking at {center}"
+        ));
+    }
+    let it = s
+        .items
+        .iter_mut()
+        .find(|it| it.seller_fulfillment_order_item_id == item_id)
+        .ok_or_else(|| {
+            FulfillmentError::NotFound(format!("item {item_id:?} of order {id:?} at {center}"))
+        })?;
+    if it.picked.is_some() {
+        return conflict(format!(
+            "item {item_id:?} of order {id:?} was already picked"
+        ));
+    }
+    if picked > it.quantity {
+        return Err(FulfillmentError::invalid(
+            "quantity",
+            format!("{picked} picked where {} were to pick", it.quantity),
+        ));
+    }
+    let missing = it.quantity - picked;
+    let sku = it.fulfillment_network_sku.clone();
+    if missing > 0 {
+        book.move_units(
+            tx,
+            vec![Movement {
+                sku,
+                center: center.to_owned(),
+                from: Some(Bucket::ReservedFcProcessing),
+                to: Some(Bucket::Researching),
+                quantity: missing,
+                reason: Reason::Adjustment,
+                reference: id.to_owned(),
+                idempotency_key: key("short-pick", id, &format!("{item_id}:{center}")),
+            }],
+        )?;
+    }
+    it.picked = Some(picked);
+    if let Some(line) = order.item_mut(item_id) {
+        line.unfulfillable_quantity = line.unfulfillable_quantity.saturating_add(missing);
+    }
+    settle(book, tx, &mut order, i);
+    put_order(book, tx, order)
+}
+
+/// One package to pack: units per line, weight and dimensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackRequest {
+    pub items: Vec<PackageItem>,
+    pub weight_mg: i64,
+    pub dimensions: Option<ItemDimensions>,
+}
+
+/// Packs picked units of the order at `center` into packages; returns their
+/// numbers (unique in the account).
+pub fn pack(
+    book: &mut Book,
+    tx: &mut Tx,
+    center: &str,
+    id: &str,
+    packages: Vec<PackRequest>,
+) -> Result<Vec<i64>> {
+    let mut order = order_of(book, id)?;
+    let (_, s) = shipment_mut(&mut order, center)?;
+    if packages.is_empty() || packages.iter().any(|p| p.items.is_empty()) {
+        return Err(FulfillmentError::invalid(
+            "packages",
+            "each package holds at least one item",
+        ));
+    }
+    let mut packed = s.items.iter().map(|it| it.packed).collect::<Vec<_>>();
+    for p in &packages {
+        if p.weight_mg <= 0 {
+            return Err(FulfillmentError::invalid(
+                "weight",
+                "a package weighs something",
+            ));
+        }
+        for pi in &p.items {
+            let (k, it) = s
+                .items
+                .iter()
+                .enumerate()
+                .find(|(_, it)| {
+                    it.seller_fulfillment_order_item_id == pi.seller_fulfillment_order_item_id
+                })
+                .ok_or_else(|| {
+                    FulfillmentError::invalid(
+                        "items",
+                        format!(
+                            "{:?} is not in this shipment",
+                            pi.seller_fulfillment_order_item_id
+                        ),
+                    )
+                })?;
+            let slot = packed
+                .get_mut(k)
+                .ok_or_else(|| FulfillmentError::Internal("slot".into()))?;
+            *slot = slot.saturating_add(pi.quantity);
+            if pi.quantity == 0 || *slot > it.picked.unwrap_or(0) {
                 return Err(FulfillmentError::invalid(
-                    format!("location.{name}"),
-                    "1 to 16 ASCII letters or digits",
+                    "quantity",
+                    format!(
+                        "more units of {:?} packed than picked",
+                        pi.seller_fulfillment_order_item_id
+                    ),
                 ));
             }
         }
-        Ok(())
     }
-}
-
-/// Where an account's units sit in one center: fnSku → location code →
-/// units (codes, not [`Location`]s, as keys: JSON map keys are strings).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Bins {
-    pub center_id: String,
-    pub locations: BTreeMap<String, BTreeMap<String, u64>>,
-    pub generation: i64,
-}
-
-impl Record for Bins {
-    const KIND: &'static str = "bins";
-    fn id(&self) -> &str {
-        &self.center_id
-    }
-    /// Always loaded: the center works from it every day.
-    fn is_open(&self) -> bool {
-        true
-    }
-    fn generation(&self) -> i64 {
-        self.generation
-    }
-    fn set_generation(&mut self, generation: i64) {
-        self.generation = generation;
-    }
-}
-
-/// What a cycle count found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CycleCount {
-    pub seller_sku: String,
-    pub fn_sku: String,
-    pub center_id: String,
-    /// `FULFILLABLE` before the count.
-    pub expected: u64,
-    pub counted: u64,
-    /// The adjustment's ledger entry, if the count differed.
-    pub entry: Option<Entry>,
-}
-
-/// A manual move between in-center buckets (damage found on the shelf,
-/// research resolved, …).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdjustmentSpec {
-    pub seller_sku: String,
-    pub from: Bucket,
-    pub to: Bucket,
-    pub quantity: u64,
-    /// The caller's id for this adjustment: its idempotency key.
-    pub adjustment_id: String,
-    pub note: String,
-}
-
-fn fn_sku(book: &Book, seller_sku: &str) -> Result<String> {
-    book.items
-        .get(seller_sku)
-        .map(|i| i.fn_sku.clone())
-        .ok_or_else(|| FulfillmentError::NotFound(format!("item {seller_sku:?}")))
-}
-
-/// Buckets a center's staff may adjust between: the ones physically on its
-/// shelves and not promised to an order (reservations belong to orders).
-fn adjustable(b: Bucket) -> bool {
-    matches!(
-        b,
-        Bucket::Fulfillable | Bucket::Researching | Bucket::Unfulfillable(_)
-    )
-}
-
-pub(crate) fn put_away(
-    book: &mut Book,
-    tx: &mut Tx,
-    center: &str,
-    seller_sku: &str,
-    quantity: u64,
-    location: Location,
-) -> Result<BTreeMap<String, u64>> {
-    check_quantity("quantity", quantity)?;
-    location.check()?;
-    let fn_sku = fn_sku(book, seller_sku)?;
-    // One move shelves at most what is sellable here now; totals across
-    // moves are not reconciled with picks (locations are advisory).
-    let fulfillable = book.units(&fn_sku, center, Bucket::Fulfillable);
-    if quantity > fulfillable {
-        return Err(FulfillmentError::Conflict(format!(
-            "{seller_sku} has {fulfillable} fulfillable units at {center}, {quantity} put away"
-        )));
-    }
-    let mut bins = book.bins.get(center).cloned().unwrap_or_else(|| Bins {
-        center_id: center.to_owned(),
-        ..Bins::default()
-    });
-    let at = bins.locations.entry(fn_sku.clone()).or_default();
-    let slot = at.entry(location.code()).or_insert(0);
-    *slot = slot.saturating_add(quantity).min(MAX_QUANTITY);
-    let now_there = at.clone();
-    tx.event(
-        PUT_AWAY,
-        &fn_sku,
-        json!({
-            "centerId": center, "sellerSku": seller_sku, "fnSku": fn_sku,
-            "location": location.code(), "quantity": quantity,
-        }),
-    );
-    tx.save(&book.account_id.clone(), &mut bins)?;
-    book.bins.insert(center.to_owned(), bins);
-    Ok(now_there)
-}
-
-pub(crate) fn cycle_count(
-    book: &mut Book,
-    tx: &mut Tx,
-    center: &str,
-    seller_sku: &str,
-    counted: u64,
-) -> Result<CycleCount> {
-    if counted > MAX_QUANTITY {
-        return Err(FulfillmentError::invalid(
-            "counted",
-            format!("at most {MAX_QUANTITY}"),
-        ));
-    }
-    let fn_sku = fn_sku(book, seller_sku)?;
-    let expected = book.units(&fn_sku, center, Bucket::Fulfillable);
-    // Keyed by the ledger's head: a count is of the shelf as it is now, and
-    // a retry after it committed finds the shelf matching and moves nothing.
-    let key = format!("count/{center}/{fn_sku}/{}", book.ledger.last_seq());
-    let movement = |from, to, quantity| Movement {
-        sku: fn_sku.clone(),
-        center: center.to_owned(),
-        from,
-        to,
-        quantity,
-        reason: Reason::Adjustment,
-        reference: format!("cycle-count/{center}"),
-        idempotency_key: key.clone(),
-    };
-    let movements = match counted.cmp(&expected) {
-        std::cmp::Ordering::Equal => vec![],
-        // Found: units nobody knew of enter as fulfillable.
-        std::cmp::Ordering::Greater => {
-            vec![movement(
-                None,
-                Some(Bucket::Fulfillable),
-                counted - expected,
-            )]
-        }
-        // Missing: to research, not written off, until they are found or lost.
-        std::cmp::Ordering::Less => vec![movement(
-            Some(Bucket::Fulfillable),
-            Some(Bucket::Researching),
-            expected - counted,
-        )],
-    };
-    let entry = book.move_units(tx, movements)?.pop();
-    tx.event(
-        CYCLE_COUNT,
-        &fn_sku,
-        json!({
-            "centerId": center, "sellerSku": seller_sku, "fnSku": fn_sku,
-            "expected": expected, "counted": counted,
-        }),
-    );
-    Ok(CycleCount {
-        seller_sku: seller_sku.to_owned(),
-        fn_sku,
-        center_id: center.to_owned(),
-        expected,
-        counted,
-        entry,
-    })
-}
-
-pub(crate) fn adjust(
-    book: &mut Book,
-    tx: &mut Tx,
-    center: &str,
-    spec: AdjustmentSpec,
-) -> Result<Entry> {
-    check_quantity("quantity", spec.quantity)?;
-    for (field, b) in [("from", spec.from), ("to", spec.to)] {
-        if !adjustable(b) {
-            return Err(FulfillmentError::invalid(
-                field,
-                format!("{} is not adjustable by a center", b.name()),
+    let mut numbers = Vec::with_capacity(packages.len());
+    for p in packages {
+        let n = book.outbound.next_package_number(&book.packages);
+        if n > i64::from(i32::MAX) {
+            return Err(FulfillmentError::Conflict(
+                "the account has used every package number".into(),
             ));
         }
+        book.packages.insert(n, id.to_owned());
+        numbers.push(n);
+        s.packages.push(Package {
+            package_number: n,
+            items: p.items,
+            weight_mg: p.weight_mg,
+            dimensions: p.dimensions,
+            carrier_code: None,
+            tracking_number: None,
+            label_price_micro_usd: 0,
+            ship_date: None,
+            estimated_arrival_date: None,
+            current_status: None,
+            tracking_events: Vec::new(),
+            due: None,
+        });
     }
-    if spec.from == spec.to {
-        return Err(FulfillmentError::invalid("to", "the same bucket as from"));
+    for (it, n) in s.items.iter_mut().zip(packed) {
+        it.packed = n;
     }
-    let n = spec.adjustment_id.chars().count();
-    if n == 0 || n > 64 {
-        return Err(FulfillmentError::invalid(
-            "adjustmentId",
-            "1 to 64 characters",
-        ));
-    }
-    if spec.note.chars().count() > 1000 {
-        return Err(FulfillmentError::invalid("note", "at most 1000 characters"));
-    }
-    let fn_sku = fn_sku(book, &spec.seller_sku)?;
-    let head = book.ledger.last_seq();
-    let mut entries = book.move_units(
-        tx,
-        vec![Movement {
-            sku: fn_sku.clone(),
-            center: center.to_owned(),
-            from: Some(spec.from),
-            to: Some(spec.to),
-            quantity: spec.quantity,
-            reason: Reason::Adjustment,
-            reference: spec.adjustment_id.clone(),
-            idempotency_key: format!("adjust/{center}/{}", spec.adjustment_id),
-        }],
-    )?;
-    let entry = entries
-        .pop()
-        .ok_or_else(|| FulfillmentError::Internal("an adjustment applied nothing".into()))?;
-    if entry.seq > head {
-        tx.event(
-            INVENTORY_ADJUSTMENT,
-            &fn_sku,
-            json!({
-                "centerId": center, "sellerSku": spec.seller_sku, "fnSku": fn_sku,
-                "adjustmentId": spec.adjustment_id, "note": spec.note,
-                "ledgerSeq": entry.seq,
-            }),
-        );
-    }
-    Ok(entry)
+    put_order(book, tx, order)?;
+    Ok(numbers)
 }
 
-impl Fulfillment {
-    /// Shelves `quantity` units of the SKU at `location` in `center`.
-    /// Answers every location code of that SKU there with its units.
-    pub async fn put_away(
-        &self,
-        center: &str,
-        account_id: &str,
-        seller_sku: &str,
-        quantity: u64,
-        location: Location,
-    ) -> Result<BTreeMap<String, u64>> {
-        self.check_center_exists(center)?;
-        let (center, sku) = (center.to_owned(), seller_sku.to_owned());
-        self.write(account_id, move |b, tx| {
-            put_away(b, tx, &center, &sku, quantity, location)
-        })
-        .await
-    }
+/// The order holding package `number` of `center`, and where in it.
+pub(crate) fn package_of(book: &Book, center: &str, number: i64) -> Result<(Order, usize, usize)> {
+    let id = book
+        .packages
+        .get(&number)
+        .ok_or_else(|| FulfillmentError::NotFound(format!("package {number}")))?;
+    let order = order_of(book, id)?;
+    let (si, _) = order
+        .package(number)
+        .ok_or_else(|| FulfillmentError::NotFound(format!("package {number}")))?;
+    let pi = order
+        .shipments
+        .get(si)
+        .and_then(|s| s.packages.iter().position(|p| p.package_number == number))
+        .ok_or_else(|| FulfillmentError::NotFound(format!("package {number}")))?;
+    check_center(&order, si, center, number)?;
+    Ok((order, si, pi))
+}
 
-    /// The account's locations in `center`.
-    pub async fn bins(&self, center: &str, account_id: &str) -> Result<Bins> {
-        self.check_center_exists(center)?;
-        Ok(self
-            .read(account_id, |b| b.bins.get(center).cloned())
-            .await?
-            .unwrap_or_else(|| Bins {
-                center_id: center.to_owned(),
-                ..Bins::default()
-            }))
+pub(crate) fn check_center(order: &Order, si: usize, center: &str, number: i64) -> Result<()> {
+    match order.shipments.get(si) {
+        Some(s) if s.fulfillment_center_id == center => Ok(()),
+        _ => Err(FulfillmentError::NotFound(format!(
+            "package {number} at center {center:?}"
+        ))),
     }
+}
 
-    /// A count of the SKU's sellable units at `center`: found units enter
-    /// `FULFILLABLE`, missing ones go to `RESEARCHING` (reason `Adjustment`).
-    pub async fn cycle_count(
-        &self,
-        center: &str,
-        account_id: &str,
-        seller_sku: &str,
-        counted: u64,
-    ) -> Result<CycleCount> {
-        self.check_center_exists(center)?;
-        let (center, sku) = (center.to_owned(), seller_sku.to_owned());
-        self.write(account_id, move |b, tx| {
-            cycle_count(b, tx, &center, &sku, counted)
-        })
-        .await
+/// Buys the package's label from `carrier` (once: a package with a label
+/// keeps it).
+pub fn buy_label(
+    book: &mut Book,
+    tx: &mut Tx,
+    carrier: &dyn Carrier,
+    center: &str,
+    number: i64,
+) -> Result<Package> {
+    let (mut order, si, pi) = package_of(book, center, number)?;
+    let to = order.destination_address.clone();
+    let account = book.account_id.clone();
+    let p = order
+        .shipments
+        .get_mut(si)
+        .and_then(|s| s.packages.get_mut(pi))
+        .ok_or_else(|| FulfillmentError::Internal("package".into()))?;
+    if p.tracking_number.is_some() {
+        return Ok(p.clone());
     }
+    let label = carrier.buy_label(&account, number, p.weight_mg, &to);
+    p.carrier_code = Some(label.carrier_code);
+    p.tracking_number = Some(label.tracking_number);
+    p.label_price_micro_usd = label.price_micro_usd;
+    let out = p.clone();
+    put_order(book, tx, order)?;
+    Ok(out)
+}
 
-    /// Moves units between in-center buckets (reason `Adjustment`),
-    /// exactly once per `adjustment_id`.
-    pub async fn adjust(
-        &self,
-        center: &str,
-        account_id: &str,
-        spec: AdjustmentSpec,
-    ) -> Result<Entry> {
-        self.check_center_exists(center)?;
-        let center = center.to_owned();
-        self.write(account_id, move |b, tx| adjust(b, tx, &center, spec))
-            .await
+/// Hands the package to the carrier: its units leave the ledger
+/// (RESERVED_FC_PROCESSING → none, Shipment), the fees are metered, and the
+/// order completes when nothing is left to send.
+pub fn ship(
+    book: &mut Book,
+    tx: &mut Tx,
+    config: &FulfillmentConfig,
+    center: &str,
+    number: i64,
+) -> Result<()> {
+    let fees = &config.fees;
+    let (mut order, si, pi) = package_of(book, center, number)?;
+    let id = order.seller_fulfillment_order_id.clone();
+    let account = book.account_id.clone();
+    let s = order
+        .shipments
+        .get_mut(si)
+        .ok_or_else(|| FulfillmentError::Internal("shipment".into()))?;
+    let p = s
+        .packages
+        .get(pi)
+        .ok_or_else(|| FulfillmentError::Internal("package".into()))?
+        .clone();
+    if p.ship_date.is_some() {
+        return Ok(());
     }
+    if p.tracking_number.is_none() {
+        return conflict(format!("package {number} has no label yet"));
+    }
+    let mut movements = Vec::new();
+    for pit in &p.items {
+        let it = s
+            .items
+            .iter()
+            .find(|it| it.seller_fulfillment_order_item_id == pit.seller_fulfillment_order_item_id)
+            .ok_or_else(|| FulfillmentError::Internal("package item".into()))?;
+        movements.push(Movement {
+            sku: it.fulfillment_network_sku.clone(),
+            center: center.to_owned(),
+            from: Some(Bucket::ReservedFcProcessing),
+            to: None,
+            quantity: pit.quantity,
+            reason: Reason::Shipment,
+            reference: id.clone(),
+            idempotency_key: key(
+                "ship",
+                &id,
+                &format!("{}:{number}", pit.seller_fulfillment_order_item_id),
+            ),
+        });
+    }
+    book.move_units(tx, movements)?;
+    for pit in &p.items {
+        if let Some(it) = s
+            .items
+            .iter_mut()
+            .find(|it| it.seller_fulfillment_order_item_id == pit.seller_fulfillment_order_item_id)
+        {
+            it.shipped = it.shipped.saturating_add(pit.quantity);
+        }
+    }
+    let units: u64 = p.items.iter().map(|i| i.quantity).sum();
+    tx.fee(
+        &account,
+        PER_UNIT,
+        fees::per_unit(fees, units),
+        fee_key(&account, &id, PER_UNIT, number),
+    );
+    tx.fee(
+        &account,
+        WEIGHT_HANDLING,
+        fees::weight_handling(fees, p.weight_mg),
+        fee_key(&account, &id, WEIGHT_HANDLING, number),
+    );
+    if !order.fees_metered {
+        tx.fee(
+            &account,
+            PER_ORDER,
+            fees.order_handling_per_order,
+            fee_key(&account, &id, PER_ORDER, 0),
+        );
+        order.fees_metered = true;
+    }
+    let transit = transit_days(config, order.shipping_speed_category);
+    let eta = tx.now.saturating_add(scaled(
+        config,
+        config.center(center),
+        f64::from(transit) * DAY_MS as f64,
+    ));
+    let s = order
+        .shipments
+        .get_mut(si)
+        .ok_or_else(|| FulfillmentError::Internal("shipment".into()))?;
+    if let Some(pk) = s.packages.get_mut(pi) {
+        pk.ship_date = Some(tx.now);
+        pk.estimated_arrival_date = Some(eta);
+    }
+    s.shipping_date.get_or_insert(tx.now);
+    s.estimated_arrival_date = Some(s.estimated_arrival_date.map_or(eta, |e| e.max(eta)));
+    let origin = crate::tracking::center_place(config, center);
+    crate::tracking::scan(
+        tx,
+        &account,
+        &mut order,
+        si,
+        pi,
+        TrackingStatus::InTransit,
+        tx.now,
+        &origin,
+    );
+    settle(book, tx, &mut order, si);
+    put_order(book, tx, order)
+}
 
-    pub(crate) fn check_center_exists(&self, center: &str) -> Result<()> {
-        self.config()
-            .center(center)
-            .map(|_| ())
-            .ok_or_else(|| FulfillmentError::NotFound(format!("fulfillment center {center:?}")))
+/// After a pick or a shipment: closes the shipment when it has nothing left
+/// to send, and the order when none of its shipments has.
+fn settle(book: &Book, tx: &mut Tx, order: &mut Order, si: usize) {
+    let account = book.account_id.clone();
+    if let Some(s) = order.shipments.get_mut(si) {
+        let all_picked = s.items.iter().all(|it| it.picked.is_some());
+        let sent = s
+            .items
+            .iter()
+            .all(|it| it.shipped >= it.picked.unwrap_or(u64::MAX));
+        if s.fulfillment_shipment_status == ShipmentStatus::Pending && all_picked && sent {
+            let any = s.items.iter().any(|it| it.shipped > 0);
+            s.fulfillment_shipment_status = if any {
+                ShipmentStatus::Shipped
+            } else {
+                ShipmentStatus::CancelledByFulfiller
+            };
+            s.due = None;
+            shipment_changed(tx, &account, order, si);
+        }
     }
+    if order.fulfillment_order_status.is_final()
+        || order
+            .shipments
+            .iter()
+            .any(|s| s.fulfillment_shipment_status == ShipmentStatus::Pending)
+    {
+        return;
+    }
+    let shipped: u64 = order
+        .shipments
+        .iter()
+        .flat_map(|s| &s.items)
+        .map(|i| i.shipped)
+        .sum();
+    let short = order.items.iter().any(|i| i.unfulfillable_quantity > 0);
+    let status = match (shipped, short) {
+        (0, _) => OrderStatus::Unfulfillable,
+        (_, true) => OrderStatus::CompletePartialled,
+        (_, false) => OrderStatus::Complete,
+    };
+    set_status(tx, &account, order, status);
+}
+
+/// Picks every line of the order's shipment at `center` not yet picked
+/// (`found` says how many units of each line are found), packs what is
+/// picked and not packed into one package weighed from its items, and
+/// buys the labels its unshipped packages lack: the whole of a
+/// center's work before shipping, for the simulated operator and the
+/// sandbox. Returns the numbers of the packages not yet shipped.
+pub(crate) fn pick_pack_label(
+    book: &mut Book,
+    tx: &mut Tx,
+    center: &str,
+    id: &str,
+    found: impl Fn(&crate::orders::ShipmentItem) -> u64,
+) -> Result<Vec<i64>> {
+    let order = order_of(book, id)?;
+    let si = shipment_at(&order, center)?;
+    let items = order
+        .shipments
+        .get(si)
+        .map(|s| s.items.clone())
+        .unwrap_or_default();
+    // Lines not yet picked are picked now; whatever is picked but not
+    // packed (also by an operator's hand) goes into one package.
+    for it in items.iter().filter(|it| it.picked.is_none()) {
+        let n = found(it).min(it.quantity);
+        pick(
+            book,
+            tx,
+            center,
+            id,
+            &it.seller_fulfillment_order_item_id,
+            n,
+        )?;
+    }
+    let order = order_of(book, id)?;
+    let shipment = order.shipments.get(si);
+    let mut packed = Vec::new();
+    let mut weight_mg = 0i64;
+    for it in shipment.map(|s| s.items.as_slice()).unwrap_or(&[]) {
+        let n = it.picked.unwrap_or(0).saturating_sub(it.packed);
+        if n > 0 {
+            weight_mg = weight_mg.saturating_add(fees::units_weight_mg(book, &it.seller_sku, n));
+            packed.push(PackageItem {
+                seller_fulfillment_order_item_id: it.seller_fulfillment_order_item_id.clone(),
+                quantity: n,
+            });
+        }
+    }
+    let mut numbers = Vec::new();
+    if !packed.is_empty() {
+        let request = PackRequest {
+            items: packed,
+            weight_mg,
+            dimensions: None,
+        };
+        pack(book, tx, center, id, vec![request])?;
+    }
+    let order = order_of(book, id)?;
+    let unlabelled = order
+        .shipments
+        .get(si)
+        .into_iter()
+        .flat_map(|s| &s.packages)
+        .filter(|p| p.ship_date.is_none());
+    for p in unlabelled {
+        buy_label(
+            book,
+            tx,
+            &crate::carrier::SimCarrier,
+            center,
+            p.package_number,
+        )?;
+        numbers.push(p.package_number);
+    }
+    Ok(numbers)
 }

@@ -9,7 +9,7 @@ use nomuck_fulfillment::inbound::{
 use nomuck_fulfillment::inbound_ops::sim_inbound;
 use nomuck_fulfillment::inventory::{InventoryQuery, STORAGE_FEE_METER};
 use nomuck_fulfillment::items::ItemSpec;
-use nomuck_fulfillment::warehouse::{AdjustmentSpec, Location};
+use nomuck_fulfillment::stock::{AdjustmentSpec, Location};
 use nomuck_fulfillment::{Address, Fulfillment, FulfillmentConfig, FulfillmentError};
 use nomuck_ledger::{Bucket, Damage, InventoryDetails};
 use nomuck_meta::fulfillment::ItemDimensions;

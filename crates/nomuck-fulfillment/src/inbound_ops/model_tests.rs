@@ -16,7 +16,7 @@ use crate::config::Address;
 use crate::inbound::{
     BoxLine, Condition, InboundItemSpec, InboundShipmentSpec, ShipmentStatus, put_shipment,
 };
-use crate::warehouse::{AdjustmentSpec, adjust, cycle_count};
+use crate::stock::{AdjustmentSpec, adjust, cycle_count};
 
 const SKUS: [&str; 3] = ["K0", "K1", "K2"];
 const IDS: [&str; 3] = ["S0", "S1", "S2"];
