@@ -40,6 +40,7 @@ pub mod preview;
 pub mod record;
 pub mod returns;
 pub mod sim;
+mod simulator;
 pub mod time;
 pub mod stock;
 pub mod tracking;

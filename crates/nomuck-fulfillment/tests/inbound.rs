@@ -29,7 +29,7 @@ fn env(config: FulfillmentConfig) -> Env {
     let store: Arc<dyn MetaStore> =
         Arc::new(SqliteMetaStore::open(dir.path().join("meta.db")).unwrap());
     Env {
-        f: Fulfillment::new(Arc::clone(&store), config),
+        f: Fulfillment::new(Arc::clone(&store), config, None),
         store,
         _dir: dir,
     }
@@ -446,7 +446,7 @@ async fn inbound_flow_by_hand() {
 
     // A fresh service on the same store rebuilds the same book.
     let summaries = all_summaries(f, A).await;
-    let reloaded = Fulfillment::new(Arc::clone(&e.store), manual());
+    let reloaded = Fulfillment::new(Arc::clone(&e.store), manual(), None);
     assert_eq!(all_summaries(&reloaded, A).await, summaries);
     assert_eq!(
         reloaded.inbound_shipment(A, "FBA1").await.unwrap(),
@@ -791,7 +791,7 @@ async fn simulator_receives_and_closes() {
     assert!(s.sim_due.is_some());
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     // Restart: a new service on the same store finishes the job.
-    let restarted = Fulfillment::new(Arc::clone(&e.store), config.clone());
+    let restarted = Fulfillment::new(Arc::clone(&e.store), config.clone(), None);
     assert!(step(restarted.clone(), config.clone()).await);
     let s = restarted.inbound_shipment(A, "FBA5").await.unwrap();
     assert_eq!(s.shipment_status, ShipmentStatus::Closed);

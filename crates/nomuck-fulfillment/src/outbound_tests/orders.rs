@@ -5,7 +5,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_reserves_and_repeats_idempotently() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     let req = request("o-1", "sku-a", 3, FulfillmentPolicy::FillOrKill);
     let o = f.create_order(A, req.clone()).await.unwrap();
@@ -52,7 +52,7 @@ async fn create_reserves_and_repeats_idempotently() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_and_change_nothing() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     for (req, field) in [
         (
@@ -89,7 +89,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_decide_what_a_short_order_gets() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     let kill = f
         .create_order(
@@ -120,7 +120,7 @@ async fn policies_decide_what_a_short_order_gets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_releases_until_processing() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     f.create_order(A, request("c", "sku-a", 4, FulfillmentPolicy::FillOrKill))
         .await
@@ -147,7 +147,7 @@ async fn cancel_releases_until_processing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_never_oversell() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 50).await;
     let tasks: Vec<_> = (0..200)
         .map(|i| {
@@ -174,14 +174,14 @@ async fn concurrent_creates_never_oversell() {
     // The stored ledger replays to the same state.
     let (store2, config2) = (Arc::clone(f.store()), f.config().clone());
     drop(f);
-    let g = Fulfillment::new(store2, config2);
+    let g = Fulfillment::new(store2, config2, None);
     assert_eq!(units(&g, "sku-a", Bucket::ReservedCustomerOrder).await, 50);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preview_prices_and_sources_the_order() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     let req = PreviewRequest {
         marketplace_id: None,
@@ -236,7 +236,7 @@ async fn orders_split_across_centers_nearest_first() {
     near.address.state_or_region = "OR".into();
     // Listed first but in another state: nearness, not listing, wins.
     config.centers = vec![far, near];
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     register(&f, "sku-a").await;
     seed_at(&f, "sku-a", "FAR1", 5).await;
     seed_at(&f, "sku-a", "NEAR1", 3).await;
@@ -266,7 +266,7 @@ async fn orders_split_across_centers_nearest_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_pages_by_a_lasting_token() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     for i in 0..5 {
         f.create_order(
@@ -295,7 +295,7 @@ async fn listing_pages_by_a_lasting_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forced_status_runs_the_real_path() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     f.create_order(A, request("fs", "sku-a", 2, FulfillmentPolicy::FillOrKill))
         .await

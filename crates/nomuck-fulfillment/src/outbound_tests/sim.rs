@@ -6,7 +6,7 @@ use super::*;
 async fn simulator_delivers_meters_once_and_takes_a_return() {
     let (store, mut config, _dir) = setup(true);
     config.simulator.scenarios.customer_return = 1.0;
-    let f = Fulfillment::new(Arc::clone(&store), config);
+    let f = Fulfillment::new(Arc::clone(&store), config, None);
     seed(&f, "sku-a", 10).await;
     f.create_order(A, request("s1", "sku-a", 2, FulfillmentPolicy::FillOrKill))
         .await
@@ -62,7 +62,7 @@ async fn simulator_delivers_meters_once_and_takes_a_return() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_waits_for_release() {
     let (store, config, _dir) = setup(true);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     let mut req = request("h", "sku-a", 1, FulfillmentPolicy::FillOrKill);
     req.fulfillment_action = Some(FulfillmentAction::Hold);
@@ -87,7 +87,7 @@ async fn hold_waits_for_release() {
 async fn short_pick_completes_partialled() {
     let (store, mut config, _dir) = setup(true);
     config.simulator.scenarios.short_pick = 1.0;
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     f.create_order(A, request("sp", "sku-a", 3, FulfillmentPolicy::FillOrKill))
         .await
@@ -103,7 +103,7 @@ async fn short_pick_completes_partialled() {
 async fn a_reloaded_book_continues() {
     let (store, config, _dir) = setup(true);
     {
-        let f = Fulfillment::new(Arc::clone(&store), config.clone());
+        let f = Fulfillment::new(Arc::clone(&store), config.clone(), None);
         seed(&f, "sku-a", 10).await;
         f.create_order(A, request("r", "sku-a", 1, FulfillmentPolicy::FillOrKill))
             .await
@@ -113,7 +113,7 @@ async fn a_reloaded_book_continues() {
         assert_eq!(o.fulfillment_order_status, OrderStatus::Processing);
         assert!(o.due.is_some(), "due work is stored on the order");
     }
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     let o = drive(&f, "r", delivered).await;
     assert_eq!(o.fulfillment_order_status, OrderStatus::Complete);
     assert_eq!(units(&f, "sku-a", Bucket::Fulfillable).await, 9);
@@ -125,7 +125,7 @@ async fn a_reloaded_book_continues() {
 async fn delayed_and_lost_packages() {
     let (store, mut config, _dir) = setup(true);
     config.simulator.scenarios.carrier_delay = 1.0;
-    let f = Fulfillment::new(Arc::clone(&store), config.clone());
+    let f = Fulfillment::new(Arc::clone(&store), config.clone(), None);
     seed(&f, "sku-a", 10).await;
     f.create_order(A, request("d", "sku-a", 1, FulfillmentPolicy::FillOrKill))
         .await
@@ -140,7 +140,7 @@ async fn delayed_and_lost_packages() {
 
     let (store, mut config, _dir2) = setup(true);
     config.simulator.scenarios.lost_package = 1.0;
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     f.create_order(A, request("l", "sku-a", 1, FulfillmentPolicy::FillOrKill))
         .await
@@ -160,7 +160,7 @@ async fn delayed_and_lost_packages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulator_finishes_what_an_operator_started() {
     let (store, config, _dir) = setup(true);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     f.create_order(A, request("mix", "sku-a", 2, FulfillmentPolicy::FillOrKill))
         .await
@@ -184,7 +184,7 @@ async fn sim_throughput() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000);
     let (store, config, _dir) = setup(true);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", n as u64).await;
     let t = Instant::now();
     let tasks: Vec<_> = (0..n)

@@ -37,7 +37,7 @@ fn expected(b: &crate::Book, fn_sku: &str) -> [u64; 5] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_drives_the_order_by_hand() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(Arc::clone(&store), config);
+    let f = Fulfillment::new(Arc::clone(&store), config, None);
     seed(&f, "sku-a", 10).await;
     f.create_order(A, request("m", "sku-a", 3, FulfillmentPolicy::FillOrKill))
         .await
@@ -102,7 +102,7 @@ async fn an_operator_drives_the_order_by_hand() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn returns_are_checked_and_graded() {
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(store, config);
+    let f = Fulfillment::new(store, config, None);
     seed(&f, "sku-a", 10).await;
     f.create_order(A, request("r", "sku-a", 2, FulfillmentPolicy::FillOrKill))
         .await
@@ -158,7 +158,7 @@ async fn returns_are_checked_and_graded() {
 async fn mixed_operations_keep_the_books_consistent() {
     use rand::{Rng, SeedableRng};
     let (store, config, _dir) = setup(false);
-    let f = Fulfillment::new(Arc::clone(&store), config.clone());
+    let f = Fulfillment::new(Arc::clone(&store), config.clone(), None);
     let skus = ["sku-a", "sku-b", "sku-c"];
     for s in skus {
         seed(&f, s, 30).await;
@@ -272,7 +272,7 @@ async fn mixed_operations_keep_the_books_consistent() {
     assert!(seen.iter().all(|n| *n > 0), "{seen:?}");
     let before = f.read(A, |b| b.orders.clone()).await.unwrap();
     drop(f);
-    let g = Fulfillment::new(store, config);
+    let g = Fulfillment::new(store, config, None);
     g.read(A, check).await.unwrap();
     assert_eq!(g.read(A, |b| b.orders.clone()).await.unwrap(), before);
 }
