@@ -14,6 +14,7 @@ pub mod error;
 pub mod json;
 pub mod query;
 pub mod route;
+mod service;
 pub mod wire;
 
 pub use date::{DateOnly, Timestamp};
@@ -23,3 +24,4 @@ pub use error::{
 };
 pub use json::{Count, Quantity, Validate, parse_body};
 pub use route::{Operation, WarehouseOp, is_fulfillment_path, route};
+pub use service::SpApi;

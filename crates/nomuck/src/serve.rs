@@ -155,6 +155,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Fulfillment: each account's book loads on first use (the background
+    // task loads them all at start, so simulated work resumes).
+    let fulfillment = config.fulfillment.clone().map(|c| {
+        nomuck_fulfillment::Fulfillment::new(dir.store.clone(), c, Some(events_queued.clone()))
+    });
+    let fulfillment_worker = fulfillment.as_ref().map(|f| f.start_background());
     let dispatching = dispatcher.start(events_queued);
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
@@ -180,6 +186,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     if let Some((compute, _)) = &compute {
         edge = edge.with_api(Arc::new(nomuck_ec2::Ec2Api::new(compute.clone())));
     }
+    if let Some(f) = &fulfillment {
+        edge = edge.with_api(Arc::new(nomuck_spapi::SpApi::new(f.clone())));
+    }
 
     dir.publish_server(&ServerInfo {
         pid: std::process::id(),
@@ -198,6 +207,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let served = nomuck_edge::serve(Arc::new(edge), listener, ops_listener, shutdown).await;
     dispatching.abort();
+    if let Some(worker) = fulfillment_worker {
+        // Every acknowledged change is committed; the simulator resumes from
+        // the records at the next start.
+        worker.abort();
+    }
     if let Some((compute, worker)) = compute {
         // Guests outlive nomuck: the next start re-attaches to them.
         worker.abort();
