@@ -8,6 +8,7 @@ use std::time::Instant;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use nomuck_fulfillment::items::ItemSpec;
+use nomuck_fulfillment::orders::ReturnCondition;
 use nomuck_fulfillment::{Fulfillment, FulfillmentConfig};
 use nomuck_http::{Principal, RequestContext, ServiceApi, full_body};
 use nomuck_ledger::{Bucket, Movement, Reason};
@@ -597,6 +598,17 @@ async fn status_update_ships_then_tracking_and_returns() {
     let p = e.get(A, "O-1").await.body["payload"].clone();
     assert_eq!(p["returnItems"][0]["sellerReturnItemId"], "R-1");
     assert_eq!(p["returnAuthorizations"], json!([auth]));
+
+    // The center grades the returned unit sellable: it is stock again.
+    e.f.receive_return(CENTER, A, "O-1", "R-1", ReturnCondition::Sellable)
+        .await
+        .unwrap();
+    let p = e.get(A, "O-1").await.body["payload"].clone();
+    let item = &p["returnItems"][0];
+    assert_eq!(item["status"], "Processed");
+    assert_eq!(item["returnReceivedCondition"], "Sellable");
+    assert_eq!(item["fulfillmentCenterId"], CENTER);
+    assert_eq!(e.units(A, &fn_sku, Bucket::Fulfillable).await, 4);
 }
 
 #[tokio::test]

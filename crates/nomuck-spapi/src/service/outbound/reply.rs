@@ -237,7 +237,11 @@ fn authorization_id(amazon_shipment_id: &str) -> String {
     format!("RA-{amazon_shipment_id}")
 }
 
-fn return_item(r: &DomainReturnItem) -> Mapped<ReturnItem> {
+/// `auths` are the order's derived authorizations: an item names its own
+/// when there is one.
+fn return_item(r: &DomainReturnItem, auths: &[ReturnAuthorization]) -> Mapped<ReturnItem> {
+    let id = authorization_id(&r.amazon_shipment_id);
+    let authorized = auths.iter().any(|a| a.return_authorization_id == id);
     Ok(ReturnItem {
         seller_return_item_id: r.seller_return_item_id.clone(),
         seller_fulfillment_order_item_id: r.seller_fulfillment_order_item_id.clone(),
@@ -247,7 +251,7 @@ fn return_item(r: &DomainReturnItem) -> Mapped<ReturnItem> {
         amazon_return_reason_code: None,
         status: wire(r.status)?,
         status_changed_date: ts(r.status_changed_date)?,
-        return_authorization_id: Some(authorization_id(&r.amazon_shipment_id)),
+        return_authorization_id: authorized.then_some(id),
         return_received_condition: r.return_received_condition.map(wire).transpose()?,
         fulfillment_center_id: r.fulfillment_center_id.clone(),
     })
@@ -287,6 +291,7 @@ fn authorizations(
 }
 
 pub(super) fn order_result(o: &Order, centers: &[Center]) -> Mapped<GetFulfillmentOrderResult> {
+    let auths = authorizations(o, &o.return_items, centers);
     Ok(GetFulfillmentOrderResult {
         fulfillment_order: order(o)?,
         fulfillment_order_items: order_items(o)?,
@@ -294,9 +299,9 @@ pub(super) fn order_result(o: &Order, centers: &[Center]) -> Mapped<GetFulfillme
         return_items: o
             .return_items
             .iter()
-            .map(return_item)
+            .map(|r| return_item(r, &auths))
             .collect::<Mapped<_>>()?,
-        return_authorizations: authorizations(o, &o.return_items, centers),
+        return_authorizations: auths,
     })
 }
 
@@ -305,11 +310,12 @@ pub(super) fn return_result(
     o: &Order,
     centers: &[Center],
 ) -> Mapped<CreateFulfillmentReturnResult> {
+    let auths = authorizations(o, &r.return_items, centers);
     Ok(CreateFulfillmentReturnResult {
         return_items: r
             .return_items
             .iter()
-            .map(return_item)
+            .map(|it| return_item(it, &auths))
             .collect::<Mapped<_>>()?,
         invalid_return_items: r
             .invalid_return_items
@@ -325,7 +331,7 @@ pub(super) fn return_result(
                 })
             })
             .collect::<Mapped<_>>()?,
-        return_authorizations: authorizations(o, &r.return_items, centers),
+        return_authorizations: auths,
     })
 }
 
