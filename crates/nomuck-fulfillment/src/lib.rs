@@ -41,8 +41,8 @@ pub mod record;
 pub mod returns;
 pub mod sim;
 mod simulator;
-pub mod time;
 pub mod stock;
+pub mod time;
 pub mod tracking;
 pub mod warehouse;
 
@@ -55,6 +55,8 @@ use tokio::sync::{Mutex, Notify};
 pub use book::{Book, NewEvent, Tx};
 pub use config::{Address, Center, FeeSchedule, FulfillmentConfig, SimulatorConfig};
 pub use error::{FulfillmentError, Result};
+/// The marketplace of an order or preview that names none.
+pub use order_events::DEFAULT_MARKETPLACE;
 
 use actor::AccountHandle;
 
