@@ -41,10 +41,11 @@ pub mod record;
 pub mod returns;
 pub mod sim;
 mod simulator;
-pub mod time;
 pub mod stock;
+pub mod time;
 pub mod tracking;
 pub mod warehouse;
+pub mod work;
 
 use std::collections::HashMap;
 use std::sync::Arc;
