@@ -140,6 +140,15 @@ async fn receive(call: &Call<'_>, center: &str, seller: &str) -> Handled {
     let id = body.shipment_id.as_str();
     let mut s = f.inbound_shipment(seller, id).await.map_err(domain_error)?;
     use nomuck_fulfillment::inbound::ShipmentStatus as S;
+    if matches!(
+        s.shipment_status,
+        S::Working | S::Cancelled | S::Deleted | S::Error
+    ) {
+        return Err(ApiError::conflict(format!(
+            "shipment '{id}' is {}: there is nothing to receive",
+            s.shipment_status.name()
+        )));
+    }
     if matches!(s.shipment_status, S::Shipped | S::InTransit) {
         s = f
             .dock_arrive(center, seller, id)
