@@ -127,6 +127,15 @@ impl Env {
             .clone()
     }
 
+    /// The center's work queue, as its operator sees it.
+    async fn work(&self) -> Vec<Value> {
+        let queue = self
+            .ok(OP, Method::GET, "/fws/v1/centers/SIM1/work", "")
+            .await;
+        assert_eq!(queue["centerId"], "SIM1");
+        queue["work"].as_array().unwrap().clone()
+    }
+
     /// Every page of a native cursor read, following `nextToken`.
     async fn drain(&self, account: &str, path: &str, list: &str) -> Vec<Value> {
         let mut out = Vec::new();
@@ -251,14 +260,13 @@ async fn stock(e: &Env) {
         )
         .await;
     assert_eq!(shipped["payload"]["ShipmentStatus"], "SHIPPED");
-    let work = e.ok(OP, Method::GET, "/fws/v1/centers/SIM1/work", "").await;
+    let work = e.work().await;
     assert_eq!(
-        work["work"],
+        Value::from(work.clone()),
         json!([{
             "kind": "receive", "reference": "FBA1", "quantity": 15,
-            "since": work["work"][0]["since"], "sellerId": A
+            "since": work[0]["since"], "sellerId": A
         }]),
-        "{work}"
     );
     e.refused(
         OP,
@@ -681,14 +689,11 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
     e.f.create_order(A, order).await.unwrap();
     let at = |path: &str| format!("/fws/v1/centers/SIM1/{path}?sellerId={A}");
 
-    let work = e.ok(OP, Method::GET, "/fws/v1/centers/SIM1/work", "").await;
+    let work = e.work().await;
     assert!(
-        work["work"]
-            .as_array()
-            .unwrap()
-            .iter()
+        work.iter()
             .any(|w| w["kind"] == "wave" && w["sellerFulfillmentOrderId"] == "ORDER-1"),
-        "{work}"
+        "{work:?}"
     );
     let put_away = e
         .ok(
@@ -801,14 +806,11 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
     )
     .await
     .unwrap();
-    let work = e.ok(OP, Method::GET, "/fws/v1/centers/SIM1/work", "").await;
+    let work = e.work().await;
     assert!(
-        work["work"]
-            .as_array()
-            .unwrap()
-            .iter()
+        work.iter()
             .any(|w| w["kind"] == "gradeReturn" && w["reference"] == "R1"),
-        "{work}"
+        "{work:?}"
     );
     let graded = e
         .ok(
@@ -853,6 +855,5 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
     assert_eq!(d["fulfillableQuantity"], 6);
     assert_eq!(d["researchingQuantity"]["totalResearchingQuantity"], 1);
     assert_eq!(d["unfulfillableQuantity"]["warehouseDamagedQuantity"], 1);
-    let work = e.ok(OP, Method::GET, "/fws/v1/centers/SIM1/work", "").await;
-    assert_eq!(work["work"], json!([]), "nothing left to do");
+    assert_eq!(e.work().await, Vec::<Value>::new(), "nothing left to do");
 }

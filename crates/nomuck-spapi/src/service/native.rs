@@ -9,7 +9,7 @@ use nomuck_fulfillment::config;
 use nomuck_fulfillment::events::event_id;
 use nomuck_fulfillment::inventory::LedgerEntry as DomainEntry;
 use nomuck_fulfillment::items::{Item as DomainItem, ItemSpec};
-use nomuck_ledger::{Bucket, Damage, InventoryDetails};
+use nomuck_ledger::{Bucket, Quantities};
 use nomuck_meta::Millis;
 use nomuck_meta::fulfillment::ItemDimensions;
 use serde::Serialize;
@@ -189,47 +189,12 @@ pub(crate) fn ledger_entry(e: &DomainEntry) -> LedgerEntry {
 }
 
 /// Units per bucket (ledger names), buckets holding nothing left out.
-fn buckets(d: &InventoryDetails) -> BTreeMap<String, u64> {
-    let r = &d.reserved_quantity;
-    let u = &d.unfulfillable_quantity;
-    [
-        (Bucket::InboundWorking, d.inbound_working_quantity),
-        (Bucket::InboundShipped, d.inbound_shipped_quantity),
-        (Bucket::InboundReceiving, d.inbound_receiving_quantity),
-        (Bucket::Fulfillable, d.fulfillable_quantity),
-        (
-            Bucket::ReservedCustomerOrder,
-            r.pending_customer_order_quantity,
-        ),
-        (Bucket::ReservedFcProcessing, r.fc_processing_quantity),
-        (Bucket::ReservedTransfer, r.pending_transshipment_quantity),
-        (Bucket::Researching, d.researching_quantity),
-        (
-            Bucket::Unfulfillable(Damage::CustomerDamaged),
-            u.customer_damaged_quantity,
-        ),
-        (
-            Bucket::Unfulfillable(Damage::WarehouseDamaged),
-            u.warehouse_damaged_quantity,
-        ),
-        (
-            Bucket::Unfulfillable(Damage::CarrierDamaged),
-            u.carrier_damaged_quantity,
-        ),
-        (
-            Bucket::Unfulfillable(Damage::DistributorDamaged),
-            u.distributor_damaged_quantity,
-        ),
-        (
-            Bucket::Unfulfillable(Damage::Defective),
-            u.defective_quantity,
-        ),
-        (Bucket::Unfulfillable(Damage::Expired), u.expired_quantity),
-    ]
-    .into_iter()
-    .filter(|(_, n)| *n > 0)
-    .map(|(b, n)| (b.name().to_owned(), n))
-    .collect()
+fn buckets(q: &Quantities) -> BTreeMap<String, u64> {
+    Bucket::ALL
+        .into_iter()
+        .map(|b| (b.name().to_owned(), q.get(b)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
 }
 
 // ---- operations
@@ -337,7 +302,7 @@ async fn inventory(call: &Call<'_>, as_of: Option<Timestamp>) -> Handled {
             seller_sku: p.seller_sku.clone(),
             fn_sku: p.fn_sku.clone(),
             center_id: p.center_id.clone(),
-            buckets: buckets(&p.details),
+            buckets: buckets(&p.quantities),
         })
         .filter(|p| !p.buckets.is_empty())
         .collect();
