@@ -857,3 +857,120 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
     assert_eq!(d["unfulfillableQuantity"]["warehouseDamagedQuantity"], 1);
     assert_eq!(e.work().await, Vec::<Value>::new(), "nothing left to do");
 }
+
+#[tokio::test]
+async fn next_tokens_page_through_everything_and_an_admin_operates_any_center() {
+    let e = env();
+    for i in 0..51 {
+        e.ok(A, Method::PUT, &format!("/fws/v1/items/S-{i:02}"), "{}")
+            .await;
+    }
+    // Summaries: 50 a page, then the rest; without details=true no breakdown.
+    let base = format!(
+        "/fba/inventory/v1/summaries?granularityType=Marketplace&granularityId={MARKET}&marketplaceIds={MARKET}"
+    );
+    let first = e.ok(A, Method::GET, &base, "").await;
+    let page = first["payload"]["inventorySummaries"].as_array().unwrap();
+    assert_eq!(page.len(), 50);
+    assert!(page[0].get("inventoryDetails").is_none(), "{}", page[0]);
+    assert_eq!(page[0]["totalQuantity"], 0);
+    let token = first["pagination"]["nextToken"].as_str().unwrap();
+    let second = e
+        .ok(A, Method::GET, &format!("{base}&nextToken={token}"), "")
+        .await;
+    assert_eq!(
+        second["payload"]["inventorySummaries"],
+        json!([second["payload"]["inventorySummaries"][0]])
+    );
+    assert_eq!(
+        second["payload"]["inventorySummaries"][0]["sellerSku"],
+        "S-50"
+    );
+    assert_eq!(second["pagination"], json!({}));
+
+    // getShipments: 100 a page; the token carries the query.
+    for i in 0..102 {
+        e.ok(
+            A,
+            Method::POST,
+            &format!("/fba/inbound/v0/shipments/FBA{i:03}"),
+            &shipment_body(&[("S-00", 1)], "WORKING"),
+        )
+        .await;
+    }
+    e.ok(
+        A,
+        Method::PUT,
+        "/fws/v1/inbound/FBA000/status",
+        r#"{"status":"CANCELLED"}"#,
+    )
+    .await;
+    let list = format!(
+        "/fba/inbound/v0/shipments?QueryType=SHIPMENT&ShipmentStatusList=WORKING&MarketplaceId={MARKET}"
+    );
+    let first = e.ok(A, Method::GET, &list, "").await;
+    assert_eq!(
+        first["payload"]["ShipmentData"].as_array().unwrap().len(),
+        100
+    );
+    assert_eq!(first["payload"]["ShipmentData"][0]["ShipmentId"], "FBA001");
+    let token = first["payload"]["NextToken"].as_str().unwrap();
+    let next = e
+        .ok(
+            A,
+            Method::GET,
+            &format!("/fba/inbound/v0/shipments?QueryType=NEXT_TOKEN&NextToken={token}&MarketplaceId={MARKET}"),
+            "",
+        )
+        .await;
+    let rest = next["payload"]["ShipmentData"].as_array().unwrap();
+    assert_eq!(rest.len(), 1, "FBA000 is DELETED, not WORKING: {next}");
+    assert_eq!(rest[0]["ShipmentId"], "FBA101");
+    assert!(next["payload"].get("NextToken").is_none());
+    let deleted = e
+        .ok(
+            A,
+            Method::GET,
+            &format!("/fba/inbound/v0/shipments?QueryType=SHIPMENT&ShipmentStatusList=DELETED&MarketplaceId={MARKET}"),
+            "",
+        )
+        .await;
+    assert_eq!(
+        deleted["payload"]["ShipmentData"][0]["ShipmentId"],
+        "FBA000"
+    );
+
+    // The operator's admin drives any center; another seller does not.
+    let admin = {
+        let request = http::Request::builder()
+            .method(Method::GET)
+            .uri("/fws/v1/centers/SIM1/work")
+            .body(full_body(""))
+            .unwrap();
+        let ctx = RequestContext {
+            request_id: "req-2".into(),
+            principal: Some(Principal {
+                account_id: "000000000099".into(),
+                account_name: "admin".into(),
+                access_key_id: "AKIDADMIN".into(),
+                is_admin: true,
+            }),
+            signed_region: None,
+            server_region: "us-east-1".into(),
+            remote_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            received_at: Instant::now(),
+            path: "/fws/v1/centers/SIM1/work".into(),
+        };
+        e.api.handle(ctx, request).await
+    };
+    assert_eq!(admin.status(), StatusCode::OK);
+    e.refused(
+        B,
+        Method::GET,
+        "/fws/v1/centers/SIM1/work",
+        "",
+        StatusCode::FORBIDDEN,
+        "Unauthorized",
+    )
+    .await;
+}
