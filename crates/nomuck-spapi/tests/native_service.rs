@@ -35,11 +35,19 @@ fn env() -> Env {
     let store: Arc<dyn MetaStore> =
         Arc::new(SqliteMetaStore::open(dir.path().join("meta.db")).unwrap());
     let mut config = FulfillmentConfig {
-        centers: vec![Center {
-            operators: vec![OP.into()],
-            simulated: false,
-            ..Default::default()
-        }],
+        centers: vec![
+            Center {
+                operators: vec![OP.into()],
+                simulated: false,
+                ..Default::default()
+            },
+            Center {
+                id: "SIM2".into(),
+                operators: vec![OP.into()],
+                simulated: false,
+                ..Default::default()
+            },
+        ],
         ..Default::default()
     };
     config.simulator.enabled = false;
@@ -275,6 +283,16 @@ async fn stock(e: &Env) {
         r#"{"shipmentId":"FBA1","boxes":[]}"#,
         StatusCode::BAD_REQUEST,
         "InvalidInput",
+    )
+    .await;
+    // Another center's staff cannot receive it.
+    e.refused(
+        OP,
+        Method::POST,
+        &format!("/fws/v1/centers/SIM2/receipts?sellerId={A}"),
+        r#"{"shipmentId":"FBA1","boxes":[]}"#,
+        StatusCode::FORBIDDEN,
+        "Unauthorized",
     )
     .await;
     let receipt = e

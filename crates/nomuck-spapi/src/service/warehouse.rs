@@ -139,6 +139,12 @@ async fn receive(call: &Call<'_>, center: &str, seller: &str) -> Handled {
     let f = call.f;
     let id = body.shipment_id.as_str();
     let mut s = f.inbound_shipment(seller, id).await.map_err(domain_error)?;
+    if s.destination_fulfillment_center_id != center {
+        return Err(ApiError::unauthorized(format!(
+            "shipment '{id}' is bound for {}, not {center}",
+            s.destination_fulfillment_center_id
+        )));
+    }
     use nomuck_fulfillment::inbound::ShipmentStatus as S;
     if matches!(
         s.shipment_status,
