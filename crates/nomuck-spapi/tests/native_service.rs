@@ -355,6 +355,33 @@ async fn inbound_then_summaries_ledger_and_events_by_cursor() {
         "{two}"
     );
 
+    // sellerSkus and startDateTime narrow the summaries.
+    let base = format!(
+        "/fba/inventory/v1/summaries?granularityType=Marketplace&granularityId={MARKET}&marketplaceIds={MARKET}"
+    );
+    let only = e
+        .ok(A, Method::GET, &format!("{base}&sellerSkus=SKU-2,NOPE"), "")
+        .await;
+    let only = only["payload"]["inventorySummaries"].as_array().unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0]["sellerSku"], "SKU-2");
+    for (since, n) in [
+        ("2000-01-01T00:00:00-05:00", 2),
+        ("2999-01-01T00:00:00Z", 0),
+    ] {
+        let got = e
+            .ok(A, Method::GET, &format!("{base}&startDateTime={since}"), "")
+            .await;
+        assert_eq!(
+            got["payload"]["inventorySummaries"]
+                .as_array()
+                .unwrap()
+                .len(),
+            n,
+            "{since}"
+        );
+    }
+
     // Inbound v0 reads.
     let got = e
         .ok(
