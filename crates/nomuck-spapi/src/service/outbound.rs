@@ -6,8 +6,5 @@ use crate::route::Operation;
 
 pub(crate) async fn handle(call: &Call<'_>, op: Operation) -> Handled {
     let _ = call;
-    Err(ApiError::not_found(format!(
-        "{} is not served yet",
-        op.name()
-    )))
+    Err(ApiError::not_found(format!("{} is not served yet", op.name())))
 }
