@@ -191,6 +191,20 @@ fn shipment_body(items: &[(&str, i64)], status: &str) -> String {
     .to_string()
 }
 
+/// The work queue as (kind, reference) pairs.
+async fn kinds(e: &Env) -> Vec<(String, String)> {
+    e.work()
+        .await
+        .iter()
+        .map(|w| {
+            (
+                w["kind"].as_str().unwrap().to_owned(),
+                w["reference"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 fn summary<'a>(all: &'a [Value], sku: &str) -> &'a Value {
     all.iter()
         .find(|s| s["sellerSku"] == sku)
@@ -764,6 +778,7 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
     assert_eq!(tasks[0]["quantity"], 3);
     assert_eq!(tasks[0]["location"]["bin"], "4");
     let task = tasks[0]["taskId"].as_str().unwrap().to_owned();
+    assert_eq!(kinds(&e).await, [("pick".to_owned(), task.clone())]);
     let picked = e
         .ok(
             OP,
@@ -773,6 +788,7 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
         )
         .await;
     assert_eq!(picked["pickedQuantity"], 3);
+    assert_eq!(kinds(&e).await, [("pack".to_owned(), "ORDER-1".to_owned())]);
     // A scanner's retry is answered the same.
     e.ok(
         OP,
@@ -810,11 +826,13 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
         json!([{"sellerSku": "SKU-1", "quantity": 3}])
     );
     let n = package["packageNumber"].as_i64().unwrap();
+    assert_eq!(kinds(&e).await, [("label".to_owned(), n.to_string())]);
     let label = e
         .ok(OP, Method::POST, &at(&format!("packages/{n}/label")), "")
         .await;
     assert_eq!(label["carrierCode"], "NOMUCK");
     assert!(label["trackingNumber"].as_str().unwrap().starts_with("NM"));
+    assert_eq!(kinds(&e).await, [("ship".to_owned(), n.to_string())]);
     assert_eq!(label["cost"]["currencyCode"], "USD");
     let shipped = e
         .ok(OP, Method::POST, &at(&format!("packages/{n}/ship")), "{}")
