@@ -130,10 +130,11 @@ async fn run(
             Ok(m) => {
                 let pushes = m.iter().any(|m| matches!(m, Mutation::EnqueueDelivery(_)));
                 let failed = store.commit(m).await.err().map(FulfillmentError::from);
-                if pushes && failed.is_none() {
-                    if let Some(n) = &deliveries_queued {
-                        n.notify_one();
-                    }
+                if pushes
+                    && failed.is_none()
+                    && let Some(n) = &deliveries_queued
+                {
+                    n.notify_one();
                 }
                 failed
             }

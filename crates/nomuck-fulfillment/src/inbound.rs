@@ -837,3 +837,50 @@ impl Fulfillment {
         Ok(crate::labels::pdf(&s, number_of_packages))
     }
 }
+
+impl Fulfillment {
+    /// The seller marks the shipment `SHIPPED` or `CANCELLED`, keeping its
+    /// header and items as they are: `updateInboundShipment` with the
+    /// shipment's own contents, built inside the write so a concurrent edit
+    /// is never overwritten with a stale copy.
+    pub async fn set_inbound_status(
+        &self,
+        account_id: &str,
+        shipment_id: &str,
+        status: ShipmentStatus,
+    ) -> Result<InboundShipment> {
+        if !matches!(status, ShipmentStatus::Shipped | ShipmentStatus::Cancelled) {
+            return Err(FulfillmentError::invalid(
+                "status",
+                "a seller sets SHIPPED or CANCELLED",
+            ));
+        }
+        let id = shipment_id.to_owned();
+        self.write(account_id, move |book, tx| {
+            let s = book
+                .inbound
+                .get(&id)
+                .ok_or_else(|| FulfillmentError::NotFound(format!("shipment {id:?}")))?;
+            let spec = InboundShipmentSpec {
+                shipment_name: s.shipment_name.clone(),
+                ship_from_address: s.ship_from_address.clone(),
+                destination_fulfillment_center_id: s.destination_fulfillment_center_id.clone(),
+                label_prep_type: s.label_prep_type.clone(),
+                are_cases_required: s.are_cases_required,
+                shipment_status: Some(status),
+                items: s
+                    .items
+                    .iter()
+                    .filter(|i| i.quantity_shipped > 0)
+                    .map(|i| InboundItemSpec {
+                        seller_sku: i.seller_sku.clone(),
+                        quantity_shipped: i.quantity_shipped,
+                        quantity_in_case: (i.quantity_in_case > 0).then_some(i.quantity_in_case),
+                    })
+                    .collect(),
+            };
+            put_shipment(book, tx, &id, spec, &BTreeMap::new(), false)
+        })
+        .await
+    }
+}

@@ -1,7 +1,7 @@
 //! Reading the ledger: FBA Inventory v1 summaries, inventory as of a past
 //! moment, the ledger by cursor; and the daily storage fee, a fold of it.
 
-use nomuck_ledger::{Bucket, Entry, InventoryDetails, Ledger, Movement, Summary};
+use nomuck_ledger::{Bucket, Entry, InventoryDetails, Ledger, Movement, Quantities, Summary};
 use nomuck_meta::Millis;
 use time::Date;
 
@@ -54,6 +54,8 @@ pub struct Position {
     pub fn_sku: String,
     pub center_id: String,
     pub details: InventoryDetails,
+    /// Units per bucket (what `details` breaks down).
+    pub quantities: Quantities,
 }
 
 /// The inventory as it was at a moment: the fold of the ledger up to
@@ -218,6 +220,7 @@ impl Fulfillment {
                 fn_sku: fn_sku.to_owned(),
                 center_id: center.to_owned(),
                 details: s.quantities.details(),
+                quantities: s.quantities,
             })
             .collect();
         Ok(InventoryAsOf {

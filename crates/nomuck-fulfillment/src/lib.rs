@@ -45,6 +45,7 @@ pub mod stock;
 pub mod time;
 pub mod tracking;
 pub mod warehouse;
+pub mod work;
 
 use std::collections::HashMap;
 use std::sync::Arc;

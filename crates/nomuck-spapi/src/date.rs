@@ -19,6 +19,9 @@ pub struct Timestamp(OffsetDateTime);
 pub struct DateOnly(pub Date);
 
 impl Timestamp {
+    /// 1970-01-01T00:00:00Z.
+    pub const UNIX_EPOCH: Timestamp = Timestamp(OffsetDateTime::UNIX_EPOCH);
+
     /// `at` in UTC; `None` when that falls outside the representable years.
     pub fn new(at: OffsetDateTime) -> Option<Timestamp> {
         at.checked_to_offset(UtcOffset::UTC).map(Timestamp)

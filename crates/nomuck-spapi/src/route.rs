@@ -12,7 +12,7 @@ use crate::json::required;
 use crate::query::{Query, enum_value};
 use crate::wire::inbound::{SHIPMENT_ID_MAX, ShipmentStatus};
 use crate::wire::outbound::{ORDER_ID_MAX, SKU_MAX};
-use crate::wire::warehouse::WAREHOUSE_ID_MAX;
+use crate::wire::warehouse::{TASK_ID_MAX, WAREHOUSE_ID_MAX};
 
 /// `getShipments`' `QueryType` (and `getShipmentItems`', which lacks `Shipment`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -593,7 +593,7 @@ fn warehouse(method: &Method, tail: &[&str]) -> Result<Option<WarehouseOp>, ApiE
         ["picks", task] => {
             allow(method, &[Method::PUT])?;
             W::ConfirmPick {
-                task_id: param("taskId", task, WAREHOUSE_ID_MAX)?,
+                task_id: param("taskId", task, TASK_ID_MAX)?,
             }
         }
         ["packages", number, action @ ("label" | "ship" | "events")] => {

@@ -13,6 +13,9 @@ use crate::json::{Count, Quantity, Validate, non_empty, optional, required};
 
 /// Ids the warehouse side makes up (box, location part, task, key): at most this long.
 pub const WAREHOUSE_ID_MAX: usize = 64;
+/// A pick task's id names its order and line (`{orderIdLength}:{orderId}:{itemId}`),
+/// so it is longer than the other ids.
+pub const TASK_ID_MAX: usize = 128;
 /// Most lines in one receipt, package or wave.
 pub const LINES_MAX: usize = 500;
 
@@ -400,6 +403,11 @@ pub struct WorkItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<u32>,
     pub since: Timestamp,
+    /// The seller it is for: the `sellerId` of the operation that does it.
+    pub seller_id: String,
+    /// The order it belongs to (outbound work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seller_fulfillment_order_id: Option<String>,
 }
 
 /// `GET …/work`.
@@ -408,4 +416,66 @@ pub struct WorkItem {
 pub struct WorkQueue {
     pub center_id: String,
     pub work: Vec<WorkItem>,
+}
+
+/// What an inbound shipment looks like to the dock after a receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    pub shipment_id: String,
+    pub shipment_status: super::inbound::ShipmentStatus,
+    /// Every box received so far, in the order received.
+    pub box_ids: Vec<String>,
+    pub items: Vec<ReceiptItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptItem {
+    pub seller_sku: String,
+    pub fn_sku: String,
+    pub quantity_shipped: u64,
+    /// Every unit received, whatever its condition.
+    pub quantity_received: u64,
+    /// Received units by [`Condition`] name.
+    pub received_by_condition: std::collections::BTreeMap<String, u64>,
+    /// Received beyond what was shipped.
+    pub quantity_over: u64,
+    /// Shipped but not received, once the shipment closed.
+    pub quantity_short: u64,
+}
+
+/// The reply to `POST …/putaway`: the SKU's units per location code
+/// (`zone-aisle-bay-level-bin`) at this center.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PutawayResult {
+    pub seller_sku: String,
+    pub locations: std::collections::BTreeMap<String, u64>,
+}
+
+/// The reply to `PUT …/picks/{taskId}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PickResult {
+    pub task_id: String,
+    pub seller_fulfillment_order_id: String,
+    pub seller_sku: String,
+    pub quantity: u32,
+    pub picked_quantity: u32,
+}
+
+/// The reply to `POST …/counts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CycleCountResult {
+    pub seller_sku: String,
+    pub fn_sku: String,
+    pub center_id: String,
+    /// Fulfillable units the books held before the count.
+    pub expected_quantity: u64,
+    pub counted_quantity: u64,
+    /// The ledger entry that settled a difference (absent when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjustment: Option<super::native::LedgerEntry>,
 }
