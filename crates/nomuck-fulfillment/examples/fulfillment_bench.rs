@@ -155,7 +155,12 @@ async fn intake(f: &Fulfillment, secs: u64, concurrency: u64, lines: u64) {
                     let o = f
                         .create_order(
                             account,
-                            order(format!("o{t}-{n}"), &skus, lines, FulfillmentPolicy::FillOrKill),
+                            order(
+                                format!("o{t}-{n}"),
+                                &skus,
+                                lines,
+                                FulfillmentPolicy::FillOrKill,
+                            ),
                         )
                         .await
                         .expect("create");
@@ -225,7 +230,11 @@ async fn oversell(f: &Fulfillment) {
     println!(
         "oversell: 20000 orders for 10000 units: {accepted} accepted, {reserved} reserved, {fulfillable} left"
     );
-    assert_eq!((accepted, reserved, fulfillable), (10_000, 10_000, 0), "oversold");
+    assert_eq!(
+        (accepted, reserved, fulfillable),
+        (10_000, 10_000, 0),
+        "oversold"
+    );
 }
 
 async fn summary_reads(f: &Fulfillment, secs: u64, concurrency: u64) {
@@ -302,7 +311,8 @@ async fn simulator(f: &Fulfillment, n: u64) {
                     .filter(|o| {
                         let mut packages = o.shipments.iter().flat_map(|s| &s.packages).peekable();
                         packages.peek().is_none()
-                            || !packages.all(|p| p.current_status == Some(TrackingStatus::Delivered))
+                            || !packages
+                                .all(|p| p.current_status == Some(TrackingStatus::Delivered))
                     })
                     .count()
             })

@@ -352,15 +352,26 @@ fn resolve_fulfillment(
         config.simulator.speed.is_finite() && config.simulator.speed > 0.0,
         "fulfillment simulator speed must be above 0"
     );
-    anyhow::ensure!(!config.centers.is_empty(), "fulfillment needs at least one center");
+    anyhow::ensure!(
+        !config.centers.is_empty(),
+        "fulfillment needs at least one center"
+    );
     let mut ids = std::collections::HashSet::new();
     for c in &config.centers {
         anyhow::ensure!(
-            !c.id.is_empty() && c.id.len() <= 40 && c.id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'),
+            !c.id.is_empty()
+                && c.id.len() <= 40
+                && c.id
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'),
             "fulfillment center id {:?} must be 1-40 letters, digits, - or _",
             c.id
         );
-        anyhow::ensure!(ids.insert(c.id.clone()), "fulfillment center {} is defined twice", c.id);
+        anyhow::ensure!(
+            ids.insert(c.id.clone()),
+            "fulfillment center {} is defined twice",
+            c.id
+        );
     }
     Ok(Some(config))
 }

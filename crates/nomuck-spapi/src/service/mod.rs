@@ -53,7 +53,9 @@ impl Call<'_> {
         Ok(reply(self.request_id, StatusCode::OK, body))
     }
 
-    pub fn body<T: serde::de::DeserializeOwned + crate::json::Validate>(&self) -> Result<T, ApiError> {
+    pub fn body<T: serde::de::DeserializeOwned + crate::json::Validate>(
+        &self,
+    ) -> Result<T, ApiError> {
         crate::json::parse_body(&self.body)
     }
 
@@ -123,7 +125,9 @@ impl ServiceApi for SpApi {
         };
         tracing::debug!(operation = op.name(), account = %call.account, "fulfillment call");
         let outcome = match op {
-            Operation::Warehouse { center_id, op } => warehouse::handle(&call, &center_id, op).await,
+            Operation::Warehouse { center_id, op } => {
+                warehouse::handle(&call, &center_id, op).await
+            }
             op @ (Operation::GetFulfillmentPreview
             | Operation::CreateFulfillmentOrder
             | Operation::ListAllFulfillmentOrders { .. }
