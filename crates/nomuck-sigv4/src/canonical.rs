@@ -117,6 +117,23 @@ fn recode(input: &[u8], plus_as_space: bool, keep_slash: bool, pct: &[u8], out: 
     }
 }
 
+/// Percent-encodes the path as sent once more (every service but S3 signs
+/// the doubly encoded path): an escape's `%` becomes `%25`, and a byte sent
+/// unescaped that is not unreserved (`+`, `@`, `:`, …) is escaped once, as
+/// botocore's and aws-sigv4's signers do. Decoding first would turn a raw
+/// `+` into `%252B` where they sign `%2B`.
+fn encode_again(input: &[u8], out: &mut Vec<u8>) {
+    for &b in input {
+        if is_unreserved(b) || b == b'/' {
+            out.push(b);
+        } else {
+            out.push(b'%');
+            out.push(HEX_UPPER[usize::from(b >> 4)]);
+            out.push(HEX_UPPER[usize::from(b & 0xf)]);
+        }
+    }
+}
+
 /// Appends the canonical URI for `raw_path`.
 pub(crate) fn canonical_uri(raw_path: &str, encoding: UriEncoding, out: &mut Vec<u8>) {
     match encoding {
@@ -138,9 +155,9 @@ pub(crate) fn canonical_uri(raw_path: &str, encoding: UriEncoding, out: &mut Vec
                     prefixed = format!("/{raw_path}");
                     &prefixed
                 };
-                recode(normalize_path(p).as_bytes(), false, true, b"%25", out);
+                encode_again(normalize_path(p).as_bytes(), out);
             } else {
-                recode(raw_path.as_bytes(), false, true, b"%25", out);
+                encode_again(raw_path.as_bytes(), out);
             }
         }
     }
@@ -366,6 +383,8 @@ mod tests {
         assert_eq!(cu("/../..", UriEncoding::Standard), "/");
         assert_eq!(cu("/a%20b", UriEncoding::Standard), "/a%2520b");
         assert_eq!(cu("/a/", UriEncoding::Standard), "/a/");
+        assert_eq!(cu("/items/TEA+POT", UriEncoding::Standard), "/items/TEA%2BPOT");
+        assert_eq!(cu("/a%7Eb", UriEncoding::Standard), "/a%257Eb");
     }
 
     #[test]
