@@ -199,11 +199,13 @@ def test_seller_stocks_sells_ships_and_takes_a_return(tmp_path):
         first = final["ORD-01"]
         shipment_id = first["fulfillmentShipments"][0]["amazonShipmentId"]
         item_id = first["fulfillmentOrderItems"][0]["sellerFulfillmentOrderItemId"]
+        sku = orders["ORD-01"][0][0]
+        codes = fws.ok("GET", "/fba/outbound/2020-07-01/returnReasonCodes",
+                       params={"sellerSku": sku})["payload"]["reasonCodeDetails"]
         ret = fws.ok("PUT", "/fba/outbound/2020-07-01/fulfillmentOrders/ORD-01/return", {
             "items": [{"sellerReturnItemId": "RET-1", "sellerFulfillmentOrderItemId": item_id,
-                       "amazonShipmentId": shipment_id, "returnReasonCode": "NOLONGERWANTED"}]})
-        assert ret["payload"]["returnItems"][0]["status"] == "New"
-        sku = orders["ORD-01"][0][0]
+                       "amazonShipmentId": shipment_id, "returnReasonCode": codes[0]["returnReasonCode"]}]})
+        assert ret["payload"]["returnItems"][0]["status"] == "New", ret
         before = summaries(fws)[sku]["inventoryDetails"]["fulfillableQuantity"]
         operator(srv).ok("POST", "/fws/v1/centers/SIM1/returns/RET-1/grade", {"condition": "Sellable"},
                          params={"sellerId": account_id})
@@ -212,9 +214,9 @@ def test_seller_stocks_sells_ships_and_takes_a_return(tmp_path):
         # The event stream holds every step, in order, without gaps.
         events = all_pages(fws, "/fws/v1/events", "events")
         assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-        statuses = [e["payload"]["FulfillmentOrderStatus"] for e in events
-                    if e["eventType"] == "FULFILLMENT_ORDER_STATUS" and e["subject"] == "ORD-05"
-                    and e["payload"].get("EventType") == "Order"]
+        notes = [e["payload"]["FulfillmentOrderStatusNotification"] for e in events
+                 if e["eventType"] == "FULFILLMENT_ORDER_STATUS" and e["subject"] == "ORD-05"]
+        statuses = [n["FulfillmentOrderStatus"] for n in notes if n["EventType"] == "Order"]
         assert statuses[0] == "Received" and statuses[-1] == "Complete", statuses
         assert statuses.index("Processing") < statuses.index("Complete")
         movements = [e for e in events if e["eventType"] == "INVENTORY_MOVEMENT"]

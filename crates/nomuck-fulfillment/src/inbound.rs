@@ -217,6 +217,11 @@ pub struct InboundShipment {
     /// When the simulated operator's next step is due (kept on the record so
     /// a restart continues where it stopped).
     pub sim_due: Option<Millis>,
+    /// A center's staff moved it through the warehouse API: the simulated
+    /// operator leaves it to them (two operators receiving the same boxes
+    /// would count them twice).
+    #[serde(default)]
+    pub by_hand: bool,
     pub generation: i64,
 }
 
@@ -511,6 +516,7 @@ pub(crate) fn put_shipment(
             updated_at: tx.now,
             shipped_at: None,
             sim_due: None,
+            by_hand: false,
             generation: 0,
         },
     };

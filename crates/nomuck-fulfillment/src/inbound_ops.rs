@@ -293,8 +293,14 @@ impl Fulfillment {
     {
         self.check_center_exists(center)?;
         let (center, id) = (center.to_owned(), shipment_id.to_owned());
-        self.write(account_id, move |b, tx| op(b, tx, &center, &id))
-            .await
+        self.write(account_id, move |b, tx| {
+            let s = op(b, tx, &center, &id)?;
+            if s.by_hand {
+                return Ok(s);
+            }
+            store(b, tx, InboundShipment { by_hand: true, ..s })
+        })
+        .await
     }
 
     /// The carrier picked the shipment up: SHIPPED → IN_TRANSIT.
@@ -417,7 +423,7 @@ pub fn sim_inbound(book: &mut Book, tx: &mut Tx, now: Millis, config: &Fulfillme
     let due: Vec<(String, String, f64, f64)> = book
         .inbound
         .values()
-        .filter(|s| s.is_open() && s.shipment_status != ShipmentStatus::Working)
+        .filter(|s| s.is_open() && !s.by_hand && s.shipment_status != ShipmentStatus::Working)
         .filter(|s| {
             s.sim_due.is_none_or(|d| d <= now) || s.shipment_status == ShipmentStatus::Shipped
         })

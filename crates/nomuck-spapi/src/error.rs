@@ -298,6 +298,10 @@ fn auth_error(auth: &AuthError) -> ApiError {
         | A::InvalidDate(_)
         | A::ExpiresOutOfRange => ApiError::unauthenticated(auth.to_string()),
         A::MissingBodyHash => ApiError::internal(auth.to_string()),
+        // A token that is not (or no longer) good: SP-API's 403 Unauthorized.
+        A::InvalidAccessToken(_) | A::AccessTokenExpired | A::AccessTokenRevoked => {
+            ApiError::unauthorized(auth.to_string())
+        }
         other => ApiError::invalid_input(other.to_string()),
     }
 }
