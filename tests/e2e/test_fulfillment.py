@@ -410,3 +410,25 @@ def test_bad_input_is_refused_in_sp_api_shape_and_changes_nothing(tmp_path):
         assert [c["centerId"] for c in centers] == ["SIM1"]
     finally:
         srv.stop()
+
+
+def test_center_staff_at_the_command_line(tmp_path):
+    """`nomuck center …` drives the running server's warehouse API as the admin."""
+    srv = start(tmp_path)
+    try:
+        account_id, fws = seller(srv)
+        centers = json.loads(nomuck(srv.data_dir, "center", "list").stdout)["centers"]
+        assert [c["centerId"] for c in centers] == ["SIM1"]
+        fws.ok("PUT", "/fws/v1/items/MUG-RED", {})
+        fws.ok("POST", "/fba/inbound/v0/shipments/CLI-1", inbound_body([("MUG-RED", 6)]))
+        fws.ok("PUT", "/fba/inbound/v0/shipments/CLI-1", inbound_body([("MUG-RED", 6)], status="SHIPPED"))
+        work = json.loads(nomuck(srv.data_dir, "center", "work", "SIM1").stdout)
+        assert "CLI-1" in json.dumps(work)
+        nomuck(srv.data_dir, "center", "receive", "SIM1", "--seller", account_id, "--shipment", "CLI-1",
+               "--box", "B1", "--sku", "MUG-RED", "--quantity", "5", "--close")
+        details = summaries(fws)["MUG-RED"]["inventoryDetails"]
+        assert details["fulfillableQuantity"] == 5  # one unit short, written off at close
+        refused = nomuck(srv.data_dir, "center", "call", "NOPE", "GET", "work", check=False)
+        assert refused.returncode != 0 and "404" in refused.stderr
+    finally:
+        srv.stop()

@@ -52,9 +52,8 @@ async fn main() {
     let store: Arc<dyn MetaStore> =
         Arc::new(SqliteMetaStore::open(dir.join("meta.db")).expect("open the store"));
     let mut config = FulfillmentConfig::default();
-    // The bench drives the simulator itself, with a clock fast enough that
-    // every step is due at once.
-    config.simulator.enabled = false;
+    // The bench drives the simulator itself (no background task is started),
+    // with a clock fast enough that every step is due at once.
     config.simulator.speed = 3.6e9;
     let f = Fulfillment::new(store, config.clone(), None);
 

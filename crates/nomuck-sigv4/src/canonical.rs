@@ -383,7 +383,10 @@ mod tests {
         assert_eq!(cu("/../..", UriEncoding::Standard), "/");
         assert_eq!(cu("/a%20b", UriEncoding::Standard), "/a%2520b");
         assert_eq!(cu("/a/", UriEncoding::Standard), "/a/");
-        assert_eq!(cu("/items/TEA+POT", UriEncoding::Standard), "/items/TEA%2BPOT");
+        assert_eq!(
+            cu("/items/TEA+POT", UriEncoding::Standard),
+            "/items/TEA%2BPOT"
+        );
         assert_eq!(cu("/a%7Eb", UriEncoding::Standard), "/a%257Eb");
     }
 

@@ -23,7 +23,7 @@ pub struct SshArgs {
     pub command: Vec<String>,
 }
 
-fn client(data_dir: &Path) -> anyhow::Result<AdminClient> {
+pub(crate) fn client(data_dir: &Path) -> anyhow::Result<AdminClient> {
     let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
         Ok(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
         _ => {

@@ -3,6 +3,7 @@
 
 mod accounts_cmd;
 mod admin_client;
+mod center_cmd;
 mod compute;
 mod config;
 mod data_dir;
@@ -70,6 +71,11 @@ enum Command {
     Bench(BenchCommand),
     #[command(subcommand)]
     Instance(InstanceCommand),
+    /// A fulfillment center's staff: the warehouse operations API of the running
+    /// server, as the admin (operator of every center) or the account in
+    /// AWS_ACCESS_KEY_ID.
+    #[command(subcommand)]
+    Center(CenterCommand),
     /// Check what this machine can do for compute (QEMU, accelerator, tools).
     Doctor,
     #[command(subcommand)]
@@ -89,6 +95,47 @@ enum ImageCommand {
     /// Build the default guest from Debian packages, upload it and register it as a
     /// public image (a running server does this at its start); prints its id.
     BuildDefault,
+}
+
+#[derive(Subcommand)]
+enum CenterCommand {
+    /// The fulfillment centers.
+    List,
+    /// What awaits the center's staff: shipments to receive, orders to ship.
+    Work { center: String },
+    /// Receive one box of an inbound shipment (checking it in first).
+    Receive {
+        center: String,
+        /// The seller's account id.
+        #[arg(long)]
+        seller: String,
+        #[arg(long)]
+        shipment: String,
+        #[arg(long = "box")]
+        box_id: String,
+        #[arg(long)]
+        sku: String,
+        #[arg(long)]
+        quantity: u32,
+        /// Sellable, WarehouseDamaged, CarrierDamaged, DistributorDamaged,
+        /// CustomerDamaged, Defective or Expired.
+        #[arg(long, default_value = "Sellable")]
+        condition: String,
+        /// Close the shipment after this box (what was not received is short).
+        #[arg(long)]
+        close: bool,
+    },
+    /// Any warehouse operation: METHOD on /fws/v1/centers/CENTER/OPERATION with a
+    /// JSON body (e.g. `nomuck center call SIM1 POST waves --seller ID --body '{}'`).
+    Call {
+        center: String,
+        method: http::Method,
+        operation: String,
+        #[arg(long)]
+        seller: Option<String>,
+        #[arg(long)]
+        body: Option<String>,
+    },
 }
 
 /// Compute instances.
@@ -340,6 +387,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Command::ImdsBridge { .. } | Command::Instance(_) => Ok(()),
+            Command::Center(cmd) => {
+                let data_dir = config::data_dir(cli.data_dir, &file);
+                let get = http::Method::GET;
+                let call = match &cmd {
+                    CenterCommand::List => center_cmd::CenterCall {
+                        center: None, method: get, op: "", seller: None, body: None,
+                    },
+                    CenterCommand::Work { center } => center_cmd::CenterCall {
+                        center: Some(center), method: get, op: "work", seller: None, body: None,
+                    },
+                    CenterCommand::Receive { center, seller, shipment, box_id, sku, quantity, condition, close } => {
+                        center_cmd::CenterCall {
+                            center: Some(center),
+                            method: http::Method::POST,
+                            op: "receipts",
+                            seller: Some(seller),
+                            body: Some(serde_json::json!({
+                                "shipmentId": shipment, "close": close,
+                                "boxes": [{"boxId": box_id, "items": [
+                                    {"sellerSku": sku, "quantity": quantity, "condition": condition}]}],
+                            }).to_string()),
+                        }
+                    }
+                    CenterCommand::Call { center, method, operation, seller, body } => center_cmd::CenterCall {
+                        center: Some(center),
+                        method: method.clone(),
+                        op: operation,
+                        seller: seller.as_deref(),
+                        body: body.clone(),
+                    },
+                };
+                center_cmd::run(&data_dir, call).await
+            }
             Command::Image(ImageCommand::BuildDefault) => {
                 let config = ServeConfig::resolve(
                     Overrides {
