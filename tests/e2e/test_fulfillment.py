@@ -432,3 +432,21 @@ def test_center_staff_at_the_command_line(tmp_path):
         assert refused.returncode != 0 and "404" in refused.stderr
     finally:
         srv.stop()
+
+
+def test_a_flood_gets_quota_exceeded_with_the_limit(tmp_path):
+    config = tmp_path / "limited.toml"
+    config.write_text("[fulfillment]\nrate_limit_per_second = 5.0\n")
+    srv = Server(tmp_path / "data", ["--config", str(config)]).start()
+    try:
+        _, fws = seller(srv)
+        _, other = seller(srv, "other")
+        codes = [fws.call("GET", "/fws/v1/centers") for _ in range(40)]
+        limited = [r for r in codes if r.status_code == 429]
+        assert limited and len(limited) < 40
+        assert limited[0].json()["errors"][0]["code"] == "QuotaExceeded"
+        assert limited[0].headers["x-amzn-RateLimit-Limit"] == "5"
+        # Each account has its own allowance.
+        assert other.call("GET", "/fws/v1/centers").status_code == 200
+    finally:
+        srv.stop()

@@ -163,6 +163,10 @@ pub struct FulfillmentConfig {
     pub centers: Vec<Center>,
     pub fees: FeeSchedule,
     pub simulator: SimulatorConfig,
+    /// Requests per second each account may make to the fulfillment API (a
+    /// burst of twice as many is let through); beyond, 429 `QuotaExceeded`.
+    /// Generous on purpose: SP-API's own limits are what its users complain of.
+    pub rate_limit_per_second: f64,
 }
 
 impl Default for FulfillmentConfig {
@@ -171,6 +175,7 @@ impl Default for FulfillmentConfig {
             centers: vec![Center::default()],
             fees: FeeSchedule::default(),
             simulator: SimulatorConfig::default(),
+            rate_limit_per_second: 1000.0,
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct FileFulfillment {
     /// wins over `fees`.
     pub fees_file: Option<PathBuf>,
     pub simulator: Option<nomuck_fulfillment::SimulatorConfig>,
+    /// Requests per second per account on the fulfillment API (default 1000).
+    pub rate_limit_per_second: Option<f64>,
 }
 
 /// `[compute]`: the EC2 service.
@@ -341,6 +343,13 @@ fn resolve_fulfillment(
     }
     if let Some(sim) = &file.simulator {
         config.simulator = sim.clone();
+    }
+    if let Some(rate) = file.rate_limit_per_second {
+        anyhow::ensure!(
+            rate.is_finite() && rate > 0.0,
+            "fulfillment.rate_limit_per_second must be above 0"
+        );
+        config.rate_limit_per_second = rate;
     }
     if let Some(on) = over.simulator_enabled {
         config.simulator.enabled = on;

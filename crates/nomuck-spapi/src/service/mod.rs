@@ -6,6 +6,7 @@
 //! wire types to domain types and back.
 
 mod inbound;
+mod limit;
 mod native;
 mod outbound;
 mod warehouse;
@@ -26,11 +27,16 @@ const MAX_BODY: u64 = 1 << 20;
 /// The fulfillment API.
 pub struct SpApi {
     fulfillment: Fulfillment,
+    limiter: limit::RateLimiter,
 }
 
 impl SpApi {
     pub fn new(fulfillment: Fulfillment) -> Self {
-        Self { fulfillment }
+        let limiter = limit::RateLimiter::new(fulfillment.config().rate_limit_per_second);
+        Self {
+            fulfillment,
+            limiter,
+        }
     }
 }
 
@@ -107,6 +113,12 @@ impl ServiceApi for SpApi {
                 ),
             );
         };
+        if !self.limiter.allow(&principal.account_id) {
+            return error_response(
+                &ctx.request_id,
+                ApiError::quota_exceeded(self.limiter.per_second()),
+            );
+        }
         let op = match route(&head.method, head.uri.path(), head.uri.query()) {
             Ok(op) => op,
             Err(e) => return error_response(&ctx.request_id, e),
