@@ -102,19 +102,27 @@ enum CenterCommand {
     /// The fulfillment centers.
     List,
     /// What awaits the center's staff: shipments to receive, orders to ship.
-    Work { center: String },
+    Work {
+        /// The center's id (`SIM1`, …).
+        center: String,
+    },
     /// Receive one box of an inbound shipment (checking it in first).
     Receive {
+        /// The center's id (`SIM1`, …).
         center: String,
         /// The seller's account id.
         #[arg(long)]
         seller: String,
+        /// The inbound shipment's id.
         #[arg(long)]
         shipment: String,
+        /// The box's id (the same box twice is received once).
         #[arg(long = "box")]
         box_id: String,
+        /// The seller SKU in the box.
         #[arg(long)]
         sku: String,
+        /// Units of it in the box.
         #[arg(long)]
         quantity: u32,
         /// Sellable, WarehouseDamaged, CarrierDamaged, DistributorDamaged,
@@ -128,11 +136,16 @@ enum CenterCommand {
     /// Any warehouse operation: METHOD on /fws/v1/centers/CENTER/OPERATION with a
     /// JSON body (e.g. `nomuck center call SIM1 POST waves --seller ID --body '{}'`).
     Call {
+        /// The center's id (`SIM1`, …).
         center: String,
+        /// GET, POST or PUT.
         method: http::Method,
+        /// The path below the center (`waves`, `packages/3/ship`, `work`, …).
         operation: String,
+        /// The seller's account id (every operation but `work` needs it).
         #[arg(long)]
         seller: Option<String>,
+        /// The JSON request body.
         #[arg(long)]
         body: Option<String>,
     },
