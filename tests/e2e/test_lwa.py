@@ -62,8 +62,13 @@ def test_lwa_client_lifecycle_through_a_running_server(make_server):
         reply = requests.get(f"{srv.endpoint}/fws/v1/centers", headers=headers, timeout=10)
         assert "<?xml" not in reply.text and "<Error>" not in reply.text, reply.text
         assert reply.headers["content-type"].startswith("application/json"), reply.headers
-        assert reply.json()["errors"][0]["details"], reply.text
+        assert reply.status_code == 200, reply.text
+        assert [c["centerId"] for c in reply.json()["centers"]] == ["SIM1"]
         assert reply.headers["x-amzn-requestid"]
+    # A path no API serves is answered in SP-API's shape, never by S3.
+    reply = requests.get(f"{srv.endpoint}/fws/v1/nothing-here", headers={"x-amz-access-token": token},
+                         timeout=10)
+    assert reply.status_code == 404 and reply.json()["errors"][0]["details"], reply.text
 
     nomuck(srv.data_dir, "lwa", "revoke", client["clientId"])
     refused = grant(srv, client)
