@@ -14,11 +14,12 @@
 //! few milliseconds before its commit returns; if the commit fails the book is
 //! reloaded from the store and every caller of the batch gets the error.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use nomuck_ledger::Entry;
 use nomuck_meta::events::NewDelivery;
-use nomuck_meta::fulfillment::{EventRecord, LedgerMovement};
+use nomuck_meta::fulfillment::{DocRecord, EventRecord, LedgerMovement};
 use nomuck_meta::{MetaStore, Mutation, fulfillment::FulfillmentMutation};
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -170,6 +171,8 @@ fn to_mutations(
     let mut entries: Vec<Entry> = Vec::new();
     let mut events_out = Vec::new();
     let mut usage = Vec::new();
+    let mut docs: Vec<(DocRecord, Option<i64>)> = Vec::new();
+    let mut doc_at: HashMap<(String, String), usize> = HashMap::new();
     for tx in txs {
         for (record, expect_generation) in tx.items {
             out.push(Mutation::Fulfillment(FulfillmentMutation::PutItem {
@@ -179,10 +182,22 @@ fn to_mutations(
         }
         entries.extend(tx.entries);
         for (record, expect_generation) in tx.docs {
-            out.push(Mutation::Fulfillment(FulfillmentMutation::PutDoc {
-                record: Box::new(record),
-                expect_generation,
-            }));
+            // A record changed several times in a batch (an order waved,
+            // picked, packed and shipped in one simulator step) is written
+            // once: its last state, checked against the generation it had
+            // before the batch.
+            let key = (record.kind.clone(), record.id.clone());
+            match doc_at.get(&key) {
+                Some(&i) => {
+                    if let Some((last, _)) = docs.get_mut(i) {
+                        *last = record;
+                    }
+                }
+                None => {
+                    doc_at.insert(key, docs.len());
+                    docs.push((record, expect_generation));
+                }
+            }
         }
         for e in tx.events {
             book.event_head += 1;
@@ -197,6 +212,12 @@ fn to_mutations(
         }
         usage.extend(tx.usage);
     }
+    out.extend(docs.into_iter().map(|(record, expect_generation)| {
+        Mutation::Fulfillment(FulfillmentMutation::PutDoc {
+            record: Box::new(record),
+            expect_generation,
+        })
+    }));
     if !entries.is_empty() {
         // One append per distinct `at` keeps each entry's stored time equal
         // to the in-memory one (the store raises `at` to the head's).
