@@ -4,18 +4,13 @@
 //! warehouse operations (operators only), isolation between accounts, and
 //! bad input refused with nothing changed.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+mod common;
 
 use base64::Engine as _;
 use http::{Method, StatusCode};
-use http_body_util::BodyExt;
 use nomuck_fulfillment::orders::{OrderItemRequest, OrderRequest, OrderStatus, Speed};
 use nomuck_fulfillment::returns::CreateReturnItem;
 use nomuck_fulfillment::{Address, Center, Fulfillment, FulfillmentConfig};
-use nomuck_http::{Principal, RequestContext, ServiceApi, full_body};
-use nomuck_meta::{MetaStore, SqliteMetaStore};
 use nomuck_spapi::SpApi;
 use serde_json::{Value, json};
 
@@ -31,10 +26,7 @@ struct Env {
 }
 
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn MetaStore> =
-        Arc::new(SqliteMetaStore::open(dir.path().join("meta.db")).unwrap());
-    let mut config = FulfillmentConfig {
+    let config = FulfillmentConfig {
         centers: vec![
             Center {
                 operators: vec![OP.into()],
@@ -50,13 +42,8 @@ fn env() -> Env {
         ],
         ..Default::default()
     };
-    config.simulator.enabled = false;
-    let f = Fulfillment::new(store, config, None);
-    Env {
-        api: SpApi::new(f.clone()),
-        f,
-        _dir: dir,
-    }
+    let (api, f, _dir) = common::service(config);
+    Env { api, f, _dir }
 }
 
 struct Reply {
@@ -66,35 +53,7 @@ struct Reply {
 
 impl Env {
     async fn call(&self, account: &str, method: Method, uri: &str, body: &str) -> Reply {
-        let request = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(full_body(body.to_owned()))
-            .unwrap();
-        let ctx = RequestContext {
-            request_id: "req-1".into(),
-            principal: Some(Principal {
-                account_id: account.into(),
-                account_name: account.into(),
-                access_key_id: "AKIDTEST".into(),
-                is_admin: false,
-            }),
-            signed_region: None,
-            server_region: "us-east-1".into(),
-            remote_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
-            received_at: Instant::now(),
-            path: uri.into(),
-        };
-        let response = self.api.handle(ctx, request).await;
-        let status = response.status();
-        assert_eq!(
-            response.headers()["x-amzn-requestid"],
-            "req-1",
-            "{uri}: every reply names the request"
-        );
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let (status, json) = common::call(&self.api, account, method, uri, body).await;
         Reply { status, json }
     }
 
@@ -1004,29 +963,16 @@ async fn next_tokens_page_through_everything_and_an_admin_operates_any_center() 
     );
 
     // The operator's admin drives any center; another seller does not.
-    let admin = {
-        let request = http::Request::builder()
-            .method(Method::GET)
-            .uri("/fws/v1/centers/SIM1/work")
-            .body(full_body(""))
-            .unwrap();
-        let ctx = RequestContext {
-            request_id: "req-2".into(),
-            principal: Some(Principal {
-                account_id: "000000000099".into(),
-                account_name: "admin".into(),
-                access_key_id: "AKIDADMIN".into(),
-                is_admin: true,
-            }),
-            signed_region: None,
-            server_region: "us-east-1".into(),
-            remote_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
-            received_at: Instant::now(),
-            path: "/fws/v1/centers/SIM1/work".into(),
-        };
-        e.api.handle(ctx, request).await
-    };
-    assert_eq!(admin.status(), StatusCode::OK);
+    let (admin, _) = common::call_as(
+        &e.api,
+        "000000000099",
+        true,
+        Method::GET,
+        "/fws/v1/centers/SIM1/work",
+        "",
+    )
+    .await;
+    assert_eq!(admin, StatusCode::OK);
     e.refused(
         B,
         Method::GET,

@@ -2,17 +2,15 @@
 //! in a temp dir, requests through `ServiceApi::handle` as an authenticated
 //! account, replies checked as a client sees them (status, SP-API body).
 
+mod common;
+
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::{Method, StatusCode};
-use http_body_util::BodyExt;
 use nomuck_fulfillment::items::ItemSpec;
 use nomuck_fulfillment::orders::ReturnCondition;
 use nomuck_fulfillment::{Fulfillment, FulfillmentConfig};
-use nomuck_http::{Principal, RequestContext, ServiceApi, full_body};
 use nomuck_ledger::{Bucket, Movement, Reason};
-use nomuck_meta::{MetaStore, SqliteMetaStore};
 use nomuck_spapi::SpApi;
 use serde_json::{Value, json};
 
@@ -27,19 +25,9 @@ struct Env {
     _dir: tempfile::TempDir,
 }
 
-/// The simulator is off: orders move only when a test moves them.
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn MetaStore> =
-        Arc::new(SqliteMetaStore::open(dir.path().join("meta.db")).unwrap());
-    let mut config = FulfillmentConfig::default();
-    config.simulator.enabled = false;
-    let f = Fulfillment::new(store, config, None);
-    Env {
-        api: SpApi::new(f.clone()),
-        f,
-        _dir: dir,
-    }
+    let (api, f, _dir) = common::service(FulfillmentConfig::default());
+    Env { api, f, _dir }
 }
 
 struct Reply {
@@ -49,36 +37,7 @@ struct Reply {
 
 impl Env {
     async fn call(&self, account: &str, method: Method, uri: &str, body: &str) -> Reply {
-        let ctx = RequestContext {
-            request_id: "REQ-1".into(),
-            principal: Some(Principal {
-                account_id: account.into(),
-                account_name: format!("acct-{account}"),
-                access_key_id: "AKIDTEST".into(),
-                is_admin: false,
-            }),
-            signed_region: Some("us-east-1".into()),
-            server_region: "us-east-1".into(),
-            remote_addr: "127.0.0.1:1".parse().unwrap(),
-            received_at: Instant::now(),
-            path: uri.split('?').next().unwrap_or(uri).into(),
-        };
-        let request = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(full_body(body.to_owned()))
-            .unwrap();
-        let response = self.api.handle(ctx, request).await;
-        let status = response.status();
-        assert_eq!(
-            response.headers()["x-amzn-requestid"],
-            "REQ-1",
-            "every reply carries the request id"
-        );
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {bytes:?}"));
+        let (status, body) = common::call(&self.api, account, method, uri, body).await;
         Reply { status, body }
     }
 
