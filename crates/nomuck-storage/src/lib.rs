@@ -209,9 +209,15 @@ impl Storage {
 
     /// Stops background work and appends pending read usage.
     pub async fn shutdown(&self) -> Result<(), StorageError> {
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
-        for t in tasks {
-            t.abort();
+        // Aborting the periodic flush between taking the sums and committing
+        // them would lose them: stop the tasks only while no flush runs.
+        {
+            let _no_flush = self.requests.hold_flushes().await;
+            let tasks =
+                std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+            for t in tasks {
+                t.abort();
+            }
         }
         self.flush_usage().await.map(|_| ())
     }

@@ -102,6 +102,13 @@ impl RequestUsage {
         *per_account.entry((meter, unit)).or_insert(0) += n;
     }
 
+    /// Waits for a flush in progress to finish and keeps others out while the
+    /// guard lives: a task stopped (aborted) while holding no guard cannot be
+    /// in the middle of a flush, with sums taken but not yet committed.
+    pub(crate) async fn hold_flushes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.flushing.lock().await
+    }
+
     /// Appends everything pending; on failure it stays pending.
     pub(crate) async fn flush(
         &self,
