@@ -219,8 +219,9 @@ def test_seller_stocks_sells_ships_and_takes_a_return(tmp_path):
         statuses = [n["FulfillmentOrderStatus"] for n in notes if n["EventType"] == "Order"]
         assert statuses[0] == "Received" and statuses[-1] == "Complete", statuses
         assert statuses.index("Processing") < statuses.index("Complete")
-        movements = [e for e in events if e["eventType"] == "INVENTORY_MOVEMENT"]
-        assert len(movements) == len(all_pages(fws, "/fws/v1/ledger", "entries"))
+        moved = [m["ledgerSeq"] for e in events if e["eventType"] == "INVENTORY_MOVEMENT"
+                 for m in e["payload"]["movements"]]
+        assert moved == [e["seq"] for e in all_pages(fws, "/fws/v1/ledger", "entries")]
 
         # ... and the webhook receiver got each event exactly once, by id.
         def delivered_ids():

@@ -13,8 +13,8 @@
 //!    Delivered (its clock sped up so that no order waits); reports orders per
 //!    second from the first step to the last delivery.
 //!
-//! Usage: `fulfillment_bench [secs] [concurrency] [lines] [sim_orders]`
-//! (defaults 10 256 5 20000). The store lives under `target/bench-fulfillment`.
+//! Usage: `fulfillment_bench [secs] [concurrency] [lines] [sim_orders] [rate]`
+//! (defaults 10 256 5 20000 20000). The store lives under `target/bench-fulfillment`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +31,10 @@ use nomuck_fulfillment::{Fulfillment, FulfillmentConfig};
 use nomuck_ledger::{Bucket, Movement, Reason};
 use nomuck_meta::{MetaStore, SqliteMetaStore};
 
+// The allocator the server runs with (see `crates/nomuck/src/main.rs`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CENTER: &str = "SIM1";
 
 fn arg(n: usize, default: u64) -> u64 {
@@ -46,6 +50,7 @@ async fn main() {
     let concurrency = arg(2, 256);
     let lines = arg(3, 5);
     let sim_orders = arg(4, 20_000);
+    let rate = arg(5, 20_000);
     let dir = std::path::Path::new("target/bench-fulfillment");
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("bench directory");
@@ -58,6 +63,7 @@ async fn main() {
     let f = Fulfillment::new(store, config.clone(), None);
 
     intake(&f, secs, concurrency, lines).await;
+    intake_at_rate(&f, secs, lines, rate).await;
     oversell(&f).await;
     summary_reads(&f, secs, concurrency).await;
     // A store of its own, so the simulator's rounds visit only its orders.
@@ -187,6 +193,53 @@ async fn intake(f: &Fulfillment, secs: u64, concurrency: u64, lines: u64) {
         all.value_at_quantile(0.5) as f64 / 1000.0,
         all.value_at_quantile(0.99) as f64 / 1000.0,
         all.max() as f64 / 1000.0,
+    );
+}
+
+async fn intake_at_rate(f: &Fulfillment, secs: u64, lines: u64, rate: u64) {
+    // Same account and stock as `intake`.
+    let account = "000000000001";
+    let skus: Arc<Vec<String>> = Arc::new((0..20).map(|i| format!("SKU-{i:02}")).collect());
+    let orders_per_sec = (rate / lines).max(1);
+    let total = orders_per_sec * secs;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    let mut ticks = tokio::time::interval(Duration::from_millis(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sent = 0u64;
+    while sent < total {
+        ticks.tick().await;
+        // Every order due by now, each stamped with when it was due.
+        let due_by = ((started.elapsed().as_secs_f64() * orders_per_sec as f64) as u64).min(total);
+        for i in sent..due_by {
+            let due = started + Duration::from_secs_f64(i as f64 / orders_per_sec as f64);
+            let (f, skus) = (f.clone(), Arc::clone(&skus));
+            tasks.push(tokio::spawn(async move {
+                let o = f
+                    .create_order(
+                        account,
+                        order(format!("r{i}"), &skus, lines, FulfillmentPolicy::FillOrKill),
+                    )
+                    .await
+                    .expect("create");
+                assert_eq!(o.fulfillment_order_status, OrderStatus::Received);
+                due.elapsed().as_micros() as u64
+            }));
+        }
+        sent = due_by;
+    }
+    let mut h = Histogram::<u64>::new(3).expect("histogram");
+    for t in tasks {
+        let _ = h.record(t.await.expect("task"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "intake at {rate} lines/s offered: {total} orders x {lines} lines done in {elapsed:.1} s = {:.0} order lines/s; \
+         create latency from due time p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        (total * lines) as f64 / elapsed,
+        h.value_at_quantile(0.5) as f64 / 1000.0,
+        h.value_at_quantile(0.99) as f64 / 1000.0,
+        h.max() as f64 / 1000.0,
     );
 }
 

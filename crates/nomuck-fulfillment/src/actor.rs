@@ -17,13 +17,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use nomuck_ledger::Entry;
+use nomuck_ledger::{Bucket, Entry};
 use nomuck_meta::events::NewDelivery;
 use nomuck_meta::fulfillment::{DocRecord, EventRecord, LedgerMovement};
 use nomuck_meta::{MetaStore, Mutation, fulfillment::FulfillmentMutation};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::book::{Book, Tx};
+use crate::book::{Book, NewEvent, Tx};
 use crate::error::{FulfillmentError, Result};
 use crate::events::{self, Subscriber};
 use crate::load;
@@ -91,6 +91,12 @@ fn lock(book: &RwLock<Book>) -> RwLockWriteGuard<'_, Book> {
     book.write().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A batch whose commit is in flight, and the callers waiting on it.
+struct InFlight {
+    commit: tokio::task::JoinHandle<Option<FulfillmentError>>,
+    replies: Vec<Reply>,
+}
+
 async fn run(
     book: Arc<RwLock<Book>>,
     store: Arc<dyn MetaStore>,
@@ -99,7 +105,25 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
 ) {
     let account_id = lock(&book).account_id.clone();
-    while let Some(first) = rx.recv().await {
+    // Commits are pipelined one deep: while batch N is being written and
+    // fsynced (on the store's writer thread), batch N+1 runs on the book, so
+    // the CPU work of one overlaps the disk work of the other. N+1 is only
+    // submitted once N is durable, and fails with it if N fails (it was
+    // built on N's changes).
+    let mut in_flight: Option<InFlight> = None;
+    loop {
+        let first = match in_flight.as_mut() {
+            None => rx.recv().await,
+            Some(pending) => tokio::select! {
+                job = rx.recv() => job,
+                done = &mut pending.commit => {
+                    let replies = in_flight.take().map(|p| p.replies).unwrap_or_default();
+                    settle(&book, &store, &account_id, replies, joined(done).as_ref()).await;
+                    continue;
+                }
+            },
+        };
+        let Some(first) = first else { break };
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -126,33 +150,77 @@ async fn run(
             }
             to_mutations(&mut b, ledger_head, txs, &subscribers, now)
         };
-        let failed = match mutations {
-            Ok(m) if m.is_empty() => None,
+        // The previous batch first: this one stands on it.
+        if let Some(pending) = in_flight.take() {
+            let failed = joined(pending.commit.await);
+            settle(&book, &store, &account_id, pending.replies, failed.as_ref()).await;
+            if let Some(e) = failed {
+                // The book was reloaded without either batch.
+                for reply in replies {
+                    reply(Some(e.clone()));
+                }
+                continue;
+            }
+        }
+        match mutations {
+            Ok(m) if m.is_empty() => replies.into_iter().for_each(|r| r(None)),
             Ok(m) => {
                 let pushes = m.iter().any(|m| matches!(m, Mutation::EnqueueDelivery(_)));
-                let failed = store.commit(m).await.err().map(FulfillmentError::from);
-                if pushes
-                    && failed.is_none()
-                    && let Some(n) = &deliveries_queued
-                {
-                    n.notify_one();
-                }
-                failed
+                let store = Arc::clone(&store);
+                let notify = deliveries_queued.clone().filter(|_| pushes);
+                let commit = tokio::spawn(async move {
+                    let failed = store.commit(m).await.err().map(FulfillmentError::from);
+                    if failed.is_none()
+                        && let Some(n) = notify
+                    {
+                        n.notify_one();
+                    }
+                    failed
+                });
+                in_flight = Some(InFlight { commit, replies });
             }
-            Err(e) => Some(e),
-        };
-        if let Some(e) = &failed {
-            tracing::error!(account = %account_id, error = %e, "fulfillment commit failed; reloading the book");
-            match load::book(store.as_ref(), &account_id).await {
-                Ok(fresh) => *lock(&book) = fresh,
-                Err(e) => {
-                    tracing::error!(account = %account_id, error = %e, "cannot reload the book")
+            Err(e) => {
+                // Nothing was submitted, but the book holds the batch's
+                // changes: reload it and fail the batch.
+                settle(&book, &store, &account_id, Vec::new(), Some(&e)).await;
+                for reply in replies {
+                    reply(Some(e.clone()));
                 }
             }
         }
-        for reply in replies {
-            reply(failed.clone());
+    }
+    if let Some(pending) = in_flight.take() {
+        let failed = joined(pending.commit.await);
+        settle(&book, &store, &account_id, pending.replies, failed.as_ref()).await;
+    }
+}
+
+fn joined(
+    done: std::result::Result<Option<FulfillmentError>, tokio::task::JoinError>,
+) -> Option<FulfillmentError> {
+    done.unwrap_or_else(|e| Some(FulfillmentError::Internal(format!("commit task: {e}"))))
+}
+
+/// Answers a finished batch's callers; after a failure, first puts the book
+/// back to what the store holds.
+async fn settle(
+    book: &RwLock<Book>,
+    store: &Arc<dyn MetaStore>,
+    account_id: &str,
+    replies: Vec<Reply>,
+    failed: Option<&FulfillmentError>,
+) {
+    if let Some(e) = failed {
+        tracing::error!(account = %account_id, error = %e, "fulfillment commit failed; reloading the book");
+        match load::book(store.as_ref(), account_id).await {
+            Ok(fresh) => *lock(book) = fresh,
+            Err(e) => {
+                tracing::error!(account = %account_id, error = %e, "cannot reload the book")
+            }
         }
+    }
+    for reply in replies {
+        reply(failed.cloned());
     }
 }
 
@@ -169,6 +237,7 @@ fn to_mutations(
     let account_id = book.account_id.clone();
     let mut out = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
+    let mut batch_events = Vec::new();
     let mut events_out = Vec::new();
     let mut usage = Vec::new();
     let mut docs: Vec<(DocRecord, Option<i64>)> = Vec::new();
@@ -199,18 +268,20 @@ fn to_mutations(
                 }
             }
         }
-        for e in tx.events {
-            book.event_head += 1;
-            events_out.push(EventRecord {
-                account_id: account_id.clone(),
-                seq: book.event_head,
-                at: now,
-                event_type: e.event_type,
-                subject: e.subject,
-                payload: serde_json::to_vec(&e.payload).unwrap_or_default(),
-            });
-        }
+        batch_events.extend(tx.events);
         usage.extend(tx.usage);
+    }
+    batch_events.extend(availability_changes(book, &entries));
+    for e in batch_events {
+        book.event_head += 1;
+        events_out.push(EventRecord {
+            account_id: account_id.clone(),
+            seq: book.event_head,
+            at: now,
+            event_type: e.event_type,
+            subject: e.subject,
+            payload: serde_json::to_vec(&e.payload).unwrap_or_default(),
+        });
     }
     out.extend(docs.into_iter().map(|(record, expect_generation)| {
         Mutation::Fulfillment(FulfillmentMutation::PutDoc {
@@ -252,6 +323,34 @@ fn to_mutations(
     }
     out.extend(usage.into_iter().map(Mutation::RecordUsage));
     Ok(out)
+}
+
+/// One `FBA_INVENTORY_AVAILABILITY_CHANGES` per SKU whose fulfillable units
+/// the batch's ledger entries changed (all centers together), with the stock
+/// as the batch leaves it. Derived from the entries, so every kind of
+/// movement (receipt, reservation, return, adjustment) announces itself; once
+/// per batch, because its callers are answered together after one commit and
+/// only the resulting stock is news (each movement has its own event).
+fn availability_changes(book: &Book, entries: &[Entry]) -> Vec<NewEvent> {
+    let mut net: Vec<(&str, i128)> = Vec::new();
+    for e in entries {
+        let m = &e.movement;
+        let q = i128::from(m.quantity);
+        let d = match (m.from, m.to) {
+            (Some(Bucket::Fulfillable), Some(Bucket::Fulfillable)) => 0,
+            (Some(Bucket::Fulfillable), _) => -q,
+            (_, Some(Bucket::Fulfillable)) => q,
+            _ => continue,
+        };
+        match net.iter_mut().find(|(sku, _)| *sku == m.sku) {
+            Some((_, n)) => *n += d,
+            None => net.push((&m.sku, d)),
+        }
+    }
+    net.into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(sku, _)| crate::order_events::availability(book, sku))
+        .collect()
 }
 
 pub(crate) fn movement_record(e: &Entry) -> LedgerMovement {

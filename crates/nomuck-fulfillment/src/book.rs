@@ -132,7 +132,7 @@ impl Book {
 
     /// Applies `movements` to the ledger, all or none, and records the new
     /// entries (a repeated idempotency key adds nothing) with one
-    /// `INVENTORY_MOVEMENT` event each.
+    /// `INVENTORY_MOVEMENT` event listing them.
     pub fn move_units(&mut self, tx: &mut Tx, movements: Vec<Movement>) -> Result<Vec<Entry>> {
         let head = self.ledger.last_seq();
         let entries = self.ledger.apply_all(movements, tx.now)?;
@@ -140,21 +140,28 @@ impl Book {
         Ok(entries)
     }
 
-    /// Records what a ledger call applied beyond `head` (the seq before it).
+    /// Records what a ledger call applied beyond `head` (the seq before it):
+    /// the entries, and one `INVENTORY_MOVEMENT` event for all of them. One
+    /// event per call rather than per entry: a ten-line order is one fact
+    /// for a subscriber, and one stream row instead of ten.
     pub(crate) fn record_entries(&mut self, tx: &mut Tx, head: u64, entries: &[Entry]) {
-        for e in entries.iter().filter(|e| e.seq > head) {
-            let seller_sku = self
-                .fn_skus
-                .get(&e.movement.sku)
-                .cloned()
-                .unwrap_or_default();
-            tx.event(
-                crate::events::INVENTORY_MOVEMENT,
-                &e.movement.sku,
-                crate::events::movement_json(e, &seller_sku),
-            );
-            tx.entries.push(e.clone());
-        }
+        let new: Vec<&Entry> = entries.iter().filter(|e| e.seq > head).collect();
+        let Some(first) = new.first() else {
+            return;
+        };
+        let movements: Vec<Value> = new
+            .iter()
+            .map(|e| {
+                let seller_sku = self.fn_skus.get(&e.movement.sku).map_or("", String::as_str);
+                crate::events::movement_json(e, seller_sku)
+            })
+            .collect();
+        tx.event(
+            crate::events::INVENTORY_MOVEMENT,
+            &first.movement.reference,
+            serde_json::json!({ "movements": movements }),
+        );
+        tx.entries.extend(new.into_iter().cloned());
     }
 
     /// Units of `fn_sku` in `bucket` at `center`.

@@ -108,7 +108,7 @@ pub(crate) fn delivery_payload(e: &EventRecord) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// The payload of an `INVENTORY_MOVEMENT` event.
+/// One movement in an `INVENTORY_MOVEMENT` event's `movements`.
 pub(crate) fn movement_json(e: &Entry, seller_sku: &str) -> Value {
     let m = &e.movement;
     json!({

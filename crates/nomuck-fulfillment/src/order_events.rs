@@ -1,12 +1,11 @@
 //! The SP-API notifications outbound work emits: `FULFILLMENT_ORDER_STATUS`
-//! on every status change (and shipment or return), and
-//! `FBA_INVENTORY_AVAILABILITY_CHANGES` once per SKU per call whose
-//! fulfillable units changed.
+//! on every status change (and shipment or return), and the
+//! `FBA_INVENTORY_AVAILABILITY_CHANGES` payload (emitted by the writer once
+//! per SKU per commit whose fulfillable units changed, see `actor.rs`).
 
-use nomuck_ledger::Bucket;
 use serde_json::{Value, json};
 
-use crate::book::{Book, Tx};
+use crate::book::{Book, NewEvent, Tx};
 use crate::events::{FBA_INVENTORY_AVAILABILITY_CHANGES, FULFILLMENT_ORDER_STATUS};
 use crate::orders::{Order, OrderStatus, ReturnItem, Shipment};
 use crate::time::iso8601;
@@ -92,46 +91,15 @@ pub(crate) fn return_received(
     notify(tx, account, order, "Return", None, Some((r, sku)));
 }
 
-/// Fulfillable units of some fnSkus before a call; [`Watch::emit`] after it
-/// announces those that changed.
-pub(crate) struct Watch(Vec<(String, u64)>);
-
-impl Watch {
-    pub(crate) fn new<'a>(book: &Book, fn_skus: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut skus: Vec<(String, u64)> = Vec::new();
-        for s in fn_skus {
-            if !skus.iter().any(|(x, _)| x == s) {
-                skus.push((s.to_owned(), fulfillable(book, s)));
-            }
-        }
-        Self(skus)
-    }
-
-    pub(crate) fn emit(self, book: &Book, tx: &mut Tx) {
-        for (fn_sku, before) in self.0 {
-            if fulfillable(book, &fn_sku) != before {
-                availability(book, tx, &fn_sku);
-            }
-        }
-    }
-}
-
-fn fulfillable(book: &Book, fn_sku: &str) -> u64 {
-    book.ledger
-        .total(fn_sku)
-        .quantities
-        .get(Bucket::Fulfillable)
-}
-
 /// The `FBA_INVENTORY_AVAILABILITY_CHANGES` payload for one SKU (all
 /// centers together).
-fn availability(book: &Book, tx: &mut Tx, fn_sku: &str) {
+pub(crate) fn availability(book: &Book, fn_sku: &str) -> NewEvent {
     let d = book.ledger.total(fn_sku).quantities.details();
     let seller_sku = book.fn_skus.get(fn_sku).cloned().unwrap_or_default();
-    tx.event(
-        FBA_INVENTORY_AVAILABILITY_CHANGES,
-        fn_sku,
-        json!({
+    NewEvent {
+        event_type: FBA_INVENTORY_AVAILABILITY_CHANGES.to_owned(),
+        subject: fn_sku.to_owned(),
+        payload: json!({
             "SellerId": book.account_id,
             "FNSKU": fn_sku,
             "SKU": seller_sku,
@@ -154,5 +122,5 @@ fn availability(book: &Book, tx: &mut Tx, fn_sku: &str) {
                 },
             }],
         }),
-    );
+    }
 }

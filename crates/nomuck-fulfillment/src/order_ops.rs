@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::book::{Book, Tx};
 use crate::config::{Address, FulfillmentConfig};
 use crate::error::{FulfillmentError, Result};
-use crate::order_events::{DEFAULT_MARKETPLACE, Watch, set_status};
+use crate::order_events::{DEFAULT_MARKETPLACE, set_status};
 use crate::orders::{
     FulfillmentAction, FulfillmentPolicy, Order, OrderItem, OrderRequest, OrderStatus, OrderUpdate,
     Shipment, ShipmentItem, ShipmentStatus,
@@ -155,7 +155,6 @@ pub(crate) fn create(
         .unwrap_or(FulfillmentPolicy::FillOrKill);
     let centers = centers_nearest(&config.centers, &req.destination_address);
     // Checked: from here on the call changes things.
-    let watch = Watch::new(book, lines.iter().map(|l| l.sku.as_str()));
     let head = book.ledger.last_seq();
     let reservation = book
         .ledger
@@ -239,7 +238,6 @@ pub(crate) fn create(
     };
     set_status(tx, &account, &mut order, status);
     schedule(config, &mut order, tx.now);
-    watch.emit(book, tx);
     put_order(book, tx, order.clone())?;
     Ok(book.orders.get(order.id()).cloned().unwrap_or(order))
 }
@@ -402,13 +400,11 @@ pub(crate) fn release(
             });
         }
     }
-    let watch = Watch::new(book, movements.iter().map(|m| m.sku.as_str()));
     book.move_units(tx, movements)?;
     for s in order.shipments.iter_mut().filter(|s| !s.waved) {
         s.fulfillment_shipment_status = closed;
         s.due = None;
     }
-    watch.emit(book, tx);
     Ok(())
 }
 

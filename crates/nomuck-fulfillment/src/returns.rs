@@ -34,7 +34,7 @@ use nomuck_ledger::{Bucket, Damage, Movement, Reason};
 
 use crate::book::{Book, Tx};
 use crate::error::{FulfillmentError, Result};
-use crate::order_events::{Watch, return_received};
+use crate::order_events::return_received;
 use crate::order_ops::{order_of, put_order};
 use crate::orders::{ReturnCondition, ReturnItem, ReturnStatus, ShipmentStatus};
 
@@ -227,7 +227,6 @@ pub fn receive_return(
         .item(&r.seller_fulfillment_order_item_id)
         .map(|i| (i.fulfillment_network_sku.clone(), i.seller_sku.clone()))
         .ok_or_else(|| FulfillmentError::Internal("return of an unknown line".into()))?;
-    let watch = Watch::new(book, [sku.0.as_str()]);
     book.move_units(
         tx,
         vec![Movement {
@@ -252,7 +251,6 @@ pub fn receive_return(
     r.fulfillment_center_id = Some(center.to_owned());
     let r = r.clone();
     return_received(tx, &account, &order, &r, &sku.1);
-    watch.emit(book, tx);
     put_order(book, tx, order)?;
     Ok(r)
 }

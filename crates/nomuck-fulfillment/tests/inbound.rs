@@ -438,11 +438,22 @@ async fn inbound_flow_by_hand() {
             "CLOSED"
         ]
     );
-    let movements = events
+    // Every ledger entry is in exactly one INVENTORY_MOVEMENT event, in order.
+    let moved: Vec<u64> = events
         .iter()
         .filter(|ev| ev.event_type == "INVENTORY_MOVEMENT")
-        .count();
-    assert_eq!(movements, f.ledger_entries(A, 0, 1000).await.unwrap().len());
+        .flat_map(|ev| {
+            let p: serde_json::Value = serde_json::from_slice(&ev.payload).unwrap();
+            p["movements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["ledgerSeq"].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let entries = f.ledger_entries(A, 0, 1000).await.unwrap();
+    assert_eq!(moved, entries.iter().map(|e| e.seq).collect::<Vec<_>>());
 
     // A fresh service on the same store rebuilds the same book.
     let summaries = all_summaries(f, A).await;

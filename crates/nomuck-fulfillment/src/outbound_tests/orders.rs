@@ -41,12 +41,18 @@ async fn create_reserves_and_repeats_idempotently() {
         p["FulfillmentOrderStatusNotification"]["FulfillmentOrderStatus"],
         "Received"
     );
-    assert_eq!(
-        evs.iter()
-            .filter(|e| e.event_type == events::FBA_INVENTORY_AVAILABILITY_CHANGES)
-            .count(),
-        1
-    );
+    // One availability change for the seeded receipt, one for the order
+    // (its repeat and the refused body moved nothing), each with the stock
+    // as it then stood.
+    let fulfillable: Vec<_> = evs
+        .iter()
+        .filter(|e| e.event_type == events::FBA_INVENTORY_AVAILABILITY_CHANGES)
+        .map(|e| {
+            let p: serde_json::Value = serde_json::from_slice(&e.payload).unwrap();
+            p["FulfillmentInventoryByMarketplace"][0]["FulfillmentInventory"]["Fulfillable"].clone()
+        })
+        .collect();
+    assert_eq!(fulfillable, [10, 7]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,4 +332,99 @@ async fn forced_status_runs_the_real_path() {
         .unwrap();
     assert_eq!(o.fulfillment_order_status, OrderStatus::Invalid);
     assert_eq!(units(&f, "sku-a", Bucket::Fulfillable).await, 8);
+}
+
+/// A commit that fails takes the batch queued behind it down too (it was
+/// built on the failed one's changes), and the book comes back equal to the
+/// store: no caller was told "done" for something the store does not hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_fails_the_batches_built_on_it() {
+    let (store, config, _dir) = setup(false);
+    let f = Fulfillment::new(Arc::clone(&store), config.clone(), None);
+    seed(&f, "sku-a", 1_000).await;
+    f.create_order(
+        A,
+        request("o-stale", "sku-a", 1, FulfillmentPolicy::FillAll),
+    )
+    .await
+    .unwrap();
+    // Someone else writes the order's record: the book's generation is stale
+    // now, so the commit of any change to it is refused by the store.
+    let doc = store
+        .fulfillment()
+        .doc(A, "order", "o-stale")
+        .await
+        .unwrap()
+        .unwrap();
+    let expect = Some(doc.generation);
+    let bumped = nomuck_meta::fulfillment::DocRecord {
+        generation: doc.generation + 1,
+        ..doc
+    };
+    store
+        .commit(vec![nomuck_meta::Mutation::Fulfillment(
+            nomuck_meta::fulfillment::FulfillmentMutation::PutDoc {
+                record: Box::new(bumped),
+                expect_generation: expect,
+            },
+        )])
+        .await
+        .unwrap();
+
+    // The doomed cancel races 64 creates, so batches queue behind its commit.
+    let cancel = {
+        let f = f.clone();
+        tokio::spawn(async move { f.cancel_order(A, "o-stale").await })
+    };
+    let creates: Vec<_> = (0..64)
+        .map(|i| {
+            let f = f.clone();
+            tokio::spawn(async move {
+                let id = format!("o-{i}");
+                let r = f
+                    .create_order(A, request(&id, "sku-a", 2, FulfillmentPolicy::FillOrKill))
+                    .await;
+                (id, r.is_ok())
+            })
+        })
+        .collect();
+    assert!(cancel.await.unwrap().is_err(), "the stale write is refused");
+    let mut acknowledged = Vec::new();
+    for c in creates {
+        let (id, ok) = c.await.unwrap();
+        if ok {
+            acknowledged.push(id);
+        }
+    }
+
+    // What the callers were told is exactly what a fresh load of the store holds.
+    let reloaded = Fulfillment::new(store, config, None);
+    for id in &acknowledged {
+        assert!(reloaded.order(A, id).await.is_ok(), "{id} was acknowledged");
+    }
+    let (book_orders, book_reserved) = f
+        .read(A, |b| {
+            (
+                b.orders.len(),
+                b.units(&fn_sku("sku-a"), CENTER, Bucket::ReservedCustomerOrder),
+            )
+        })
+        .await
+        .unwrap();
+    let (store_orders, store_reserved) = reloaded
+        .read(A, |b| {
+            (
+                b.orders.len(),
+                b.units(&fn_sku("sku-a"), CENTER, Bucket::ReservedCustomerOrder),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(store_orders, acknowledged.len() + 1);
+    assert_eq!((book_orders, book_reserved), (store_orders, store_reserved));
+    assert_eq!(store_reserved, 1 + 2 * acknowledged.len() as u64);
+    assert_eq!(
+        f.ledger_entries(A, 0, 10_000).await.unwrap(),
+        reloaded.ledger_entries(A, 0, 10_000).await.unwrap()
+    );
 }
