@@ -605,6 +605,14 @@ async fn final_checks(w: &World, workers: &[Worker]) {
                 + t(Kind::AdjIn(Bucket::Fulfillable))
                 + t(Kind::Found);
             let s = mem.total(&fn_sku);
+            // Damaged units come only from receipts, returns and
+            // adjustments: the model knows each bucket exactly.
+            for d in Damage::ALL {
+                let b = Bucket::Unfulfillable(d);
+                let want = t(Kind::Receipt(b)) + t(Kind::Return(b)) + t(Kind::AdjIn(b))
+                    - t(Kind::AdjOut(b));
+                assert_eq!(s.quantities.get(b), want, "{account} {sku} {b:?}");
+            }
             let out = s.quantities.get(Bucket::ReservedCustomerOrder)
                 + s.quantities.get(Bucket::ReservedFcProcessing)
                 + s.shipped;
