@@ -1,39 +1,20 @@
 //! Items, inbound shipments, receiving, inventory reads and storage fees on
 //! a real SQLite store.
 
+mod common;
+
 use std::sync::Arc;
 
-use nomuck_fulfillment::inbound::{
-    BoxLine, Condition, InboundFilter, InboundItemSpec, InboundShipmentSpec, ShipmentStatus,
-};
+use common::{A, B, all_summaries, env, line, shipped, spec};
+use nomuck_fulfillment::inbound::{Condition, InboundFilter, ShipmentStatus};
 use nomuck_fulfillment::inbound_ops::sim_inbound;
 use nomuck_fulfillment::inventory::{InventoryQuery, STORAGE_FEE_METER};
 use nomuck_fulfillment::items::ItemSpec;
 use nomuck_fulfillment::stock::{AdjustmentSpec, Location};
-use nomuck_fulfillment::{Address, Fulfillment, FulfillmentConfig, FulfillmentError};
+use nomuck_fulfillment::{Fulfillment, FulfillmentConfig, FulfillmentError};
 use nomuck_ledger::{Bucket, Damage, InventoryDetails};
+use nomuck_meta::UsageQuery;
 use nomuck_meta::fulfillment::ItemDimensions;
-use nomuck_meta::{MetaStore, SqliteMetaStore, UsageQuery};
-
-const A: &str = "000000000001";
-const B: &str = "000000000002";
-
-struct Env {
-    f: Fulfillment,
-    store: Arc<dyn MetaStore>,
-    _dir: tempfile::TempDir,
-}
-
-fn env(config: FulfillmentConfig) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn MetaStore> =
-        Arc::new(SqliteMetaStore::open(dir.path().join("meta.db")).unwrap());
-    Env {
-        f: Fulfillment::new(Arc::clone(&store), config, None),
-        store,
-        _dir: dir,
-    }
-}
 
 /// A simulator that never runs by itself (these tests drive it) and never
 /// damages anything unless told.
@@ -54,45 +35,6 @@ fn foot() -> ItemDimensions {
     }
 }
 
-fn spec(items: &[(&str, u64)]) -> InboundShipmentSpec {
-    InboundShipmentSpec {
-        shipment_name: "first".into(),
-        ship_from_address: Address {
-            name: "Seller".into(),
-            address_line1: "1 Main St".into(),
-            state_or_region: "WA".into(),
-            postal_code: "98101".into(),
-            country_code: "US".into(),
-            ..Address::default()
-        },
-        destination_fulfillment_center_id: "SIM1".into(),
-        label_prep_type: "SELLER_LABEL".into(),
-        are_cases_required: false,
-        shipment_status: None,
-        items: items
-            .iter()
-            .map(|(sku, q)| InboundItemSpec {
-                seller_sku: (*sku).into(),
-                quantity_shipped: *q,
-                quantity_in_case: None,
-            })
-            .collect(),
-    }
-}
-
-fn shipped(mut s: InboundShipmentSpec) -> InboundShipmentSpec {
-    s.shipment_status = Some(ShipmentStatus::Shipped);
-    s
-}
-
-fn line(sku: &str, quantity: u64, condition: Condition) -> BoxLine {
-    BoxLine {
-        seller_sku: sku.into(),
-        quantity,
-        condition,
-    }
-}
-
 async fn details(f: &Fulfillment, account: &str, sku: &str) -> InventoryDetails {
     let page = f
         .inventory_summaries(
@@ -108,23 +50,6 @@ async fn details(f: &Fulfillment, account: &str, sku: &str) -> InventoryDetails 
         .unwrap();
     assert_eq!(page.summaries.len(), 1, "{sku}");
     page.summaries[0].details.unwrap()
-}
-
-async fn all_summaries(f: &Fulfillment, account: &str) -> Vec<(String, InventoryDetails)> {
-    f.inventory_summaries(
-        account,
-        InventoryQuery {
-            details: true,
-            limit: 1000,
-            ..InventoryQuery::default()
-        },
-    )
-    .await
-    .unwrap()
-    .summaries
-    .into_iter()
-    .map(|s| (s.seller_sku, s.details.unwrap()))
-    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
