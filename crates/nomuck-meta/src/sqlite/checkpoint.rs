@@ -55,6 +55,7 @@ impl Checkpointer {
         path: &Path,
         busy_timeout: Duration,
         interval: Duration,
+        wal_limit: u64,
     ) -> Result<Self, MetaError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(db_err)?;
@@ -67,9 +68,17 @@ impl Checkpointer {
         let (tx, rx) = mpsc::sync_channel(1);
         let turn = Turn::default();
         let thread_turn = turn.clone();
+        let db_path = path.to_owned();
         let thread = std::thread::Builder::new()
             .name("nomuck-meta-checkpoint".into())
-            .spawn(move || run(&conn, &rx, interval, &thread_turn))
+            .spawn(move || {
+                let pace = Pace {
+                    interval,
+                    wal_path: wal_path_of(&db_path),
+                    hurry_above: wal_limit / 4 * 3,
+                };
+                run(&conn, &rx, &pace, &thread_turn)
+            })
             .map_err(|e| MetaError::Unavailable(format!("cannot start checkpoint thread: {e}")))?;
         Ok(Self {
             signal: Some(tx),
@@ -128,10 +137,8 @@ impl WalBound {
         let limit_i64 = i64::try_from(limit).unwrap_or(i64::MAX);
         conn.pragma_update(None, "journal_size_limit", limit_i64)
             .map_err(db_err)?;
-        let mut wal_path = db_path.as_os_str().to_owned();
-        wal_path.push("-wal");
         Ok(Self {
-            wal_path: wal_path.into(),
+            wal_path: wal_path_of(db_path),
             limit,
             busy_timeout,
             turn: checkpointer.turn.clone(),
@@ -176,7 +183,34 @@ fn restart(conn: &Connection, wait: Duration, busy_timeout: Duration) -> bool {
     matches!(blocked, Ok(0))
 }
 
-fn run(conn: &Connection, rx: &mpsc::Receiver<()>, interval: Duration, turn: &Turn) {
+fn wal_path_of(db_path: &Path) -> PathBuf {
+    let mut wal_path = db_path.as_os_str().to_owned();
+    wal_path.push("-wal");
+    wal_path.into()
+}
+
+/// How often the passive checkpoints run.
+struct Pace {
+    /// At most once per `interval` normally: each one fsyncs the database.
+    interval: Duration,
+    wal_path: PathBuf,
+    /// WAL size above which they run as often as there are commits, so that
+    /// when the file reaches its bound the writer's RESTART finds next to
+    /// nothing left to copy and holds commits for a moment, not for the
+    /// copy of everything since the last passive one (tens of milliseconds).
+    hurry_above: u64,
+}
+
+impl Pace {
+    fn wait(&self) -> Duration {
+        match std::fs::metadata(&self.wal_path) {
+            Ok(m) if m.len() > self.hurry_above => Duration::ZERO,
+            _ => self.interval,
+        }
+    }
+}
+
+fn run(conn: &Connection, rx: &mpsc::Receiver<()>, pace: &Pace, turn: &Turn) {
     let mut pending = false;
     loop {
         if !pending && rx.recv().is_err() {
@@ -189,7 +223,7 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<()>, interval: Duration, turn: &Tu
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         }
         // Rate limit, but notice shutdown at once.
-        let until = Instant::now() + interval;
+        let until = Instant::now() + pace.wait();
         while let Some(left) = until.checked_duration_since(Instant::now()) {
             match rx.recv_timeout(left) {
                 Ok(()) => pending = true,

@@ -138,9 +138,13 @@ impl SqliteMetaStore {
         ));
         readers.warm_up().map_err(ctx)?;
 
-        let checkpointer =
-            checkpoint::Checkpointer::spawn(&path, opts.busy_timeout, opts.checkpoint_interval)
-                .map_err(ctx)?;
+        let checkpointer = checkpoint::Checkpointer::spawn(
+            &path,
+            opts.busy_timeout,
+            opts.checkpoint_interval,
+            opts.wal_limit,
+        )
+        .map_err(ctx)?;
         // Checkpoints are the checkpointer's job now, and the bound's.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(errors::db_err)
