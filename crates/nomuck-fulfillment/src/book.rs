@@ -43,6 +43,8 @@ pub struct Book {
     /// packageNumber → sellerFulfillmentOrderId.
     pub packages: HashMap<i64, String>,
     pub returns: BTreeMap<String, Return>,
+    /// The last day whose storage fees are metered (none yet: `None`).
+    pub storage: Option<crate::storage_fees::StorageCursor>,
     /// The last event seq written (the stream's head).
     pub event_head: i64,
     /// Outbound orders with due work, and the next package number.

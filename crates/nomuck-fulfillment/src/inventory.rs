@@ -145,7 +145,7 @@ pub fn storage_fee(
     i64::try_from((numerator * 2 + denominator) / (denominator * 2)).ok()
 }
 
-fn day_bounds(day: Date) -> (Millis, String) {
+pub(crate) fn day_bounds(day: Date) -> (Millis, String) {
     let end = day.next_day().map_or(Millis::MAX, |d| {
         d.midnight().assume_utc().unix_timestamp() * 1000 - 1
     });

@@ -42,6 +42,7 @@ pub mod returns;
 pub mod sim;
 mod simulator;
 pub mod stock;
+pub mod storage_fees;
 pub mod time;
 pub mod tracking;
 pub mod warehouse;

@@ -46,6 +46,11 @@ pub(crate) async fn book(store: &dyn MetaStore, account_id: &str) -> Result<Book
     book.bins = records(store, account_id).await?;
     book.orders = records(store, account_id).await?;
     book.returns = records(store, account_id).await?;
+    book.storage = records::<crate::storage_fees::StorageCursor, Vec<_>>(store, account_id)
+        .await?
+        .into_iter()
+        .map(|(_, cursor)| cursor)
+        .next();
     book.packages = book
         .orders
         .values()

@@ -10,8 +10,9 @@
 //! simulator's speed; due times are stored on the records, so a restart
 //! carries on where it stopped.
 //!
-//! Once per UTC day it also charges each account's storage fees for the day
-//! before (exactly once: the fee's idempotency key names the day).
+//! At start and then once per UTC day it also charges each account's storage
+//! fees for every day not charged yet (`storage_fees.rs`: days the server was
+//! down included; exactly once, the fee's idempotency key names the day).
 
 use std::time::Duration;
 
@@ -31,16 +32,17 @@ impl Fulfillment {
                 tracing::error!(error = %e, "cannot load fulfillment accounts; retrying each tick");
             }
             let tick = Duration::from_millis(this.config().simulator.tick_ms.max(1));
-            let mut charged_day = this.now().div_euclid(DAY_MS);
+            // Catch up at the first tick: days missed while the server was down.
+            let mut charged_day = None;
             loop {
                 tokio::time::sleep(tick).await;
                 if this.config().simulator.enabled {
                     this.simulate_round().await;
                 }
                 let today = this.now().div_euclid(DAY_MS);
-                if today > charged_day {
+                if charged_day < Some(today) {
                     this.charge_storage_all(today - 1).await;
-                    charged_day = today;
+                    charged_day = Some(today);
                 }
             }
         })
@@ -70,12 +72,9 @@ impl Fulfillment {
         futures_join_all(rounds).await;
     }
 
-    async fn charge_storage_all(&self, day: i64) {
-        let Some(day) = day_date(day) else {
-            return;
-        };
+    async fn charge_storage_all(&self, through_day: i64) {
         for account in self.loaded_accounts().await {
-            if let Err(e) = self.charge_storage(&account, day).await {
+            if let Err(e) = self.charge_storage_due(&account, through_day).await {
                 tracing::warn!(%account, error = %e, "storage fees not charged; retried tomorrow");
             }
         }
@@ -91,11 +90,4 @@ where
     for h in handles {
         let _ = h.await;
     }
-}
-
-/// The UTC date of day number `day` since the epoch.
-fn day_date(day: i64) -> Option<time::Date> {
-    time::OffsetDateTime::from_unix_timestamp(day.checked_mul(86_400)?)
-        .ok()
-        .map(|t| t.date())
 }
