@@ -390,6 +390,41 @@ fn millis_now(now: OffsetDateTime) -> i64 {
     i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// A CreateBudget request checked as the API checks it: the budget to store.
+fn create_request(caller: &Principal, body: &[u8], today: Date) -> Result<StoredBudget, JsonError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Req {
+        account_id: Option<String>,
+        budget: Option<Budget>,
+        #[serde(default)]
+        notifications_with_subscribers: Vec<NotificationWithSubscribers>,
+    }
+    let req: Req = json::parse(body)?;
+    check_account(caller, req.account_id.as_deref())?;
+    let budget = req.budget.ok_or_else(|| invalid("Budget is required"))?;
+    let budget = normalize(budget, today)?;
+    check_notifications(caller, &req.notifications_with_subscribers)?;
+    Ok(StoredBudget {
+        budget,
+        notifications: req.notifications_with_subscribers,
+    })
+}
+
+/// Checks a CreateBudget body for account `111111111111`, for fuzzing: any
+/// input must give a budget or an error, never a panic.
+pub fn check_request(body: &[u8]) -> Result<(), JsonError> {
+    let caller = Principal {
+        account_id: "111111111111".into(),
+        account_name: "fuzz".into(),
+        access_key_id: "AK".into(),
+        is_admin: false,
+    };
+    let stored = create_request(&caller, body, time::macros::date!(2026 - 12 - 10))?;
+    serde_json::to_vec(&stored).map_err(internal)?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------- the API
 
 pub struct BudgetsApi {
@@ -504,23 +539,7 @@ impl BudgetsApi {
     }
 
     async fn create_budget(&self, caller: &Principal, body: &[u8]) -> Result<JsonReply, JsonError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Req {
-            account_id: Option<String>,
-            budget: Option<Budget>,
-            #[serde(default)]
-            notifications_with_subscribers: Vec<NotificationWithSubscribers>,
-        }
-        let req: Req = json::parse(body)?;
-        check_account(caller, req.account_id.as_deref())?;
-        let budget = req.budget.ok_or_else(|| invalid("Budget is required"))?;
-        let budget = normalize(budget, (self.clock)().date())?;
-        check_notifications(caller, &req.notifications_with_subscribers)?;
-        let stored = StoredBudget {
-            budget,
-            notifications: req.notifications_with_subscribers,
-        };
+        let stored = create_request(caller, body, (self.clock)().date())?;
         self.save(None, &caller.account_id, &stored).await?;
         json::ok("CreateBudget", &serde_json::json!({}))
     }

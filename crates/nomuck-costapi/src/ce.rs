@@ -25,6 +25,8 @@ use crate::{Clock, CostSource, DailyCost, amount, month_start, next_month, syste
 const MAX_BODY: u64 = 64 * 1024;
 /// Groups (or ungrouped periods) per GetCostAndUsage page.
 pub const DEFAULT_PAGE_SIZE: usize = 1000;
+/// Longest TimePeriod (ten years): far beyond any bill's history.
+const MAX_SPAN_DAYS: i64 = 3660;
 
 fn invalid(message: impl Into<String>) -> JsonError {
     JsonError::client("ValidationException", message)
@@ -145,6 +147,12 @@ fn period(p: Option<&DateInterval>) -> Result<(Date, Date), JsonError> {
         return Err(invalid(
             "Start date (and hour) should be before end date (and hour)",
         ));
+    }
+    // Each day can become a result: bound the work one request asks for.
+    if (end - start).whole_days() > MAX_SPAN_DAYS {
+        return Err(invalid(format!(
+            "TimePeriod spans more than {MAX_SPAN_DAYS} days"
+        )));
     }
     Ok((start, end))
 }
