@@ -261,6 +261,10 @@ async fn requests_aws_refuses_are_refused_the_same_way() {
             "TimePeriod",
             json!({"Start": "12/01/2026", "End": "2027-01-01"}),
         ),
+        with(
+            "TimePeriod",
+            json!({"Start": "1900-01-01", "End": "9999-01-01"}),
+        ),
         with("Granularity", json!("HOURLY")),
         with("Granularity", json!("WEEKLY")),
         with("Metrics", json!([])),
