@@ -133,9 +133,12 @@ impl BudgetAlerts {
 
     /// One pass over every budget.
     pub async fn evaluate_now(&self) -> Result<AlertReport, AlertError> {
-        let now = (self.clock)();
-        let today = now.date();
-        let at = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let today = (self.clock)().date();
+        // Deliveries are due by the wall clock the dispatcher polls with,
+        // whatever day the budgets are evaluated for.
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let mut report = AlertReport::default();
         let mut after: Option<(String, String)> = None;
         loop {
