@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use nomuck_http::json::{self, JsonError, JsonOperations, JsonReply};
-use nomuck_http::{Principal, Rejection, Request, RequestContext, Response, ServiceApi};
+use nomuck_http::{Principal, RequestContext};
 use nomuck_meta::budgets::{BudgetMutation, BudgetRecord};
 use nomuck_meta::{MetaError, MetaStore, Mutation};
 use rust_decimal::Decimal;
@@ -736,6 +736,14 @@ impl BudgetsApi {
 
 #[async_trait::async_trait]
 impl JsonOperations for BudgetsApi {
+    fn scope_names(&self) -> &'static [&'static str] {
+        &["budgets"]
+    }
+
+    fn body_limit(&self) -> u64 {
+        MAX_BODY
+    }
+
     fn target_prefix(&self) -> &'static str {
         "AWSBudgetServiceGateway"
     }
@@ -758,24 +766,5 @@ impl JsonOperations for BudgetsApi {
             "DeleteNotification" => self.change_notification(caller, body, false).await,
             _ => return None,
         })
-    }
-}
-
-#[async_trait::async_trait]
-impl ServiceApi for BudgetsApi {
-    fn scope_names(&self) -> &'static [&'static str] {
-        &["budgets"]
-    }
-
-    fn body_limit(&self, _head: &http::request::Parts) -> u64 {
-        MAX_BODY
-    }
-
-    async fn handle(&self, ctx: RequestContext, request: Request) -> Response {
-        json::serve(self, ctx, request, MAX_BODY).await
-    }
-
-    fn reject(&self, ctx: &RequestContext, rejection: Rejection) -> Response {
-        json::rejection(ctx, rejection)
     }
 }

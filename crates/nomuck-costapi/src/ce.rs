@@ -15,14 +15,13 @@ use std::sync::Arc;
 
 use base64::Engine;
 use nomuck_http::json::{self, JsonError, JsonOperations, JsonReply};
-use nomuck_http::{Principal, Rejection, Request, RequestContext, Response, ServiceApi};
+use nomuck_http::{Principal, RequestContext};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration};
 
 use crate::{Clock, CostSource, DailyCost, amount, month_start, next_month, system_clock};
 
-const MAX_BODY: u64 = 64 * 1024;
 /// Groups (or ungrouped periods) per GetCostAndUsage page.
 pub const DEFAULT_PAGE_SIZE: usize = 1000;
 /// Longest TimePeriod (ten years): far beyond any bill's history.
@@ -831,6 +830,10 @@ impl CostExplorerApi {
 
 #[async_trait::async_trait]
 impl JsonOperations for CostExplorerApi {
+    fn scope_names(&self) -> &'static [&'static str] {
+        &["ce"]
+    }
+
     fn target_prefix(&self) -> &'static str {
         "AWSInsightsIndexService"
     }
@@ -849,25 +852,6 @@ impl JsonOperations for CostExplorerApi {
             "GetDimensionValues" => self.get_dimension_values(account, body).await,
             _ => return None,
         })
-    }
-}
-
-#[async_trait::async_trait]
-impl ServiceApi for CostExplorerApi {
-    fn scope_names(&self) -> &'static [&'static str] {
-        &["ce"]
-    }
-
-    fn body_limit(&self, _head: &http::request::Parts) -> u64 {
-        MAX_BODY
-    }
-
-    async fn handle(&self, ctx: RequestContext, request: Request) -> Response {
-        json::serve(self, ctx, request, MAX_BODY).await
-    }
-
-    fn reject(&self, ctx: &RequestContext, rejection: Rejection) -> Response {
-        json::rejection(ctx, rejection)
     }
 }
 

@@ -4,9 +4,10 @@
 //! content type `application/x-amz-json-1.1`, and errors are
 //! `{"__type":"<Code>","message":"…"}` with a 4xx or 5xx status.
 //!
-//! An API crate implements [`JsonOperations`] (one method that runs one
-//! operation on an authenticated caller) and serves it with [`serve`] from its
-//! [`crate::ServiceApi::handle`]; [`rejection`] renders the edge's refusals.
+//! An API crate implements [`JsonOperations`] (its credential scopes, its
+//! target prefix, and one method that runs one operation on an authenticated
+//! caller) and is thereby a [`ServiceApi`]: [`serve`] reads and dispatches the
+//! request and [`rejection`] renders the edge's refusals.
 //! Parsing is lenient about fields it does not know ([`parse`]: clients send
 //! newer members than we implement) and strict about the ones it does;
 //! replies are whatever the API serializes, so it decides the exact shape.
@@ -17,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     AuthError, Body, ErrorCode, Operation, Principal, Rejection, Request, RequestContext, Response,
-    full_body,
+    ServiceApi, full_body,
 };
 
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -71,9 +72,18 @@ pub fn ok<T: Serialize>(operation: &'static str, value: &T) -> Result<JsonReply,
         .map_err(|e| JsonError::internal("InternalFailure", e.to_string()))
 }
 
-/// One JSON 1.1 service's operations.
+/// One JSON 1.1 service's operations. Every implementation is a
+/// [`ServiceApi`] through the impl below.
 #[async_trait::async_trait]
 pub trait JsonOperations: Send + Sync + 'static {
+    /// Credential-scope service names routed here (`"ce"`).
+    fn scope_names(&self) -> &'static [&'static str];
+
+    /// Largest request body any operation takes.
+    fn body_limit(&self) -> u64 {
+        64 * 1024
+    }
+
     /// The `X-Amz-Target` prefix before the dot (`AWSInsightsIndexService`).
     fn target_prefix(&self) -> &'static str;
 
@@ -104,6 +114,25 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, JsonError> {
             format!("the request body is not valid: {e}"),
         )
     })
+}
+
+#[async_trait::async_trait]
+impl<T: JsonOperations> ServiceApi for T {
+    fn scope_names(&self) -> &'static [&'static str] {
+        JsonOperations::scope_names(self)
+    }
+
+    fn body_limit(&self, _head: &http::request::Parts) -> u64 {
+        JsonOperations::body_limit(self)
+    }
+
+    async fn handle(&self, ctx: RequestContext, request: Request) -> Response {
+        serve(self, ctx, request, JsonOperations::body_limit(self)).await
+    }
+
+    fn reject(&self, ctx: &RequestContext, rejection: Rejection) -> Response {
+        self::rejection(ctx, rejection)
+    }
 }
 
 /// Reads and runs one request: the edge already authenticated it.
@@ -273,6 +302,12 @@ mod tests {
 
     #[async_trait::async_trait]
     impl JsonOperations for Echo {
+        fn scope_names(&self) -> &'static [&'static str] {
+            &["svc"]
+        }
+        fn body_limit(&self) -> u64 {
+            1024
+        }
         fn target_prefix(&self) -> &'static str {
             "Svc"
         }
@@ -307,7 +342,7 @@ mod tests {
             .header("content-type", CONTENT_TYPE)
             .body(full_body(body.to_owned()))
             .unwrap();
-        let response = serve(&Echo, ctx(principal), request, 1024).await;
+        let response = Echo.handle(ctx(principal), request).await;
         let status = response.status().as_u16();
         let id = response.headers()["x-amzn-requestid"]
             .to_str()
