@@ -87,6 +87,15 @@ pub struct Budget {
     pub budget_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_updated_time: Option<f64>,
+    /// Features this endpoint does not have: refused when given, never stored.
+    #[serde(default, skip_serializing)]
+    pub planned_budget_limits: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    pub auto_adjust_data: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    pub filter_expression: Option<serde_json::Value>,
+    #[serde(default, skip_serializing)]
+    pub billing_view_arn: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -326,6 +335,16 @@ fn normalize(mut b: Budget, today: Date) -> Result<Budget, JsonError> {
             "TimeUnit {:?} is not available on this endpoint; COST budgets here are MONTHLY",
             b.time_unit
         )));
+    }
+    for (given, name) in [
+        (&b.planned_budget_limits, "PlannedBudgetLimits"),
+        (&b.auto_adjust_data, "AutoAdjustData"),
+        (&b.filter_expression, "FilterExpression"),
+        (&b.billing_view_arn, "BillingViewArn"),
+    ] {
+        if given.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err(invalid(format!("{name} is not available on this endpoint")));
+        }
     }
     let limit = b
         .budget_limit

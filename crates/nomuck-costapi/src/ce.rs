@@ -528,7 +528,8 @@ impl CostExplorerApi {
             .map_err(unavailable)?;
         let spans = periods(start, end, g);
         // One map per period: group keys (empty when ungrouped) to sums.
-        let mut sums: Vec<BTreeMap<Vec<String>, Sums>> = vec![BTreeMap::new(); spans.len()];
+        // Keys borrow from the rows (unused places empty): no allocation per row.
+        let mut sums: Vec<BTreeMap<[&str; 2], Sums>> = vec![BTreeMap::new(); spans.len()];
         for r in &rows {
             if r.day < start || r.day >= end || filter.as_ref().is_some_and(|f| !f.keeps(r)) {
                 continue;
@@ -540,7 +541,10 @@ impl CostExplorerApi {
             let Some(slot) = i.and_then(|i| sums.get_mut(i)) else {
                 continue;
             };
-            let keys = dims.iter().map(|d| d.of(r).to_owned()).collect();
+            let mut keys = [""; 2];
+            for (k, d) in keys.iter_mut().zip(&dims) {
+                *k = d.of(r);
+            }
             slot.entry(keys).or_default().add(r);
         }
 
@@ -576,7 +580,11 @@ impl CostExplorerApi {
                     .skip(first - from)
                     .take(last.saturating_sub(first))
                     .map(|(keys, sums)| Group {
-                        keys: keys.clone(),
+                        keys: keys
+                            .iter()
+                            .take(dims.len())
+                            .map(|k| (*k).to_owned())
+                            .collect(),
                         metrics: sums.metrics(&metrics),
                     })
                     .collect();

@@ -318,6 +318,20 @@ async fn what_aws_refuses_is_refused_with_its_errors() {
             create(with("BudgetLimit", json!("ten"))),
             "SerializationException",
         ),
+        (
+            create(with(
+                "PlannedBudgetLimits",
+                json!({"1798761600": {"Amount": "5", "Unit": "USD"}}),
+            )),
+            "InvalidParameterException",
+        ),
+        (
+            create(with(
+                "AutoAdjustData",
+                json!({"AutoAdjustType": "HISTORICAL"}),
+            )),
+            "InvalidParameterException",
+        ),
     ] {
         let reply = budgets(&w, A, "CreateBudget", body.clone()).await;
         assert_eq!(error_of(&reply), (400, code), "{body}");
