@@ -1,7 +1,7 @@
 //! The contract between the edge and the API crates.
 //!
 //! The edge owns the socket, request ids, limits and SigV4 verification; an API crate
-//! owns one wire protocol (S3 restXml, EC2/STS query, SP-API JSON). They meet here: the
+//! owns one wire protocol (S3 restXml, EC2/STS query, SP-API JSON, JSON 1.1 in [`json`]). They meet here: the
 //! edge hands an authenticated [`RequestContext`] and a streaming [`Body`] to a
 //! [`ServiceApi`], and asks the same API to render edge-level refusals ([`Rejection`]) in
 //! its protocol's error format, because only API crates know protocol error codes.
@@ -16,6 +16,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 pub use nomuck_sigv4::{AuthError, FormSignature, UriEncoding};
 
 pub mod access_token;
+pub mod json;
 pub use access_token::{AccessTokenResolver, GrantRefusal, GrantedToken, RefreshGrant};
 
 /// Error type carried by request and response bodies. Body-level authentication

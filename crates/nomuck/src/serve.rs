@@ -161,6 +161,16 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         nomuck_fulfillment::Fulfillment::new(dir.store.clone(), c, Some(events_queued.clone()))
     });
     let fulfillment_worker = fulfillment.as_ref().map(|f| f.start_background());
+    // Cost Explorer and Budgets read rated costs; budget alerts go out
+    // through the same outbox and dispatcher as every other event.
+    let costs = cost_source(&dir);
+    let budget_alerts = nomuck_costapi::alerts::BudgetAlerts::with_wakeup(
+        dir.store.clone(),
+        costs.clone(),
+        nomuck_costapi::system_clock(),
+        events_queued.clone(),
+    );
+    let alerting = budget_alerts.start(BUDGET_ALERT_INTERVAL);
     let dispatching = dispatcher.start(events_queued);
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
@@ -178,6 +188,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .with_anonymous_api(s3)
         .with_api(Arc::new(nomuck_sts::StsApi))
         .with_api(Arc::new(nomuck_sns::SnsApi::new(topics)))
+        .with_api(Arc::new(nomuck_costapi::ce::CostExplorerApi::new(
+            costs.clone(),
+        )))
+        .with_api(Arc::new(nomuck_costapi::budgets::BudgetsApi::new(
+            dir.store.clone(),
+            costs,
+        )))
         .with_admin_api(Arc::new(nomuck_admin::AdminApi::new(dir.iam.clone())))
         .with_access_tokens(Arc::new(IamTokens(nomuck_iam::AccessTokens::new(
             dir.iam.clone(),
@@ -207,6 +224,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let served = nomuck_edge::serve(Arc::new(edge), listener, ops_listener, shutdown).await;
     dispatching.abort();
+    alerting.abort();
     if let Some(worker) = fulfillment_worker {
         // Every acknowledged change is committed; the simulator resumes from
         // the records at the next start.
@@ -224,6 +242,31 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     served.context("server failed")?;
     info!("stopped");
     Ok(())
+}
+
+/// How often budgets are checked against their thresholds.
+const BUDGET_ALERT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The rated costs Cost Explorer, Budgets and budget alerts read: the one
+/// place the billing domain plugs in. Until its rated records are wired here,
+/// nothing has been rated, and every account's costs read as zero.
+fn cost_source(_dir: &DataDir) -> Arc<dyn nomuck_costapi::CostSource> {
+    Arc::new(NothingRatedYet)
+}
+
+/// No rated costs at all (see [`cost_source`]).
+struct NothingRatedYet;
+
+#[async_trait::async_trait]
+impl nomuck_costapi::CostSource for NothingRatedYet {
+    async fn daily_costs(
+        &self,
+        _account_id: &str,
+        _start: time::Date,
+        _end_exclusive: time::Date,
+    ) -> Result<Vec<nomuck_costapi::DailyCost>, nomuck_costapi::CostSourceError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is

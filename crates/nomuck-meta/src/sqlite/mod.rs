@@ -7,12 +7,13 @@
 //! - `checkpoint.rs`: the thread that checkpoints the WAL off the commit path,
 //!   and the WAL size bound the writer enforces.
 //! - `reads.rs`: the read-only connection pool and the account/usage queries.
-//! - `compute/`, `fulfillment/`: those domains' mutations and queries.
+//! - `compute/`, `fulfillment/`, `budgets/`: those domains' mutations and queries.
 //! - `objstore/`: object-store mutations and queries (buckets, objects, uploads, GC).
 //! - `codec.rs`: JSON encoding of structured object columns.
 //! - `errors.rs`: rusqlite error → [`MetaError`] classification.
 
 mod apply;
+mod budgets;
 mod byte_usage;
 mod checkpoint;
 mod codec;
@@ -213,6 +214,10 @@ impl MetaStore for SqliteMetaStore {
     }
 
     fn fulfillment(&self) -> &dyn crate::fulfillment::FulfillmentStore {
+        self
+    }
+
+    fn budgets(&self) -> &dyn crate::budgets::BudgetStore {
         self
     }
 
@@ -618,5 +623,58 @@ impl crate::fulfillment::FulfillmentStore for SqliteMetaStore {
         self.readers
             .run_point(move |c| fulfillment::event_head(c, &a))
             .await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::budgets::BudgetStore for SqliteMetaStore {
+    async fn budget(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> Result<Option<crate::budgets::BudgetRecord>, MetaError> {
+        let (a, n) = (account_id.to_owned(), name.to_owned());
+        self.readers
+            .run_point(move |c| budgets::budget(c, &a, &n))
+            .await
+    }
+
+    async fn budgets(
+        &self,
+        account_id: &str,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::budgets::BudgetRecord>, MetaError> {
+        let a = account_id.to_owned();
+        let after = after_name.map(str::to_owned);
+        self.readers
+            .run(move |c| budgets::budgets(c, &a, after.as_deref(), limit))
+            .await
+    }
+
+    async fn all_budgets(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<crate::budgets::BudgetRecord>, MetaError> {
+        let after = after.map(|(a, n)| (a.to_owned(), n.to_owned()));
+        self.readers
+            .run(move |c| {
+                budgets::all_budgets(
+                    c,
+                    after.as_ref().map(|(a, n)| (a.as_str(), n.as_str())),
+                    limit,
+                )
+            })
+            .await
+    }
+
+    async fn budget_alerts(
+        &self,
+        account_id: &str,
+        budget_name: &str,
+    ) -> Result<Vec<crate::budgets::BudgetAlertRecord>, MetaError> {
+        let (a, n) = (account_id.to_owned(), budget_name.to_owned());
+        self.readers.run(move |c| budgets::alerts(c, &a, &n)).await
     }
 }
