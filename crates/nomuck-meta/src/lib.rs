@@ -16,6 +16,7 @@
     )
 )]
 
+pub mod billing;
 pub mod compute;
 mod error;
 pub mod events;
@@ -60,6 +61,8 @@ pub trait MetaStore: Send + Sync + 'static {
     fn compute(&self) -> &dyn compute::ComputeStore;
     /// Fulfillment's reads (the inventory ledger, the item registry).
     fn fulfillment(&self) -> &dyn fulfillment::FulfillmentStore;
+    /// Billing's reads (the rater's state, rated usage, closed bills).
+    fn billing(&self) -> &dyn billing::BillingStore;
     async fn account(&self, id: &str) -> Result<Option<Account>, MetaError>;
     async fn account_by_name(&self, name: &str) -> Result<Option<Account>, MetaError>;
     /// All accounts, ordered by `(created_at, id)`.

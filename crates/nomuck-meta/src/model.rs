@@ -254,6 +254,9 @@ pub enum Mutation {
 
     // ---- fulfillment (see [`crate::fulfillment`])
     Fulfillment(crate::fulfillment::FulfillmentMutation),
+
+    // ---- billing (see [`crate::billing`])
+    Billing(crate::billing::BillingMutation),
 }
 
 impl Mutation {
@@ -284,6 +287,7 @@ impl Mutation {
             Mutation::PutSetting { key, .. } => non_empty("setting key", key),
             Mutation::Compute(c) => c.validate(),
             Mutation::Fulfillment(f) => f.validate(),
+            Mutation::Billing(b) => b.validate(),
             Mutation::CreateBucket(b) => {
                 non_empty("bucket name", &b.name)?;
                 non_empty("bucket owner", &b.owner)

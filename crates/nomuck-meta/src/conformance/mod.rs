@@ -12,8 +12,9 @@
 //! ```
 //! The factory is called once per case and must return an empty store.
 //! Every case is also a plain `pub async fn(Arc<dyn MetaStore>)` here.
-//! Compute's and fulfillment's cases have their own macros,
-//! `compute_conformance_tests!` and `fulfillment_conformance_tests!`, taking
+//! Compute's, fulfillment's and billing's cases have their own macros,
+//! `compute_conformance_tests!`, `fulfillment_conformance_tests!` and
+//! `billing_conformance_tests!`, taking
 //! the same factory.
 
 // Test code: a failed expectation is a panic by design.
@@ -34,10 +35,12 @@ use crate::{
     UsageEvent, UsageQuery,
 };
 
+mod billing;
 mod compute;
 mod events;
 mod fulfillment;
 mod storage;
+pub use billing::*;
 pub use compute::*;
 pub use events::*;
 pub use fulfillment::*;

@@ -32,6 +32,7 @@ pub(super) fn apply(
         | Mutation::PruneDeliveries { .. } => super::events::apply(conn, m),
         Mutation::Compute(c) => super::compute::apply(conn, c),
         Mutation::Fulfillment(f) => super::fulfillment::apply(conn, f, receipt),
+        Mutation::Billing(b) => super::billing::apply(conn, b),
         other => objstore::apply(conn, other, receipt),
     }
 }

@@ -71,6 +71,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "fulfillment records",
         sql: include_str!("0011_fulfillment_records.sql"),
     },
+    Migration {
+        version: 12,
+        name: "billing",
+        sql: include_str!("0012_billing.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

@@ -119,7 +119,8 @@ pub(super) fn apply(
         | Mutation::RecordDeliveryAttempt { .. }
         | Mutation::PruneDeliveries { .. }
         | Mutation::Compute(_)
-        | Mutation::Fulfillment(_) => Err(MetaError::Internal(
+        | Mutation::Fulfillment(_)
+        | Mutation::Billing(_) => Err(MetaError::Internal(
             "mutation of another domain routed to the object store".into(),
         )),
     }
