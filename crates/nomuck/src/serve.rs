@@ -161,6 +161,16 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         nomuck_fulfillment::Fulfillment::new(dir.store.clone(), c, Some(events_queued.clone()))
     });
     let fulfillment_worker = fulfillment.as_ref().map(|f| f.start_background());
+    // Billing rates the meter in the background; its cursor moves in the
+    // same commit as what it rated, so after a crash it resumes where it was.
+    let billing_worker = config.billing.enabled.then(|| {
+        nomuck_billing::Billing::new(
+            dir.store.clone(),
+            config.billing.book.clone(),
+            config.billing.options.clone(),
+        )
+        .start()
+    });
     let dispatching = dispatcher.start(events_queued);
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
@@ -207,6 +217,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let served = nomuck_edge::serve(Arc::new(edge), listener, ops_listener, shutdown).await;
     dispatching.abort();
+    if let Some(worker) = billing_worker {
+        worker.abort();
+    }
     if let Some(worker) = fulfillment_worker {
         // Every acknowledged change is committed; the simulator resumes from
         // the records at the next start.
