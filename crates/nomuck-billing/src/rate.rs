@@ -17,8 +17,8 @@
 
 use std::collections::HashMap;
 
-use nomuck_meta::billing::{BillingMutation, BillingState, DayUsageRecord, RunRecord};
-use nomuck_meta::{MetaStore, Mutation, StoredUsageEvent, UsageQuery};
+use nomuck_meta::billing::{BillingMutation, BillingState, DayUsageRecord, KeepWhole, RunRecord};
+use nomuck_meta::{MetaStore, Mutation, StoredUsageEvent};
 
 use crate::BillingError;
 use crate::calendar::{Month, day_of, day_start};
@@ -160,6 +160,24 @@ impl Batch {
         Ok(())
     }
 
+    /// Adds a day's sums of events read together (see `add` for the moving
+    /// of closed months' usage).
+    fn add_day(&mut self, d: DayUsageRecord) {
+        let (day, partial) = if d.day < self.first_open_day {
+            let moved = day_start(self.first_open_day + 1) - day_start(d.day + 1);
+            let extra = i128::from(d.quantity) * i128::from(moved);
+            (self.first_open_day, d.partial.saturating_add(extra))
+        } else {
+            (d.day, d.partial)
+        };
+        let slot = self
+            .days
+            .entry((d.account_id, day, d.service, d.meter))
+            .or_insert_with(|| (d.unit, 0, 0));
+        slot.1 = slot.1.saturating_add(d.quantity);
+        slot.2 = slot.2.saturating_add(partial);
+    }
+
     pub(crate) fn into_mutation(self, expect: BillingState, cursor: i64) -> Mutation {
         let days = self
             .days
@@ -185,25 +203,28 @@ impl Batch {
     }
 }
 
-/// Rates up to `limit` events after the cursor; the number rated.
+/// Rates up to `limit` events after the cursor; the number rated. The store
+/// sums them by day; compute's running time comes whole, for its runs.
 pub(crate) async fn rate_batch(store: &dyn MetaStore, limit: usize) -> Result<usize, BillingError> {
-    let state = store.billing().billing_state().await?;
-    let events = store
-        .usage(&UsageQuery {
-            after_seq: Some(state.cursor),
-            limit,
-            ..UsageQuery::default()
-        })
-        .await?;
-    let Some(last) = events.last().map(|e| e.seq) else {
+    let seam = store.billing();
+    let state = seam.billing_state().await?;
+    let keep = [KeepWhole {
+        service: meters::EC2.into(),
+        meter_prefix: meters::BOX_USAGE.into(),
+    }];
+    let read = seam.usage_days(state.cursor, limit, &keep).await?;
+    let Some(last) = read.last_seq else {
         return Ok(0);
     };
     let mut batch = Batch::new(&state)?;
-    for e in &events {
+    for d in read.days {
+        batch.add_day(d);
+    }
+    for e in &read.kept {
         batch.add_event(store, e).await?;
     }
     store.commit(vec![batch.into_mutation(state, last)]).await?;
-    Ok(events.len())
+    Ok(read.events)
 }
 
 #[cfg(test)]

@@ -177,10 +177,44 @@ impl BillingMutation {
     }
 }
 
+/// What [`BillingStore::usage_days`] read: usage events after a seq, summed
+/// per account, service, meter, unit and UTC day, except those it was asked
+/// to keep whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageDays {
+    /// The last seq read (`None`: no event after the one asked for).
+    pub last_seq: Option<i64>,
+    /// Events read.
+    pub events: usize,
+    /// Sums of the events not kept: `partial` is `sum(quantity * (end of
+    /// day - at))` as in [`DayUsageRecord`].
+    pub days: Vec<DayUsageRecord>,
+    /// The events kept whole, in seq order.
+    pub kept: Vec<crate::StoredUsageEvent>,
+}
+
+/// Events [`BillingStore::usage_days`] returns whole: those of `service` whose
+/// meter starts with `meter_prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeepWhole {
+    pub service: String,
+    pub meter_prefix: String,
+}
+
 /// Billing's reads.
 #[async_trait::async_trait]
 pub trait BillingStore: Send + Sync {
     async fn billing_state(&self) -> Result<BillingState, MetaError>;
+    /// Up to `limit` usage events with `seq > after_seq`, in seq order (the
+    /// same gap-free cursor as [`crate::MetaStore::usage`]), summed by day
+    /// except those matching `keep`. Summing in the store spares the rater
+    /// one allocated event per row.
+    async fn usage_days(
+        &self,
+        after_seq: i64,
+        limit: usize,
+        keep: &[KeepWhole],
+    ) -> Result<UsageDays, MetaError>;
     /// Stored sums of days `from_day <= day < to_day`, of one account or of
     /// all (`None`), ordered by account, day, service, meter.
     async fn day_usage(

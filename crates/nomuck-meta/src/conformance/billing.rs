@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::commit_ok;
 use super::compute::commit_err;
-use crate::billing::{BillingMutation, BillingState, ClosedBill, DayUsageRecord, RunRecord};
+use crate::billing::{
+    BillingMutation, BillingState, ClosedBill, DayUsageRecord, KeepWhole, RunRecord,
+};
 use crate::{MetaError, MetaStore, Mutation};
 
 /// Expands to one `#[tokio::test]` per billing conformance case; the factory
@@ -20,6 +22,7 @@ macro_rules! billing_conformance_tests {
             billing_accounts_isolated,
             billing_months_close_in_order_once,
             billing_report_buckets,
+            billing_usage_days_sums_by_day_and_keeps_what_is_asked,
         );
     };
 }
@@ -284,4 +287,63 @@ pub async fn billing_report_buckets(store: Arc<dyn MetaStore>) {
     assert_eq!(b.report_buckets().await.unwrap().len(), 1);
     commit_ok(&store, vec![set(None)]).await;
     assert!(b.report_buckets().await.unwrap().is_empty());
+}
+
+pub async fn billing_usage_days_sums_by_day_and_keeps_what_is_asked(store: Arc<dyn MetaStore>) {
+    const DAY: i64 = 86_400_000;
+    let ev = |n: i64, account: &str, service: &str, meter: &str, q: i64, at: i64| {
+        Mutation::RecordUsage(crate::UsageEvent {
+            account_id: account.into(),
+            service: service.into(),
+            meter: meter.into(),
+            quantity: q,
+            unit: "bytes".into(),
+            at,
+            idempotency_key: format!("k{n}"),
+        })
+    };
+    commit_ok(
+        &store,
+        vec![
+            ev(1, A, "s3", "m", 5, 2 * DAY + 1000),
+            ev(2, A, "s3", "m", 7, 2 * DAY + 2000),
+            ev(3, A, "ec2", "BoxUsage:x", 60, 2 * DAY),
+            ev(4, B, "s3", "m", 1, 3 * DAY - 1),
+            ev(5, A, "s3", "m", 2, 3 * DAY),
+        ],
+    )
+    .await;
+    let keep = [KeepWhole {
+        service: "ec2".into(),
+        meter_prefix: "BoxUsage:".into(),
+    }];
+    let b = store.billing();
+    let first = b.usage_days(0, 4, &keep).await.unwrap();
+    assert_eq!(first.events, 4);
+    let last = first.last_seq.unwrap();
+    let mut days = first.days.clone();
+    days.sort_by(|x, y| (&x.account_id, x.day).cmp(&(&y.account_id, y.day)));
+    assert_eq!(
+        days,
+        vec![
+            day_usage(
+                A,
+                2,
+                "m",
+                12,
+                5 * i128::from(DAY - 1000) + 7 * i128::from(DAY - 2000)
+            ),
+            day_usage(B, 2, "m", 1, 1),
+        ]
+    );
+    assert_eq!(first.kept.len(), 1);
+    assert_eq!(first.kept[0].event.idempotency_key, "k3");
+    let rest = b.usage_days(last, 100, &keep).await.unwrap();
+    assert_eq!((rest.events, rest.days.len(), rest.kept.len()), (1, 1, 0));
+    assert_eq!(rest.days[0], day_usage(A, 3, "m", 2, 2 * i128::from(DAY)));
+    let none = b
+        .usage_days(rest.last_seq.unwrap(), 100, &keep)
+        .await
+        .unwrap();
+    assert_eq!((none.last_seq, none.events), (None, 0));
 }

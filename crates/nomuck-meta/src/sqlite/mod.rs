@@ -628,6 +628,18 @@ impl crate::billing::BillingStore for SqliteMetaStore {
         self.readers.run_point(billing::state).await
     }
 
+    async fn usage_days(
+        &self,
+        after_seq: i64,
+        limit: usize,
+        keep: &[crate::billing::KeepWhole],
+    ) -> Result<crate::billing::UsageDays, MetaError> {
+        let keep = keep.to_vec();
+        self.readers
+            .run(move |c| billing::usage_days(c, after_seq, limit, &keep))
+            .await
+    }
+
     async fn day_usage(
         &self,
         account_id: Option<&str>,

@@ -5,9 +5,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::errors::db_err;
 use crate::MetaError;
+use std::collections::HashMap;
+
 use crate::billing::{
-    BillingMutation, BillingState, ClosedBill, DayUsageRecord, ReportBucket, RunRecord,
+    BillingMutation, BillingState, ClosedBill, DayUsageRecord, KeepWhole, ReportBucket, RunRecord,
+    UsageDays,
 };
+use crate::{StoredUsageEvent, UsageEvent};
 
 pub(super) fn apply(conn: &Connection, m: &BillingMutation) -> Result<(), MetaError> {
     match m {
@@ -300,4 +304,110 @@ pub(super) fn report_buckets(
         .query_map(params![account_id], bucket_row)
         .map_err(db_err)?;
     rows.map(|r| r.map_err(db_err)).collect()
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Small ids for the strings of a read, so summing a row allocates nothing
+/// once its account, service, meter and unit have been seen.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.ids.insert(s.to_owned(), id);
+        self.names.push(s.to_owned());
+        id
+    }
+
+    fn name(&self, id: u32) -> String {
+        self.names
+            .get(usize::try_from(id).unwrap_or(usize::MAX))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn text<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    r.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+pub(super) fn usage_days(
+    conn: &Connection,
+    after_seq: i64,
+    limit: usize,
+    keep: &[KeepWhole],
+) -> Result<UsageDays, MetaError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, account_id, service, meter, quantity, unit, at, idempotency_key \
+             FROM usage_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(db_err)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows = stmt.query(params![after_seq, limit]).map_err(db_err)?;
+    let mut names = Interner::default();
+    let mut sums: HashMap<(u32, u32, u32, u32, i64), (i64, i128)> = HashMap::new();
+    let mut out = UsageDays::default();
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let seq: i64 = r.get(0).map_err(db_err)?;
+        let (service, meter) = (text(r, 2).map_err(db_err)?, text(r, 3).map_err(db_err)?);
+        let quantity: i64 = r.get(4).map_err(db_err)?;
+        let at: i64 = r.get(6).map_err(db_err)?;
+        out.last_seq = Some(seq);
+        out.events += 1;
+        if keep
+            .iter()
+            .any(|k| k.service == service && meter.starts_with(&k.meter_prefix))
+        {
+            out.kept.push(StoredUsageEvent {
+                seq,
+                event: UsageEvent {
+                    account_id: r.get(1).map_err(db_err)?,
+                    service: service.to_owned(),
+                    meter: meter.to_owned(),
+                    quantity,
+                    unit: r.get(5).map_err(db_err)?,
+                    at,
+                    idempotency_key: r.get(7).map_err(db_err)?,
+                },
+            });
+            continue;
+        }
+        let key = (
+            names.id(text(r, 1).map_err(db_err)?),
+            names.id(service),
+            names.id(meter),
+            names.id(text(r, 5).map_err(db_err)?),
+            at.div_euclid(DAY_MS),
+        );
+        let end = (key.4 + 1) * DAY_MS;
+        let slot = sums.entry(key).or_default();
+        slot.0 = slot.0.saturating_add(quantity);
+        slot.1 = slot
+            .1
+            .saturating_add(i128::from(quantity) * i128::from(end - at));
+    }
+    out.days = sums
+        .into_iter()
+        .map(|((a, s, m, u, day), (quantity, partial))| DayUsageRecord {
+            account_id: names.name(a),
+            day,
+            service: names.name(s),
+            meter: names.name(m),
+            unit: names.name(u),
+            quantity,
+            partial,
+        })
+        .collect();
+    Ok(out)
 }
