@@ -308,6 +308,9 @@ pub(super) fn report_buckets(
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Interned (account, service, meter, unit) and the day.
+type DayKey = (u32, u32, u32, u32, i64);
+
 /// Small ids for the strings of a read, so summing a row allocates nothing
 /// once its account, service, meter and unit have been seen.
 #[derive(Default)]
@@ -356,7 +359,7 @@ pub(super) fn usage_days(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut rows = stmt.query(params![after_seq, limit]).map_err(db_err)?;
     let mut names = Interner::default();
-    let mut sums: HashMap<(u32, u32, u32, u32, i64), (i64, i128)> = HashMap::new();
+    let mut sums: HashMap<DayKey, (i64, i128)> = HashMap::new();
     let mut out = UsageDays::default();
     while let Some(r) = rows.next().map_err(db_err)? {
         let seq: i64 = r.get(0).map_err(db_err)?;
