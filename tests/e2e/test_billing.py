@@ -131,3 +131,33 @@ def test_kill_9_while_rating_counts_nothing_twice(tmp_path):
         assert lines(after)["Requests-Tier2"]["quantity"] == got["Requests-Tier2"]["quantity"]
     finally:
         srv.stop()
+
+
+def test_the_cost_report_is_put_into_the_accounts_bucket(tmp_path):
+    srv = Server(tmp_path / "data").start()
+    try:
+        account, key, secret = new_account(srv, "payer")
+        s3 = srv.client("s3", key, secret)
+        s3.create_bucket(Bucket="payer-costs")
+        # A write to the billing records: refused while the server holds the directory.
+        busy = nomuck(srv.data_dir, "bill", "report-bucket", "--account", "payer",
+                      "--bucket", "payer-costs", check=False)
+        assert busy.returncode != 0 and "stop it" in busy.stderr, busy.stderr
+        srv.stop()
+        nomuck(srv.data_dir, "bill", "report-bucket", "--account", "payer", "--bucket", "payer-costs")
+        srv.start()
+        s3 = srv.client("s3", key, secret)  # the new server's port
+        month = time.strftime("%Y-%m", time.gmtime())
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                body = s3.get_object(Bucket="payer-costs", Key=f"nomuck-cost-reports/{month}.csv")["Body"].read()
+                break
+            except s3.exceptions.NoSuchKey:
+                assert time.monotonic() < deadline, srv.log()
+                time.sleep(0.2)
+        rows = list(csv.DictReader(io.StringIO(body.decode())))
+        assert rows and all(r["account"] == account for r in rows), rows
+        assert any(r["usage type"] == "Requests-Tier1" for r in rows), rows
+    finally:
+        srv.stop()

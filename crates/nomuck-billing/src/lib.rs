@@ -40,7 +40,8 @@ pub use rust_decimal::Decimal;
 
 pub use calendar::Month;
 pub use price::{PriceBook, Rates};
-pub use query::{Bill, BillLine, DailyCost};
+pub use query::{Bill, BillLine, DailyCost, cents};
+pub use report::{ReportSink, report_key};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
@@ -89,6 +90,7 @@ pub struct Billing {
     book: Arc<PriceBook>,
     opts: BillingOptions,
     clock: Clock,
+    reports: Option<Arc<dyn ReportSink>>,
 }
 
 impl Billing {
@@ -98,12 +100,19 @@ impl Billing {
             book: Arc::new(book),
             opts,
             clock: Arc::new(system_now),
+            reports: None,
         }
     }
 
     /// Replaces the wall clock (tests, replay).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Where the background task puts accounts' daily reports.
+    pub fn with_report_sink(mut self, sink: Arc<dyn ReportSink>) -> Self {
+        self.reports = Some(sink);
         self
     }
 
@@ -133,7 +142,8 @@ impl Billing {
         }
     }
 
-    /// Rates, closes due months and repeats every `interval`, until aborted.
+    /// Rates, closes due months, writes due reports and repeats every
+    /// `interval`, until aborted.
     /// Everything it does is committed with its cursor, so after a crash the
     /// next start simply resumes.
     pub fn start(self) -> tokio::task::JoinHandle<()> {
@@ -156,6 +166,9 @@ impl Billing {
         let n = self.rate_batch().await?;
         if n < self.opts.batch {
             self.close_due_months().await?;
+            if let Some(sink) = &self.reports {
+                self.write_due_reports(sink.as_ref()).await?;
+            }
         }
         Ok(n)
     }

@@ -624,3 +624,81 @@ async fn the_worker_rates_and_closes_in_the_background() {
     task.abort();
     let _ = (MetaStore::billing(w.store.as_ref()), HOUR);
 }
+
+/// Puts are recorded; the first `fail` of them fail.
+#[derive(Default)]
+struct Sink {
+    puts: std::sync::Mutex<Vec<(String, String, String, String)>>,
+    fail: AtomicI64,
+}
+
+#[async_trait::async_trait]
+impl nomuck_billing::ReportSink for Sink {
+    async fn put(
+        &self,
+        account: &str,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<(), String> {
+        if self.fail.fetch_sub(1, Ordering::SeqCst) > 0 {
+            return Err("bucket unavailable".into());
+        }
+        self.puts.lock().unwrap().push((
+            account.into(),
+            bucket.into(),
+            key.into(),
+            String::from_utf8(body).unwrap(),
+        ));
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_are_put_into_the_accounts_bucket_once_a_day() {
+    let w = World::new();
+    workload(&w).await;
+    let billing = w.billing();
+    billing.rate_pending().await.unwrap();
+    billing.set_report_bucket(A, Some("costs")).await.unwrap();
+    let sink = Sink::default();
+    sink.fail.store(1, Ordering::SeqCst);
+    // May 2nd: the failed put is tried again in the next round.
+    assert_eq!(billing.write_due_reports(&sink).await.unwrap(), 0);
+    assert_eq!(billing.write_due_reports(&sink).await.unwrap(), 1);
+    assert_eq!(billing.write_due_reports(&sink).await.unwrap(), 0);
+    let expected = billing
+        .report_csv(Some(A), Month::parse("2026-05").unwrap())
+        .await
+        .unwrap();
+    {
+        let puts = sink.puts.lock().unwrap();
+        let (account, bucket, key, body) = &puts[0];
+        assert_eq!(
+            (account.as_str(), bucket.as_str(), key.as_str()),
+            (A, "costs", "nomuck-cost-reports/2026-05.csv")
+        );
+        assert_eq!(body, &expected);
+        assert!(body.lines().skip(1).all(|l| l.starts_with(A)));
+    }
+    // The 1st of June: May's last report and June's first.
+    w.set_now(ms(datetime!(2026-06-01 00:10)));
+    assert_eq!(billing.write_due_reports(&sink).await.unwrap(), 2);
+    let keys: Vec<String> = sink
+        .puts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.2.clone())
+        .collect();
+    assert_eq!(
+        keys[1..],
+        [
+            "nomuck-cost-reports/2026-05.csv",
+            "nomuck-cost-reports/2026-06.csv"
+        ]
+    );
+    billing.set_report_bucket(A, None).await.unwrap();
+    w.set_now(ms(datetime!(2026-06-02 00:10)));
+    assert_eq!(billing.write_due_reports(&sink).await.unwrap(), 0);
+}

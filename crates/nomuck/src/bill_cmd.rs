@@ -23,7 +23,7 @@ use crate::data_dir::{Create, DataDir, OpenOutcome};
 struct Opened {
     billing: Billing,
     store: Arc<dyn MetaStore>,
-    _dir: Option<DataDir>,
+    dir: Option<DataDir>,
 }
 
 async fn open(data_dir: &Path, config: &BillingConfig) -> anyhow::Result<Opened> {
@@ -39,7 +39,7 @@ async fn open(data_dir: &Path, config: &BillingConfig) -> anyhow::Result<Opened>
     Ok(Opened {
         billing,
         store,
-        _dir: dir,
+        dir,
     })
 }
 
@@ -173,6 +173,33 @@ pub async fn report(
         Some(path) => std::fs::write(&path, csv)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => std::io::stdout().write_all(csv.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Sets (or clears) the bucket an account's daily cost report is put into.
+/// A write: only with no server holding the data directory.
+pub async fn set_report_bucket(
+    data_dir: &Path,
+    config: &BillingConfig,
+    account: &str,
+    bucket: Option<&str>,
+) -> anyhow::Result<()> {
+    let opened = open(data_dir, config).await?;
+    if opened.dir.is_none() {
+        bail!(
+            "a server is using data directory {}; stop it to change report buckets",
+            data_dir.display()
+        );
+    }
+    let account = account_id(opened.store.as_ref(), account).await?;
+    opened.billing.set_report_bucket(&account, bucket).await?;
+    match bucket {
+        Some(b) => println!(
+            "account {account}: the month's cost report is put daily into s3://{b}/{}",
+            nomuck_billing::report_key(month_or_current(None)?)
+        ),
+        None => println!("account {account}: no report bucket"),
     }
     Ok(())
 }

@@ -348,6 +348,19 @@ enum BillCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Put the account's cost report into one of its buckets every day (as
+    /// nomuck-cost-reports/YYYY-MM.csv), or stop; only while no server runs.
+    ReportBucket {
+        /// Account name or 12-digit account id.
+        #[arg(long)]
+        account: String,
+        /// The account's bucket (left out with --clear).
+        #[arg(long, required_unless_present = "clear")]
+        bucket: Option<String>,
+        /// Stop writing reports.
+        #[arg(long, conflicts_with = "bucket")]
+        clear: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -502,6 +515,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         month,
                         out,
                     } => bill_cmd::report(&data_dir, &billing, account.as_deref(), &month, out).await,
+                    BillCommand::ReportBucket {
+                        account, bucket, ..
+                    } => {
+                        bill_cmd::set_report_bucket(&data_dir, &billing, &account, bucket.as_deref())
+                            .await
+                    }
                 }
             }
             Command::Doctor => {

@@ -169,6 +169,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             config.billing.book.clone(),
             config.billing.options.clone(),
         )
+        .with_report_sink(Arc::new(crate::compute::StorageReports(storage.clone())))
         .start()
     });
     let dispatching = dispatcher.start(events_queued);
