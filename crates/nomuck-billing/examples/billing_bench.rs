@@ -144,6 +144,18 @@ async fn main() {
         }
     }
     println!("reading them back alone: {:.1?}", t.elapsed());
+    let t = Instant::now();
+    let keep = [nomuck_meta::billing::KeepWhole {
+        service: "ec2".into(),
+        meter_prefix: "BoxUsage:".into(),
+    }];
+    let days = store.billing().usage_days(0, 1_000_000, &keep).await.unwrap();
+    println!(
+        "of which the store's read summed by day: {:.1?} ({} sums, {} kept whole)",
+        t.elapsed(),
+        days.days.len(),
+        days.kept.len()
+    );
 
     let april = Month::parse("2026-04").unwrap();
     let (start, end) = (

@@ -311,16 +311,74 @@ const DAY_MS: i64 = 86_400_000;
 /// Interned (account, service, meter, unit) and the day.
 type DayKey = (u32, u32, u32, u32, i64);
 
+/// FxHash (rustc's): the read hashes four short strings and a key per row,
+/// where SipHash's resistance to chosen keys buys nothing (keys are meter
+/// names and account ids from our own services) and costs a third of the read.
+#[derive(Default)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            for (d, s) in word.iter_mut().zip(chunk) {
+                *d = *s;
+            }
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.add(n.cast_unsigned());
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+
 /// Small ids for the strings of a read, so summing a row allocates nothing
-/// once its account, service, meter and unit have been seen.
+/// once its account, service, meter and unit have been seen. The last string
+/// looked up is remembered: rows of one flush share their account.
 #[derive(Default)]
 struct Interner {
-    ids: HashMap<String, u32>,
+    ids: FxMap<String, u32>,
     names: Vec<String>,
+    last: Option<(String, u32)>,
 }
 
 impl Interner {
     fn id(&mut self, s: &str) -> u32 {
+        if let Some((last, id)) = &self.last
+            && last == s
+        {
+            return *id;
+        }
+        let id = self.lookup(s);
+        match &mut self.last {
+            Some((last, last_id)) => {
+                last.clear();
+                last.push_str(s);
+                *last_id = id;
+            }
+            None => self.last = Some((s.to_owned(), id)),
+        }
+        id
+    }
+
+    fn lookup(&mut self, s: &str) -> u32 {
         if let Some(id) = self.ids.get(s) {
             return *id;
         }
@@ -358,8 +416,14 @@ pub(super) fn usage_days(
         .map_err(db_err)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut rows = stmt.query(params![after_seq, limit]).map_err(db_err)?;
-    let mut names = Interner::default();
-    let mut sums: HashMap<DayKey, (i64, i128)> = HashMap::new();
+    // One interner per column: each keeps its column's last value.
+    let mut names = [
+        Interner::default(),
+        Interner::default(),
+        Interner::default(),
+        Interner::default(),
+    ];
+    let mut sums: FxMap<DayKey, (i64, i128)> = FxMap::default();
     let mut out = UsageDays::default();
     while let Some(r) = rows.next().map_err(db_err)? {
         let seq: i64 = r.get(0).map_err(db_err)?;
@@ -386,11 +450,12 @@ pub(super) fn usage_days(
             });
             continue;
         }
+        let [accounts, services, meters, units] = &mut names;
         let key = (
-            names.id(text(r, 1).map_err(db_err)?),
-            names.id(service),
-            names.id(meter),
-            names.id(text(r, 5).map_err(db_err)?),
+            accounts.id(text(r, 1).map_err(db_err)?),
+            services.id(service),
+            meters.id(meter),
+            units.id(text(r, 5).map_err(db_err)?),
             at.div_euclid(DAY_MS),
         );
         let end = (key.4 + 1) * DAY_MS;
@@ -400,14 +465,15 @@ pub(super) fn usage_days(
             .1
             .saturating_add(i128::from(quantity) * i128::from(end - at));
     }
+    let [accounts, services, meters, units] = &names;
     out.days = sums
         .into_iter()
         .map(|((a, s, m, u, day), (quantity, partial))| DayUsageRecord {
-            account_id: names.name(a),
+            account_id: accounts.name(a),
             day,
-            service: names.name(s),
-            meter: names.name(m),
-            unit: names.name(u),
+            service: services.name(s),
+            meter: meters.name(m),
+            unit: units.name(u),
             quantity,
             partial,
         })
