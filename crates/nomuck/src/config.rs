@@ -515,6 +515,54 @@ mod tests {
     }
 
     #[test]
+    fn billing_loads_its_price_book_file_and_grace() {
+        let defaults = ServeConfig::resolve(Overrides::default(), &FileConfig::default()).unwrap();
+        assert!(defaults.billing.enabled);
+        assert_eq!(defaults.billing.book, nomuck_billing::PriceBook::default());
+        assert_eq!(
+            defaults.billing.options.grace,
+            Duration::from_secs(3 * 86_400)
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let book = dir.path().join("prices.toml");
+        std::fs::write(
+            &book,
+            "[[version]]\neffective = \"2027-01-01\"\nstorage_gb_month = \"0.125\"\n",
+        )
+        .unwrap();
+        let text = format!(
+            "[billing]\nprice_book_file = {:?}\ngrace_days = 5\nenabled = false\n",
+            book.display().to_string()
+        );
+        let file: FileConfig = toml::from_str(&text).unwrap();
+        let resolved = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert!(!resolved.billing.enabled);
+        assert_eq!(
+            resolved.billing.options.grace,
+            Duration::from_secs(5 * 86_400)
+        );
+        assert_eq!(resolved.billing.book.versions().len(), 1);
+        assert_eq!(
+            resolved.billing.book.versions()[0]
+                .rates
+                .storage_gb_month
+                .to_string(),
+            "0.125"
+        );
+
+        std::fs::write(&book, "[[version]]\neffective = \"later\"\n").unwrap();
+        let err = format!(
+            "{:#}",
+            ServeConfig::resolve(Overrides::default(), &file).unwrap_err()
+        );
+        assert!(
+            err.contains("invalid price book") && err.contains("later"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_addresses_are_errors() {
         assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
         let file: FileConfig = toml::from_str("listen = \"nowhere\"").unwrap();
