@@ -163,15 +163,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let fulfillment_worker = fulfillment.as_ref().map(|f| f.start_background());
     // Billing rates the meter in the background; its cursor moves in the
     // same commit as what it rated, so after a crash it resumes where it was.
-    let billing_worker = config.billing.enabled.then(|| {
-        nomuck_billing::Billing::new(
-            dir.store.clone(),
-            config.billing.book.clone(),
-            config.billing.options.clone(),
-        )
-        .with_report_sink(Arc::new(crate::compute::StorageReports(storage.clone())))
-        .start()
-    });
+    // `billing` answers the queries (bills, daily costs) of whoever needs them.
+    let billing = nomuck_billing::Billing::new(
+        dir.store.clone(),
+        config.billing.book.clone(),
+        config.billing.options.clone(),
+    )
+    .with_report_sink(Arc::new(crate::compute::StorageReports(storage.clone())));
+    let billing_worker = config.billing.enabled.then(|| billing.clone().start());
     let dispatching = dispatcher.start(events_queued);
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
