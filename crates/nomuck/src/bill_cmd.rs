@@ -88,7 +88,7 @@ fn print_table(bill: &Bill) {
                 show_decimal(l.quantity, 6),
                 l.unit.clone(),
                 show_decimal(l.rate, 10),
-                show_decimal(l.cost, 4),
+                show_decimal(l.cost, 6),
             ]
         })
         .collect();
