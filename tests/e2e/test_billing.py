@@ -161,3 +161,53 @@ def test_the_cost_report_is_put_into_the_accounts_bucket(tmp_path):
         assert any(r["usage type"] == "Requests-Tier1" for r in rows), rows
     finally:
         srv.stop()
+
+
+def test_an_instance_bills_every_started_hour_of_each_run(tmp_path):
+    """A real (TCG) guest run twice for under an hour: two started hours."""
+    import subprocess
+
+    from test_ec2_restart import qemus_of
+
+    data = tmp_path / "data"
+    srv = Server(data, default_image=True).start()
+    try:
+        ec2 = srv.client("ec2")
+
+        def image():
+            found = ec2.describe_images(Owners=["self"], Filters=[
+                {"Name": "name", "Values": ["nomuck-default-*"]}])["Images"]
+            return next((i["ImageId"] for i in found if i["ImageType"] == "machine"
+                         and i["State"] == "available"), None)
+
+        deadline = time.monotonic() + 300
+        while not (image_id := image()):
+            assert time.monotonic() < deadline, srv.log()
+            time.sleep(2)
+        iid = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1,
+                                InstanceType="t2.nano")["Instances"][0]["InstanceId"]
+        waiter = {"Delay": 1, "MaxAttempts": 180}
+        ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=waiter)
+        ec2.stop_instances(InstanceIds=[iid], Force=True)
+        ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=waiter)
+        ec2.start_instances(InstanceIds=[iid])
+        ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=waiter)
+        ec2.terminate_instances(InstanceIds=[iid])
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=[iid], WaiterConfig=waiter)
+        account = "admin"  # bill accepts an account's name
+        deadline = time.monotonic() + 20
+        while True:
+            got = lines(bill(srv, account)).get("BoxUsage:t2.nano")
+            if got and Decimal(got["quantity"]) >= 2:
+                break
+            assert time.monotonic() < deadline, bill(srv, account)
+            time.sleep(0.5)
+        # t2.nano is a quarter of an m1.small: $0.025 an hour; each run under an
+        # hour is one started hour.
+        assert got["service"] == "Amazon Elastic Compute Cloud - Compute"
+        assert (Decimal(got["quantity"]), got["unit"], Decimal(got["rate"]), Decimal(got["cost"])) == \
+            (2, "Hrs", Decimal("0.025"), Decimal("0.05")), got
+    finally:
+        srv.stop()
+        for pid in qemus_of(data):  # never leave a guest running, even on failure
+            subprocess.run(["kill", "-9", str(pid)])
