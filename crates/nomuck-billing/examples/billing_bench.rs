@@ -149,7 +149,11 @@ async fn main() {
         service: "ec2".into(),
         meter_prefix: "BoxUsage:".into(),
     }];
-    let days = store.billing().usage_days(0, 1_000_000, &keep).await.unwrap();
+    let days = store
+        .billing()
+        .usage_days(0, 1_000_000, &keep)
+        .await
+        .unwrap();
     println!(
         "of which the store's read summed by day: {:.1?} ({} sums, {} kept whole)",
         t.elapsed(),
@@ -188,5 +192,4 @@ async fn main() {
     let t = Instant::now();
     let all = billing.bills(None, april).await.unwrap().len();
     println!("every account's bill ({all} bills): {:.2?}", t.elapsed());
-    let _ = store.billing();
 }

@@ -622,7 +622,6 @@ async fn the_worker_rates_and_closes_in_the_background() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     task.abort();
-    let _ = (MetaStore::billing(w.store.as_ref()), HOUR);
 }
 
 /// Puts are recorded; the first `fail` of them fail.
