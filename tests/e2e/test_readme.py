@@ -47,6 +47,8 @@ EXPECT = [
     ("fws() { curl", [r'"centerId":"SIM1"', r'"ShipmentId":"IN-1"', r'"fulfillableQuantity":50',
                       r'"isFulfillable":true', r'"fulfillmentOrderStatus":"Complete"',
                       r'"currentStatus":"DELIVERED"', r'"eventType":"FULFILLMENT_ORDER_STATUS"']),
+    ("nomuck bill show", [r"^TOTAL \d+\.\d{2} USD$", r'"total_usd": "\d+\.\d{2}"',
+                          r"^account,service,usage type,operation,start,end,quantity,unit,rate,cost\r?$"]),
     ("nomuck account create alice", [r"created account alice \(\d{12}\)", r"aws_access_key_id = AKIA",
                                      r"^\d{12} +admin .* admin$", r"^\d{12} +user .* alice$",
                                      r"^AKIA\w+ +\d{12} .* active$", r"^revoked AKIA\w+$",

@@ -591,7 +591,9 @@ impl Compute {
     /// when the instance leaves `running` (the rest, rounded up to a whole second),
     /// and at checkpoints (whole seconds, the remainder carried). `metered_from`
     /// moves in the same commit, and the idempotency key is the interval's start, so
-    /// every interval is metered exactly once however often a step is retried.
+    /// every interval is metered exactly once however often a step is retried. The
+    /// key ends with `/run/<ms the instance became running>` (`state_changed_at`,
+    /// set in the same commit as `metered_from` was).
     fn meter(
         &self,
         before: &InstanceRecord,
@@ -625,7 +627,12 @@ impl Compute {
             quantity: seconds,
             unit: nomuck_meter::unit::INSTANCE_SECONDS.into(),
             at: now,
-            idempotency_key: format!("ec2/{}/running/{from}", before.id),
+            // The run's start (it became running then) lets billing bill
+            // every started hour of a run, however many intervals carry it.
+            idempotency_key: format!(
+                "ec2/{}/running/{from}/run/{}",
+                before.id, before.state_changed_at
+            ),
         }))
     }
 

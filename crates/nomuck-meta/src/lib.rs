@@ -16,6 +16,7 @@
     )
 )]
 
+pub mod billing;
 pub mod budgets;
 pub mod compute;
 mod error;
@@ -63,6 +64,8 @@ pub trait MetaStore: Send + Sync + 'static {
     fn fulfillment(&self) -> &dyn fulfillment::FulfillmentStore;
     /// Budgets' reads (budgets and the alerts they sent).
     fn budgets(&self) -> &dyn budgets::BudgetStore;
+    /// Billing's reads (the rater's state, rated usage, closed bills).
+    fn billing(&self) -> &dyn billing::BillingStore;
     async fn account(&self, id: &str) -> Result<Option<Account>, MetaError>;
     async fn account_by_name(&self, name: &str) -> Result<Option<Account>, MetaError>;
     /// All accounts, ordered by `(created_at, id)`.

@@ -257,6 +257,8 @@ pub enum Mutation {
 
     // ---- budgets (see [`crate::budgets`])
     Budgets(crate::budgets::BudgetMutation),
+    // ---- billing (see [`crate::billing`])
+    Billing(crate::billing::BillingMutation),
 }
 
 impl Mutation {
@@ -288,6 +290,7 @@ impl Mutation {
             Mutation::Compute(c) => c.validate(),
             Mutation::Fulfillment(f) => f.validate(),
             Mutation::Budgets(b) => b.validate(),
+            Mutation::Billing(b) => b.validate(),
             Mutation::CreateBucket(b) => {
                 non_empty("bucket name", &b.name)?;
                 non_empty("bucket owner", &b.owner)

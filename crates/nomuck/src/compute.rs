@@ -153,6 +153,43 @@ impl ImageObjects for StorageObjects {
     }
 }
 
+/// Billing's cost reports, put into an account's bucket as that account,
+/// through the same path (authorization, metering, events) as a client's PUT.
+pub struct StorageReports(pub Arc<Storage>);
+
+#[async_trait::async_trait]
+impl nomuck_billing::ReportSink for StorageReports {
+    async fn put(
+        &self,
+        account_id: &str,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<(), String> {
+        let c = Caller::account(
+            account_id,
+            format!("billing-{}", nomuck_compute::ids::new_id("req")),
+        );
+        let len = u64::try_from(body.len()).ok();
+        let body =
+            futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
+        self.0
+            .put_object(
+                &c,
+                bucket,
+                key,
+                PutObjectRequest {
+                    content_length: len,
+                    ..PutObjectRequest::default()
+                },
+                body,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The default guest's build directory: shared by every data directory of this
 /// user (`NOMUCK_GUEST_CACHE`, else `~/.cache/nomuck/guest`), so it is built once.
 pub fn guest_cache_dir() -> PathBuf {

@@ -33,6 +33,52 @@ pub struct FileConfig {
     pub compute: FileCompute,
     #[serde(default)]
     pub fulfillment: FileFulfillment,
+    #[serde(default)]
+    pub billing: FileBilling,
+}
+
+/// `[billing]`: rating the meter into bills (the price book is
+/// `nomuck_billing::price`'s TOML format).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBilling {
+    /// Rate usage in the background of `serve` (default true).
+    pub enabled: Option<bool>,
+    /// A TOML price book; unset: Amazon's 2006 prices.
+    pub price_book_file: Option<PathBuf>,
+    /// Days a month stays open for late usage after it ends (default 3).
+    pub grace_days: Option<u64>,
+}
+
+/// The resolved `[billing]` settings.
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    pub enabled: bool,
+    pub book: nomuck_billing::PriceBook,
+    pub options: nomuck_billing::BillingOptions,
+}
+
+impl BillingConfig {
+    pub fn resolve(file: &FileBilling) -> anyhow::Result<Self> {
+        let book = match &file.price_book_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read price book {}", path.display()))?;
+                nomuck_billing::PriceBook::from_toml(&text)
+                    .with_context(|| format!("invalid price book {}", path.display()))?
+            }
+            None => nomuck_billing::PriceBook::default(),
+        };
+        let mut options = nomuck_billing::BillingOptions::default();
+        if let Some(days) = file.grace_days {
+            options.grace = Duration::from_secs(days.saturating_mul(86_400));
+        }
+        Ok(Self {
+            enabled: file.enabled.unwrap_or(true),
+            book,
+            options,
+        })
+    }
 }
 
 /// `[fulfillment]`: the fulfillment service. Centers, fees and the simulator
@@ -140,6 +186,7 @@ pub struct ServeConfig {
     pub compute: ComputeConfig,
     /// `None`: the fulfillment service is off.
     pub fulfillment: Option<nomuck_fulfillment::FulfillmentConfig>,
+    pub billing: BillingConfig,
 }
 
 /// The resolved `[compute]` settings.
@@ -249,6 +296,7 @@ impl ServeConfig {
     pub fn resolve(over: Overrides, file: &FileConfig) -> anyhow::Result<Self> {
         let compute = ComputeConfig::resolve(&over, &file.compute)?;
         let fulfillment = resolve_fulfillment(&over, &file.fulfillment)?;
+        let billing = BillingConfig::resolve(&file.billing)?;
         let listen_text = over
             .listen
             .or_else(|| file.listen.clone())
@@ -307,6 +355,7 @@ impl ServeConfig {
         Ok(Self {
             compute,
             fulfillment,
+            billing,
             listen,
             ops_listen,
             data_dir: data_dir(over.data_dir, file),
@@ -463,6 +512,54 @@ mod tests {
         let file: FileConfig = toml::from_str("[limits]\nmax_header_bytes = 8192").unwrap();
         let resolved = ServeConfig::resolve(Overrides::default(), &file).unwrap();
         assert_eq!(resolved.edge.max_header_bytes, 8192);
+    }
+
+    #[test]
+    fn billing_loads_its_price_book_file_and_grace() {
+        let defaults = ServeConfig::resolve(Overrides::default(), &FileConfig::default()).unwrap();
+        assert!(defaults.billing.enabled);
+        assert_eq!(defaults.billing.book, nomuck_billing::PriceBook::default());
+        assert_eq!(
+            defaults.billing.options.grace,
+            Duration::from_secs(3 * 86_400)
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let book = dir.path().join("prices.toml");
+        std::fs::write(
+            &book,
+            "[[version]]\neffective = \"2027-01-01\"\nstorage_gb_month = \"0.125\"\n",
+        )
+        .unwrap();
+        let text = format!(
+            "[billing]\nprice_book_file = {:?}\ngrace_days = 5\nenabled = false\n",
+            book.display().to_string()
+        );
+        let file: FileConfig = toml::from_str(&text).unwrap();
+        let resolved = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert!(!resolved.billing.enabled);
+        assert_eq!(
+            resolved.billing.options.grace,
+            Duration::from_secs(5 * 86_400)
+        );
+        assert_eq!(resolved.billing.book.versions().len(), 1);
+        assert_eq!(
+            resolved.billing.book.versions()[0]
+                .rates
+                .storage_gb_month
+                .to_string(),
+            "0.125"
+        );
+
+        std::fs::write(&book, "[[version]]\neffective = \"later\"\n").unwrap();
+        let err = format!(
+            "{:#}",
+            ServeConfig::resolve(Overrides::default(), &file).unwrap_err()
+        );
+        assert!(
+            err.contains("invalid price book") && err.contains("later"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -70,6 +70,16 @@ pub enum Create {
     Never,
 }
 
+/// The metadata store of a data directory another process owns, for reading
+/// only: SQLite in WAL mode serves readers of other processes without blocking
+/// the owner. Nothing may be committed through it (the owner alone writes).
+pub fn open_meta_shared(path: &Path) -> anyhow::Result<Arc<dyn MetaStore>> {
+    let db = path.join(META_DB_FILE);
+    let store = SqliteMetaStore::open(&db)
+        .with_context(|| format!("cannot open {} for reading", db.display()))?;
+    Ok(Arc::new(store))
+}
+
 impl DataDir {
     /// Open `path` for exclusive use, creating it first if `create` allows.
     pub fn open(path: &Path, create: Create) -> anyhow::Result<OpenOutcome> {

@@ -3,6 +3,7 @@
 
 mod accounts_cmd;
 mod admin_client;
+mod bill_cmd;
 mod center_cmd;
 mod compute;
 mod config;
@@ -34,7 +35,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "A self-hosted utility cloud in one binary: S3 storage, EC2 compute on QEMU, STS, \
              SNS topics with signed webhooks, and accounts with access keys, on one \
              AWS-compatible endpoint.",
-    after_help = "Fulfillment and billing are planned, not built yet."
+    after_help = "Fulfillment is served on the same endpoint; `nomuck bill` shows what the usage costs."
 )]
 struct Cli {
     /// TOML configuration file. Environment variables override it; flags override both.
@@ -76,6 +77,10 @@ enum Command {
     /// AWS_ACCESS_KEY_ID.
     #[command(subcommand)]
     Center(CenterCommand),
+    /// Bills and cost and usage reports: what each account's use costs, from the
+    /// metered usage and the price book.
+    #[command(subcommand)]
+    Bill(BillCommand),
     /// Check what this machine can do for compute (QEMU, accelerator, tools).
     Doctor,
     #[command(subcommand)]
@@ -314,6 +319,50 @@ enum LwaCommand {
     },
 }
 
+/// Bills and reports (of every account unless one is named).
+#[derive(Subcommand)]
+enum BillCommand {
+    /// A month's bill: per service and usage type, the quantity, unit, rate and
+    /// cost, and the total.
+    Show {
+        /// Account name or 12-digit account id (every account when left out).
+        #[arg(long)]
+        account: Option<String>,
+        /// The month, YYYY-MM (UTC) [default: the current month].
+        #[arg(long)]
+        month: Option<String>,
+        /// Print the bill as JSON (amounts as exact decimal strings).
+        #[arg(long)]
+        json: bool,
+    },
+    /// A month's cost and usage report as CSV: one row per account, service,
+    /// usage type, operation and day.
+    Report {
+        /// Account name or 12-digit account id (every account when left out).
+        #[arg(long)]
+        account: Option<String>,
+        /// The month, YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        /// Write the report to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Put the account's cost report into one of its buckets every day (as
+    /// nomuck-cost-reports/YYYY-MM.csv), or stop; only while no server runs.
+    ReportBucket {
+        /// Account name or 12-digit account id.
+        #[arg(long)]
+        account: String,
+        /// The account's bucket (left out with --clear).
+        #[arg(long, required_unless_present = "clear")]
+        bucket: Option<String>,
+        /// Stop writing reports.
+        #[arg(long, conflicts_with = "bucket")]
+        clear: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The bridge's stdout is the guest's connection: no logging, no runtime.
@@ -442,6 +491,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &file,
                 )?;
                 image_cmd::build_default(&config).await
+            }
+            Command::Bill(cmd) => {
+                let data_dir = config::data_dir(cli.data_dir, &file);
+                let billing = config::BillingConfig::resolve(&file.billing)?;
+                match cmd {
+                    BillCommand::Show {
+                        account,
+                        month,
+                        json,
+                    } => {
+                        bill_cmd::show(
+                            &data_dir,
+                            &billing,
+                            account.as_deref(),
+                            month.as_deref(),
+                            json,
+                        )
+                        .await
+                    }
+                    BillCommand::Report {
+                        account,
+                        month,
+                        out,
+                    } => bill_cmd::report(&data_dir, &billing, account.as_deref(), &month, out).await,
+                    BillCommand::ReportBucket {
+                        account, bucket, ..
+                    } => {
+                        bill_cmd::set_report_bucket(&data_dir, &billing, &account, bucket.as_deref())
+                            .await
+                    }
+                }
             }
             Command::Doctor => {
                 let config = ServeConfig::resolve(Overrides::default(), &file)?;

@@ -161,9 +161,19 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         nomuck_fulfillment::Fulfillment::new(dir.store.clone(), c, Some(events_queued.clone()))
     });
     let fulfillment_worker = fulfillment.as_ref().map(|f| f.start_background());
+    // Billing rates the meter in the background; its cursor moves in the
+    // same commit as what it rated, so after a crash it resumes where it was.
+    // `billing` answers the queries (bills, daily costs) of whoever needs them.
+    let billing = nomuck_billing::Billing::new(
+        dir.store.clone(),
+        config.billing.book.clone(),
+        config.billing.options.clone(),
+    )
+    .with_report_sink(Arc::new(crate::compute::StorageReports(storage.clone())));
+    let billing_worker = config.billing.enabled.then(|| billing.clone().start());
     // Cost Explorer and Budgets read rated costs; budget alerts go out
     // through the same outbox and dispatcher as every other event.
-    let costs = cost_source(&dir);
+    let costs: Arc<dyn nomuck_costapi::CostSource> = Arc::new(RatedCosts(billing.clone()));
     let budget_alerts = nomuck_costapi::alerts::BudgetAlerts::with_wakeup(
         dir.store.clone(),
         costs.clone(),
@@ -225,6 +235,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let served = nomuck_edge::serve(Arc::new(edge), listener, ops_listener, shutdown).await;
     dispatching.abort();
     alerting.abort();
+    if let Some(worker) = billing_worker {
+        worker.abort();
+    }
     if let Some(worker) = fulfillment_worker {
         // Every acknowledged change is committed; the simulator resumes from
         // the records at the next start.
@@ -247,25 +260,36 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 /// How often budgets are checked against their thresholds.
 const BUDGET_ALERT_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The rated costs Cost Explorer, Budgets and budget alerts read: the one
-/// place the billing domain plugs in. Until its rated records are wired here,
-/// nothing has been rated, and every account's costs read as zero.
-fn cost_source(_dir: &DataDir) -> Arc<dyn nomuck_costapi::CostSource> {
-    Arc::new(NothingRatedYet)
-}
-
-/// No rated costs at all (see [`cost_source`]).
-struct NothingRatedYet;
+/// Cost Explorer's and Budgets' view of the rated costs: the billing
+/// domain's per-day sums, through the port the API crate defines (so it
+/// does not depend on how costs are rated).
+struct RatedCosts(nomuck_billing::Billing);
 
 #[async_trait::async_trait]
-impl nomuck_costapi::CostSource for NothingRatedYet {
+impl nomuck_costapi::CostSource for RatedCosts {
     async fn daily_costs(
         &self,
-        _account_id: &str,
-        _start: time::Date,
-        _end_exclusive: time::Date,
+        account_id: &str,
+        start: time::Date,
+        end_exclusive: time::Date,
     ) -> Result<Vec<nomuck_costapi::DailyCost>, nomuck_costapi::CostSourceError> {
-        Ok(Vec::new())
+        let rows = self
+            .0
+            .daily_costs(account_id, start, end_exclusive)
+            .await
+            .map_err(|e| nomuck_costapi::CostSourceError::Unavailable(e.to_string()))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| nomuck_costapi::DailyCost {
+                day: r.day,
+                service: r.service,
+                usage_type: r.usage_type,
+                operation: r.operation,
+                unit: r.unit,
+                quantity: r.quantity,
+                cost: r.cost,
+            })
+            .collect())
     }
 }
 

@@ -12,9 +12,9 @@
 //! ```
 //! The factory is called once per case and must return an empty store.
 //! Every case is also a plain `pub async fn(Arc<dyn MetaStore>)` here.
-//! Compute's, fulfillment's and budgets' cases have their own macros,
-//! `compute_conformance_tests!`, `fulfillment_conformance_tests!` and
-//! `budgets_conformance_tests!`, taking
+//! Compute's, fulfillment's, billing's and budgets' cases have their own macros,
+//! `compute_conformance_tests!`, `fulfillment_conformance_tests!`,
+//! `billing_conformance_tests!` and `budgets_conformance_tests!`, taking
 //! the same factory.
 
 // Test code: a failed expectation is a panic by design.
@@ -35,11 +35,13 @@ use crate::{
     UsageEvent, UsageQuery,
 };
 
+mod billing;
 mod budgets;
 mod compute;
 mod events;
 mod fulfillment;
 mod storage;
+pub use billing::*;
 pub use budgets::*;
 pub use compute::*;
 pub use events::*;

@@ -13,6 +13,7 @@
 //! - `errors.rs`: rusqlite error → [`MetaError`] classification.
 
 mod apply;
+mod billing;
 mod budgets;
 mod byte_usage;
 mod checkpoint;
@@ -218,6 +219,10 @@ impl MetaStore for SqliteMetaStore {
     }
 
     fn budgets(&self) -> &dyn crate::budgets::BudgetStore {
+        self
+    }
+
+    fn billing(&self) -> &dyn crate::billing::BillingStore {
         self
     }
 
@@ -676,5 +681,87 @@ impl crate::budgets::BudgetStore for SqliteMetaStore {
     ) -> Result<Vec<crate::budgets::BudgetAlertRecord>, MetaError> {
         let (a, n) = (account_id.to_owned(), budget_name.to_owned());
         self.readers.run(move |c| budgets::alerts(c, &a, &n)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::billing::BillingStore for SqliteMetaStore {
+    async fn billing_state(&self) -> Result<crate::billing::BillingState, MetaError> {
+        self.readers.run_point(billing::state).await
+    }
+
+    async fn usage_days(
+        &self,
+        after_seq: i64,
+        limit: usize,
+        keep: &[crate::billing::KeepWhole],
+    ) -> Result<crate::billing::UsageDays, MetaError> {
+        let keep = keep.to_vec();
+        self.readers
+            .run(move |c| billing::usage_days(c, after_seq, limit, &keep))
+            .await
+    }
+
+    async fn day_usage(
+        &self,
+        account_id: Option<&str>,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<crate::billing::DayUsageRecord>, MetaError> {
+        let a = account_id.map(str::to_owned);
+        self.readers
+            .run(move |c| billing::day_usage(c, a.as_deref(), from_day, to_day))
+            .await
+    }
+
+    async fn quantity_before(
+        &self,
+        account_id: Option<&str>,
+        day: i64,
+    ) -> Result<Vec<crate::billing::DayUsageRecord>, MetaError> {
+        let a = account_id.map(str::to_owned);
+        self.readers
+            .run(move |c| billing::quantity_before(c, a.as_deref(), day))
+            .await
+    }
+
+    async fn run(&self, run_key: &str) -> Result<Option<crate::billing::RunRecord>, MetaError> {
+        let k = run_key.to_owned();
+        self.readers.run_point(move |c| billing::run(c, &k)).await
+    }
+
+    async fn closed_bill(
+        &self,
+        account_id: &str,
+        month: &str,
+    ) -> Result<Option<crate::billing::ClosedBill>, MetaError> {
+        let (a, m) = (account_id.to_owned(), month.to_owned());
+        self.readers
+            .run_point(move |c| billing::closed_bill(c, &a, &m))
+            .await
+    }
+
+    async fn closed_bills(
+        &self,
+        month: &str,
+    ) -> Result<Vec<crate::billing::ClosedBill>, MetaError> {
+        let m = month.to_owned();
+        self.readers
+            .run(move |c| billing::closed_bills(c, &m))
+            .await
+    }
+
+    async fn report_bucket(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<crate::billing::ReportBucket>, MetaError> {
+        let a = account_id.to_owned();
+        self.readers
+            .run_point(move |c| Ok(billing::report_buckets(c, Some(&a))?.into_iter().next()))
+            .await
+    }
+
+    async fn report_buckets(&self) -> Result<Vec<crate::billing::ReportBucket>, MetaError> {
+        self.readers.run(|c| billing::report_buckets(c, None)).await
     }
 }

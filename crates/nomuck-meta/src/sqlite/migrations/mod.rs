@@ -71,12 +71,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "fulfillment records",
         sql: include_str!("0011_fulfillment_records.sql"),
     },
-    // Taken by billing's rated records (issue 12), built on another branch:
-    // its entry replaces this one when the branches meet.
     Migration {
         version: 12,
-        name: "reserved for billing",
-        sql: "",
+        name: "billing",
+        sql: include_str!("0012_billing.sql"),
     },
     Migration {
         version: 13,

@@ -120,7 +120,8 @@ pub(super) fn apply(
         | Mutation::PruneDeliveries { .. }
         | Mutation::Compute(_)
         | Mutation::Fulfillment(_)
-        | Mutation::Budgets(_) => Err(MetaError::Internal(
+        | Mutation::Budgets(_)
+        | Mutation::Billing(_) => Err(MetaError::Internal(
             "mutation of another domain routed to the object store".into(),
         )),
     }
