@@ -1,7 +1,7 @@
 """Cost Explorer and Budgets through real clients (boto3 and aws-cli) against
-the real server: the JSON 1.1 wire shapes botocore expects, budget CRUD, and
-isolation between accounts. Costs read as zero until rated usage is wired in;
-the shapes are what these tests check."""
+the real server: the JSON 1.1 wire shapes botocore expects, budget CRUD,
+isolation between accounts, and real S3 usage rated by billing showing up in
+Cost Explorer as it does in the bill and crossing a budget's threshold once."""
 
 import datetime
 import json
@@ -148,3 +148,65 @@ def test_aws_cli_create_and_describe_budgets(server):
     [b] = out["Budgets"]
     assert (b["BudgetName"], b["BudgetLimit"], b["BudgetType"], b["TimeUnit"]) == (
         "cli", {"Amount": "42.5", "Unit": "USD"}, "COST", "MONTHLY")
+
+
+def test_real_usage_reaches_cost_explorer_and_crosses_a_budget_once(tmp_path):
+    import time
+    from decimal import Decimal
+
+    from conftest import Server
+    from test_billing import bill, wait_for
+    from test_s3_access import Receiver
+
+    config = tmp_path / "nomuck.toml"
+    config.write_text("[billing]\nbudget_alert_interval_secs = 1\n")
+    srv = Server(tmp_path / "data", ["--config", str(config)]).start()
+    receiver = Receiver()
+    try:
+        account, key, secret = new_account(srv, "payer")
+        arn = srv.client("sns", key, secret).create_topic(
+            Name="budget-alerts", Attributes={"push-endpoint": receiver.url})["TopicArn"]
+        budgets = srv.client("budgets", key, secret)
+        # $0.002 is crossed by 200 PUTs at $0.01 per 1,000.
+        budgets.create_budget(
+            AccountId=account,
+            Budget={"BudgetName": "tiny", "BudgetLimit": {"Amount": "0.01", "Unit": "USD"},
+                    "TimeUnit": "MONTHLY", "BudgetType": "COST"},
+            NotificationsWithSubscribers=[{
+                "Notification": {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN",
+                                 "Threshold": 20, "ThresholdType": "PERCENTAGE"},
+                "Subscribers": [{"SubscriptionType": "SNS", "Address": arn}]}])
+        s3 = srv.client("s3", key, secret)
+        s3.create_bucket(Bucket="spendy")
+        for i in range(250):
+            s3.put_object(Bucket="spendy", Key=f"k{i}", Body=b"x")
+        wait_for(srv, account, "Requests-Tier1", 251)
+
+        # Cost Explorer says what the bill says, per service (read between two
+        # equal bills, so no rating round lands in between).
+        start, end = month_bounds()
+        ce = srv.client("ce", key, secret)
+        while True:
+            before = bill(srv, account)
+            out = ce.get_cost_and_usage(TimePeriod={"Start": start, "End": end}, Granularity="MONTHLY",
+                                        Metrics=["UnblendedCost"],
+                                        GroupBy=[{"Type": "DIMENSION", "Key": "SERVICE"}])
+            if bill(srv, account) == before:
+                break
+        s3_lines = [l for l in before["lines"] if l["service"] == "Amazon Simple Storage Service"]
+        groups = {g["Keys"][0]: g["Metrics"]["UnblendedCost"] for g in out["ResultsByTime"][0]["Groups"]}
+        assert Decimal(groups["Amazon Simple Storage Service"]["Amount"]) == \
+            sum(Decimal(l["cost"]) for l in s3_lines), (groups, before)
+        assert groups["Amazon Simple Storage Service"]["Unit"] == "USD"
+        spend = budgets.describe_budget(AccountId=account, BudgetName="tiny")["Budget"]["CalculatedSpend"]
+        assert Decimal(spend["ActualSpend"]["Amount"]) >= Decimal("0.0025")
+
+        # The crossing reaches the topic's webhook once, however often budgets are checked.
+        received = receiver.wait_for(1, timeout=30)
+        assert len(received) == 1, srv.log()
+        time.sleep(3)
+        assert len(receiver.received) == 1
+        assert b"tiny" in receiver.received[0][1]
+    finally:
+        receiver.close()
+        srv.stop()

@@ -34,7 +34,7 @@ from conftest import BIN, ROOT, Server
 # What each runnable block must print: (text that identifies the block, patterns that
 # must each appear in its output). Every block needs exactly one entry.
 EXPECT = [
-    ("aws sts get-caller-identity", [r'"Arn": "arn:aws:iam::\d{12}:root"']),
+    ("export AWS_DEFAULT_REGION", [r'"Arn": "arn:aws:iam::\d{12}:root"']),
     ("aws s3 mb s3://photos", [r"make_bucket: photos", r"upload: \./picture\.jpg to s3://photos/picture\.jpg",
                                r"picture\.jpg", r"^not really a picture$"]),
     ("put-bucket-policy --bucket photos", [r"^not really a picture$"]),
@@ -49,6 +49,8 @@ EXPECT = [
                       r'"currentStatus":"DELIVERED"', r'"eventType":"FULFILLMENT_ORDER_STATUS"']),
     ("nomuck bill show", [r"^TOTAL \d+\.\d{2} USD$", r'"total_usd": "\d+\.\d{2}"',
                           r"^account,service,usage type,operation,start,end,quantity,unit,rate,cost\r?$"]),
+    ("aws ce get-cost-and-usage", [r'"Amazon Simple Storage Service"', r'"Unit": "USD"',
+                                   r'^\s*"monthly",\s*$']),
     ("nomuck account create alice", [r"created account alice \(\d{12}\)", r"aws_access_key_id = AKIA",
                                      r"^\d{12} +admin .* admin$", r"^\d{12} +user .* alice$",
                                      r"^AKIA\w+ +\d{12} .* active$", r"^revoked AKIA\w+$",

@@ -48,6 +48,9 @@ pub struct FileBilling {
     pub price_book_file: Option<PathBuf>,
     /// Days a month stays open for late usage after it ends (default 3).
     pub grace_days: Option<u64>,
+    /// Seconds between checks of the budgets against their thresholds
+    /// (default 60).
+    pub budget_alert_interval_secs: Option<u64>,
 }
 
 /// The resolved `[billing]` settings.
@@ -56,6 +59,8 @@ pub struct BillingConfig {
     pub enabled: bool,
     pub book: nomuck_billing::PriceBook,
     pub options: nomuck_billing::BillingOptions,
+    /// How often budgets are checked against their thresholds.
+    pub budget_alert_interval: Duration,
 }
 
 impl BillingConfig {
@@ -77,6 +82,9 @@ impl BillingConfig {
             enabled: file.enabled.unwrap_or(true),
             book,
             options,
+            budget_alert_interval: Duration::from_secs(
+                file.budget_alert_interval_secs.unwrap_or(60).max(1),
+            ),
         })
     }
 }

@@ -180,7 +180,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         nomuck_costapi::system_clock(),
         events_queued.clone(),
     );
-    let alerting = budget_alerts.start(BUDGET_ALERT_INTERVAL);
+    let alerting = budget_alerts.start(config.billing.budget_alert_interval);
     let dispatching = dispatcher.start(events_queued);
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
@@ -256,9 +256,6 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     info!("stopped");
     Ok(())
 }
-
-/// How often budgets are checked against their thresholds.
-const BUDGET_ALERT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Cost Explorer's and Budgets' view of the rated costs: the billing
 /// domain's per-day sums, through the port the API crate defines (so it
