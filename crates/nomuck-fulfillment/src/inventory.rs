@@ -241,7 +241,6 @@ impl Fulfillment {
         self.read(account_id, |b| {
             b.ledger
                 .entries_after(after_seq)
-                .iter()
                 .take(limit)
                 .map(|e: &Entry| LedgerEntry {
                     seq: e.seq,

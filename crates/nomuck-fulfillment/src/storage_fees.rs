@@ -88,10 +88,10 @@ impl Fulfillment {
 /// returns how many. Without a cursor, the account's first day is that of
 /// its first ledger entry.
 fn charge_days(book: &mut Book, tx: &mut Tx, through_day: i64, max_days: i64, rate: i64) -> i64 {
-    let entries = book.ledger.entries_after(0);
+    let mut entries = book.ledger.entries_after(0).peekable();
     let first = match &book.storage {
         Some(c) => c.charged_through_day + 1,
-        None => match entries.first() {
+        None => match entries.peek() {
             Some(e) => e.at.div_euclid(DAY_MS),
             None => return 0,
         },
@@ -102,13 +102,12 @@ fn charge_days(book: &mut Book, tx: &mut Tx, through_day: i64, max_days: i64, ra
     }
     let account = book.account_id.clone();
     let mut held_units: HashMap<&str, i128> = HashMap::new();
-    let mut next = 0;
     for day in first..=last {
         let Some(date) = date_of(day) else {
             break;
         };
         let (end, name) = day_bounds(date);
-        next += fold_until(&entries[next..], end, &mut held_units);
+        fold_until(&mut entries, end, &mut held_units);
         let days_in_month = date.month().length(date.year());
         for item in book.items.values() {
             let (Some(dims), Some(&units)) =
@@ -148,14 +147,13 @@ fn charge_days(book: &mut Book, tx: &mut Tx, through_day: i64, max_days: i64, ra
     last - first + 1
 }
 
-/// Folds the entries at or before `end` into `held`; returns how many.
+/// Folds the next entries at or before `end` into `held_units`.
 fn fold_until<'a>(
-    entries: &'a [Entry],
+    entries: &mut std::iter::Peekable<impl Iterator<Item = &'a Entry>>,
     end: i64,
     held_units: &mut HashMap<&'a str, i128>,
-) -> usize {
-    let n = entries.partition_point(|e| e.at <= end);
-    for e in &entries[..n] {
+) {
+    while let Some(e) = entries.next_if(|e| e.at <= end) {
         let m = &e.movement;
         let q = i128::from(m.quantity);
         let d = i128::from(held(m.to)) * q - i128::from(held(m.from)) * q;
@@ -163,5 +161,4 @@ fn fold_until<'a>(
             *held_units.entry(m.sku.as_str()).or_default() += d;
         }
     }
-    n
 }

@@ -169,14 +169,109 @@ impl Summary {
 }
 
 /// The ledger: every entry, and the summaries folded from them incrementally.
+///
+/// Nothing here grows by copying what it holds: entries live in fixed-size
+/// chunks and idempotency keys in an ordered map. A `Vec` or a hash map that
+/// doubles moves or rehashes everything at once, which stalled the account's
+/// writer for 60–100 ms each time a busy ledger passed 2^17, 2^18, … entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
-    entries: Vec<Entry>,
+    entries: Chunks,
     /// Per sku (nested rather than keyed by a (sku, center) pair so that reads look up
     /// borrowed `&str`s without allocating).
     skus: BTreeMap<String, SkuSummaries>,
-    keys: HashMap<String, u64>,
+    keys: BTreeMap<String, u64>,
 }
+
+/// Entries per chunk.
+const CHUNK: usize = 4096;
+
+/// Entries in order, in chunks of [`CHUNK`] (all full but the last).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Chunks {
+    chunks: Vec<Vec<Entry>>,
+    len: usize,
+}
+
+impl Chunks {
+    fn push(&mut self, entry: Entry) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => last.push(entry),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(entry);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, index: usize) -> Option<&Entry> {
+        self.chunks.get(index / CHUNK)?.get(index % CHUNK)
+    }
+
+    fn last(&self) -> Option<&Entry> {
+        self.chunks.last()?.last()
+    }
+
+    /// Entries from `start` (0-based) on.
+    fn iter_from(&self, start: usize) -> Entries<'_> {
+        let start = start.min(self.len);
+        let (chunk, offset) = (start / CHUNK, start % CHUNK);
+        Entries {
+            current: self
+                .chunks
+                .get(chunk)
+                .and_then(|c| c.get(offset..))
+                .unwrap_or(&[])
+                .iter(),
+            rest: self.chunks.get(chunk + 1..).unwrap_or(&[]),
+            remaining: self.len - start,
+        }
+    }
+
+    /// How many entries have `at <= t` (entries are in time order).
+    fn count_at_or_before(&self, t: Millis) -> usize {
+        let full = self
+            .chunks
+            .partition_point(|c| c.last().is_some_and(|e| e.at <= t));
+        match self.chunks.get(full) {
+            Some(c) => full * CHUNK + c.partition_point(|e| e.at <= t),
+            // Every chunk (the last maybe not full) is at or before `t`.
+            None => self.len,
+        }
+    }
+}
+
+/// Entries of a [`Ledger`] in seq order (see [`Ledger::entries_after`]).
+#[derive(Debug, Clone)]
+pub struct Entries<'a> {
+    current: std::slice::Iter<'a, Entry>,
+    rest: &'a [Vec<Entry>],
+    remaining: usize,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = &'a Entry;
+
+    fn next(&mut self) -> Option<&'a Entry> {
+        loop {
+            if let Some(e) = self.current.next() {
+                self.remaining -= 1;
+                return Some(e);
+            }
+            let (next, rest) = self.rest.split_first()?;
+            self.current = next.iter();
+            self.rest = rest;
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl ExactSizeIterator for Entries<'_> {}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct SkuSummaries {
@@ -293,15 +388,15 @@ impl Ledger {
 
     /// The last entry's seq (0 when empty).
     pub fn last_seq(&self) -> u64 {
-        self.entries.len() as u64
+        self.entries.len as u64
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len == 0
     }
 
     /// The entry with this seq.
@@ -316,27 +411,23 @@ impl Ledger {
     }
 
     /// Entries with a seq greater than `seq`, in order: the never-expiring cursor.
-    pub fn entries_after(&self, seq: u64) -> &[Entry] {
-        usize::try_from(seq)
-            .ok()
-            .and_then(|start| self.entries.get(start..))
-            .unwrap_or(&[])
+    pub fn entries_after(&self, seq: u64) -> Entries<'_> {
+        self.entries
+            .iter_from(usize::try_from(seq).unwrap_or(usize::MAX))
     }
 
     /// The ledger as it was after entry `seq` (a fold of the entries up to it).
     /// Replaying a prefix of a valid ledger cannot fail; the `Result` is that of
     /// [`Ledger::replay`].
     pub fn as_of(&self, seq: u64) -> Result<Ledger, LedgerError> {
-        let end = usize::try_from(seq)
-            .unwrap_or(usize::MAX)
-            .min(self.entries.len());
-        Ledger::replay(self.entries.get(..end).unwrap_or(&[]).iter().cloned())
+        let end = usize::try_from(seq).unwrap_or(usize::MAX);
+        Ledger::replay(self.entries_after(0).take(end).cloned())
     }
 
     /// The last seq at or before time `at` (0 if none): `as_of(seq_at(t))` is the
     /// inventory at moment `t`.
     pub fn seq_at(&self, at: Millis) -> u64 {
-        self.entries.partition_point(|e| e.at <= at) as u64
+        self.entries.count_at_or_before(at) as u64
     }
 
     /// The summary of `sku` at `center` (all zeros if it never had units there).

@@ -62,5 +62,5 @@ pub use bucket::{
     Bucket, Damage, InventoryDetails, Quantities, ReservedQuantity, UnfulfillableQuantity,
 };
 pub use error::LedgerError;
-pub use ledger::{Entry, Ledger, Millis, Movement, Reason, Summary};
+pub use ledger::{Entries, Entry, Ledger, Millis, Movement, Reason, Summary};
 pub use reserve::{FillPolicy, LineReservation, OrderLine, Reservation, reserve_key};

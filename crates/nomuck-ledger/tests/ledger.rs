@@ -424,14 +424,14 @@ fn cursors_time_and_past_inventory() {
         )
         .unwrap();
     }
-    let times: Vec<i64> = l.entries_after(0).iter().map(|e| e.at).collect();
+    let times: Vec<i64> = l.entries_after(0).map(|e| e.at).collect();
     assert_eq!(times, [100, 200, 200, 300], "time never runs backwards");
     assert_eq!(
-        l.entries_after(2).iter().map(|e| e.seq).collect::<Vec<_>>(),
+        l.entries_after(2).map(|e| e.seq).collect::<Vec<_>>(),
         [3, 4]
     );
-    assert!(l.entries_after(4).is_empty());
-    assert!(l.entries_after(u64::MAX).is_empty());
+    assert_eq!(l.entries_after(4).len(), 0);
+    assert_eq!(l.entries_after(u64::MAX).len(), 0);
     assert_eq!(l.seq_at(99), 0);
     assert_eq!(l.seq_at(200), 3);
     assert_eq!(l.seq_at(i64::MAX), 4);
@@ -442,7 +442,7 @@ fn cursors_time_and_past_inventory() {
             .get(Bucket::Fulfillable),
         3
     );
-    assert_eq!(past.entries_after(0), l.entries_after(0).get(..3).unwrap());
+    assert!(past.entries_after(0).eq(l.entries_after(0).take(3)));
     assert_eq!(l.as_of(0).unwrap(), Ledger::new());
     assert_eq!(l.as_of(u64::MAX).unwrap(), l);
     assert_eq!(l.entry(0), None);
@@ -465,7 +465,7 @@ fn replay_checks_what_it_loads() {
         5,
     )
     .unwrap();
-    let entries = l.entries_after(0).to_vec();
+    let entries: Vec<_> = l.entries_after(0).cloned().collect();
     assert_eq!(Ledger::replay(entries.clone()).unwrap(), l);
 
     let gap = vec![entries[1].clone()];
@@ -709,4 +709,71 @@ fn an_order_reserved_again_for_a_different_request_is_a_conflict() {
         conflict
     );
     assert_eq!(l, before);
+}
+
+/// A ledger spanning several storage chunks reads the same across their edges
+/// as a plain list of its entries would.
+#[test]
+fn a_long_ledger_reads_the_same_across_chunk_edges() {
+    let mut l = Ledger::new();
+    let n = 10_000u64;
+    for i in 0..n {
+        // Ten entries per millisecond, so times repeat and cross chunk edges.
+        let key = format!("in-{i}");
+        l.apply(
+            mv(
+                &key,
+                "SIM1",
+                None,
+                Some(Bucket::Fulfillable),
+                1,
+                Reason::Adjustment,
+            ),
+            i64::try_from(i / 10).unwrap(),
+        )
+        .unwrap();
+    }
+    let all: Vec<Entry> = l.entries_after(0).cloned().collect();
+    assert_eq!(all.len(), 10_000);
+    assert!(all.iter().enumerate().all(|(i, e)| e.seq == i as u64 + 1));
+    for after in [
+        0,
+        1,
+        4095,
+        4096,
+        4097,
+        8191,
+        8192,
+        8193,
+        9999,
+        10_000,
+        10_001,
+        u64::MAX,
+    ] {
+        let tail: Vec<u64> = l.entries_after(after).map(|e| e.seq).collect();
+        let expected: Vec<u64> = (after.saturating_add(1)..=n).collect();
+        assert_eq!(tail, expected, "after {after}");
+        assert_eq!(l.entries_after(after).len(), expected.len());
+    }
+    for seq in [1, 4096, 4097, 8192, 8193, 10_000] {
+        assert_eq!(l.entry(seq).map(|e| e.seq), Some(seq));
+        assert_eq!(
+            l.entry_by_key(&format!("in-{}", seq - 1)).map(|e| e.seq),
+            Some(seq)
+        );
+    }
+    assert_eq!(l.entry(10_001), None);
+    for t in [-1i64, 0, 409, 410, 819, 999, 1_000, i64::MAX] {
+        let expected = all.iter().filter(|e| e.at <= t).count() as u64;
+        assert_eq!(l.seq_at(t), expected, "at {t}");
+    }
+    let past = l.as_of(5_000).unwrap();
+    assert_eq!(past.last_seq(), 5_000);
+    assert_eq!(
+        past.summary("X00FNSKU01", "SIM1")
+            .quantities
+            .get(Bucket::Fulfillable),
+        5_000
+    );
+    assert_eq!(Ledger::replay(all).unwrap(), l);
 }

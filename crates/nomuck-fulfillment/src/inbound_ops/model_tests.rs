@@ -194,7 +194,7 @@ fn check(b: &Book) {
     for (_, _, s) in b.ledger.positions() {
         assert_eq!(s.quantities.total(), s.entered - s.left());
     }
-    let replayed = Ledger::replay(b.ledger.entries_after(0).to_vec()).unwrap();
+    let replayed = Ledger::replay(b.ledger.entries_after(0).cloned().collect::<Vec<_>>()).unwrap();
     assert_eq!(replayed, b.ledger);
 }
 

@@ -230,7 +230,8 @@ async fn mixed_operations_keep_the_books_consistent() {
     }
     let check = |b: &crate::Book| {
         assert_eq!(
-            nomuck_ledger::Ledger::replay(b.ledger.entries_after(0).to_vec()).unwrap(),
+            nomuck_ledger::Ledger::replay(b.ledger.entries_after(0).cloned().collect::<Vec<_>>())
+                .unwrap(),
             b.ledger,
             "replaying the entries rebuilds the summaries"
         );
