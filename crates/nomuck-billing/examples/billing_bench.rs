@@ -4,7 +4,10 @@
 //! Writes EVENTS usage events spread over April 2026 (stored bytes, requests,
 //! bytes out, compute intervals, fulfillment fees, round-robin over ACCOUNTS),
 //! then times rating them all from the store, then one account's month of
-//! `daily_costs` and its bill (median of 20 calls each).
+//! `daily_costs` and its bill (median of 20 calls each), and Cost Explorer's
+//! GetCostAndUsage over that month (grouped by service and usage type, daily
+//! and monthly) answered from the rated store through the API crate, as the
+//! server answers it.
 
 // A benchmark: a failure is a panic by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -192,4 +195,91 @@ async fn main() {
     let t = Instant::now();
     let all = billing.bills(None, april).await.unwrap().len();
     println!("every account's bill ({all} bills): {:.2?}", t.elapsed());
+    get_cost_and_usage(billing).await;
+}
+
+/// The server's adapter (`RatedCosts` in `crates/nomuck/src/serve.rs`).
+struct Rated(Billing);
+
+#[async_trait::async_trait]
+impl nomuck_costapi::CostSource for Rated {
+    async fn daily_costs(
+        &self,
+        account_id: &str,
+        start: time::Date,
+        end_exclusive: time::Date,
+    ) -> Result<Vec<nomuck_costapi::DailyCost>, nomuck_costapi::CostSourceError> {
+        let rows = self
+            .0
+            .daily_costs(account_id, start, end_exclusive)
+            .await
+            .map_err(|e| nomuck_costapi::CostSourceError::Unavailable(e.to_string()))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| nomuck_costapi::DailyCost {
+                day: r.day,
+                service: r.service,
+                usage_type: r.usage_type,
+                operation: r.operation,
+                unit: r.unit,
+                quantity: r.quantity,
+                cost: r.cost,
+            })
+            .collect())
+    }
+}
+
+async fn get_cost_and_usage(billing: Billing) {
+    use http_body_util::BodyExt;
+    use nomuck_http::ServiceApi;
+
+    let api = nomuck_costapi::ce::CostExplorerApi::new(Arc::new(Rated(billing)));
+    for granularity in ["MONTHLY", "DAILY"] {
+        let body = serde_json::json!({
+            "TimePeriod": {"Start": "2026-04-01", "End": "2026-05-01"},
+            "Granularity": granularity,
+            "Metrics": ["UnblendedCost", "UsageQuantity"],
+            "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}, {"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+        })
+        .to_string();
+        let mut times = Vec::new();
+        let mut groups = 0;
+        for _ in 0..20 {
+            let ctx = nomuck_http::RequestContext {
+                request_id: "bench".into(),
+                principal: Some(nomuck_http::Principal {
+                    account_id: "000000000001".into(),
+                    account_name: "bench".into(),
+                    access_key_id: "AKIDBENCH".into(),
+                    is_admin: false,
+                }),
+                signed_region: Some("us-east-1".into()),
+                server_region: "us-east-1".into(),
+                remote_addr: "127.0.0.1:1".parse().unwrap(),
+                received_at: Instant::now(),
+                path: "/".into(),
+            };
+            let request = http::Request::post("/")
+                .header("x-amz-target", "AWSInsightsIndexService.GetCostAndUsage")
+                .header("content-type", "application/x-amz-json-1.1")
+                .body(nomuck_http::full_body(body.clone()))
+                .unwrap();
+            let t = Instant::now();
+            let response = api.handle(ctx, request).await;
+            assert_eq!(response.status(), 200);
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            times.push(t.elapsed());
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            groups = v["ResultsByTime"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["Groups"].as_array().unwrap().len())
+                .sum::<usize>();
+        }
+        println!(
+            "GetCostAndUsage {granularity} by service and usage type, one account's month ({groups} groups): median {:.2?}",
+            median(times)
+        );
+    }
 }
