@@ -69,11 +69,38 @@ pub struct ClosedBill {
     pub body: Vec<u8>,
 }
 
-/// Where an account's cost and usage report goes.
+/// Where and how an account's cost and usage report is written: the
+/// object key is `{s3_prefix}/{report_name}/{YYYY-MM}.csv` (no prefix: no
+/// leading part), with `.gz` when gzipped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReportTarget {
+    pub bucket: String,
+    pub report_name: String,
+    /// May be empty.
+    pub s3_prefix: String,
+    /// The region the client named (empty when set by the operator).
+    pub s3_region: String,
+    pub gzip: bool,
+}
+
+impl ReportTarget {
+    /// What `nomuck bill report-bucket` sets: `nomuck-cost-reports/YYYY-MM.csv`.
+    pub fn plain(bucket: &str) -> Self {
+        Self {
+            bucket: bucket.to_owned(),
+            report_name: "nomuck-cost-reports".into(),
+            s3_prefix: String::new(),
+            s3_region: String::new(),
+            gzip: false,
+        }
+    }
+}
+
+/// An account's report definition (one per account).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReportBucket {
     pub account_id: String,
-    pub bucket: String,
+    pub target: ReportTarget,
     /// The last UTC day (days since 1970-01-01) whose report was written.
     pub written_day: Option<i64>,
 }
@@ -97,10 +124,11 @@ pub enum BillingMutation {
         month: String,
         bills: Vec<ClosedBill>,
     },
-    /// Sets (or with `None` clears) the account's report bucket.
+    /// Sets (or with `None` clears) the account's report definition; a new
+    /// one starts over (`written_day` cleared).
     SetReportBucket {
         account_id: String,
-        bucket: Option<String>,
+        target: Option<ReportTarget>,
     },
     /// Records that the account's report was written through `day`.
     ReportWritten { account_id: String, day: i64 },
@@ -166,11 +194,12 @@ impl BillingMutation {
                 }
                 Ok(())
             }
-            BillingMutation::SetReportBucket { account_id, bucket } => {
+            BillingMutation::SetReportBucket { account_id, target } => {
                 check_account_id(account_id)?;
-                bucket
-                    .as_deref()
-                    .map_or(Ok(()), |b| non_empty("report bucket", b))
+                target.as_ref().map_or(Ok(()), |t| {
+                    non_empty("report bucket", &t.bucket)?;
+                    non_empty("report name", &t.report_name)
+                })
             }
             BillingMutation::ReportWritten { account_id, .. } => check_account_id(account_id),
         }

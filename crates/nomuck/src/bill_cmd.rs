@@ -197,7 +197,10 @@ pub async fn set_report_bucket(
     match bucket {
         Some(b) => println!(
             "account {account}: the month's cost report is put daily into s3://{b}/{}",
-            nomuck_billing::report_key(month_or_current(None)?)
+            nomuck_billing::report_key(
+                &nomuck_meta::billing::ReportTarget::plain(b),
+                month_or_current(None)?
+            )
         ),
         None => println!("account {account}: no report bucket"),
     }

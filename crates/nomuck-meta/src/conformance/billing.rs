@@ -257,7 +257,7 @@ pub async fn billing_report_buckets(store: Arc<dyn MetaStore>) {
     let set = |bucket: Option<&str>| {
         Mutation::Billing(BillingMutation::SetReportBucket {
             account_id: A.into(),
-            bucket: bucket.map(str::to_owned),
+            target: bucket.map(crate::billing::ReportTarget::plain),
         })
     };
     let e = commit_err(
@@ -279,12 +279,45 @@ pub async fn billing_report_buckets(store: Arc<dyn MetaStore>) {
     )
     .await;
     let r = b.report_bucket(A).await.unwrap().unwrap();
-    assert_eq!((r.bucket.as_str(), r.written_day), ("reports", Some(3)));
+    assert_eq!(
+        (r.target.bucket.as_str(), r.written_day),
+        ("reports", Some(3))
+    );
+    assert_eq!(r.target, crate::billing::ReportTarget::plain("reports"));
     assert_eq!(b.report_bucket(B).await.unwrap(), None);
     // A new bucket starts over.
     commit_ok(&store, vec![set(Some("other"))]).await;
     assert_eq!(b.report_bucket(A).await.unwrap().unwrap().written_day, None);
     assert_eq!(b.report_buckets().await.unwrap().len(), 1);
+    // A definition from the Cost and Usage Report API: every field kept.
+    let defined = crate::billing::ReportTarget {
+        bucket: "cur".into(),
+        report_name: "monthly".into(),
+        s3_prefix: "costs/reports".into(),
+        s3_region: "us-east-1".into(),
+        gzip: true,
+    };
+    commit_ok(
+        &store,
+        vec![Mutation::Billing(BillingMutation::SetReportBucket {
+            account_id: A.into(),
+            target: Some(defined.clone()),
+        })],
+    )
+    .await;
+    assert_eq!(b.report_bucket(A).await.unwrap().unwrap().target, defined);
+    let e = commit_err(
+        &store,
+        vec![Mutation::Billing(BillingMutation::SetReportBucket {
+            account_id: A.into(),
+            target: Some(crate::billing::ReportTarget {
+                report_name: String::new(),
+                ..defined
+            }),
+        })],
+    )
+    .await;
+    assert!(matches!(e, MetaError::Invalid(_)), "{e:?}");
     commit_ok(&store, vec![set(None)]).await;
     assert!(b.report_buckets().await.unwrap().is_empty());
 }

@@ -8,8 +8,8 @@ use crate::MetaError;
 use std::collections::HashMap;
 
 use crate::billing::{
-    BillingMutation, BillingState, ClosedBill, DayUsageRecord, KeepWhole, ReportBucket, RunRecord,
-    UsageDays,
+    BillingMutation, BillingState, ClosedBill, DayUsageRecord, KeepWhole, ReportBucket,
+    ReportTarget, RunRecord, UsageDays,
 };
 use crate::{StoredUsageEvent, UsageEvent};
 
@@ -63,14 +63,27 @@ pub(super) fn apply(conn: &Connection, m: &BillingMutation) -> Result<(), MetaEr
                 .map_err(db_err)?;
             Ok(())
         }
-        BillingMutation::SetReportBucket { account_id, bucket } => {
-            match bucket {
-                Some(b) => conn
+        BillingMutation::SetReportBucket { account_id, target } => {
+            match target {
+                Some(t) => conn
                     .prepare_cached(
-                        "INSERT INTO billing_report_buckets (account_id, bucket) VALUES (?1, ?2) \
-                         ON CONFLICT (account_id) DO UPDATE SET bucket = excluded.bucket, written_day = NULL",
+                        "INSERT INTO billing_report_buckets \
+                         (account_id, bucket, report_name, s3_prefix, s3_region, gzip) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                         ON CONFLICT (account_id) DO UPDATE SET bucket = excluded.bucket, \
+                         report_name = excluded.report_name, s3_prefix = excluded.s3_prefix, \
+                         s3_region = excluded.s3_region, gzip = excluded.gzip, written_day = NULL",
                     )
-                    .and_then(|mut s| s.execute(params![account_id, b])),
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            account_id,
+                            t.bucket,
+                            t.report_name,
+                            t.s3_prefix,
+                            t.s3_region,
+                            t.gzip
+                        ])
+                    }),
                 None => conn
                     .prepare_cached("DELETE FROM billing_report_buckets WHERE account_id = ?1")
                     .and_then(|mut s| s.execute(params![account_id])),
@@ -285,7 +298,13 @@ pub(super) fn closed_bills(conn: &Connection, month: &str) -> Result<Vec<ClosedB
 fn bucket_row(r: &Row<'_>) -> rusqlite::Result<ReportBucket> {
     Ok(ReportBucket {
         account_id: r.get(0)?,
-        bucket: r.get(1)?,
+        target: ReportTarget {
+            bucket: r.get(1)?,
+            report_name: r.get(3)?,
+            s3_prefix: r.get(4)?,
+            s3_region: r.get(5)?,
+            gzip: r.get(6)?,
+        },
         written_day: r.get(2)?,
     })
 }
@@ -296,7 +315,8 @@ pub(super) fn report_buckets(
 ) -> Result<Vec<ReportBucket>, MetaError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT account_id, bucket, written_day FROM billing_report_buckets \
+            "SELECT account_id, bucket, written_day, report_name, s3_prefix, s3_region, gzip \
+             FROM billing_report_buckets \
              WHERE (?1 IS NULL OR account_id = ?1) ORDER BY account_id",
         )
         .map_err(db_err)?;

@@ -81,6 +81,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "budgets",
         sql: include_str!("0013_budgets.sql"),
     },
+    Migration {
+        version: 14,
+        name: "billing_report_definitions",
+        sql: include_str!("0014_billing_report_definitions.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
