@@ -1,6 +1,8 @@
 //! The cost APIs over the AWS JSON 1.1 protocol ([`nomuck_http::json`]):
 //! Cost Explorer ([`ce::CostExplorerApi`], credential scope `ce`) and Budgets
-//! ([`budgets::BudgetsApi`], scope `budgets`), plus the evaluator that sends a
+//! ([`budgets::BudgetsApi`], scope `budgets`), the Cost and Usage Report
+//! definitions ([`cur::CurApi`], scope `cur`: where billing puts an
+//! account's report), plus the evaluator that sends a
 //! budget's threshold alerts ([`alerts::BudgetAlerts`]).
 //!
 //! They read costs through one port, [`CostSource`]: an account's rated cost
@@ -15,6 +17,7 @@ use time::{Date, Duration, Month, OffsetDateTime};
 pub mod alerts;
 pub mod budgets;
 pub mod ce;
+pub mod cur;
 
 /// One account's rated cost and usage on one UTC day for one usage type.
 #[derive(Debug, Clone, PartialEq, Eq)]

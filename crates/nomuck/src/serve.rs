@@ -205,6 +205,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             dir.store.clone(),
             costs,
         )))
+        // Report definitions land in billing's seam; the billing worker
+        // puts each account's report into its bucket daily.
+        .with_api(Arc::new(nomuck_costapi::cur::CurApi::new(
+            dir.store.clone(),
+        )))
         .with_admin_api(Arc::new(nomuck_admin::AdminApi::new(dir.iam.clone())))
         .with_access_tokens(Arc::new(IamTokens(nomuck_iam::AccessTokens::new(
             dir.iam.clone(),
