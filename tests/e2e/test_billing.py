@@ -163,6 +163,77 @@ def test_the_cost_report_is_put_into_the_accounts_bucket(tmp_path):
         srv.stop()
 
 
+def test_an_account_defines_its_cost_report_with_the_cur_api(server):
+    """boto3's cur client sets the definition on a running server; the billing
+    worker puts the gzipped CSV at {prefix}/{name}/YYYY-MM.csv.gz; aws-cli
+    describes it; another account neither sees it nor can point at the bucket."""
+    import gzip
+
+    from conftest import REGION
+
+    srv = server
+    account, key, secret = new_account(srv, "curpayer")
+    s3 = srv.client("s3", key, secret)
+    s3.create_bucket(Bucket="curpayer-costs")
+    s3.put_object(Bucket="curpayer-costs", Key="usage", Body=b"x")
+    # Rated before the definition, so the first report already holds it.
+    wait_for(srv, account, "Requests-Tier1", 2)
+    cur = srv.client("cur", key, secret)
+    definition = {
+        "ReportName": "monthly-costs",
+        "TimeUnit": "DAILY",
+        "Format": "textORcsv",
+        "Compression": "GZIP",
+        "AdditionalSchemaElements": [],
+        "S3Bucket": "curpayer-costs",
+        "S3Prefix": "billing",
+        "S3Region": REGION,
+        "ReportVersioning": "OVERWRITE_REPORT",
+    }
+    cur.put_report_definition(ReportDefinition=definition)
+    month = time.strftime("%Y-%m", time.gmtime())
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            obj = s3.get_object(Bucket="curpayer-costs", Key=f"billing/monthly-costs/{month}.csv.gz")
+            body = gzip.decompress(obj["Body"].read())
+            break
+        except s3.exceptions.NoSuchKey:
+            assert time.monotonic() < deadline, srv.log()
+            time.sleep(0.2)
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert rows and all(r["account"] == account for r in rows), rows
+    assert any(r["usage type"] == "Requests-Tier1" for r in rows), rows
+    described = json.loads(srv.aws("cur", "describe-report-definitions", "--output", "json",
+                                   key_id=key, secret=secret).stdout)
+    [d] = described["ReportDefinitions"]
+    assert {k: d[k] for k in definition} == definition, d
+    # What the report is not is refused, not ignored.
+    try:
+        cur.modify_report_definition(ReportName="monthly-costs",
+                                     ReportDefinition={**definition, "TimeUnit": "HOURLY"})
+        raise AssertionError("HOURLY was accepted")
+    except cur.exceptions.ValidationException:
+        pass
+    # Another account: sees nothing, cannot delete it, cannot use the bucket.
+    _, key2, secret2 = new_account(srv, "curother")
+    other = srv.client("cur", key2, secret2)
+    assert other.describe_report_definitions()["ReportDefinitions"] == []
+    try:
+        other.put_report_definition(ReportDefinition={**definition, "ReportName": "theirs"})
+        raise AssertionError("another account's bucket was accepted")
+    except other.exceptions.ValidationException:
+        pass
+    try:
+        other.delete_report_definition(ReportName="monthly-costs")
+        raise AssertionError("another account deleted the definition")
+    except other.exceptions.ValidationException:
+        pass
+    assert len(cur.describe_report_definitions()["ReportDefinitions"]) == 1
+    cur.delete_report_definition(ReportName="monthly-costs")
+    assert cur.describe_report_definitions()["ReportDefinitions"] == []
+
+
 def test_an_instance_bills_every_started_hour_of_each_run(tmp_path):
     """A real (TCG) guest run twice for under an hour: two started hours."""
     import subprocess
