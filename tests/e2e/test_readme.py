@@ -34,6 +34,7 @@ from conftest import BIN, ROOT, Server
 # What each runnable block must print: (text that identifies the block, patterns that
 # must each appear in its output). Every block needs exactly one entry.
 EXPECT = [
+    ("aws cur put-report-definition", [r"make_bucket: costs", r"^monthly\s+costs\s+reports$"]),
     ("export AWS_DEFAULT_REGION", [r'"Arn": "arn:aws:iam::\d{12}:root"']),
     ("aws s3 mb s3://photos", [r"make_bucket: photos", r"upload: \./picture\.jpg to s3://photos/picture\.jpg",
                                r"picture\.jpg", r"^not really a picture$"]),
