@@ -41,7 +41,7 @@ pub use rust_decimal::Decimal;
 pub use calendar::Month;
 pub use price::{PriceBook, Rates};
 pub use query::{Bill, BillLine, DailyCost, cents};
-pub use report::{ReportSink, report_key};
+pub use report::{ReportSink, gzip_stored, report_key};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {

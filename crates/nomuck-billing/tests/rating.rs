@@ -624,10 +624,13 @@ async fn the_worker_rates_and_closes_in_the_background() {
     task.abort();
 }
 
+/// One put: account, bucket, key, body.
+type Put = (String, String, String, Vec<u8>);
+
 /// Puts are recorded; the first `fail` of them fail.
 #[derive(Default)]
 struct Sink {
-    puts: std::sync::Mutex<Vec<(String, String, String, String)>>,
+    puts: std::sync::Mutex<Vec<Put>>,
     fail: AtomicI64,
 }
 
@@ -643,12 +646,10 @@ impl nomuck_billing::ReportSink for Sink {
         if self.fail.fetch_sub(1, Ordering::SeqCst) > 0 {
             return Err("bucket unavailable".into());
         }
-        self.puts.lock().unwrap().push((
-            account.into(),
-            bucket.into(),
-            key.into(),
-            String::from_utf8(body).unwrap(),
-        ));
+        self.puts
+            .lock()
+            .unwrap()
+            .push((account.into(), bucket.into(), key.into(), body));
         Ok(())
     }
 }
@@ -677,8 +678,8 @@ async fn reports_are_put_into_the_accounts_bucket_once_a_day() {
             (account.as_str(), bucket.as_str(), key.as_str()),
             (A, "costs", "nomuck-cost-reports/2026-05.csv")
         );
-        assert_eq!(body, &expected);
-        assert!(body.lines().skip(1).all(|l| l.starts_with(A)));
+        assert_eq!(body, expected.as_bytes());
+        assert!(expected.lines().skip(1).all(|l| l.starts_with(A)));
     }
     // The 1st of June: May's last report and June's first.
     w.set_now(ms(datetime!(2026-06-01 00:10)));
@@ -700,4 +701,33 @@ async fn reports_are_put_into_the_accounts_bucket_once_a_day() {
     billing.set_report_bucket(A, None).await.unwrap();
     w.set_now(ms(datetime!(2026-06-02 00:10)));
     assert_eq!(billing.write_due_reports(&sink).await.unwrap(), 0);
+    // A definition from the Cost and Usage Report API: its prefix and name,
+    // gzipped; a new definition is written the same day.
+    w.store
+        .commit(vec![Mutation::Billing(
+            nomuck_meta::billing::BillingMutation::SetReportBucket {
+                account_id: A.into(),
+                target: Some(nomuck_meta::billing::ReportTarget {
+                    bucket: "cur".into(),
+                    report_name: "monthly".into(),
+                    s3_prefix: "billing".into(),
+                    s3_region: "us-east-1".into(),
+                    gzip: true,
+                }),
+            },
+        )])
+        .await
+        .unwrap();
+    assert_eq!(billing.write_due_reports(&sink).await.unwrap(), 1);
+    let june = billing
+        .report_csv(Some(A), Month::parse("2026-06").unwrap())
+        .await
+        .unwrap();
+    let puts = sink.puts.lock().unwrap();
+    let (_, bucket, key, body) = puts.last().unwrap();
+    assert_eq!(
+        (bucket.as_str(), key.as_str()),
+        ("cur", "billing/monthly/2026-06.csv.gz")
+    );
+    assert_eq!(body, &nomuck_billing::gzip_stored(june.as_bytes()));
 }
