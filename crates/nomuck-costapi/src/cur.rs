@@ -102,11 +102,18 @@ fn describe(t: &ReportTarget) -> Value {
 
 pub struct CurApi {
     meta: Arc<dyn MetaStore>,
+    /// Held from reading a definition to writing it, so two racing calls
+    /// cannot both see "none yet" and both succeed (one server owns the
+    /// data directory, so a lock in the process is enough).
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl CurApi {
     pub fn new(meta: Arc<dyn MetaStore>) -> Self {
-        Self { meta }
+        Self {
+            meta,
+            writes: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// The target `d` asks for, if this endpoint can write it for `caller`.
@@ -220,6 +227,7 @@ impl CurApi {
             .report_definition
             .ok_or_else(|| invalid("ReportDefinition is required"))?;
         let target = self.target(caller, d).await?;
+        let _writing = self.writes.lock().await;
         // One definition per account; a second put of the same one is
         // AWS's duplicate, a second name its limit.
         if let Some(old) = self.current(caller).await? {
@@ -256,6 +264,7 @@ impl CurApi {
         if d.report_name.as_deref().is_some_and(|n| n != name) {
             return Err(invalid("A report cannot be renamed"));
         }
+        let _writing = self.writes.lock().await;
         self.named(caller, name).await?;
         let target = self.target(caller, d).await?;
         self.set(caller, Some(target)).await?;
@@ -302,6 +311,7 @@ impl CurApi {
         }
         let req: Req = json::parse(body)?;
         let name = required("ReportName", req.report_name.as_deref())?;
+        let _writing = self.writes.lock().await;
         self.named(caller, name).await?;
         self.set(caller, None).await?;
         json::ok(

@@ -162,6 +162,32 @@ async fn one_definition_per_account() {
     assert!(d.get("Compression").is_none(), "{d}");
 }
 
+/// Puts racing for one account: exactly one definition wins, whatever the
+/// interleaving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_puts_leave_one_definition() {
+    let w = Arc::new(world().await);
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let w = Arc::clone(&w);
+            tokio::spawn(async move {
+                put(&w, A, definition(&format!("r{i}"), "alice-costs"))
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for r in racers {
+        if r.await.unwrap() == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1, "one put wins");
+    let (_, body) = cur(&w, A, "DescribeReportDefinitions", json!({})).await;
+    assert_eq!(body["ReportDefinitions"].as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn what_the_report_is_not_is_refused_never_ignored() {
     let w = world().await;
