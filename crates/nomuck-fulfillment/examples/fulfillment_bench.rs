@@ -127,6 +127,8 @@ fn order(id: String, skus: &[String], lines: u64, policy: FulfillmentPolicy) -> 
         fulfillment_action: None,
         fulfillment_policy: Some(policy),
         notification_emails: Vec::new(),
+        ship_from_country_code: None,
+        feature_constraints: Vec::new(),
         items: (0..lines)
             .map(|l| OrderItemRequest {
                 seller_sku: skus[l as usize % skus.len()].clone(),
@@ -135,6 +137,8 @@ fn order(id: String, skus: &[String], lines: u64, policy: FulfillmentPolicy) -> 
                 gift_message: None,
                 displayable_comment: None,
                 per_unit_declared_value: None,
+                per_unit_price: None,
+                per_unit_tax: None,
             })
             .collect(),
         seller_fulfillment_order_id: id,

@@ -72,7 +72,7 @@ pub(crate) fn check_address(field: &str, a: &Address) -> Result<()> {
 }
 
 /// Every check of a create request; the lines as (fnSku, units).
-fn check(book: &Book, req: &OrderRequest) -> Result<Vec<OrderLine>> {
+fn check(book: &Book, config: &FulfillmentConfig, req: &OrderRequest) -> Result<Vec<OrderLine>> {
     required(
         "sellerFulfillmentOrderId",
         &req.seller_fulfillment_order_id,
@@ -85,6 +85,32 @@ fn check(book: &Book, req: &OrderRequest) -> Result<Vec<OrderLine>> {
         750,
     )?;
     check_address("destinationAddress", &req.destination_address)?;
+    for (i, c) in req.feature_constraints.iter().enumerate() {
+        let field = format!("featureConstraints[{i}]");
+        required(&format!("{field}.featureName"), &c.feature_name, 100)?;
+        // No optional feature is offered here: one the order requires
+        // cannot be honoured, one it does not require is simply not used.
+        if c.feature_fulfillment_policy != "NotRequired" {
+            return Err(FulfillmentError::invalid(
+                format!("{field}.featureFulfillmentPolicy"),
+                format!(
+                    "feature {:?} is not offered by this fulfillment network, so it cannot be Required",
+                    c.feature_name
+                ),
+            ));
+        }
+    }
+    if let Some(country) = &req.ship_from_country_code
+        && !config
+            .centers
+            .iter()
+            .any(|c| c.address.country_code.eq_ignore_ascii_case(country))
+    {
+        return Err(FulfillmentError::invalid(
+            "shipFromCountryCode",
+            format!("no fulfillment center in {country:?}"),
+        ));
+    }
     if req.items.is_empty() {
         return Err(FulfillmentError::invalid("items", "at least one item"));
     }
@@ -148,12 +174,20 @@ pub(crate) fn create(
             req.seller_fulfillment_order_id
         )));
     }
-    let lines = check(book, &req)?;
+    let lines = check(book, config, &req)?;
     let id = req.seller_fulfillment_order_id.clone();
     let policy = req
         .fulfillment_policy
         .unwrap_or(FulfillmentPolicy::FillOrKill);
-    let centers = centers_nearest(&config.centers, &req.destination_address);
+    let mut centers = centers_nearest(&config.centers, &req.destination_address);
+    if let Some(country) = &req.ship_from_country_code {
+        centers.retain(|id| {
+            config
+                .centers
+                .iter()
+                .any(|c| &c.id == id && c.address.country_code.eq_ignore_ascii_case(country))
+        });
+    }
     // Checked: from here on the call changes things.
     let head = book.ledger.last_seq();
     let reservation = book
@@ -201,6 +235,8 @@ pub(crate) fn create(
             gift_message: it.gift_message.clone(),
             displayable_comment: it.displayable_comment.clone(),
             per_unit_declared_value: it.per_unit_declared_value.clone(),
+            per_unit_price: it.per_unit_price.clone(),
+            per_unit_tax: it.per_unit_tax.clone(),
         });
     }
     let mut order = Order {
@@ -221,6 +257,8 @@ pub(crate) fn create(
         fulfillment_order_status: OrderStatus::New,
         status_updated_date: tx.now,
         notification_emails: req.notification_emails.clone(),
+        ship_from_country_code: req.ship_from_country_code.clone(),
+        feature_constraints: req.feature_constraints.clone(),
         items,
         shipments,
         return_items: Vec::new(),

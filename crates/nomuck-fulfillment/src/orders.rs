@@ -191,6 +191,21 @@ pub struct OrderItemRequest {
     pub gift_message: Option<String>,
     pub displayable_comment: Option<String>,
     pub per_unit_declared_value: Option<Money>,
+    /// Kept and shown, never computed with (absent: left out of the
+    /// request's hash, so hashes of requests without them do not change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_unit_price: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_unit_tax: Option<Money>,
+}
+
+/// A `featureConstraints` entry. This service offers no optional features,
+/// so only `NotRequired` ones are accepted (and kept, as the order's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureConstraint {
+    pub feature_name: String,
+    /// `Required` or `NotRequired`.
+    pub feature_fulfillment_policy: String,
 }
 
 /// `CreateFulfillmentOrderRequest` (what this service uses of it).
@@ -208,6 +223,11 @@ pub struct OrderRequest {
     pub fulfillment_policy: Option<FulfillmentPolicy>,
     pub notification_emails: Vec<String>,
     pub items: Vec<OrderItemRequest>,
+    /// Only centers in this country may ship it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_from_country_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feature_constraints: Vec<FeatureConstraint>,
 }
 
 /// `UpdateFulfillmentOrderRequest`: only what is given changes.
@@ -238,6 +258,10 @@ pub struct OrderItem {
     pub gift_message: Option<String>,
     pub displayable_comment: Option<String>,
     pub per_unit_declared_value: Option<Money>,
+    #[serde(default)]
+    pub per_unit_price: Option<Money>,
+    #[serde(default)]
+    pub per_unit_tax: Option<Money>,
 }
 
 /// One line's units in one shipment, and how far the center got with them.
@@ -346,6 +370,10 @@ pub struct Order {
     pub fulfillment_order_status: OrderStatus,
     pub status_updated_date: Millis,
     pub notification_emails: Vec<String>,
+    #[serde(default)]
+    pub ship_from_country_code: Option<String>,
+    #[serde(default)]
+    pub feature_constraints: Vec<FeatureConstraint>,
     pub items: Vec<OrderItem>,
     pub shipments: Vec<Shipment>,
     pub return_items: Vec<ReturnItem>,

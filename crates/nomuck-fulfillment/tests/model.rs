@@ -196,7 +196,7 @@ enum Repeat {
         id: String,
         center: String,
     },
-    Order(OrderRequest),
+    Order(Box<OrderRequest>),
     Cancel(String),
     Adjust {
         center: String,
@@ -838,6 +838,8 @@ impl Worker {
                 gift_message: None,
                 displayable_comment: None,
                 per_unit_declared_value: None,
+                per_unit_price: None,
+                per_unit_tax: None,
             })
             .collect();
         let policy = pick(
@@ -860,12 +862,14 @@ impl Worker {
             fulfillment_action: None,
             fulfillment_policy: Some(policy),
             notification_emails: Vec::new(),
+            ship_from_country_code: None,
+            feature_constraints: Vec::new(),
             items,
         };
         let o = w.f.create_order(self.account, req.clone()).await.unwrap();
         check_created(&o, &req, policy);
         self.orders.push(id);
-        self.done.push(Repeat::Order(req));
+        self.done.push(Repeat::Order(Box::new(req)));
     }
 
     fn some_order(&mut self) -> Option<String> {
@@ -1140,11 +1144,11 @@ impl Worker {
                 let id = req.seller_fulfillment_order_id.clone();
                 let before = effects(f, account, &id, &[Reason::Reserve]).await;
                 let first = f.order(account, &id).await.unwrap();
-                let got = f.create_order(account, req.clone()).await.unwrap();
+                let got = f.create_order(account, (*req).clone()).await.unwrap();
                 assert_eq!(got.request_hash, first.request_hash);
                 assert_eq!(got.received_date, first.received_date);
                 // The same id with another body: refused.
-                let mut other = req;
+                let mut other = *req;
                 other.items[0].quantity += 1;
                 assert!(matches!(
                     f.create_order(account, other).await,

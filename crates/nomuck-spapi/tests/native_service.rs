@@ -700,6 +700,8 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
         fulfillment_action: None,
         fulfillment_policy: None,
         notification_emails: Vec::new(),
+        ship_from_country_code: None,
+        feature_constraints: Vec::new(),
         items: vec![OrderItemRequest {
             seller_sku: "SKU-1".into(),
             seller_fulfillment_order_item_id: "line-1".into(),
@@ -707,6 +709,8 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
             gift_message: None,
             displayable_comment: None,
             per_unit_declared_value: None,
+            per_unit_price: None,
+            per_unit_tax: None,
         }],
     };
     e.f.create_order(A, order).await.unwrap();

@@ -174,6 +174,60 @@ async fn create_is_idempotent_by_order_id_and_conflicts_on_another_body() {
     assert_eq!(e.units(A, &fn_sku, Bucket::Fulfillable).await, 7);
 }
 
+/// Prices, taxes, a feature the order does not require and the country to
+/// ship from are kept, shown and part of the request's identity; what the
+/// network cannot honour (a required feature, a country without a center)
+/// is refused, never dropped.
+#[tokio::test]
+async fn optional_create_fields_are_kept_or_refused() {
+    let e = env();
+    let fn_sku = e.seed(A, "SKU-1", 10).await;
+    let mut body = order_body("O-1", "SKU-1", 2);
+    body["shipFromCountryCode"] = json!("US");
+    body["featureConstraints"] =
+        json!([{"featureName": "BLANK_BOX", "featureFulfillmentPolicy": "NotRequired"}]);
+    body["items"][0]["perUnitPrice"] = json!({"currencyCode": "USD", "value": "25.00"});
+    body["items"][0]["perUnitTax"] = json!({"currencyCode": "USD", "value": "2.10"});
+    let r = e.create(A, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = e.get(A, "O-1").await.body["payload"].clone();
+    assert_eq!(
+        p["fulfillmentOrder"]["featureConstraints"],
+        json!([{"featureName": "BLANK_BOX", "featureFulfillmentPolicy": "NotRequired"}])
+    );
+    let item = &p["fulfillmentOrderItems"][0];
+    assert_eq!(
+        item["perUnitPrice"],
+        json!({"currencyCode": "USD", "value": "25.00"})
+    );
+    assert_eq!(
+        item["perUnitTax"],
+        json!({"currencyCode": "USD", "value": "2.10"})
+    );
+    // The same again is the same order; another price is another request.
+    assert_eq!(e.create(A, &body).await.status, StatusCode::OK);
+    let mut other = body.clone();
+    other["items"][0]["perUnitPrice"] = json!({"currencyCode": "USD", "value": "26.00"});
+    assert_error(&e.create(A, &other).await, StatusCode::CONFLICT, "Conflict");
+
+    let mut required = order_body("O-2", "SKU-1", 1);
+    required["featureConstraints"] =
+        json!([{"featureName": "BLANK_BOX", "featureFulfillmentPolicy": "Required"}]);
+    assert_error(
+        &e.create(A, &required).await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
+    );
+    let mut elsewhere = order_body("O-3", "SKU-1", 1);
+    elsewhere["shipFromCountryCode"] = json!("DE");
+    assert_error(
+        &e.create(A, &elsewhere).await,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
+    );
+    assert_eq!(e.units(A, &fn_sku, Bucket::ReservedCustomerOrder).await, 2);
+}
+
 #[tokio::test]
 async fn get_has_every_field_the_model_requires() {
     let e = env();

@@ -98,6 +98,8 @@ fn request(id: &str, sku: &str, quantity: i64, policy: FulfillmentPolicy) -> Ord
         fulfillment_action: None,
         fulfillment_policy: Some(policy),
         notification_emails: Vec::new(),
+        ship_from_country_code: None,
+        feature_constraints: Vec::new(),
         items: vec![OrderItemRequest {
             seller_sku: sku.into(),
             seller_fulfillment_order_item_id: "line-1".into(),
@@ -105,6 +107,8 @@ fn request(id: &str, sku: &str, quantity: i64, policy: FulfillmentPolicy) -> Ord
             gift_message: None,
             displayable_comment: None,
             per_unit_declared_value: None,
+            per_unit_price: None,
+            per_unit_tax: None,
         }],
     }
 }

@@ -14,7 +14,9 @@ use super::names::{by_name, wire};
 use crate::date::Timestamp;
 use crate::decimal::Decimal;
 use crate::error::ApiError;
-use crate::wire::outbound::{Address, DeliveryWindow, Money};
+use crate::wire::outbound::{
+    Address, DeliveryWindow, FeatureFulfillmentPolicy, FeatureSettings, Money,
+};
 use crate::wire::outbound_reply::{
     CreateFulfillmentReturnResult, Fee, FulfillmentOrder, FulfillmentOrderItem, FulfillmentPreview,
     FulfillmentPreviewItem, FulfillmentPreviewShipment, FulfillmentShipment,
@@ -120,7 +122,21 @@ pub(super) fn order(o: &Order) -> Mapped<FulfillmentOrder> {
         fulfillment_order_status: wire(o.fulfillment_order_status)?,
         status_updated_date: ts(o.status_updated_date)?,
         notification_emails: Some(o.notification_emails.clone()),
-        feature_constraints: None,
+        feature_constraints: (!o.feature_constraints.is_empty()).then(|| {
+            o.feature_constraints
+                .iter()
+                .map(|f| FeatureSettings {
+                    feature_name: Some(f.feature_name.clone()),
+                    feature_fulfillment_policy: Some(
+                        if f.feature_fulfillment_policy == "Required" {
+                            FeatureFulfillmentPolicy::Required
+                        } else {
+                            FeatureFulfillmentPolicy::NotRequired
+                        },
+                    ),
+                })
+                .collect()
+        }),
     })
 }
 
@@ -140,8 +156,8 @@ fn order_items(o: &Order) -> Mapped<Vec<FulfillmentOrderItem>> {
                 unfulfillable_quantity: units(it.unfulfillable_quantity),
                 estimated_ship_date: opt_ts(it.estimated_ship_date)?,
                 estimated_arrival_date: opt_ts(it.estimated_arrival_date)?,
-                per_unit_price: None,
-                per_unit_tax: None,
+                per_unit_price: it.per_unit_price.as_ref().and_then(seller_money),
+                per_unit_tax: it.per_unit_tax.as_ref().and_then(seller_money),
                 per_unit_declared_value: it.per_unit_declared_value.as_ref().and_then(seller_money),
             })
         })

@@ -4,8 +4,8 @@
 
 use nomuck_fulfillment::config::Address as DomainAddress;
 use nomuck_fulfillment::orders::{
-    DeliveryWindow as DomainWindow, FulfillmentAction, FulfillmentPolicy, Money as DomainMoney,
-    Order, OrderItemRequest, OrderRequest, OrderStatus, OrderUpdate, Speed,
+    DeliveryWindow as DomainWindow, FeatureConstraint, FulfillmentAction, FulfillmentPolicy,
+    Money as DomainMoney, Order, OrderItemRequest, OrderRequest, OrderStatus, OrderUpdate, Speed,
 };
 use nomuck_fulfillment::preview::{PreviewItemRequest, PreviewRequest};
 use nomuck_fulfillment::returns::CreateReturnItem;
@@ -15,8 +15,8 @@ use crate::date::Timestamp;
 use crate::error::ApiError;
 use crate::wire::outbound::{
     Address, CreateFulfillmentOrderRequest, CreateFulfillmentReturnRequest, DeliveryWindow,
-    GetFulfillmentPreviewRequest, Money, SubmitFulfillmentOrderStatusUpdateRequest,
-    UpdateFulfillmentOrderRequest,
+    FeatureFulfillmentPolicy, GetFulfillmentPreviewRequest, Money,
+    SubmitFulfillmentOrderStatusUpdateRequest, UpdateFulfillmentOrderRequest,
 };
 
 /// A request's instant in the domain's milliseconds.
@@ -77,9 +77,9 @@ pub(super) fn preview(r: GetFulfillmentPreviewRequest) -> Result<PreviewRequest,
     })
 }
 
-/// `createFulfillmentOrder`. Fields the service does not act on
-/// (`shipFromCountryCode`, `featureConstraints`, an item's `perUnitPrice`,
-/// `perUnitTax`, `fulfillmentNetworkSku`) are accepted and not kept.
+/// `createFulfillmentOrder`. An item's `fulfillmentNetworkSku` is Amazon's
+/// to assign and is not read (the SKU's own fnSku is used and shown).
+/// Everything else is kept and part of the request's identity.
 pub(super) fn create(r: CreateFulfillmentOrderRequest) -> Result<OrderRequest, ApiError> {
     Ok(OrderRequest {
         marketplace_id: r.marketplace_id,
@@ -114,6 +114,22 @@ pub(super) fn create(r: CreateFulfillmentOrderRequest) -> Result<OrderRequest, A
                 gift_message: it.gift_message,
                 displayable_comment: it.displayable_comment,
                 per_unit_declared_value: it.per_unit_declared_value.map(money),
+                per_unit_price: it.per_unit_price.map(money),
+                per_unit_tax: it.per_unit_tax.map(money),
+            })
+            .collect(),
+        ship_from_country_code: r.ship_from_country_code,
+        feature_constraints: r
+            .feature_constraints
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| FeatureConstraint {
+                feature_name: f.feature_name.unwrap_or_default(),
+                feature_fulfillment_policy: match f.feature_fulfillment_policy {
+                    Some(FeatureFulfillmentPolicy::Required) => "Required",
+                    Some(FeatureFulfillmentPolicy::NotRequired) | None => "NotRequired",
+                }
+                .to_owned(),
             })
             .collect(),
     })
