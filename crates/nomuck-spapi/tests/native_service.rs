@@ -722,6 +722,16 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
             .any(|w| w["kind"] == "wave" && w["sellerFulfillmentOrderId"] == "ORDER-1"),
         "{work:?}"
     );
+    // Put-away keeps no idempotency keys: one sent is refused, not ignored.
+    e.refused(
+        OP,
+        Method::POST,
+        &at("putaway"),
+        r#"{"sellerSku":"SKU-1","quantity":5,"idempotencyKey":"scan-1","location":{"zone":"A","aisle":"1","bay":"2","level":"3","bin":"4"}}"#,
+        StatusCode::BAD_REQUEST,
+        "InvalidInput",
+    )
+    .await;
     let put_away = e
         .ok(
             OP,

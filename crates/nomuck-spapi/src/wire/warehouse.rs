@@ -1,6 +1,9 @@
 //! Bodies of the warehouse operations API (`/fws/v1/centers/{centerId}/…`), used by a
-//! center's staff, scanners and the simulator. Every mutation may carry an
-//! `idempotencyKey`; the same key again has one effect.
+//! center's staff, scanners and the simulator. Receipts and adjustments
+//! carry an `idempotencyKey` (the same key again has one effect); a cycle
+//! count is idempotent by nature (the same count again moves nothing). Put-away
+//! and packing do not keep keys yet, so one sent to them is refused rather
+//! than promised and ignored.
 
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +117,17 @@ impl Location {
     }
 }
 
+/// An `idempotencyKey` where none is kept: refused, so no client counts on
+/// a retry having one effect when it would not.
+fn not_kept(operation: &str, key: Option<&str>) -> Result<(), ApiError> {
+    match key {
+        None => Ok(()),
+        Some(_) => Err(ApiError::invalid_input(format!(
+            "idempotencyKey is not supported for {operation}: send the request without it"
+        ))),
+    }
+}
+
 /// `POST …/putaway`: received units placed at a location.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -129,11 +143,7 @@ impl Validate for PutawayRequest {
     fn validate(&self) -> Result<(), ApiError> {
         required("sellerSku", &self.seller_sku, SKU_MAX)?;
         self.location.check("location")?;
-        optional(
-            "idempotencyKey",
-            self.idempotency_key.as_deref(),
-            WAREHOUSE_ID_MAX,
-        )
+        not_kept("put-away", self.idempotency_key.as_deref())
     }
 }
 
@@ -229,11 +239,7 @@ impl Validate for PackRequest {
         }
         self.weight.check("weight")?;
         self.dimensions.check("dimensions")?;
-        optional(
-            "idempotencyKey",
-            self.idempotency_key.as_deref(),
-            WAREHOUSE_ID_MAX,
-        )
+        not_kept("packing", self.idempotency_key.as_deref())
     }
 }
 
