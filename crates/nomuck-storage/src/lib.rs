@@ -29,6 +29,7 @@ mod error;
 mod gc;
 mod ids;
 mod ingest;
+pub mod kms;
 pub mod lifecycle;
 mod listing;
 mod multipart;
