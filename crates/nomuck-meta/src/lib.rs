@@ -22,6 +22,7 @@ pub mod compute;
 mod error;
 pub mod events;
 pub mod fulfillment;
+pub mod kms;
 mod model;
 pub mod multipart;
 pub mod sqlite;
@@ -66,6 +67,8 @@ pub trait MetaStore: Send + Sync + 'static {
     fn budgets(&self) -> &dyn budgets::BudgetStore;
     /// Billing's reads (the rater's state, rated usage, closed bills).
     fn billing(&self) -> &dyn billing::BillingStore;
+    /// KMS's reads (keys and aliases).
+    fn kms(&self) -> &dyn kms::KmsStore;
     async fn account(&self, id: &str) -> Result<Option<Account>, MetaError>;
     async fn account_by_name(&self, name: &str) -> Result<Option<Account>, MetaError>;
     /// All accounts, ordered by `(created_at, id)`.

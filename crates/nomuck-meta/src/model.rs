@@ -259,6 +259,8 @@ pub enum Mutation {
     Budgets(crate::budgets::BudgetMutation),
     // ---- billing (see [`crate::billing`])
     Billing(crate::billing::BillingMutation),
+    // ---- kms (see [`crate::kms`])
+    Kms(crate::kms::KmsMutation),
 }
 
 impl Mutation {
@@ -291,6 +293,7 @@ impl Mutation {
             Mutation::Fulfillment(f) => f.validate(),
             Mutation::Budgets(b) => b.validate(),
             Mutation::Billing(b) => b.validate(),
+            Mutation::Kms(k) => k.validate(),
             Mutation::CreateBucket(b) => {
                 non_empty("bucket name", &b.name)?;
                 non_empty("bucket owner", &b.owner)

@@ -14,7 +14,8 @@
 //! Every case is also a plain `pub async fn(Arc<dyn MetaStore>)` here.
 //! Compute's, fulfillment's, billing's and budgets' cases have their own macros,
 //! `compute_conformance_tests!`, `fulfillment_conformance_tests!`,
-//! `billing_conformance_tests!` and `budgets_conformance_tests!`, taking
+//! `billing_conformance_tests!`, `budgets_conformance_tests!` and
+//! `kms_conformance_tests!`, taking
 //! the same factory.
 
 // Test code: a failed expectation is a panic by design.
@@ -40,12 +41,14 @@ mod budgets;
 mod compute;
 mod events;
 mod fulfillment;
+mod kms;
 mod storage;
 pub use billing::*;
 pub use budgets::*;
 pub use compute::*;
 pub use events::*;
 pub use fulfillment::*;
+pub use kms::*;
 pub use storage::*;
 
 /// A store under test plus whatever must outlive it (temp dir, DB container).

@@ -33,6 +33,7 @@ pub(super) fn apply(
         Mutation::Compute(c) => super::compute::apply(conn, c),
         Mutation::Fulfillment(f) => super::fulfillment::apply(conn, f, receipt),
         Mutation::Budgets(b) => super::budgets::apply(conn, b),
+        Mutation::Kms(k) => super::kms::apply(conn, k),
         Mutation::Billing(b) => super::billing::apply(conn, b),
         other => objstore::apply(conn, other, receipt),
     }

@@ -7,7 +7,7 @@
 //! - `checkpoint.rs`: the thread that checkpoints the WAL off the commit path,
 //!   and the WAL size bound the writer enforces.
 //! - `reads.rs`: the read-only connection pool and the account/usage queries.
-//! - `compute/`, `fulfillment/`, `budgets/`: those domains' mutations and queries.
+//! - `compute/`, `fulfillment/`, `budgets/`, `kms/`: those domains' mutations and queries.
 //! - `objstore/`: object-store mutations and queries (buckets, objects, uploads, GC).
 //! - `codec.rs`: JSON encoding of structured object columns.
 //! - `errors.rs`: rusqlite error → [`MetaError`] classification.
@@ -22,6 +22,7 @@ mod compute;
 mod errors;
 mod events;
 mod fulfillment;
+mod kms;
 pub(crate) mod migrations;
 mod objstore;
 mod reads;
@@ -223,6 +224,10 @@ impl MetaStore for SqliteMetaStore {
     }
 
     fn billing(&self) -> &dyn crate::billing::BillingStore {
+        self
+    }
+
+    fn kms(&self) -> &dyn crate::kms::KmsStore {
         self
     }
 
@@ -681,6 +686,62 @@ impl crate::budgets::BudgetStore for SqliteMetaStore {
     ) -> Result<Vec<crate::budgets::BudgetAlertRecord>, MetaError> {
         let (a, n) = (account_id.to_owned(), budget_name.to_owned());
         self.readers.run(move |c| budgets::alerts(c, &a, &n)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::kms::KmsStore for SqliteMetaStore {
+    async fn kms_key(&self, key_id: &str) -> Result<Option<crate::kms::KmsKeyRecord>, MetaError> {
+        let k = key_id.to_owned();
+        self.readers.run_point(move |c| kms::key(c, &k)).await
+    }
+
+    async fn kms_keys(
+        &self,
+        account_id: &str,
+        after_key_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::kms::KmsKeyRecord>, MetaError> {
+        let a = account_id.to_owned();
+        let after = after_key_id.map(str::to_owned);
+        self.readers
+            .run(move |c| kms::keys(c, Some(&a), after.as_deref(), limit))
+            .await
+    }
+
+    async fn all_kms_keys(
+        &self,
+        after_key_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::kms::KmsKeyRecord>, MetaError> {
+        let after = after_key_id.map(str::to_owned);
+        self.readers
+            .run(move |c| kms::keys(c, None, after.as_deref(), limit))
+            .await
+    }
+
+    async fn kms_alias(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> Result<Option<crate::kms::KmsAliasRecord>, MetaError> {
+        let (a, n) = (account_id.to_owned(), name.to_owned());
+        self.readers.run_point(move |c| kms::alias(c, &a, &n)).await
+    }
+
+    async fn kms_aliases(
+        &self,
+        account_id: &str,
+        key_id: Option<&str>,
+        after_name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::kms::KmsAliasRecord>, MetaError> {
+        let a = account_id.to_owned();
+        let k = key_id.map(str::to_owned);
+        let after = after_name.map(str::to_owned);
+        self.readers
+            .run(move |c| kms::aliases(c, &a, k.as_deref(), after.as_deref(), limit))
+            .await
     }
 }
 

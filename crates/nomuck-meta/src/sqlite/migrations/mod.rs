@@ -86,6 +86,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "billing_report_definitions",
         sql: include_str!("0014_billing_report_definitions.sql"),
     },
+    Migration {
+        version: 15,
+        name: "kms",
+        sql: include_str!("0015_kms.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

@@ -121,7 +121,8 @@ pub(super) fn apply(
         | Mutation::Compute(_)
         | Mutation::Fulfillment(_)
         | Mutation::Budgets(_)
-        | Mutation::Billing(_) => Err(MetaError::Internal(
+        | Mutation::Billing(_)
+        | Mutation::Kms(_) => Err(MetaError::Internal(
             "mutation of another domain routed to the object store".into(),
         )),
     }
