@@ -65,5 +65,7 @@ pub use action::{Action, ResourceKind};
 pub use context::{ConditionContext, Principal, is_account_id, keys};
 pub use decide::{AclTarget, Decision, DenyReason, Request, Resources, acl_requirement, decide};
 pub use ownership::ObjectOwnership;
-pub use policy::{MAX_POLICY_SIZE, Policy, PolicyEffect, PolicyError, PolicyVersion};
+pub use policy::{
+    KMS_ACTIONS, KeyPolicy, MAX_POLICY_SIZE, Policy, PolicyEffect, PolicyError, PolicyVersion,
+};
 pub use post_policy::{FormFields, PostCondition, PostPolicy, PostPolicyError};

@@ -6,8 +6,11 @@
 //! straight through.
 
 mod condition;
+mod key;
 mod parse;
 mod public;
+
+pub use key::{KMS_ACTIONS, KeyPolicy};
 
 use thiserror::Error;
 
@@ -140,14 +143,25 @@ struct Statement {
 
 impl Statement {
     fn applies(&self, req: &Request, action_name: &str, arn: &str) -> bool {
-        self.principal.matches(|p| p.matches(req.principal))
+        self.applies_to(req.principal, req.context, action_name, arn)
+    }
+
+    /// `action_name` lowercased.
+    fn applies_to(
+        &self,
+        principal: &Principal,
+        context: &crate::context::ConditionContext,
+        action_name: &str,
+        arn: &str,
+    ) -> bool {
+        self.principal.matches(|p| p.matches(principal))
             && self
                 .action
-                .matches(|pattern| pattern.matches(action_name, req.context))
+                .matches(|pattern| pattern.matches(action_name, context))
             && self
                 .resource
-                .matches(|pattern| pattern.matches(arn, req.context))
-            && self.conditions.iter().all(|c| c.holds(req.context))
+                .matches(|pattern| pattern.matches(arn, context))
+            && self.conditions.iter().all(|c| c.holds(context))
     }
 }
 
@@ -164,7 +178,7 @@ pub struct Policy {
 impl Policy {
     /// Validates `json` as `PutBucketPolicy` on `bucket` does.
     pub fn parse(json: &str, bucket: &str) -> Result<Self, PolicyError> {
-        parse::parse(json, bucket)
+        parse::parse(json, parse::Dialect::Bucket(bucket))
     }
 
     /// The document exactly as it was put (what `GetBucketPolicy` returns).

@@ -30,8 +30,22 @@ const STATEMENT_FIELDS: &[&str] = &[
     "Condition",
 ];
 
-pub(super) fn parse(text: &str, bucket: &str) -> Result<Policy, PolicyError> {
-    if normalized_len(text) > MAX_POLICY_SIZE {
+/// Which kind of resource policy is parsed: the grammar is IAM's for both,
+/// the actions and resources each may name differ.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Dialect<'a> {
+    /// A bucket policy of this bucket: S3 actions on its ARNs.
+    Bucket(&'a str),
+    /// A KMS key policy: `kms:` actions on any resource (`*` in practice).
+    Key,
+}
+
+pub(super) fn parse(text: &str, dialect: Dialect<'_>) -> Result<Policy, PolicyError> {
+    let max = match dialect {
+        Dialect::Bucket(_) => MAX_POLICY_SIZE,
+        Dialect::Key => super::key::MAX_KEY_POLICY_SIZE,
+    };
+    if normalized_len(text) > max {
         return Err(PolicyError::TooLarge);
     }
     if !text.starts_with('{') {
@@ -68,7 +82,7 @@ pub(super) fn parse(text: &str, bucket: &str) -> Result<Policy, PolicyError> {
     let statements = raw_statements
         .into_iter()
         .map(|s| match s {
-            Value::Object(map) => statement(map, bucket, variables),
+            Value::Object(map) => statement(map, dialect, variables),
             _ => Err(PolicyError::InvalidSyntax),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -128,7 +142,7 @@ fn strings(value: &Value) -> Option<Vec<&str>> {
 
 fn statement(
     map: &Map<String, Value>,
-    bucket: &str,
+    dialect: Dialect<'_>,
     variables: bool,
 ) -> Result<Statement, PolicyError> {
     if let Some(field) = map.keys().find(|k| !STATEMENT_FIELDS.contains(&k.as_str())) {
@@ -163,7 +177,7 @@ fn statement(
         return Err(PolicyError::InvalidAction);
     }
     let action_names: Vec<String> = actions.iter().map(|a| a.to_ascii_lowercase()).collect();
-    if !action_names.iter().all(|a| names_an_action(a)) {
+    if !action_names.iter().all(|a| names_an_action(a, dialect)) {
         return Err(PolicyError::InvalidAction);
     }
     let action_negated = negated;
@@ -173,12 +187,23 @@ fn statement(
     if resources.is_empty() {
         return Err(PolicyError::InvalidResource);
     }
-    let mut tails = Vec::with_capacity(resources.len());
-    for r in &resources {
-        tails.push(resource_tail(r, bucket).ok_or(PolicyError::InvalidResource)?);
-    }
-    if !action_negated && !negated {
-        check_applicable(&action_names, &tails)?;
+    match dialect {
+        Dialect::Bucket(bucket) => {
+            let mut tails = Vec::with_capacity(resources.len());
+            for r in &resources {
+                tails.push(resource_tail(r, bucket).ok_or(PolicyError::InvalidResource)?);
+            }
+            if !action_negated && !negated {
+                check_applicable(&action_names, &tails)?;
+            }
+        }
+        // A key policy's resource is the key it is attached to; AWS accepts
+        // `*` or an ARN, and matches it against the key's ARN.
+        Dialect::Key => {
+            if resources.iter().any(|r| r.is_empty()) {
+                return Err(PolicyError::InvalidResource);
+            }
+        }
     }
     let resource = Element {
         negated,
@@ -209,11 +234,17 @@ fn statement(
     })
 }
 
-/// Whether a lowercase action pattern names at least one known S3 action.
-fn names_an_action(pattern: &str) -> bool {
-    Action::ALL
-        .iter()
-        .any(|a| glob(pattern, &a.name().to_ascii_lowercase()))
+/// Whether a lowercase action pattern names at least one known action of the
+/// policy's service.
+fn names_an_action(pattern: &str, dialect: Dialect<'_>) -> bool {
+    match dialect {
+        Dialect::Bucket(_) => Action::ALL
+            .iter()
+            .any(|a| glob(pattern, &a.name().to_ascii_lowercase())),
+        Dialect::Key => super::key::KMS_ACTIONS
+            .iter()
+            .any(|a| glob(pattern, &a.to_ascii_lowercase())),
+    }
 }
 
 fn principals(value: &Value) -> Result<Vec<PrincipalSpec>, PolicyError> {
