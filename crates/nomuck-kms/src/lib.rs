@@ -218,11 +218,12 @@ pub struct Kms {
 }
 
 impl Kms {
-    pub fn new(store: Arc<dyn MetaStore>, master_key: &[u8; 32], opts: KmsOptions) -> Self {
+    /// `sealer` is the data directory's (`SecretSealer::new(master_key)`).
+    pub fn new(store: Arc<dyn MetaStore>, sealer: SecretSealer, opts: KmsOptions) -> Self {
         Self {
             meter: Meter::new(store.clone()),
             store,
-            sealer: SecretSealer::new(master_key),
+            sealer,
             opts,
         }
     }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use nomuck_iam::SecretSealer;
 use nomuck_kms::{EncryptionContext, KeyState, Kms, KmsError, KmsOptions, NewKey, now_millis};
 use nomuck_meta::{Account, MetaStore, Mutation, SqliteMetaStore};
 
@@ -32,7 +33,7 @@ async fn env() -> Env {
             .await
             .unwrap();
     }
-    let kms = Kms::new(store.clone(), &MASTER, opts());
+    let kms = Kms::new(store.clone(), SecretSealer::new(&MASTER), opts());
     Env {
         _dir: dir,
         store,
@@ -107,7 +108,7 @@ async fn encrypt_decrypt_needs_the_same_context_and_no_key_id() {
         "IncorrectKeyException"
     );
     // Material opens only under the master key that sealed it.
-    let stranger = Kms::new(e.store.clone(), &[8; 32], opts());
+    let stranger = Kms::new(e.store.clone(), SecretSealer::new(&[8; 32]), opts());
     assert_eq!(
         code(stranger.decrypt(A, &sealed.ciphertext, &c, None).await),
         "KMSInternalException"

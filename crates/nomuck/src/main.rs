@@ -11,6 +11,7 @@ mod data_dir;
 mod doctor;
 mod image_cmd;
 mod instance_cmd;
+mod kms;
 mod lwa_cmd;
 mod serve;
 

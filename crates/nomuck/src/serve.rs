@@ -181,6 +181,23 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         events_queued.clone(),
     );
     let alerting = budget_alerts.start(config.billing.budget_alert_interval);
+    // KMS: keys in meta's kms seam, material sealed under the master key; the
+    // background pass deletes keys at their deletion date and rotates keys.
+    // Its day is the lifecycle day, so tests can shorten both.
+    let kms = Arc::new(nomuck_kms::Kms::new(
+        dir.store.clone(),
+        dir.sealer.clone(),
+        nomuck_kms::KmsOptions {
+            region: config.edge.region.clone(),
+            day: config.lifecycle_day,
+            pass_interval: (config.lifecycle_day / 10)
+                .clamp(Duration::from_millis(200), Duration::from_secs(60)),
+        },
+    ));
+    let kms_worker = kms.start_background();
+    // SSE-KMS: what the storage engine is to be handed (wired at merge).
+    let _key_manager: Arc<dyn nomuck_storage::kms::KeyManager> =
+        crate::kms::key_manager(kms.clone());
     let dispatching = dispatcher.start(events_queued);
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(
@@ -210,6 +227,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .with_api(Arc::new(nomuck_costapi::cur::CurApi::new(
             dir.store.clone(),
         )))
+        .with_api(Arc::new(nomuck_kmsapi::KmsApi::new(kms)))
         .with_admin_api(Arc::new(nomuck_admin::AdminApi::new(dir.iam.clone())))
         .with_access_tokens(Arc::new(IamTokens(nomuck_iam::AccessTokens::new(
             dir.iam.clone(),
@@ -240,6 +258,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let served = nomuck_edge::serve(Arc::new(edge), listener, ops_listener, shutdown).await;
     dispatching.abort();
     alerting.abort();
+    kms_worker.abort();
     if let Some(worker) = billing_worker {
         worker.abort();
     }
