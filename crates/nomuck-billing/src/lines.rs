@@ -17,6 +17,9 @@ use crate::price::Rates;
 pub mod meters {
     pub const S3: &str = "s3";
     pub const EC2: &str = "ec2";
+    pub const KMS: &str = "kms";
+    /// KMS's cryptographic requests (nomuck-kms's `meters::REQUESTS`).
+    pub const KMS_REQUESTS: &str = "requests";
     pub const STORED_ADDED: &str = "storage.bytes-added";
     pub const STORED_REMOVED: &str = "storage.bytes-removed";
     pub const BYTES_OUT: &str = "transfer.bytes-out";
@@ -33,6 +36,7 @@ pub mod meters {
 pub const S3_SERVICE: &str = "Amazon Simple Storage Service";
 pub const EC2_SERVICE: &str = "Amazon Elastic Compute Cloud - Compute";
 pub const FULFILLMENT_SERVICE: &str = "Fulfillment by Amazon";
+pub const KMS_SERVICE: &str = "AWS Key Management Service";
 
 /// Places a day's cost is rounded to.
 pub const COST_DP: u32 = 10;
@@ -47,6 +51,8 @@ pub enum Measure {
     /// Requests, priced per 1,000 (tier 1) or 10,000 (tier 2); free.
     Tier1,
     Tier2,
+    /// KMS requests, priced per 10,000.
+    KmsRequests,
     Free,
     /// Instance-hours of one type.
     Hours,
@@ -130,6 +136,13 @@ pub fn line_of(service: &str, meter: &str, unit: &str) -> LineKind {
             "Requests",
             Measure::Free,
         ),
+        (KMS, KMS_REQUESTS) => kind(
+            KMS_SERVICE,
+            "KMS-Requests",
+            "CryptographicRequest",
+            "Requests",
+            Measure::KmsRequests,
+        ),
         (EC2, m) if m.starts_with(BOX_USAGE) && unit == INSTANCE_HOURS => {
             kind(EC2_SERVICE, m, "RunInstances", "Hrs", Measure::Hours)
         }
@@ -180,6 +193,10 @@ pub fn price(
             let rate = rates.requests_tier2_per_10000.checked_div(per(10_000))?;
             (raw, rate, raw.checked_mul(rate)?)
         }
+        Measure::KmsRequests => {
+            let rate = rates.kms_requests_per_10000.checked_div(per(10_000))?;
+            (raw, rate, raw.checked_mul(rate)?)
+        }
         Measure::Free | Measure::Unpriced => (raw, Decimal::ZERO, Decimal::ZERO),
         Measure::Hours => {
             let ty = line
@@ -199,4 +216,20 @@ pub fn price(
         rate.normalize(),
         cost.round_dp(COST_DP).normalize(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kms_requests_cost_three_cents_per_ten_thousand() {
+        let line = line_of(meters::KMS, meters::KMS_REQUESTS, "requests");
+        assert_eq!(line.service, KMS_SERVICE);
+        assert_eq!(line.measure, Measure::KmsRequests);
+        let (q, rate, cost) = price(&line, &Rates::aws_2006(), 20_000, 30).unwrap();
+        assert_eq!(q, Decimal::from(20_000));
+        assert_eq!(rate.to_string(), "0.000003");
+        assert_eq!(cost.to_string(), "0.06");
+    }
 }

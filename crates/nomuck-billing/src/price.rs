@@ -4,7 +4,8 @@
 //!
 //! The embedded book is Amazon's of 2006: S3 storage $0.15 per GB-month, data
 //! transfer out $0.20 per GB (in free), $0.01 per 1,000 PUT/COPY/POST/LIST and
-//! per 10,000 GET and other requests, EC2 $0.10 per m1.small instance-hour.
+//! per 10,000 GET and other requests, EC2 $0.10 per m1.small instance-hour;
+//! KMS (which did not exist in 2006) at today's $0.03 per 10,000 requests.
 //! Other instance types cost the m1.small rate times their size's
 //! normalization factor (AWS's own: nano 0.25, micro 0.5, small 1, medium 2,
 //! large 4, xlarge 8, Nxlarge 8N), unless a version names their rate.
@@ -42,6 +43,8 @@ pub struct Rates {
     pub transfer_out_gb: Decimal,
     pub requests_tier1_per_1000: Decimal,
     pub requests_tier2_per_10000: Decimal,
+    /// KMS cryptographic requests.
+    pub kms_requests_per_10000: Decimal,
     /// An m1.small instance-hour.
     pub instance_hour: Decimal,
     /// Rates of instance types priced on their own (`m5.large` → per hour).
@@ -56,6 +59,7 @@ impl Rates {
             transfer_out_gb: Decimal::new(20, 2),
             requests_tier1_per_1000: Decimal::new(1, 2),
             requests_tier2_per_10000: Decimal::new(1, 2),
+            kms_requests_per_10000: Decimal::new(3, 2),
             instance_hour: Decimal::new(10, 2),
             instance_hour_by_type: BTreeMap::new(),
         }
@@ -130,6 +134,7 @@ struct FileVersion {
     transfer_out_gb: Option<String>,
     requests_tier1_per_1000: Option<String>,
     requests_tier2_per_10000: Option<String>,
+    kms_requests_per_10000: Option<String>,
     instance_hour: Option<String>,
     #[serde(default)]
     instance_hour_by_type: BTreeMap<String, String>,
@@ -204,6 +209,11 @@ impl PriceBook {
                 &mut rates.requests_tier2_per_10000,
                 "requests_tier2_per_10000",
                 &v.requests_tier2_per_10000,
+            )?;
+            set(
+                &mut rates.kms_requests_per_10000,
+                "kms_requests_per_10000",
+                &v.kms_requests_per_10000,
             )?;
             set(&mut rates.instance_hour, "instance_hour", &v.instance_hour)?;
             for (t, text) in &v.instance_hour_by_type {
