@@ -212,7 +212,7 @@ struct ServeArgs {
     )]
     s3_website_domains: Option<Vec<String>>,
     /// Length of a lifecycle day in seconds, for testing lifecycle rules
-    /// [default: 86400].
+    /// and KMS deletion windows and rotation periods [default: 86400].
     #[arg(long, env = "NOMUCK_LIFECYCLE_DAY_SECS")]
     lifecycle_day_secs: Option<u64>,
     /// Hosts that webhook push endpoints may name, comma-separated [default: any host].
