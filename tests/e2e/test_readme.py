@@ -44,6 +44,7 @@ EXPECT = [
     ("aws sns create-topic", [r"verified \S+ arn:aws:sns:us-east-1:\d{12}:uploads \['docs/notes\.txt'\]"]),
     ("put-bucket-lifecycle-configuration", [r"^tmp/notes\.txt$\n(.*\n)*None$"]),
     ("import boto3", [r"^\d{12}$"]),
+    ("aws kms create-key", [r"^database password$"]),
     ("aws ec2 wait image-available", [r"^Linux 6\.", r"^hello from ip-172-31-", r'"shutting-down"']),
     ("fws() { curl", [r'"centerId":"SIM1"', r'"ShipmentId":"IN-1"', r'"fulfillableQuantity":50',
                       r'"isFulfillable":true', r'"fulfillmentOrderStatus":"Complete"',
