@@ -22,6 +22,7 @@ mod compute;
 mod errors;
 mod events;
 mod fulfillment;
+mod generation;
 mod kms;
 pub(crate) mod migrations;
 mod objstore;

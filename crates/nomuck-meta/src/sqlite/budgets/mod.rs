@@ -25,29 +25,12 @@ fn generation(conn: &Connection, account_id: &str, name: &str) -> Result<Option<
 }
 
 fn put(conn: &Connection, r: &BudgetRecord, expected: Option<i64>) -> Result<(), MetaError> {
-    match (generation(conn, &r.account_id, &r.name)?, expected) {
-        (None, None) => {}
-        (Some(_), None) => {
-            return Err(MetaError::Conflict(format!(
-                "budget {:?} already exists",
-                r.name
-            )));
-        }
-        (None, Some(_)) => return Err(MetaError::NotFound(format!("budget {:?}", r.name))),
-        (Some(s), Some(e)) if s != e => {
-            return Err(MetaError::Conflict(format!(
-                "budget {:?} changed meanwhile (generation {s}, expected {e})",
-                r.name
-            )));
-        }
-        (Some(s), Some(_)) if r.generation <= s => {
-            return Err(MetaError::Invalid(format!(
-                "budget {:?}: new generation {} is not above {s}",
-                r.name, r.generation
-            )));
-        }
-        (Some(_), Some(_)) => {}
-    }
+    super::generation::check(
+        &format!("budget {:?}", r.name),
+        generation(conn, &r.account_id, &r.name)?,
+        expected,
+        r.generation,
+    )?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO budgets (account_id, name, created_at, updated_at, generation, body) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

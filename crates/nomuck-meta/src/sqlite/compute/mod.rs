@@ -99,18 +99,7 @@ fn check_generation(
     expected: Option<i64>,
 ) -> Result<(), MetaError> {
     let stored = stored_generation(conn, table, id)?;
-    match (stored, expected) {
-        (None, None) => Ok(()),
-        (Some(_), None) => Err(MetaError::Conflict(format!("{id} already exists"))),
-        (None, Some(_)) => Err(MetaError::NotFound(id.to_owned())),
-        (Some(s), Some(e)) if s != e => Err(MetaError::Conflict(format!(
-            "{id} changed meanwhile (generation {s}, expected {e})"
-        ))),
-        (Some(s), Some(_)) if new <= s => Err(MetaError::Invalid(format!(
-            "{id}: new generation {new} is not above {s}"
-        ))),
-        _ => Ok(()),
-    }
+    super::generation::check(id, stored, expected, new)
 }
 
 /// Insert or replace a record under generation control. `columns` are the

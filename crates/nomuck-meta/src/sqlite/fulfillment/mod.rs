@@ -45,29 +45,12 @@ fn put_doc(conn: &Connection, r: &DocRecord, expected: Option<i64>) -> Result<()
                 .optional()
         })
         .map_err(db_err)?;
-    match (stored, expected) {
-        (None, None) => {}
-        (Some(_), None) => {
-            return Err(MetaError::Conflict(format!(
-                "{} {:?} already exists",
-                r.kind, r.id
-            )));
-        }
-        (None, Some(_)) => return Err(MetaError::NotFound(format!("{} {:?}", r.kind, r.id))),
-        (Some(s), Some(e)) if s != e => {
-            return Err(MetaError::Conflict(format!(
-                "{} {:?} changed meanwhile (generation {s}, expected {e})",
-                r.kind, r.id
-            )));
-        }
-        (Some(s), Some(_)) if r.generation <= s => {
-            return Err(MetaError::Invalid(format!(
-                "{} {:?}: new generation {} is not above {s}",
-                r.kind, r.id, r.generation
-            )));
-        }
-        (Some(_), Some(_)) => {}
-    }
+    super::generation::check(
+        &format!("{} {:?}", r.kind, r.id),
+        stored,
+        expected,
+        r.generation,
+    )?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO fulfillment_docs \
          (account_id, kind, id, open, updated_at, generation, body) \

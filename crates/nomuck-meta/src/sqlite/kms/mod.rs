@@ -33,35 +33,22 @@ fn stored(conn: &Connection, key_id: &str) -> Result<Option<(String, i64)>, Meta
 }
 
 fn put_key(conn: &Connection, r: &KmsKeyRecord, expected: Option<i64>) -> Result<(), MetaError> {
-    match (stored(conn, &r.key_id)?, expected) {
-        (None, None) => {}
-        (Some(_), None) => {
-            return Err(MetaError::Conflict(format!(
-                "key {:?} already exists",
-                r.key_id
-            )));
-        }
-        (None, Some(_)) => return Err(MetaError::NotFound(format!("key {:?}", r.key_id))),
-        (Some((account, _)), Some(_)) if account != r.account_id => {
-            return Err(MetaError::Invalid(format!(
-                "key {:?} cannot change account",
-                r.key_id
-            )));
-        }
-        (Some((_, s)), Some(e)) if s != e => {
-            return Err(MetaError::Conflict(format!(
-                "key {:?} changed meanwhile (generation {s}, expected {e})",
-                r.key_id
-            )));
-        }
-        (Some((_, s)), Some(_)) if r.generation <= s => {
-            return Err(MetaError::Invalid(format!(
-                "key {:?}: new generation {} is not above {s}",
-                r.key_id, r.generation
-            )));
-        }
-        (Some(_), Some(_)) => {}
+    let stored = stored(conn, &r.key_id)?;
+    if stored
+        .as_ref()
+        .is_some_and(|(account, _)| *account != r.account_id)
+    {
+        return Err(MetaError::Invalid(format!(
+            "key {:?} cannot change account",
+            r.key_id
+        )));
     }
+    super::generation::check(
+        &format!("key {:?}", r.key_id),
+        stored.map(|(_, g)| g),
+        expected,
+        r.generation,
+    )?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO kms_keys (key_id, account_id, created_at, updated_at, generation, body) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
