@@ -13,8 +13,9 @@
 //! - Every call is on behalf of a caller account. A key is used only by its
 //!   account or by accounts its policy grants (naming the key by ARN); the
 //!   admin is not special.
-//! - Every cryptographic request is a usage event of the caller's account
-//!   (service `kms`, meter [`meters::REQUESTS`]).
+//! - Every cryptographic request is metered to the caller's account (service
+//!   `kms`, meter [`meters::REQUESTS`]), summed in memory and appended every
+//!   second as S3's requests are ([`RequestSums`]).
 //!
 //! Persistence is KMS's part of the metadata seam (`nomuck_meta::kms`): each
 //! change is one commit naming the generation it replaces, so racing writers
@@ -39,8 +40,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nomuck_iam::SecretSealer;
 use nomuck_meta::kms::{KmsAliasRecord, KmsKeyRecord, KmsMutation};
-use nomuck_meta::{MetaError, MetaStore, Millis, Mutation, UsageEvent};
-use nomuck_meter::Meter;
+use nomuck_meta::{MetaError, MetaStore, Millis, Mutation};
+use nomuck_meter::RequestSums;
 use nomuck_policy::{ConditionContext, KeyPolicy, PolicyEffect, Principal};
 use rand::RngCore;
 use zeroize::Zeroizing;
@@ -213,15 +214,37 @@ enum Reach {
 pub struct Kms {
     store: Arc<dyn MetaStore>,
     sealer: SecretSealer,
-    meter: Meter,
+    requests: RequestSums,
     opts: KmsOptions,
+}
+
+/// The background work of [`Kms::start_background`].
+pub struct KmsWorker {
+    kms: Arc<Kms>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl KmsWorker {
+    /// Stops the background work and appends the metered requests pending.
+    pub async fn stop(self) {
+        {
+            // Not in the middle of a flush: sums taken would be lost.
+            let _no_flush = self.kms.requests.hold_flushes().await;
+            for t in &self.tasks {
+                t.abort();
+            }
+        }
+        if let Err(e) = self.kms.flush_usage().await {
+            tracing::warn!(error = %e, "KMS request usage not appended");
+        }
+    }
 }
 
 impl Kms {
     /// `sealer` is the data directory's (`SecretSealer::new(master_key)`).
     pub fn new(store: Arc<dyn MetaStore>, sealer: SecretSealer, opts: KmsOptions) -> Self {
         Self {
-            meter: Meter::new(store.clone()),
+            requests: RequestSums::new(SERVICE),
             store,
             sealer,
             opts,
@@ -427,21 +450,16 @@ impl Kms {
         }
     }
 
-    /// One usage event per cryptographic request, for the caller's account.
-    async fn meter(&self, caller: &str) -> Result<(), KmsError> {
-        self.meter
-            .record([UsageEvent {
-                account_id: caller.to_owned(),
-                service: SERVICE.into(),
-                meter: meters::REQUESTS.into(),
-                quantity: 1,
-                unit: nomuck_meter::unit::REQUESTS.into(),
-                at: now_millis(),
-                idempotency_key: format!("kms:request:{}", new_key_id()),
-            }])
-            .await
-            .map(|_| ())
-            .map_err(|e| KmsError::Internal(format!("cannot meter the request: {e}")))
+    /// Counts one cryptographic request for the caller's account.
+    fn meter(&self, caller: &str) {
+        self.requests
+            .add(caller, meters::REQUESTS, nomuck_meter::unit::REQUESTS, 1);
+    }
+
+    /// Appends the metered requests pending now (the background flushes every
+    /// second); returns the number of events.
+    pub async fn flush_usage(&self) -> Result<usize, KmsError> {
+        Ok(self.requests.flush(&self.store, now_millis()).await?)
     }
 
     fn seal_with(
@@ -1077,7 +1095,7 @@ impl Kms {
         }
         let doc = self.usable_key(caller, key_ref, "kms:Encrypt").await?;
         let ciphertext = self.seal_with(&doc, plaintext, context)?;
-        self.meter(caller).await?;
+        self.meter(caller);
         Ok(Sealed {
             ciphertext,
             key_arn: doc.arn,
@@ -1107,7 +1125,7 @@ impl Kms {
         let mut plaintext = Zeroizing::new(vec![0u8; bytes]);
         rand::rngs::OsRng.fill_bytes(plaintext.as_mut_slice());
         let ciphertext = self.seal_with(&doc, &plaintext, context)?;
-        self.meter(caller).await?;
+        self.meter(caller);
         Ok(DataKey {
             plaintext: if with_plaintext {
                 plaintext
@@ -1162,7 +1180,7 @@ impl Kms {
         let opened = self
             .open_blob(caller, blob, context, key_ref, "kms:Decrypt")
             .await?;
-        self.meter(caller).await?;
+        self.meter(caller);
         Ok(opened)
     }
 
@@ -1188,7 +1206,7 @@ impl Kms {
             .usable_key(caller, destination_key, "kms:ReEncryptTo")
             .await?;
         let ciphertext = self.seal_with(&doc, &opened.plaintext, destination_context)?;
-        self.meter(caller).await?;
+        self.meter(caller);
         Ok(ReEncrypted {
             ciphertext,
             source_key_arn: opened.key_arn,
@@ -1245,10 +1263,21 @@ impl Kms {
         Ok((deleted, rotated))
     }
 
-    /// Runs [`Kms::run_due`] every `pass_interval` until aborted.
-    pub fn start_background(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    /// Runs [`Kms::run_due`] every `pass_interval` and appends metered
+    /// requests every second, until stopped.
+    pub fn start_background(self: &Arc<Self>) -> KmsWorker {
         let kms = self.clone();
-        tokio::spawn(async move {
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = kms.flush_usage().await {
+                    tracing::warn!(error = %e, "KMS request usage not appended yet");
+                }
+            }
+        });
+        let kms = self.clone();
+        let pass = tokio::spawn(async move {
             let mut tick = tokio::time::interval(kms.opts.pass_interval);
             loop {
                 tick.tick().await;
@@ -1260,6 +1289,10 @@ impl Kms {
                     Err(e) => tracing::warn!(error = %e, "KMS background pass failed"),
                 }
             }
-        })
+        });
+        KmsWorker {
+            kms: self.clone(),
+            tasks: vec![flusher, pass],
+        }
     }
 }

@@ -302,6 +302,7 @@ async fn accounts_are_isolated_unless_a_key_policy_grants_by_arn() {
     );
 
     // Metering goes to the requester.
+    e.kms.flush_usage().await.unwrap();
     let events = |acct: &'static str| {
         let m = nomuck_meter::Meter::new(e.store.clone());
         async move { m.totals(acct, 0, i64::MAX).await.unwrap() }

@@ -6,11 +6,14 @@
 //! it by adding [`usage_mutation`] to that commit; [`Meter::record`] is for usage with
 //! no other change attached (requests served, bytes sent).
 
+mod sums;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nomuck_meta::{MetaError, MetaStore, Millis, Mutation, UsageQuery};
 pub use nomuck_meta::{StoredUsageEvent, UsageEvent};
+pub use sums::RequestSums;
 
 /// Units a quantity can be counted in. Quantities are integers in the smallest unit,
 /// so sums are exact.

@@ -157,7 +157,7 @@ impl Storage {
             meta,
             blobs,
             opts,
-            requests: usage::RequestUsage::new(),
+            requests: usage::RequestUsage::new(usage::SERVICE),
             gc_lock: tokio::sync::Mutex::new(()),
             lifecycle_lock: tokio::sync::Mutex::new(()),
             events: std::sync::OnceLock::new(),
@@ -225,7 +225,7 @@ impl Storage {
 
     /// Appends summed read-side usage now; returns the number of events.
     pub async fn flush_usage(&self) -> Result<usize, StorageError> {
-        self.requests.flush(&self.meta, now_millis()).await
+        Ok(self.requests.flush(&self.meta, now_millis()).await?)
     }
 
     /// Meters response bytes actually sent for a GET (called by the API

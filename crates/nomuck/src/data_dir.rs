@@ -41,8 +41,9 @@ pub struct DataDir {
     /// Authenticates LWA access tokens (`Atza|…`); derived from the master key for
     /// the same reason.
     pub lwa_token_key: [u8; 32],
-    /// Seals KMS key material under the master key, as access-key secrets are.
-    pub sealer: SecretSealer,
+    /// Seals KMS key material under the master key, as access-key secrets are
+    /// (boxed: the cipher's key schedule is large).
+    pub sealer: Arc<SecretSealer>,
 }
 
 /// Why a data directory could not be opened for this process.
@@ -138,7 +139,7 @@ impl DataDir {
             iam,
             imds_token_key: derive_key(&master_key, "nomuck imds session tokens v1"),
             lwa_token_key: derive_key(&master_key, "nomuck lwa access tokens v1"),
-            sealer: SecretSealer::new(&master_key),
+            sealer: Arc::new(SecretSealer::new(&master_key)),
         }))
     }
 

@@ -186,7 +186,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     // Its day is the lifecycle day, so tests can shorten both.
     let kms = Arc::new(nomuck_kms::Kms::new(
         dir.store.clone(),
-        dir.sealer.clone(),
+        (*dir.sealer).clone(),
         nomuck_kms::KmsOptions {
             region: config.edge.region.clone(),
             day: config.lifecycle_day,
@@ -258,7 +258,6 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let served = nomuck_edge::serve(Arc::new(edge), listener, ops_listener, shutdown).await;
     dispatching.abort();
     alerting.abort();
-    kms_worker.abort();
     if let Some(worker) = billing_worker {
         worker.abort();
     }
@@ -272,6 +271,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         worker.abort();
         compute.shutdown();
     }
+    kms_worker.stop().await;
     if let Err(err) = storage.shutdown().await {
         tracing::warn!(%err, "storage did not shut down cleanly");
     }
