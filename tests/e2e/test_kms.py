@@ -194,6 +194,24 @@ def test_key_policy_can_deny_and_grant_another_account_by_arn(server):
         assert error_code(e) == "MalformedPolicyDocumentException"
 
 
+def test_the_admin_is_not_special_for_another_accounts_keys(server):
+    _, okey, osecret = new_account(server, "owner")
+    theirs = kms_of(server, okey, osecret)
+    meta = theirs.create_key()["KeyMetadata"]
+    ct = theirs.encrypt(KeyId=meta["KeyId"], Plaintext=b"private")["CiphertextBlob"]
+    admin = kms_of(server)
+    for call in (lambda: admin.decrypt(CiphertextBlob=ct),
+                 lambda: admin.encrypt(KeyId=meta["Arn"], Plaintext=b"x"),
+                 lambda: admin.describe_key(KeyId=meta["Arn"])):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_code(e) == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:
+        admin.schedule_key_deletion(KeyId=meta["Arn"], PendingWindowInDays=7)
+    assert error_code(e) == "NotFoundException"
+    assert admin.list_keys()["Keys"] == []
+
+
 def test_bad_input_gets_json_errors(server):
     r = raw(server, "TrentService.NoSuchThing", "{}")
     assert r.status_code == 400 and r.json()["__type"] == "UnknownOperationException"

@@ -216,6 +216,10 @@ pub struct Kms {
     sealer: SecretSealer,
     requests: RequestSums,
     opts: KmsOptions,
+    /// Held by each read-modify-write of a key: one server owns the data
+    /// directory, so this makes racing changes wait rather than exhaust their
+    /// retries; generations still keep the background pass from overwriting.
+    writes: tokio::sync::Mutex<()>,
 }
 
 /// The background work of [`Kms::start_background`].
@@ -248,6 +252,7 @@ impl Kms {
             store,
             sealer,
             opts,
+            writes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -381,6 +386,7 @@ impl Kms {
         action: &str,
         change: impl Fn(&mut KeyDoc) -> Result<(), KmsError>,
     ) -> Result<KeyDoc, KmsError> {
+        let _one_writer = self.writes.lock().await;
         for _ in 0..8 {
             let (mut doc, generation) = self.resolve(caller, key_ref, Reach::Own).await?;
             self.authorize(caller, &doc, action)?;

@@ -437,3 +437,25 @@ async fn aliases_and_the_aws_managed_key() {
         "NotFoundException"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_changes_to_one_key_are_all_kept() {
+    let e = env().await;
+    let kms = Arc::new(e.kms);
+    let key = kms.create_key(A, NewKey::default()).await.unwrap();
+    // Each tag is a read-modify-write of the key's document: without
+    // generations, concurrent writers would drop each other's tags.
+    let writers: Vec<_> = (0..16)
+        .map(|i| {
+            let (kms, id) = (kms.clone(), key.key_id.clone());
+            tokio::spawn(async move {
+                kms.tag_resource(A, &id, vec![(format!("t{i}"), "v".into())])
+                    .await
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(kms.resource_tags(A, &key.key_id).await.unwrap().len(), 16);
+}
