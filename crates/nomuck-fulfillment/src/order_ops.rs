@@ -11,8 +11,8 @@ use crate::config::{Address, FulfillmentConfig};
 use crate::error::{FulfillmentError, Result};
 use crate::order_events::{DEFAULT_MARKETPLACE, set_status};
 use crate::orders::{
-    FulfillmentAction, FulfillmentPolicy, Order, OrderItem, OrderRequest, OrderStatus, OrderUpdate,
-    Shipment, ShipmentItem, ShipmentStatus,
+    FulfillmentAction, FulfillmentPolicy, Order, OrderItem, OrderItemRequest, OrderRequest,
+    OrderStatus, OrderUpdate, Shipment, ShipmentItem, ShipmentStatus,
 };
 use crate::preview::{centers_nearest, estimate, quantity};
 use crate::record::Record;
@@ -69,6 +69,20 @@ pub(crate) fn check_address(field: &str, a: &Address) -> Result<()> {
     required(&format!("{field}.postalCode"), &a.postal_code, 20)?;
     required(&format!("{field}.countryCode"), &a.country_code, 2)?;
     max_len(&format!("{field}.stateOrRegion"), &a.state_or_region, 150)
+}
+
+/// A line's `fulfillmentNetworkSku`, when given, must be its SKU's.
+fn check_fn_sku(field: &str, it: &OrderItemRequest, fn_sku: &str) -> Result<()> {
+    match &it.fulfillment_network_sku {
+        Some(given) if given != fn_sku => Err(FulfillmentError::invalid(
+            field,
+            format!(
+                "{given:?} is not the fulfillment network SKU of seller SKU {:?} (that is {fn_sku:?})",
+                it.seller_sku
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Every check of a create request; the lines as (fnSku, units).
@@ -138,6 +152,7 @@ fn check(book: &Book, config: &FulfillmentConfig, req: &OrderRequest) -> Result<
         let item = book.items.get(&it.seller_sku).ok_or_else(|| {
             FulfillmentError::invalid(f("sellerSku"), format!("unknown SKU {:?}", it.seller_sku))
         })?;
+        check_fn_sku(&f("fulfillmentNetworkSku"), it, &item.fn_sku)?;
         if lines
             .iter()
             .any(|l| l.item_id == it.seller_fulfillment_order_item_id)

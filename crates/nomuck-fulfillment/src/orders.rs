@@ -197,6 +197,11 @@ pub struct OrderItemRequest {
     pub per_unit_price: Option<Money>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_unit_tax: Option<Money>,
+    /// The fnSku the seller expects the SKU to have: checked against the
+    /// item registry, so an order never ships another product than the one
+    /// the seller's system meant (absent: not checked, not hashed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfillment_network_sku: Option<String>,
 }
 
 /// A `featureConstraints` entry. This service offers no optional features,

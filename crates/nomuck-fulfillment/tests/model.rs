@@ -840,6 +840,7 @@ impl Worker {
                 per_unit_declared_value: None,
                 per_unit_price: None,
                 per_unit_tax: None,
+                fulfillment_network_sku: None,
             })
             .collect();
         let policy = pick(

@@ -711,6 +711,7 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
             per_unit_declared_value: None,
             per_unit_price: None,
             per_unit_tax: None,
+            fulfillment_network_sku: None,
         }],
     };
     e.f.create_order(A, order).await.unwrap();

@@ -228,6 +228,47 @@ async fn optional_create_fields_are_kept_or_refused() {
     assert_eq!(e.units(A, &fn_sku, Bucket::ReservedCustomerOrder).await, 2);
 }
 
+/// An item's `fulfillmentNetworkSku` is checked against the item registry:
+/// the SKU's own is kept and shown, another SKU's (or an unknown one) is
+/// 400 and reserves nothing.
+#[tokio::test]
+async fn an_items_fulfillment_network_sku_must_be_its_skus() {
+    let e = env();
+    let fn_sku = e.seed(A, "SKU-1", 10).await;
+    let other = e.seed(A, "SKU-2", 10).await;
+    for (id, wrong) in [("O-2", other.as_str()), ("O-3", "X00NOTKNOWN")] {
+        let mut body = order_body(id, "SKU-1", 1);
+        body["items"][0]["fulfillmentNetworkSku"] = json!(wrong);
+        let r = e.create(A, &body).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "InvalidInput");
+        let details = r.body["errors"][0]["details"].as_str().unwrap_or_default();
+        assert!(
+            details.contains("items[0].fulfillmentNetworkSku") && details.contains(&fn_sku),
+            "{details}"
+        );
+    }
+    assert_eq!(e.order_count(A).await, 0);
+    let mut body = order_body("O-1", "SKU-1", 2);
+    body["items"][0]["fulfillmentNetworkSku"] = json!(fn_sku);
+    let r = e.create(A, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = e.get(A, "O-1").await.body["payload"].clone();
+    assert_eq!(
+        p["fulfillmentOrderItems"][0]["fulfillmentNetworkSku"],
+        fn_sku
+    );
+    // Part of the request's identity: the same again is the order, the
+    // same order without it is another request.
+    assert_eq!(e.create(A, &body).await.status, StatusCode::OK);
+    assert_error(
+        &e.create(A, &order_body("O-1", "SKU-1", 2)).await,
+        StatusCode::CONFLICT,
+        "Conflict",
+    );
+    assert_eq!(e.units(A, &fn_sku, Bucket::ReservedCustomerOrder).await, 2);
+    assert_eq!(e.units(A, &other, Bucket::ReservedCustomerOrder).await, 0);
+}
+
 #[tokio::test]
 async fn get_has_every_field_the_model_requires() {
     let e = env();

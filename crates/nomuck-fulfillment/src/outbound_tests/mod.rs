@@ -109,6 +109,7 @@ fn request(id: &str, sku: &str, quantity: i64, policy: FulfillmentPolicy) -> Ord
             per_unit_declared_value: None,
             per_unit_price: None,
             per_unit_tax: None,
+            fulfillment_network_sku: None,
         }],
     }
 }

@@ -249,6 +249,11 @@ impl Validate for CreateFulfillmentOrderRequest {
                 item.gift_message.as_deref(),
                 item.displayable_comment.as_deref(),
             )?;
+            optional(
+                &format!("items[{i}].fulfillmentNetworkSku"),
+                item.fulfillment_network_sku.as_deref(),
+                SKU_MAX,
+            )?;
         }
         Ok(())
     }

@@ -77,9 +77,9 @@ pub(super) fn preview(r: GetFulfillmentPreviewRequest) -> Result<PreviewRequest,
     })
 }
 
-/// `createFulfillmentOrder`. An item's `fulfillmentNetworkSku` is Amazon's
-/// to assign and is not read (the SKU's own fnSku is used and shown).
-/// Everything else is kept and part of the request's identity.
+/// `createFulfillmentOrder`. Everything is kept and part of the request's
+/// identity; an item's `fulfillmentNetworkSku` must be its SKU's (the
+/// domain checks it against the item registry).
 pub(super) fn create(r: CreateFulfillmentOrderRequest) -> Result<OrderRequest, ApiError> {
     Ok(OrderRequest {
         marketplace_id: r.marketplace_id,
@@ -116,6 +116,7 @@ pub(super) fn create(r: CreateFulfillmentOrderRequest) -> Result<OrderRequest, A
                 per_unit_declared_value: it.per_unit_declared_value.map(money),
                 per_unit_price: it.per_unit_price.map(money),
                 per_unit_tax: it.per_unit_tax.map(money),
+                fulfillment_network_sku: it.fulfillment_network_sku,
             })
             .collect(),
         ship_from_country_code: r.ship_from_country_code,
