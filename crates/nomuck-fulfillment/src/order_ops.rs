@@ -38,9 +38,9 @@ pub(crate) fn order_of(book: &Book, id: &str) -> Result<Order> {
         .ok_or_else(|| FulfillmentError::NotFound(format!("fulfillment order {id:?}")))
 }
 
-/// The canonical hash of a create request: serde's field order is fixed by
-/// the struct, so equal requests hash equal whatever the client's key order.
-pub fn request_hash(req: &OrderRequest) -> Result<String> {
+/// The canonical hash of a request: serde's field order is fixed by the
+/// struct, so equal requests hash equal whatever the client's key order.
+pub fn fingerprint<T: serde::Serialize>(req: &T) -> Result<String> {
     let body = serde_json::to_vec(req)
         .map_err(|e| FulfillmentError::Internal(format!("cannot hash a request: {e}")))?;
     Ok(hex::encode(Sha256::digest(&body)))
@@ -179,7 +179,7 @@ pub(crate) fn create(
     config: &FulfillmentConfig,
     req: OrderRequest,
 ) -> Result<Order> {
-    let hash = request_hash(&req)?;
+    let hash = fingerprint(&req)?;
     if let Some(o) = book.orders.get(&req.seller_fulfillment_order_id) {
         if o.request_hash == hash {
             return Ok(o.clone());

@@ -320,6 +320,18 @@ pub struct Package {
     pub tracking_events: Vec<TrackingEvent>,
     /// When the simulated carrier scans it next.
     pub due: Option<Millis>,
+    /// The operator's idempotency key it was packed under, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<RequestKey>,
+}
+
+/// An operator's idempotency key and the fingerprint of the request sent
+/// under it ([`crate::order_ops::fingerprint`] of the request as received):
+/// the same key with the same fingerprint is the same request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestKey {
+    pub key: String,
+    pub fingerprint: String,
 }
 
 impl Package {

@@ -558,15 +558,18 @@ async fn warehouse_ops_as_of_and_cursor() {
         level: "3".into(),
         bin: "B4".into(),
     };
-    let at = f.put_away("SIM1", A, "D1", 15, loc.clone()).await.unwrap();
+    let at = f
+        .put_away("SIM1", A, "D1", 15, loc.clone(), None)
+        .await
+        .unwrap();
     assert_eq!(at[&loc.code()], 15);
     assert!(matches!(
-        f.put_away("SIM1", A, "D1", 21, loc.clone()).await,
+        f.put_away("SIM1", A, "D1", 21, loc.clone(), None).await,
         Err(FulfillmentError::Conflict(_))
     ));
     let mut bad_loc = loc.clone();
     bad_loc.zone = "a b".into();
-    assert!(f.put_away("SIM1", A, "D1", 1, bad_loc).await.is_err());
+    assert!(f.put_away("SIM1", A, "D1", 1, bad_loc, None).await.is_err());
     assert_eq!(f.bins("SIM1", A).await.unwrap().locations.len(), 1);
 
     let count = f.cycle_count("SIM1", A, "D1", 18).await.unwrap();

@@ -15,7 +15,8 @@ use crate::error::FulfillmentError;
 use crate::fees;
 use crate::orders::{
     FulfillmentAction, FulfillmentPolicy, Order, OrderItemRequest, OrderRequest, OrderStatus,
-    OrderUpdate, PackageItem, ReturnCondition, ReturnStatus, ShipmentStatus, Speed, TrackingStatus,
+    OrderUpdate, PackageItem, RequestKey, ReturnCondition, ReturnStatus, ShipmentStatus, Speed,
+    TrackingStatus,
 };
 use crate::preview::{INVALID_SKU, PreviewItemRequest, PreviewRequest};
 use crate::returns::CreateReturnItem;
