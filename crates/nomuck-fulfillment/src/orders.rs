@@ -245,6 +245,25 @@ pub struct OrderUpdate {
     pub destination_address: Option<Address>,
     pub fulfillment_action: Option<FulfillmentAction>,
     pub notification_emails: Option<Vec<String>>,
+    /// Lines to change (existing ones only, by their id).
+    #[serde(default)]
+    pub items: Vec<OrderItemUpdate>,
+}
+
+/// `UpdateFulfillmentOrderItem`: an existing line's new quantity and texts.
+/// Its SKU cannot change; named anyway, it must be the line's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderItemUpdate {
+    pub seller_fulfillment_order_item_id: String,
+    pub seller_sku: Option<String>,
+    pub fulfillment_network_sku: Option<String>,
+    /// Checked to be in 1..=i32::MAX.
+    pub quantity: i64,
+    pub gift_message: Option<String>,
+    pub displayable_comment: Option<String>,
+    pub per_unit_declared_value: Option<Money>,
+    pub per_unit_price: Option<Money>,
+    pub per_unit_tax: Option<Money>,
 }
 
 /// `FulfillmentOrderItem`.
