@@ -288,6 +288,23 @@ pub struct OrderItem {
     pub per_unit_tax: Option<Money>,
 }
 
+impl OrderItemUpdate {
+    /// Line `item_id` to `quantity` units, nothing else changed.
+    pub fn quantity(item_id: &str, quantity: i64) -> OrderItemUpdate {
+        OrderItemUpdate {
+            seller_fulfillment_order_item_id: item_id.to_owned(),
+            seller_sku: None,
+            fulfillment_network_sku: None,
+            quantity,
+            gift_message: None,
+            displayable_comment: None,
+            per_unit_declared_value: None,
+            per_unit_price: None,
+            per_unit_tax: None,
+        }
+    }
+}
+
 /// One line's units in one shipment, and how far the center got with them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentItem {

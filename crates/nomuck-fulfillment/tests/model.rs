@@ -904,15 +904,8 @@ impl Worker {
         let quantity = self.rng.gen_range(1..=6);
         let update = OrderUpdate {
             items: vec![OrderItemUpdate {
-                seller_fulfillment_order_item_id: line_id.clone(),
                 seller_sku: Some(line.seller_sku.clone()),
-                fulfillment_network_sku: None,
-                quantity,
-                gift_message: None,
-                displayable_comment: None,
-                per_unit_declared_value: None,
-                per_unit_price: None,
-                per_unit_tax: None,
+                ..OrderItemUpdate::quantity(&line_id, quantity)
             }],
             ..OrderUpdate::default()
         };

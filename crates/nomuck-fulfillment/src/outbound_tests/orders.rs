@@ -276,17 +276,7 @@ async fn orders_split_across_centers_nearest_first() {
 
 fn quantity_update(q: i64) -> OrderUpdate {
     OrderUpdate {
-        items: vec![crate::orders::OrderItemUpdate {
-            seller_fulfillment_order_item_id: "line-1".into(),
-            seller_sku: None,
-            fulfillment_network_sku: None,
-            quantity: q,
-            gift_message: None,
-            displayable_comment: None,
-            per_unit_declared_value: None,
-            per_unit_price: None,
-            per_unit_tax: None,
-        }],
+        items: vec![crate::orders::OrderItemUpdate::quantity("line-1", q)],
         ..OrderUpdate::default()
     }
 }
