@@ -139,6 +139,7 @@ fn order(id: String, skus: &[String], lines: u64, policy: FulfillmentPolicy) -> 
                 per_unit_declared_value: None,
                 per_unit_price: None,
                 per_unit_tax: None,
+                fulfillment_network_sku: None,
             })
             .collect(),
         seller_fulfillment_order_id: id,

@@ -42,6 +42,11 @@ pub struct Book {
     pub orders: BTreeMap<String, Order>,
     /// packageNumber → sellerFulfillmentOrderId.
     pub packages: HashMap<i64, String>,
+    /// Packing's idempotency keys ([`crate::stock::center_key`]) → the
+    /// package each made (the keys themselves are kept on the packages).
+    pub pack_keys: HashMap<String, i64>,
+    /// Put-aways made under a key, by [`crate::stock::center_key`].
+    pub put_aways: HashMap<String, crate::stock::KeptPutAway>,
     pub returns: BTreeMap<String, Return>,
     /// The last day whose storage fees are metered (none yet: `None`).
     pub storage: Option<crate::storage_fees::StorageCursor>,

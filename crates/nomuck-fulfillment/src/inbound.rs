@@ -438,11 +438,14 @@ pub(crate) fn move_outstanding(
         .collect()
 }
 
-/// Whether `spec` asks for nothing `s` does not already have.
-fn unchanged(s: &InboundShipment, spec: &InboundShipmentSpec) -> bool {
+/// Whether `spec` asks for nothing `s` does not already have. A create
+/// asking `WORKING` is had by every shipment: each was created `WORKING`,
+/// and what happened since is later history, not a change the create asks.
+fn unchanged(s: &InboundShipment, spec: &InboundShipmentSpec, create: bool) -> bool {
     use ShipmentStatus::*;
     let status_ok = match spec.shipment_status {
         None => true,
+        Some(Working) if create => true,
         Some(Shipped) => matches!(
             s.shipment_status,
             Shipped | InTransit | Delivered | CheckedIn | Receiving | Closed
@@ -494,7 +497,10 @@ pub(crate) fn put_shipment(
     let existing = book.inbound.get(id).cloned();
     let mut s = match (existing, create) {
         (None, false) => return Err(FulfillmentError::NotFound(format!("shipment {id:?}"))),
-        (Some(s), true) if s.shipment_status != ShipmentStatus::Working => {
+        // A create repeated as it was is answered below, whatever the status.
+        (Some(s), true)
+            if s.shipment_status != ShipmentStatus::Working && !unchanged(&s, &spec, true) =>
+        {
             return Err(FulfillmentError::Conflict(format!(
                 "shipment {id:?} is {} and can no longer be replaced",
                 s.shipment_status.name()
@@ -534,7 +540,7 @@ pub(crate) fn put_shipment(
     // A repeat of an earlier request (the seller's "shipped" again after the
     // center moved it on, the same items and header) changes nothing and is
     // answered, whatever the status: clients retry after timeouts.
-    if !is_new && unchanged(&s, &spec) {
+    if !is_new && unchanged(&s, &spec, create) {
         return Ok(s);
     }
     let Some(bucket) = status.bucket().filter(|b| *b != Bucket::InboundReceiving) else {

@@ -1,7 +1,7 @@
 //! Reading the ledger: FBA Inventory v1 summaries, inventory as of a past
 //! moment, the ledger by cursor; and the daily storage fee, a fold of it.
 
-use nomuck_ledger::{Bucket, Entry, InventoryDetails, Ledger, Movement, Quantities, Summary};
+use nomuck_ledger::{Bucket, Entry, InventoryDetails, Movement, Quantities, Summary};
 use nomuck_meta::Millis;
 use time::Date;
 
@@ -205,15 +205,15 @@ impl Fulfillment {
     }
 
     /// Every (SKU, center) position as it was at `at` (exact: a fold of the
-    /// ledger's entries up to that moment).
+    /// ledger's entries up to that moment, from its nearest checkpoint).
     pub async fn inventory_as_of(&self, account_id: &str, at: Millis) -> Result<InventoryAsOf> {
-        let (ledger, names) = self
-            .read(account_id, |b| -> Result<(Ledger, _)> {
+        let (seq, then, names) = self
+            .read(account_id, |b| -> Result<_> {
                 let seq = b.ledger.seq_at(at);
-                Ok((b.ledger.as_of(seq)?, b.fn_skus.clone()))
+                Ok((seq, b.ledger.positions_at(seq)?, b.fn_skus.clone()))
             })
             .await??;
-        let positions = ledger
+        let positions = then
             .positions()
             .map(|(fn_sku, center, s)| Position {
                 seller_sku: names.get(fn_sku).cloned().unwrap_or_default(),
@@ -223,11 +223,7 @@ impl Fulfillment {
                 quantities: s.quantities,
             })
             .collect();
-        Ok(InventoryAsOf {
-            at,
-            seq: ledger.last_seq(),
-            positions,
-        })
+        Ok(InventoryAsOf { at, seq, positions })
     }
 
     /// The ledger after `after_seq`, at most `limit` entries: a cursor that
@@ -265,18 +261,21 @@ impl Fulfillment {
         let account = account_id.to_owned();
         self.write(account_id, move |b, tx| {
             let seq = b.ledger.seq_at(end);
-            let ledger = if seq == b.ledger.last_seq() {
+            let then = if seq == b.ledger.last_seq() {
                 None
             } else {
-                Some(b.ledger.as_of(seq)?)
+                Some(b.ledger.positions_at(seq)?)
             };
-            let ledger = ledger.as_ref().unwrap_or(&b.ledger);
+            let total = |fn_sku: &str| match &then {
+                Some(p) => p.total(fn_sku),
+                None => b.ledger.total(fn_sku),
+            };
             let mut out = Vec::new();
             for item in b.items.values() {
                 let Some(dims) = item.dimensions else {
                     continue;
                 };
-                let units = held(&ledger.total(&item.fn_sku));
+                let units = held(&total(&item.fn_sku));
                 if units == 0 {
                     continue;
                 }

@@ -56,6 +56,19 @@ pub(crate) async fn book(store: &dyn MetaStore, account_id: &str) -> Result<Book
         .values()
         .flat_map(|o| o.package_numbers().map(|p| (p, o.id().to_owned())))
         .collect();
+    book.pack_keys = book
+        .orders
+        .values()
+        .flat_map(|o| &o.shipments)
+        .flat_map(|s| {
+            s.packages.iter().filter_map(|p| {
+                let key = p.key.as_ref()?;
+                let id = crate::stock::center_key(&s.fulfillment_center_id, &key.key);
+                Some((id, p.package_number))
+            })
+        })
+        .collect();
+    book.put_aways = records(store, account_id).await?;
     book.event_head = f.event_head(account_id).await?;
     Ok(book)
 }

@@ -3,6 +3,8 @@
 //! checks everything before it changes anything; `outbound_api.rs` wraps
 //! them in `Fulfillment::write`.
 
+use std::collections::HashMap;
+
 use nomuck_ledger::{Bucket, Movement, OrderLine, Reason};
 use sha2::{Digest, Sha256};
 
@@ -11,8 +13,8 @@ use crate::config::{Address, FulfillmentConfig};
 use crate::error::{FulfillmentError, Result};
 use crate::order_events::{DEFAULT_MARKETPLACE, set_status};
 use crate::orders::{
-    FulfillmentAction, FulfillmentPolicy, Order, OrderItem, OrderRequest, OrderStatus, OrderUpdate,
-    Shipment, ShipmentItem, ShipmentStatus,
+    FulfillmentAction, FulfillmentPolicy, Order, OrderItem, OrderItemUpdate, OrderRequest,
+    OrderStatus, OrderUpdate, Shipment, ShipmentItem, ShipmentStatus,
 };
 use crate::preview::{centers_nearest, estimate, quantity};
 use crate::record::Record;
@@ -38,9 +40,9 @@ pub(crate) fn order_of(book: &Book, id: &str) -> Result<Order> {
         .ok_or_else(|| FulfillmentError::NotFound(format!("fulfillment order {id:?}")))
 }
 
-/// The canonical hash of a create request: serde's field order is fixed by
-/// the struct, so equal requests hash equal whatever the client's key order.
-pub fn request_hash(req: &OrderRequest) -> Result<String> {
+/// The canonical hash of a request: serde's field order is fixed by the
+/// struct, so equal requests hash equal whatever the client's key order.
+pub fn fingerprint<T: serde::Serialize>(req: &T) -> Result<String> {
     let body = serde_json::to_vec(req)
         .map_err(|e| FulfillmentError::Internal(format!("cannot hash a request: {e}")))?;
     Ok(hex::encode(Sha256::digest(&body)))
@@ -69,6 +71,48 @@ pub(crate) fn check_address(field: &str, a: &Address) -> Result<()> {
     required(&format!("{field}.postalCode"), &a.postal_code, 20)?;
     required(&format!("{field}.countryCode"), &a.country_code, 2)?;
     max_len(&format!("{field}.stateOrRegion"), &a.state_or_region, 150)
+}
+
+/// A line's free texts: `giftMessage` ≤ 512, `displayableComment` ≤ 250.
+fn line_texts(
+    field: &dyn Fn(&str) -> String,
+    gift_message: Option<&str>,
+    displayable_comment: Option<&str>,
+) -> Result<()> {
+    max_len(&field("giftMessage"), gift_message.unwrap_or(""), 512)?;
+    max_len(
+        &field("displayableComment"),
+        displayable_comment.unwrap_or(""),
+        250,
+    )
+}
+
+/// A line's `fulfillmentNetworkSku`, when given, must be its SKU's.
+fn check_fn_sku(field: &str, seller_sku: &str, given: Option<&str>, fn_sku: &str) -> Result<()> {
+    match given {
+        Some(given) if given != fn_sku => Err(FulfillmentError::invalid(
+            field,
+            format!(
+                "{given:?} is not the fulfillment network SKU of seller SKU {seller_sku:?} (that is {fn_sku:?})"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The centers that may source an order to `to`, nearest first: only those
+/// in `ship_from`'s country when it is given.
+fn sourcing(config: &FulfillmentConfig, to: &Address, ship_from: Option<&str>) -> Vec<String> {
+    let mut centers = centers_nearest(&config.centers, to);
+    if let Some(country) = ship_from {
+        centers.retain(|id| {
+            config
+                .centers
+                .iter()
+                .any(|c| &c.id == id && c.address.country_code.eq_ignore_ascii_case(country))
+        });
+    }
+    centers
 }
 
 /// Every check of a create request; the lines as (fnSku, units).
@@ -123,21 +167,22 @@ fn check(book: &Book, config: &FulfillmentConfig, req: &OrderRequest) -> Result<
             &it.seller_fulfillment_order_item_id,
             50,
         )?;
-        max_len(
-            &f("giftMessage"),
-            it.gift_message.as_deref().unwrap_or(""),
-            512,
-        )?;
-        max_len(
-            &f("displayableComment"),
-            it.displayable_comment.as_deref().unwrap_or(""),
-            250,
+        line_texts(
+            &f,
+            it.gift_message.as_deref(),
+            it.displayable_comment.as_deref(),
         )?;
         let units = quantity(&f("quantity"), it.quantity)?;
         // SP-API refuses an order naming a SKU it does not know (400).
         let item = book.items.get(&it.seller_sku).ok_or_else(|| {
             FulfillmentError::invalid(f("sellerSku"), format!("unknown SKU {:?}", it.seller_sku))
         })?;
+        check_fn_sku(
+            &f("fulfillmentNetworkSku"),
+            &it.seller_sku,
+            it.fulfillment_network_sku.as_deref(),
+            &item.fn_sku,
+        )?;
         if lines
             .iter()
             .any(|l| l.item_id == it.seller_fulfillment_order_item_id)
@@ -164,7 +209,7 @@ pub(crate) fn create(
     config: &FulfillmentConfig,
     req: OrderRequest,
 ) -> Result<Order> {
-    let hash = request_hash(&req)?;
+    let hash = fingerprint(&req)?;
     if let Some(o) = book.orders.get(&req.seller_fulfillment_order_id) {
         if o.request_hash == hash {
             return Ok(o.clone());
@@ -179,15 +224,11 @@ pub(crate) fn create(
     let policy = req
         .fulfillment_policy
         .unwrap_or(FulfillmentPolicy::FillOrKill);
-    let mut centers = centers_nearest(&config.centers, &req.destination_address);
-    if let Some(country) = &req.ship_from_country_code {
-        centers.retain(|id| {
-            config
-                .centers
-                .iter()
-                .any(|c| &c.id == id && c.address.country_code.eq_ignore_ascii_case(country))
-        });
-    }
+    let centers = sourcing(
+        config,
+        &req.destination_address,
+        req.ship_from_country_code.as_deref(),
+    );
     // Checked: from here on the call changes things.
     let head = book.ledger.last_seq();
     let reservation = book
@@ -319,8 +360,256 @@ pub(crate) fn schedule(config: &FulfillmentConfig, order: &mut Order, now: i64) 
     }
 }
 
-/// updateFulfillmentOrder: release a Hold, or change the address and the
-/// displayable fields while the center has not started.
+/// The lines of an update, checked against the order: existing lines only
+/// (by id), each once, their SKU as it is, sizes as in a create.
+fn check_lines(order: &Order, items: &[OrderItemUpdate]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, u) in items.iter().enumerate() {
+        let f = |name: &str| format!("items[{i}].{name}");
+        let id = &u.seller_fulfillment_order_item_id;
+        let line = order.item(id).ok_or_else(|| {
+            FulfillmentError::invalid(
+                f("sellerFulfillmentOrderItemId"),
+                format!("{id:?} is not a line of this order (lines can be changed, not added)"),
+            )
+        })?;
+        if !seen.insert(id.as_str()) {
+            return Err(FulfillmentError::invalid(
+                f("sellerFulfillmentOrderItemId"),
+                "appears twice",
+            ));
+        }
+        if let Some(sku) = u.seller_sku.as_ref().filter(|s| **s != line.seller_sku) {
+            return Err(FulfillmentError::invalid(
+                f("sellerSku"),
+                format!(
+                    "line {id:?} is of SKU {:?}, not {sku:?}: a line's SKU cannot change",
+                    line.seller_sku
+                ),
+            ));
+        }
+        check_fn_sku(
+            &f("fulfillmentNetworkSku"),
+            &line.seller_sku,
+            u.fulfillment_network_sku.as_deref(),
+            &line.fulfillment_network_sku,
+        )?;
+        quantity(&f("quantity"), u.quantity)?;
+        line_texts(
+            &f,
+            u.gift_message.as_deref(),
+            u.displayable_comment.as_deref(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Brings the lines' reservations to their new quantities (checked by
+/// [`check_lines`]; no shipment waved). More units are reserved nearest
+/// first as at acceptance (what is missing is refused under `FillOrKill`,
+/// backordered under `FillAll`, cancelled under `FillAllAvailable`); fewer
+/// come first out of units the order does not hold (backordered, then
+/// cancelled), then are released, farthest center first. One ledger call:
+/// all of it or none, and never more than is fulfillable.
+fn requantify(
+    book: &mut Book,
+    tx: &mut Tx,
+    config: &FulfillmentConfig,
+    order: &mut Order,
+    items: &[OrderItemUpdate],
+) -> Result<()> {
+    let id = order.seller_fulfillment_order_id.clone();
+    // The ledger's head names this change: a later one has a later head.
+    let head = book.ledger.last_seq();
+    let key = |item: &str, center: &str| {
+        format!(
+            "update:{}:{id}:{head}:{}:{item}:{center}",
+            id.len(),
+            item.len()
+        )
+    };
+    let centers = sourcing(
+        config,
+        &order.destination_address,
+        order.ship_from_country_code.as_deref(),
+    );
+    let rank = |c: &str| centers.iter().position(|x| x == c).unwrap_or(usize::MAX);
+    // Fulfillable units left per (fnSku, center) as this update takes them.
+    let mut free: HashMap<(String, String), u64> = HashMap::new();
+    let mut movements = Vec::new();
+    for u in items {
+        let item_id = u.seller_fulfillment_order_item_id.as_str();
+        let Some(line) = order.item(item_id).cloned() else {
+            continue;
+        };
+        let want = u64::try_from(u.quantity).unwrap_or(0);
+        let sku = line.fulfillment_network_sku.clone();
+        let mut reserve: Vec<(String, u64)> = Vec::new();
+        let mut release: Vec<(String, u64)> = Vec::new();
+        let (mut backordered, mut cancelled) =
+            (line.unfulfillable_quantity, line.cancelled_quantity);
+        if want > line.quantity {
+            let mut more = want - line.quantity;
+            for c in &centers {
+                let slot = free
+                    .entry((sku.clone(), c.clone()))
+                    .or_insert_with(|| book.units(&sku, c, Bucket::Fulfillable));
+                let take = more.min(*slot);
+                if take > 0 {
+                    *slot -= take;
+                    more -= take;
+                    reserve.push((c.clone(), take));
+                }
+            }
+            match order.fulfillment_policy {
+                _ if more == 0 => {}
+                FulfillmentPolicy::FillOrKill => {
+                    return Err(FulfillmentError::Conflict(format!(
+                        "line {item_id:?} can have {} more units of {:?}, not {}: a FillOrKill order \
+                         takes every unit or none, so the update changed nothing",
+                        want - line.quantity - more,
+                        line.seller_sku,
+                        want - line.quantity
+                    )));
+                }
+                FulfillmentPolicy::FillAll => backordered += more,
+                FulfillmentPolicy::FillAllAvailable => cancelled += more,
+            }
+        } else {
+            let mut fewer = line.quantity - want;
+            for not_held in [&mut backordered, &mut cancelled] {
+                let take = fewer.min(*not_held);
+                *not_held -= take;
+                fewer -= take;
+            }
+            let mut held: Vec<(String, u64)> = order
+                .shipments
+                .iter()
+                .filter_map(|s| {
+                    let it = s
+                        .items
+                        .iter()
+                        .find(|it| it.seller_fulfillment_order_item_id == item_id)?;
+                    Some((s.fulfillment_center_id.clone(), it.quantity))
+                })
+                .collect();
+            held.sort_by_key(|(c, _)| std::cmp::Reverse(rank(c)));
+            for (c, n) in held {
+                let take = fewer.min(n);
+                if take > 0 {
+                    fewer -= take;
+                    release.push((c, take));
+                }
+            }
+        }
+        let movement = |center: &str, quantity, reserving: bool| Movement {
+            sku: sku.clone(),
+            center: center.to_owned(),
+            from: Some(if reserving {
+                Bucket::Fulfillable
+            } else {
+                Bucket::ReservedCustomerOrder
+            }),
+            to: Some(if reserving {
+                Bucket::ReservedCustomerOrder
+            } else {
+                Bucket::Fulfillable
+            }),
+            quantity,
+            reason: if reserving {
+                Reason::Reserve
+            } else {
+                Reason::Release
+            },
+            reference: id.clone(),
+            idempotency_key: key(item_id, center),
+        };
+        for (c, n) in &reserve {
+            movements.push(movement(c, *n, true));
+            add_to_shipment(order, c, &line, *n);
+        }
+        for (c, n) in &release {
+            movements.push(movement(c, *n, false));
+            take_from_shipment(order, c, item_id, *n);
+        }
+        let first = reserve.first().map(|(c, _)| c.clone());
+        let speed = order.shipping_speed_category;
+        if let Some(l) = order.item_mut(item_id) {
+            l.quantity = want;
+            l.unfulfillable_quantity = backordered;
+            l.cancelled_quantity = cancelled;
+            if let (None, Some(c)) = (l.estimated_ship_date, first) {
+                let est = estimate(config, &c, speed, tx.now);
+                l.estimated_ship_date = Some(est.earliest_ship);
+                l.estimated_arrival_date = Some(est.earliest_arrival);
+            }
+        }
+    }
+    book.move_units(tx, movements)?;
+    Ok(())
+}
+
+/// `n` more units of `line` reserved at `center`: onto the order's pending
+/// shipment there, or a new one.
+fn add_to_shipment(order: &mut Order, center: &str, line: &OrderItem, n: u64) {
+    let item_id = line.seller_fulfillment_order_item_id.as_str();
+    let id = order.seller_fulfillment_order_id.clone();
+    if let Some(s) = order
+        .shipments
+        .iter_mut()
+        .find(|s| s.fulfillment_center_id == center)
+    {
+        match s
+            .items
+            .iter_mut()
+            .find(|it| it.seller_fulfillment_order_item_id == item_id)
+        {
+            Some(it) => it.quantity += n,
+            None => s.items.push(shipment_item(line, n)),
+        }
+        return;
+    }
+    // Its id names the center, where the order has no other shipment, so
+    // it is unique in the order whatever the index.
+    let s = new_shipment(&id, center, order.shipments.len(), shipment_item(line, n));
+    order.shipments.push(s);
+}
+
+/// `n` units of line `item_id` released at `center`: a shipment line (and a
+/// shipment) left with none is dropped.
+fn take_from_shipment(order: &mut Order, center: &str, item_id: &str, n: u64) {
+    for s in order
+        .shipments
+        .iter_mut()
+        .filter(|s| s.fulfillment_center_id == center)
+    {
+        for it in s
+            .items
+            .iter_mut()
+            .filter(|it| it.seller_fulfillment_order_item_id == item_id)
+        {
+            it.quantity = it.quantity.saturating_sub(n);
+        }
+        s.items.retain(|it| it.quantity > 0);
+    }
+    order.shipments.retain(|s| !s.items.is_empty());
+}
+
+fn shipment_item(line: &OrderItem, quantity: u64) -> ShipmentItem {
+    ShipmentItem {
+        seller_sku: line.seller_sku.clone(),
+        fulfillment_network_sku: line.fulfillment_network_sku.clone(),
+        seller_fulfillment_order_item_id: line.seller_fulfillment_order_item_id.clone(),
+        quantity,
+        picked: None,
+        packed: 0,
+        shipped: 0,
+    }
+}
+
+/// updateFulfillmentOrder: release a Hold, or change the address, the
+/// displayable fields and the lines' quantities while the center has not
+/// started (no unit of the order released to picking).
 pub(crate) fn update(
     book: &mut Book,
     tx: &mut Tx,
@@ -353,7 +642,19 @@ pub(crate) fn update(
             "fulfillment order {id:?} is already being picked; it cannot be held"
         )));
     }
-    // Checked.
+    check_lines(&order, &u.items)?;
+    let changes_lines = u.items.iter().any(|it| {
+        order
+            .item(&it.seller_fulfillment_order_item_id)
+            .is_some_and(|l| i64::try_from(l.quantity).ok() != Some(it.quantity))
+    });
+    if changes_lines && order.shipments.iter().any(|s| s.waved) {
+        return Err(FulfillmentError::Conflict(format!(
+            "fulfillment order {id:?} is already being picked; its lines can no longer change"
+        )));
+    }
+    // Checked, but for stock: the address first, so that more units are
+    // sourced nearest to where the order now goes.
     if let Some(v) = u.displayable_order_id {
         order.displayable_order_id = v;
     }
@@ -371,6 +672,32 @@ pub(crate) fn update(
     }
     if let Some(v) = u.notification_emails {
         order.notification_emails = v;
+    }
+    if changes_lines {
+        requantify(book, tx, config, &mut order, &u.items)?;
+    }
+    for it in u.items {
+        if let Some(l) = order.item_mut(&it.seller_fulfillment_order_item_id) {
+            if it.gift_message.is_some() {
+                l.gift_message = it.gift_message;
+            }
+            if it.displayable_comment.is_some() {
+                l.displayable_comment = it.displayable_comment;
+            }
+            if it.per_unit_declared_value.is_some() {
+                l.per_unit_declared_value = it.per_unit_declared_value;
+            }
+            if it.per_unit_price.is_some() {
+                l.per_unit_price = it.per_unit_price;
+            }
+            if it.per_unit_tax.is_some() {
+                l.per_unit_tax = it.per_unit_tax;
+            }
+        }
+    }
+    if changes_lines {
+        // New shipments at simulated centers get their first due time.
+        schedule(config, &mut order, tx.now);
     }
     if let Some(action) = u.fulfillment_action {
         order.fulfillment_action = action;

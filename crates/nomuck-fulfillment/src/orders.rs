@@ -197,6 +197,11 @@ pub struct OrderItemRequest {
     pub per_unit_price: Option<Money>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_unit_tax: Option<Money>,
+    /// The fnSku the seller expects the SKU to have: checked against the
+    /// item registry, so an order never ships another product than the one
+    /// the seller's system meant (absent: not checked, not hashed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfillment_network_sku: Option<String>,
 }
 
 /// A `featureConstraints` entry. This service offers no optional features,
@@ -240,6 +245,25 @@ pub struct OrderUpdate {
     pub destination_address: Option<Address>,
     pub fulfillment_action: Option<FulfillmentAction>,
     pub notification_emails: Option<Vec<String>>,
+    /// Lines to change (existing ones only, by their id).
+    #[serde(default)]
+    pub items: Vec<OrderItemUpdate>,
+}
+
+/// `UpdateFulfillmentOrderItem`: an existing line's new quantity and texts.
+/// Its SKU cannot change; named anyway, it must be the line's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderItemUpdate {
+    pub seller_fulfillment_order_item_id: String,
+    pub seller_sku: Option<String>,
+    pub fulfillment_network_sku: Option<String>,
+    /// Checked to be in 1..=i32::MAX.
+    pub quantity: i64,
+    pub gift_message: Option<String>,
+    pub displayable_comment: Option<String>,
+    pub per_unit_declared_value: Option<Money>,
+    pub per_unit_price: Option<Money>,
+    pub per_unit_tax: Option<Money>,
 }
 
 /// `FulfillmentOrderItem`.
@@ -262,6 +286,23 @@ pub struct OrderItem {
     pub per_unit_price: Option<Money>,
     #[serde(default)]
     pub per_unit_tax: Option<Money>,
+}
+
+impl OrderItemUpdate {
+    /// Line `item_id` to `quantity` units, nothing else changed.
+    pub fn quantity(item_id: &str, quantity: i64) -> OrderItemUpdate {
+        OrderItemUpdate {
+            seller_fulfillment_order_item_id: item_id.to_owned(),
+            seller_sku: None,
+            fulfillment_network_sku: None,
+            quantity,
+            gift_message: None,
+            displayable_comment: None,
+            per_unit_declared_value: None,
+            per_unit_price: None,
+            per_unit_tax: None,
+        }
+    }
 }
 
 /// One line's units in one shipment, and how far the center got with them.
@@ -315,6 +356,18 @@ pub struct Package {
     pub tracking_events: Vec<TrackingEvent>,
     /// When the simulated carrier scans it next.
     pub due: Option<Millis>,
+    /// The operator's idempotency key it was packed under, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<RequestKey>,
+}
+
+/// An operator's idempotency key and the fingerprint of the request sent
+/// under it ([`crate::order_ops::fingerprint`] of the request as received):
+/// the same key with the same fingerprint is the same request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestKey {
+    pub key: String,
+    pub fingerprint: String,
 }
 
 impl Package {

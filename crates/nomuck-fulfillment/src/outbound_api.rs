@@ -11,8 +11,8 @@ use crate::config::FulfillmentConfig;
 use crate::error::{FulfillmentError, Result};
 use crate::order_ops::{self, order_of};
 use crate::orders::{
-    Order, OrderRequest, OrderStatus, OrderUpdate, Package, ReturnCondition, ReturnItem,
-    ShipmentStatus, TrackingStatus,
+    Order, OrderRequest, OrderStatus, OrderUpdate, Package, RequestKey, ReturnCondition,
+    ReturnItem, ShipmentStatus, TrackingStatus,
 };
 use crate::preview::{self, PreviewBySpeed, PreviewRequest};
 use crate::returns::{self, CreateReturnItem, CreateReturnResult, RETURN_REASON_CODES};
@@ -187,6 +187,23 @@ impl Fulfillment {
             warehouse::pack(b, tx, &center, &id, packages)
         })
         .await
+    }
+
+    /// The package an earlier pack of order `id` at `center` made under
+    /// `key` (see [`warehouse::packed_under`]).
+    pub async fn packed_under(
+        &self,
+        center: &str,
+        account: &str,
+        id: &str,
+        key: &RequestKey,
+    ) -> Result<Option<i64>> {
+        self.center_checked(center)?;
+        let (center, id, key) = (center.to_owned(), id.to_owned(), key.clone());
+        self.read(account, move |b| {
+            warehouse::packed_under(b, &center, &id, &key)
+        })
+        .await?
     }
 
     pub async fn buy_label(

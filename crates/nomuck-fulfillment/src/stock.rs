@@ -5,6 +5,11 @@
 //! reservations need; where in the building they sit is the center's
 //! business, kept in one `bins` record per center of the account. Put-away
 //! therefore moves no units.
+//!
+//! An operation's idempotency key is kept where its effect is, in the same
+//! commit: an adjustment's in its ledger entry, a put-away's in a
+//! [`KeptPutAway`] record written with the `bins` it changed (a record of
+//! its own per key, so `bins` does not grow with every key ever used).
 
 use std::collections::BTreeMap;
 
@@ -87,6 +92,58 @@ impl Record for Bins {
     }
 }
 
+/// A put-away made under an operator's idempotency key: what it asked and
+/// what it answered. The same key again at the center answers the same and
+/// changes nothing; another request under it is a conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptPutAway {
+    /// [`center_key`] of the center and the key.
+    pub id: String,
+    pub seller_sku: String,
+    pub quantity: u64,
+    /// The location's code.
+    pub location: String,
+    /// The answer: the SKU's units per location code after it.
+    pub locations: BTreeMap<String, u64>,
+    pub generation: i64,
+}
+
+impl Record for KeptPutAway {
+    const KIND: &'static str = "putaway";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    /// Nothing is left to do; loaded with the book all the same (every
+    /// record is), which is what makes the key durable across a restart.
+    fn is_open(&self) -> bool {
+        false
+    }
+    fn generation(&self) -> i64 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: i64) {
+        self.generation = generation;
+    }
+}
+
+/// An operator's key scoped to its center: `{centerIdLength}:{centerId}:{key}`
+/// (the length makes it unambiguous whatever the key holds).
+pub(crate) fn center_key(center: &str, key: &str) -> String {
+    format!("{}:{center}:{key}", center.len())
+}
+
+/// An operator's idempotency key: 1 to 64 characters, none a control character.
+pub(crate) fn check_key(field: &str, key: &str) -> Result<()> {
+    let n = key.chars().count();
+    if n == 0 || n > 64 || key.chars().any(char::is_control) {
+        return Err(FulfillmentError::invalid(
+            field,
+            "1 to 64 characters, none a control character",
+        ));
+    }
+    Ok(())
+}
+
 /// What a cycle count found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CycleCount {
@@ -136,9 +193,32 @@ pub(crate) fn put_away(
     seller_sku: &str,
     quantity: u64,
     location: Location,
+    key: Option<&str>,
 ) -> Result<BTreeMap<String, u64>> {
     check_quantity("quantity", quantity)?;
     location.check()?;
+    let kept_id = key
+        .map(|k| check_key("idempotencyKey", k).map(|()| center_key(center, k)))
+        .transpose()?;
+    // A key seen before answers what it answered then, whatever the shelf
+    // holds now: the first call had the one effect.
+    if let Some(kept) = kept_id.as_ref().and_then(|id| book.put_aways.get(id)) {
+        return if kept.seller_sku == seller_sku
+            && kept.quantity == quantity
+            && kept.location == location.code()
+        {
+            Ok(kept.locations.clone())
+        } else {
+            Err(FulfillmentError::Conflict(format!(
+                "idempotencyKey {:?} was already used at {center} for another put-away \
+                 ({} units of {} to {})",
+                key.unwrap_or_default(),
+                kept.quantity,
+                kept.seller_sku,
+                kept.location
+            )))
+        };
+    }
     let fn_sku = fn_sku(book, seller_sku)?;
     // One move shelves at most what is sellable here now; totals across
     // moves are not reconciled with picks (locations are advisory).
@@ -164,7 +244,20 @@ pub(crate) fn put_away(
             "location": location.code(), "quantity": quantity,
         }),
     );
-    tx.save(&book.account_id.clone(), &mut bins)?;
+    let account = book.account_id.clone();
+    tx.save(&account, &mut bins)?;
+    if let Some(id) = kept_id {
+        let mut kept = KeptPutAway {
+            id: id.clone(),
+            seller_sku: seller_sku.to_owned(),
+            quantity,
+            location: location.code(),
+            locations: now_there.clone(),
+            generation: 0,
+        };
+        tx.save(&account, &mut kept)?;
+        book.put_aways.insert(id, kept);
+    }
     book.bins.insert(center.to_owned(), bins);
     Ok(now_there)
 }
@@ -251,13 +344,7 @@ pub(crate) fn adjust(
     if spec.from == spec.to {
         return Err(FulfillmentError::invalid("to", "the same bucket as from"));
     }
-    let n = spec.adjustment_id.chars().count();
-    if n == 0 || n > 64 {
-        return Err(FulfillmentError::invalid(
-            "adjustmentId",
-            "1 to 64 characters",
-        ));
-    }
+    check_key("adjustmentId", &spec.adjustment_id)?;
     if spec.note.chars().count() > 1000 {
         return Err(FulfillmentError::invalid("note", "at most 1000 characters"));
     }
@@ -295,7 +382,9 @@ pub(crate) fn adjust(
 
 impl Fulfillment {
     /// Shelves `quantity` units of the SKU at `location` in `center`.
-    /// Answers every location code of that SKU there with its units.
+    /// Answers every location code of that SKU there with its units. Under
+    /// an `idempotency_key` (per center), the same request again is
+    /// answered as the first was and changes nothing; another is a conflict.
     pub async fn put_away(
         &self,
         center: &str,
@@ -303,11 +392,20 @@ impl Fulfillment {
         seller_sku: &str,
         quantity: u64,
         location: Location,
+        idempotency_key: Option<String>,
     ) -> Result<BTreeMap<String, u64>> {
         self.check_center_exists(center)?;
         let (center, sku) = (center.to_owned(), seller_sku.to_owned());
         self.write(account_id, move |b, tx| {
-            put_away(b, tx, &center, &sku, quantity, location)
+            put_away(
+                b,
+                tx,
+                &center,
+                &sku,
+                quantity,
+                location,
+                idempotency_key.as_deref(),
+            )
         })
         .await
     }

@@ -14,9 +14,11 @@ use crate::fees::{self, PER_ORDER, PER_UNIT, WEIGHT_HANDLING, fee_key};
 use crate::order_events::{set_status, shipment_changed};
 use crate::order_ops::{order_of, put_order};
 use crate::orders::{
-    FulfillmentAction, Order, OrderStatus, Package, PackageItem, ShipmentStatus, TrackingStatus,
+    FulfillmentAction, Order, OrderStatus, Package, PackageItem, RequestKey, ShipmentStatus,
+    TrackingStatus,
 };
 use crate::preview::{scaled, transit_days};
+use crate::stock::{center_key, check_key};
 use crate::time::DAY_MS;
 
 fn conflict<T>(msg: String) -> Result<T> {
@@ -185,31 +187,83 @@ pub fn pick(
     put_order(book, tx, order)
 }
 
-/// One package to pack: units per line, weight and dimensions.
+/// One package to pack: units per line, weight and dimensions, and the
+/// operator's idempotency key for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackRequest {
     pub items: Vec<PackageItem>,
     pub weight_mg: i64,
     pub dimensions: Option<ItemDimensions>,
+    pub key: Option<RequestKey>,
+}
+
+/// The package an earlier pack of order `id` at `center` made under `key`,
+/// if the key was used: the same request (fingerprint) again is answered
+/// with it; the key used for anything else is a conflict.
+pub fn packed_under(book: &Book, center: &str, id: &str, key: &RequestKey) -> Result<Option<i64>> {
+    let Some(&number) = book.pack_keys.get(&center_key(center, &key.key)) else {
+        return Ok(None);
+    };
+    let (order, si, pi) = package_of(book, center, number)?;
+    let kept = order
+        .shipments
+        .get(si)
+        .and_then(|s| s.packages.get(pi))
+        .and_then(|p| p.key.as_ref());
+    if order.seller_fulfillment_order_id == id && kept == Some(key) {
+        Ok(Some(number))
+    } else {
+        conflict(format!(
+            "idempotencyKey {:?} was already used at {center} for another packing request \
+             (package {number} of order {:?})",
+            key.key, order.seller_fulfillment_order_id
+        ))
+    }
 }
 
 /// Packs picked units of the order at `center` into packages; returns their
-/// numbers (unique in the account).
+/// numbers (unique in the account). A package requested under a key that
+/// already made one is that package (see [`packed_under`]), packed once.
 pub fn pack(
     book: &mut Book,
     tx: &mut Tx,
     center: &str,
     id: &str,
-    packages: Vec<PackRequest>,
+    requests: Vec<PackRequest>,
 ) -> Result<Vec<i64>> {
     let mut order = order_of(book, id)?;
-    let (_, s) = shipment_mut(&mut order, center)?;
-    if packages.is_empty() || packages.iter().any(|p| p.items.is_empty()) {
+    if requests.is_empty() || requests.iter().any(|p| p.items.is_empty()) {
         return Err(FulfillmentError::invalid(
             "packages",
             "each package holds at least one item",
         ));
     }
+    // Each request is either done already (its number) or to pack now.
+    let mut numbers: Vec<Option<i64>> = Vec::with_capacity(requests.len());
+    let mut keys = std::collections::HashSet::new();
+    for p in &requests {
+        let done = match &p.key {
+            Some(k) => {
+                check_key("idempotencyKey", &k.key)?;
+                if !keys.insert(k.key.as_str()) {
+                    return Err(FulfillmentError::invalid(
+                        "idempotencyKey",
+                        format!("{:?} names two packages of one request", k.key),
+                    ));
+                }
+                packed_under(book, center, id, k)?
+            }
+            None => None,
+        };
+        numbers.push(done);
+    }
+    let packages: Vec<PackRequest> = requests
+        .into_iter()
+        .zip(&numbers)
+        .filter(|(_, done)| done.is_none())
+        .map(|(p, _)| p)
+        .collect();
+    let (_, s) = shipment_mut(&mut order, center)?;
     let mut packed = s.items.iter().map(|it| it.packed).collect::<Vec<_>>();
     for p in &packages {
         if p.weight_mg <= 0 {
@@ -250,7 +304,10 @@ pub fn pack(
             }
         }
     }
-    let mut numbers = Vec::with_capacity(packages.len());
+    if packages.is_empty() {
+        return Ok(numbers.into_iter().flatten().collect());
+    }
+    let mut made = Vec::with_capacity(packages.len());
     for p in packages {
         let n = book.outbound.next_package_number(&book.packages);
         if n > i64::from(i32::MAX) {
@@ -259,7 +316,10 @@ pub fn pack(
             ));
         }
         book.packages.insert(n, id.to_owned());
-        numbers.push(n);
+        if let Some(k) = &p.key {
+            book.pack_keys.insert(center_key(center, &k.key), n);
+        }
+        made.push(n);
         s.packages.push(Package {
             package_number: n,
             items: p.items,
@@ -273,13 +333,18 @@ pub fn pack(
             current_status: None,
             tracking_events: Vec::new(),
             due: None,
+            key: p.key,
         });
     }
     for (it, n) in s.items.iter_mut().zip(packed) {
         it.packed = n;
     }
     put_order(book, tx, order)?;
-    Ok(numbers)
+    let mut made = made.into_iter();
+    Ok(numbers
+        .into_iter()
+        .filter_map(|done| done.or_else(|| made.next()))
+        .collect())
 }
 
 /// The order holding package `number` of `center`, and where in it.
@@ -550,6 +615,7 @@ pub(crate) fn pick_pack_label(
             items: packed,
             weight_mg,
             dimensions: None,
+            key: None,
         };
         pack(book, tx, center, id, vec![request])?;
     }

@@ -203,6 +203,28 @@ async fn inbound_flow_by_hand() {
         .unwrap();
     assert_eq!(s.shipment_status, ShipmentStatus::Shipped);
     assert_eq!(details(f, A, "A1").await.inbound_shipped_quantity, 12);
+    // The create repeated as it was (a client's retry after a timeout) is
+    // answered with the shipment as it is, changing nothing; a create that
+    // differs can no longer replace it.
+    let (entries, events) = (
+        f.ledger_entries(A, 0, 1000).await.unwrap(),
+        e.store.fulfillment().event_head(A).await.unwrap(),
+    );
+    let again = f
+        .create_inbound_shipment(A, "FBA1", spec(&[("A1", 12), ("B2", 3)]))
+        .await
+        .unwrap();
+    assert_eq!(again, s);
+    let err = f
+        .create_inbound_shipment(A, "FBA1", spec(&[("A1", 12), ("B2", 4)]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, FulfillmentError::Conflict(m) if m.contains("can no longer be replaced")),
+        "{err:?}"
+    );
+    assert_eq!(f.ledger_entries(A, 0, 1000).await.unwrap(), entries);
+    assert_eq!(e.store.fulfillment().event_head(A).await.unwrap(), events);
     let err = f.check_in("SIM1", A, "FBA1").await.unwrap_err();
     assert!(matches!(err, FulfillmentError::Conflict(_)), "{err:?}");
     let err = f.dock_arrive("OTHER", A, "FBA1").await.unwrap_err();
@@ -226,6 +248,11 @@ async fn inbound_flow_by_hand() {
         .await
         .unwrap();
     assert_eq!(retried.shipment_status, ShipmentStatus::CheckedIn);
+    let created = f
+        .create_inbound_shipment(A, "FBA1", spec(&[("A1", 12), ("B2", 3)]))
+        .await
+        .unwrap();
+    assert_eq!(created, retried);
     // Items can no longer change, nor can it be cancelled.
     let err = f
         .update_inbound_shipment(A, "FBA1", spec(&[("A1", 13), ("B2", 3)]))
@@ -484,8 +511,16 @@ async fn cancel_and_bad_input_change_nothing() {
         f.update_inbound_shipment(A, "FBA2", cancel).await.unwrap(),
         s
     );
-    assert!(matches!(
+    // The first create repeated is answered (the shipment is cancelled);
+    // another body under the id is a conflict.
+    assert_eq!(
         f.create_inbound_shipment(A, "FBA2", spec(&[("C1", 4)]))
+            .await
+            .unwrap(),
+        s
+    );
+    assert!(matches!(
+        f.create_inbound_shipment(A, "FBA2", spec(&[("C1", 5)]))
             .await,
         Err(FulfillmentError::Conflict(_))
     ));
@@ -523,15 +558,18 @@ async fn warehouse_ops_as_of_and_cursor() {
         level: "3".into(),
         bin: "B4".into(),
     };
-    let at = f.put_away("SIM1", A, "D1", 15, loc.clone()).await.unwrap();
+    let at = f
+        .put_away("SIM1", A, "D1", 15, loc.clone(), None)
+        .await
+        .unwrap();
     assert_eq!(at[&loc.code()], 15);
     assert!(matches!(
-        f.put_away("SIM1", A, "D1", 21, loc.clone()).await,
+        f.put_away("SIM1", A, "D1", 21, loc.clone(), None).await,
         Err(FulfillmentError::Conflict(_))
     ));
     let mut bad_loc = loc.clone();
     bad_loc.zone = "a b".into();
-    assert!(f.put_away("SIM1", A, "D1", 1, bad_loc).await.is_err());
+    assert!(f.put_away("SIM1", A, "D1", 1, bad_loc, None).await.is_err());
     assert_eq!(f.bins("SIM1", A).await.unwrap().locations.len(), 1);
 
     let count = f.cycle_count("SIM1", A, "D1", 18).await.unwrap();

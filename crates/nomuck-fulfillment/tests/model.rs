@@ -4,10 +4,10 @@
 //! for two accounts: sellers' tasks send inbound shipments (create, edit,
 //! ship, cancel) that the center receives box by box by hand (damaged units,
 //! over- and short-receipts, close), create orders over several SKUs under
-//! every fill policy, cancel them, push them along by hand at a center the
-//! simulator does not run, return delivered units (graded good or damaged),
-//! adjust and count stock, and repeat earlier calls with the same idempotency
-//! keys; one task per account runs the simulated operator, which takes the
+//! every fill policy, change their lines' quantities, cancel them, push them
+//! along by hand at a center the simulator does not run, return delivered
+//! units (graded good or damaged), adjust and count stock, and repeat
+//! earlier calls with the same idempotency keys; one task per account runs the simulated operator, which takes the
 //! other center's orders to Delivered. Every task checks the account after
 //! each of its own operations; all are checked again when the tasks are done,
 //! and once more after the service is dropped and loaded again from the
@@ -43,8 +43,8 @@ use nomuck_fulfillment::inbound::{
 };
 use nomuck_fulfillment::items::ItemSpec;
 use nomuck_fulfillment::orders::{
-    FulfillmentPolicy, Order, OrderItemRequest, OrderRequest, OrderStatus, ReturnCondition,
-    ReturnStatus, Shipment, ShipmentStatus, Speed, TrackingStatus,
+    FulfillmentPolicy, Order, OrderItemRequest, OrderItemUpdate, OrderRequest, OrderStatus,
+    OrderUpdate, ReturnCondition, ReturnStatus, Shipment, ShipmentStatus, Speed, TrackingStatus,
 };
 use nomuck_fulfillment::returns::{CreateReturnItem, return_bucket};
 use nomuck_fulfillment::stock::AdjustmentSpec;
@@ -578,11 +578,22 @@ async fn final_checks(w: &World, workers: &[Worker]) {
                     .map(|i| i.quantity)
                     .sum()
             };
-            assert_eq!(sum(Reason::Reserve), units(&|_| true), "{o:#?}");
-            // Given back: shipments cancelled before the center took their
-            // units (a short pick of all of them sends those to research).
+            // Units an update of the lines gave back.
+            let updated: u64 = entries
+                .iter()
+                .filter(|e| {
+                    e.movement.reference == o.seller_fulfillment_order_id
+                        && e.movement.reason == Reason::Release
+                        && e.movement.idempotency_key.starts_with("update:")
+                })
+                .map(|e| e.movement.quantity)
+                .sum();
+            assert_eq!(sum(Reason::Reserve) - updated, units(&|_| true), "{o:#?}");
+            // Given back otherwise: shipments cancelled before the center
+            // took their units (a short pick of all of them sends those to
+            // research).
             assert_eq!(
-                sum(Reason::Release),
+                sum(Reason::Release) - updated,
                 units(&|s| !s.waved
                     && matches!(
                         s.fulfillment_shipment_status,
@@ -667,7 +678,8 @@ impl Worker {
         match self.rng.gen_range(0..100) {
             0..=9 => self.new_shipment(w).await,
             10..=44 => self.advance_shipment(w).await,
-            45..=59 => self.new_order(w).await,
+            45..=56 => self.new_order(w).await,
+            57..=59 => self.update_lines(w).await,
             60..=63 => self.cancel(w).await,
             64..=71 => self.by_hand(w).await,
             72..=81 => self.customer_return(w).await,
@@ -840,6 +852,7 @@ impl Worker {
                 per_unit_declared_value: None,
                 per_unit_price: None,
                 per_unit_tax: None,
+                fulfillment_network_sku: None,
             })
             .collect();
         let policy = pick(
@@ -875,6 +888,48 @@ impl Worker {
     fn some_order(&mut self) -> Option<String> {
         (!self.orders.is_empty())
             .then(|| self.orders[self.rng.gen_range(0..self.orders.len())].clone())
+    }
+
+    /// The seller changes a line's quantity: accepted only before picking
+    /// starts; the line then holds its new quantity less what is
+    /// backordered or cancelled (all of it under FillOrKill).
+    async fn update_lines(&mut self, w: &World) {
+        let Some(id) = self.some_order() else { return };
+        let before = w.f.order(self.account, &id).await.unwrap();
+        let k = self.rng.gen_range(0..before.items.len());
+        let Some(line) = before.items.get(k) else {
+            return;
+        };
+        let line_id = line.seller_fulfillment_order_item_id.clone();
+        let quantity = self.rng.gen_range(1..=6);
+        let update = OrderUpdate {
+            items: vec![OrderItemUpdate {
+                seller_sku: Some(line.seller_sku.clone()),
+                ..OrderItemUpdate::quantity(&line_id, quantity)
+            }],
+            ..OrderUpdate::default()
+        };
+        let got = w.f.update_order(self.account, &id, update).await;
+        let Some(o) = conflict(got, "update lines") else {
+            return;
+        };
+        let it = o.item(&line_id).unwrap();
+        assert_eq!(it.quantity as i64, quantity, "{o:#?}");
+        let held: u64 = o
+            .shipments
+            .iter()
+            .flat_map(|s| &s.items)
+            .filter(|i| i.seller_fulfillment_order_item_id == line_id)
+            .map(|i| i.quantity)
+            .sum();
+        assert_eq!(
+            held + it.cancelled_quantity + it.unfulfillable_quantity,
+            it.quantity,
+            "{o:#?}"
+        );
+        if o.fulfillment_policy == FulfillmentPolicy::FillOrKill {
+            assert_eq!(held, it.quantity, "{o:#?}");
+        }
     }
 
     async fn cancel(&mut self, w: &World) {

@@ -1,6 +1,7 @@
 //! Movements, entries and the in-memory fold of the ledger.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::bucket::{Bucket, Quantities};
 use crate::error::LedgerError;
@@ -174,13 +175,99 @@ impl Summary {
 /// chunks and idempotency keys in an ordered map. A `Vec` or a hash map that
 /// doubles moves or rehashes everything at once, which stalled the account's
 /// writer for 60–100 ms each time a busy ledger passed 2^17, 2^18, … entries.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Every [`CHECKPOINT_EVERY`] entries it keeps the [`Positions`] as they were
+/// after that entry (a checkpoint), so the positions as of any past seq are
+/// a copy of the nearest checkpoint below it plus a fold of fewer than
+/// [`CHECKPOINT_EVERY`] entries ([`Ledger::positions_at`]), not a replay of
+/// the whole ledger.
+#[derive(Debug, Clone, Default)]
 pub struct Ledger {
     entries: Chunks,
+    positions: Positions,
+    keys: BTreeMap<String, u64>,
+    /// `checkpoints[i]`: the positions after entry `(i + 1) * every`.
+    checkpoints: Vec<Arc<Positions>>,
+    /// Entries between checkpoints; 0 is [`CHECKPOINT_EVERY`].
+    every: u64,
+}
+
+/// Two ledgers are equal when they hold the same entries (and so the same
+/// positions and keys); checkpoints are a cache of those, however spaced.
+impl PartialEq for Ledger {
+    fn eq(&self, other: &Ledger) -> bool {
+        self.entries == other.entries
+            && self.positions == other.positions
+            && self.keys == other.keys
+    }
+}
+
+impl Eq for Ledger {}
+
+/// Entries between two checkpoints of a [`Ledger`] by default: at most this
+/// many entries are folded to answer [`Ledger::positions_at`], and a
+/// checkpoint costs a copy of the positions once per this many entries.
+pub const CHECKPOINT_EVERY: u64 = 65_536;
+
+/// The summaries of every (sku, center) and every sku: what a ledger's
+/// entries fold to, now ([`Ledger`]) or as of a past seq
+/// ([`Ledger::positions_at`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Positions {
     /// Per sku (nested rather than keyed by a (sku, center) pair so that reads look up
     /// borrowed `&str`s without allocating).
     skus: BTreeMap<String, SkuSummaries>,
-    keys: BTreeMap<String, u64>,
+}
+
+impl Positions {
+    /// The summary of `sku` at `center` (all zeros if it never had units there).
+    pub fn summary(&self, sku: &str, center: &str) -> Summary {
+        self.skus
+            .get(sku)
+            .and_then(|s| s.centers.get(center))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// The summary of `sku` across all centers.
+    pub fn total(&self, sku: &str) -> Summary {
+        self.skus.get(sku).map(|s| s.total).unwrap_or_default()
+    }
+
+    /// Every (sku, center) summary, ordered by sku then center.
+    pub fn positions(&self) -> impl Iterator<Item = (&str, &str, &Summary)> {
+        self.skus.iter().flat_map(|(sku, s)| {
+            s.centers
+                .iter()
+                .map(move |(center, s)| (sku.as_str(), center.as_str(), s))
+        })
+    }
+
+    /// Every sku's total across centers, ordered by sku.
+    pub fn totals(&self) -> impl Iterator<Item = (&str, &Summary)> {
+        self.skus.iter().map(|(sku, s)| (sku.as_str(), &s.total))
+    }
+
+    /// Folds one accepted entry in (looking names up borrowed: only a new
+    /// sku or center allocates).
+    fn fold(&mut self, e: &Entry) -> Result<(), LedgerError> {
+        let m = &e.movement;
+        if !self.skus.contains_key(&m.sku) {
+            self.skus.insert(m.sku.clone(), SkuSummaries::default());
+        }
+        let s = self
+            .skus
+            .get_mut(&m.sku)
+            .ok_or(LedgerError::Internal("a sku just inserted is missing"))?;
+        if !s.centers.contains_key(&m.center) {
+            s.centers.insert(m.center.clone(), Summary::default());
+        }
+        s.centers
+            .get_mut(&m.center)
+            .ok_or(LedgerError::Internal("a center just inserted is missing"))?
+            .apply(m, e.seq, e.at)?;
+        s.total.apply(m, e.seq, e.at)
+    }
 }
 
 /// Entries per chunk.
@@ -284,6 +371,23 @@ impl Ledger {
         Ledger::default()
     }
 
+    /// An empty ledger keeping a checkpoint every `every` entries (at least
+    /// 1) instead of every [`CHECKPOINT_EVERY`].
+    pub fn with_checkpoints_every(every: u64) -> Ledger {
+        Ledger {
+            every: every.max(1),
+            ..Ledger::default()
+        }
+    }
+
+    fn every(&self) -> u64 {
+        if self.every == 0 {
+            CHECKPOINT_EVERY
+        } else {
+            self.every
+        }
+    }
+
     /// Rebuilds a ledger from stored entries, checking each again: seqs must be 1, 2, 3, …
     /// and every movement must be acceptable at its place. Entries' `at` are kept.
     pub fn replay(entries: impl IntoIterator<Item = Entry>) -> Result<Ledger, LedgerError> {
@@ -367,23 +471,71 @@ impl Ledger {
             out.push(entry.clone());
             fresh.push(entry);
         }
+        let checkpoints = self.checkpoints_in(&fresh)?;
         // Everything checked: commit.
         for ((sku, center), summary) in positions {
-            self.skus
+            self.positions
+                .skus
                 .entry(sku)
                 .or_default()
                 .centers
                 .insert(center, summary);
         }
         for (sku, summary) in totals {
-            self.skus.entry(sku).or_default().total = summary;
+            self.positions.skus.entry(sku).or_default().total = summary;
         }
+        self.checkpoints.extend(checkpoints);
         for entry in fresh {
             self.keys
                 .insert(entry.movement.idempotency_key.clone(), entry.seq);
             self.entries.push(entry);
         }
         Ok(out)
+    }
+
+    /// The checkpoints that `fresh` (entries about to follow the last one)
+    /// passes: the positions before them, folded up to each boundary.
+    fn checkpoints_in(&self, fresh: &[Entry]) -> Result<Vec<Arc<Positions>>, LedgerError> {
+        let every = self.every();
+        let end = self.last_seq().saturating_add(fresh.len() as u64);
+        if end / every == self.last_seq() / every {
+            return Ok(Vec::new());
+        }
+        let mut at = self.positions.clone();
+        let mut out = Vec::new();
+        for e in fresh {
+            at.fold(e)?;
+            if e.seq % every == 0 {
+                out.push(Arc::new(at.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The positions as they were after entry `seq` (now, when `seq` is the
+    /// last or beyond): the nearest checkpoint at or below `seq` and the
+    /// entries after it folded in. Equal to `as_of(seq)`'s summaries, at a
+    /// fraction of the cost (a 1,000,000-entry ledger: milliseconds where
+    /// `as_of` took seconds).
+    pub fn positions_at(&self, seq: u64) -> Result<Positions, LedgerError> {
+        if seq >= self.last_seq() {
+            return Ok(self.positions.clone());
+        }
+        let every = self.every();
+        let below = seq / every;
+        let (mut at, from) = match usize::try_from(below)
+            .ok()
+            .and_then(|k| k.checked_sub(1))
+            .and_then(|i| self.checkpoints.get(i))
+        {
+            Some(c) => (Positions::clone(c), below * every),
+            None => (Positions::default(), 0),
+        };
+        let n = usize::try_from(seq - from).unwrap_or(usize::MAX);
+        for e in self.entries_after(from).take(n) {
+            at.fold(e)?;
+        }
+        Ok(at)
     }
 
     /// The last entry's seq (0 when empty).
@@ -432,30 +584,22 @@ impl Ledger {
 
     /// The summary of `sku` at `center` (all zeros if it never had units there).
     pub fn summary(&self, sku: &str, center: &str) -> Summary {
-        self.skus
-            .get(sku)
-            .and_then(|s| s.centers.get(center))
-            .copied()
-            .unwrap_or_default()
+        self.positions.summary(sku, center)
     }
 
     /// The summary of `sku` across all centers.
     pub fn total(&self, sku: &str) -> Summary {
-        self.skus.get(sku).map(|s| s.total).unwrap_or_default()
+        self.positions.total(sku)
     }
 
     /// Every (sku, center) summary, ordered by sku then center.
     pub fn positions(&self) -> impl Iterator<Item = (&str, &str, &Summary)> {
-        self.skus.iter().flat_map(|(sku, s)| {
-            s.centers
-                .iter()
-                .map(move |(center, s)| (sku.as_str(), center.as_str(), s))
-        })
+        self.positions.positions()
     }
 
     /// Every sku's total across centers, ordered by sku.
     pub fn totals(&self) -> impl Iterator<Item = (&str, &Summary)> {
-        self.skus.iter().map(|(sku, s)| (sku.as_str(), &s.total))
+        self.positions.totals()
     }
 }
 

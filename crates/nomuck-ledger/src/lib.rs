@@ -29,7 +29,9 @@
 //!   unit is accounted for by an entry with a reason and a reference.
 //! - **Replaying the entries rebuilds identical summaries** ([`Ledger::replay`],
 //!   [`Ledger::as_of`]): the entries are the truth and summaries are a cache of them, so
-//!   inventory as of any past seq or time is exact, not a drifting snapshot.
+//!   inventory as of any past seq or time is exact, not a drifting snapshot. Checkpoints
+//!   (the positions every [`CHECKPOINT_EVERY`] entries) are a cache too: a past position
+//!   ([`Ledger::positions_at`]) is the nearest one folded forward, equal to the replay.
 //! - **The same idempotency key twice has one effect**: a repeat returns the original
 //!   entry; the same key with a different movement is refused
 //!   ([`LedgerError::IdempotencyConflict`]). Callers retry after timeouts without fear.
@@ -62,5 +64,7 @@ pub use bucket::{
     Bucket, Damage, InventoryDetails, Quantities, ReservedQuantity, UnfulfillableQuantity,
 };
 pub use error::LedgerError;
-pub use ledger::{Entries, Entry, Ledger, Millis, Movement, Reason, Summary};
+pub use ledger::{
+    CHECKPOINT_EVERY, Entries, Entry, Ledger, Millis, Movement, Positions, Reason, Summary,
+};
 pub use reserve::{FillPolicy, LineReservation, OrderLine, Reservation, reserve_key};

@@ -184,8 +184,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn random_operations_keep_every_invariant(ops in proptest::collection::vec(op(), 1..60), cut in any::<u64>()) {
-        let mut ledger = Ledger::new();
+    fn random_operations_keep_every_invariant(
+        ops in proptest::collection::vec(op(), 1..60),
+        cut in any::<u64>(),
+        every in 1u64..9,
+    ) {
+        // Checkpoints every few entries, so that batches cross them.
+        let mut ledger = Ledger::with_checkpoints_every(every);
         for (step, op) in ops.into_iter().enumerate() {
             let at = step as i64 * 10;
             let before = ledger.clone();
@@ -275,6 +280,14 @@ proptest! {
             }
         }
         check(&past)?;
+        // positions_at(n), from the nearest checkpoint, is as_of(n)'s
+        // summaries, for every n.
+        for n in 0..=ledger.last_seq() + 1 {
+            let full = ledger.as_of(n).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let quick = ledger.positions_at(n).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(quick.positions().eq(full.positions()), "positions at {}", n);
+            prop_assert!(quick.totals().eq(full.totals()), "totals at {}", n);
+        }
     }
 }
 

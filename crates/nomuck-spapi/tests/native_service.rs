@@ -25,8 +25,8 @@ struct Env {
     _dir: tempfile::TempDir,
 }
 
-fn env() -> Env {
-    let config = FulfillmentConfig {
+fn config() -> FulfillmentConfig {
+    FulfillmentConfig {
         centers: vec![
             Center {
                 operators: vec![OP.into()],
@@ -41,8 +41,11 @@ fn env() -> Env {
             },
         ],
         ..Default::default()
-    };
-    let (api, f, _dir) = common::service(config);
+    }
+}
+
+fn env() -> Env {
+    let (api, f, _dir) = common::service(config());
     Env { api, f, _dir }
 }
 
@@ -52,6 +55,13 @@ struct Reply {
 }
 
 impl Env {
+    /// Drops the service and loads it again from the store.
+    fn restart(&mut self) {
+        let (api, f) = common::reopen(config(), self._dir.path());
+        self.api = api;
+        self.f = f;
+    }
+
     async fn call(&self, account: &str, method: Method, uri: &str, body: &str) -> Reply {
         let (status, json) = common::call(&self.api, account, method, uri, body).await;
         Reply { status, json }
@@ -678,7 +688,7 @@ async fn other_accounts_see_nothing_and_bad_input_changes_nothing() {
 
 #[tokio::test]
 async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
-    let e = env();
+    let mut e = env();
     stock(&e).await;
     let order = OrderRequest {
         marketplace_id: Some(MARKET.into()),
@@ -711,6 +721,7 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
             per_unit_declared_value: None,
             per_unit_price: None,
             per_unit_tax: None,
+            fulfillment_network_sku: None,
         }],
     };
     e.f.create_order(A, order).await.unwrap();
@@ -722,25 +733,50 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
             .any(|w| w["kind"] == "wave" && w["sellerFulfillmentOrderId"] == "ORDER-1"),
         "{work:?}"
     );
-    // Put-away keeps no idempotency keys: one sent is refused, not ignored.
-    e.refused(
-        OP,
-        Method::POST,
-        &at("putaway"),
-        r#"{"sellerSku":"SKU-1","quantity":5,"idempotencyKey":"scan-1","location":{"zone":"A","aisle":"1","bay":"2","level":"3","bin":"4"}}"#,
-        StatusCode::BAD_REQUEST,
-        "InvalidInput",
-    )
-    .await;
-    let put_away = e
+    // Put-away under an idempotency key: the same scan again is answered as
+    // the first was and shelves nothing more; another request under the
+    // key is 409.
+    let scan = r#"{"sellerSku":"SKU-1","quantity":5,"idempotencyKey":"scan-1","location":{"zone":"A","aisle":"1","bay":"2","level":"3","bin":"4"}}"#;
+    let put_away = e.ok(OP, Method::POST, &at("putaway"), scan).await;
+    assert_eq!(put_away["locations"], json!({"A-1-2-3-4": 5}));
+    let events = e.drain(A, "/fws/v1/events", "events").await;
+    assert_eq!(e.ok(OP, Method::POST, &at("putaway"), scan).await, put_away);
+    let d = e
+        .refused(
+            OP,
+            Method::POST,
+            &at("putaway"),
+            &scan.replace(r#""quantity":5"#, r#""quantity":4"#),
+            StatusCode::CONFLICT,
+            "Conflict",
+        )
+        .await;
+    assert!(d.contains("scan-1"), "{d}");
+    assert_eq!(e.drain(A, "/fws/v1/events", "events").await, events);
+    // Keys are per center: at SIM2 the key is unused (so the put-away is
+    // tried, and SIM2 has no stock).
+    let d = e
+        .refused(
+            OP,
+            Method::POST,
+            &format!("/fws/v1/centers/SIM2/putaway?sellerId={A}"),
+            scan,
+            StatusCode::CONFLICT,
+            "Conflict",
+        )
+        .await;
+    assert!(d.contains("0 fulfillable units at SIM2"), "{d}");
+    let one_more = e
         .ok(
             OP,
             Method::POST,
             &at("putaway"),
-            r#"{"sellerSku":"SKU-1","quantity":5,"location":{"zone":"A","aisle":"1","bay":"2","level":"3","bin":"4"}}"#,
+            &scan
+                .replace(r#""quantity":5"#, r#""quantity":1"#)
+                .replace("scan-1", "scan-2"),
         )
         .await;
-    assert_eq!(put_away["locations"], json!({"A-1-2-3-4": 5}));
+    assert_eq!(one_more["locations"], json!({"A-1-2-3-4": 6}));
     e.refused(
         A,
         Method::POST,
@@ -788,22 +824,46 @@ async fn an_operator_waves_picks_packs_ships_and_grades_a_return() {
         )
         .await;
     assert!(d.contains("items[0]"), "{d}");
-    let package = e
-        .ok(
-            OP,
-            Method::POST,
-            &at("packages"),
-            r#"{"sellerFulfillmentOrderId":"ORDER-1","items":[{"sellerSku":"SKU-1","quantity":3}],
-                "weight":{"value":3,"unit":"pounds"},
-                "dimensions":{"length":10,"width":10,"height":10,"unitOfMeasurement":"inches"}}"#,
-        )
-        .await;
+    // Packing under an idempotency key: the same request again is the same
+    // package (its units are packed once), another under the key is 409.
+    let pack = r#"{"sellerFulfillmentOrderId":"ORDER-1","items":[{"sellerSku":"SKU-1","quantity":3}],
+                "weight":{"value":3,"unit":"pounds"}, "idempotencyKey":"carton-1",
+                "dimensions":{"length":10,"width":10,"height":10,"unitOfMeasurement":"inches"}}"#;
+    let package = e.ok(OP, Method::POST, &at("packages"), pack).await;
     assert_eq!(package["status"], "PACKED");
     assert_eq!(
         package["items"],
         json!([{"sellerSku": "SKU-1", "quantity": 3}])
     );
     let n = package["packageNumber"].as_i64().unwrap();
+    assert_eq!(e.ok(OP, Method::POST, &at("packages"), pack).await, package);
+    let d = e
+        .refused(
+            OP,
+            Method::POST,
+            &at("packages"),
+            &pack.replace(r#""value":3"#, r#""value":4"#),
+            StatusCode::CONFLICT,
+            "Conflict",
+        )
+        .await;
+    assert!(d.contains("carton-1"), "{d}");
+    // Both keys hold across a restart.
+    e.restart();
+    assert_eq!(e.ok(OP, Method::POST, &at("putaway"), scan).await, put_away);
+    assert_eq!(e.ok(OP, Method::POST, &at("packages"), pack).await, package);
+    e.refused(
+        OP,
+        Method::POST,
+        &at("putaway"),
+        &scan.replace("\"A\"", "\"B\""),
+        StatusCode::CONFLICT,
+        "Conflict",
+    )
+    .await;
+    let o = e.f.order(A, "ORDER-1").await.unwrap();
+    assert_eq!(o.shipments[0].packages.len(), 1, "{o:?}");
+    assert_eq!(o.shipments[0].items[0].packed, 3);
     assert_eq!(kinds(&e).await, [("label".to_owned(), n.to_string())]);
     let label = e
         .ok(OP, Method::POST, &at(&format!("packages/{n}/label")), "")

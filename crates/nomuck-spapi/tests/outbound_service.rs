@@ -228,6 +228,47 @@ async fn optional_create_fields_are_kept_or_refused() {
     assert_eq!(e.units(A, &fn_sku, Bucket::ReservedCustomerOrder).await, 2);
 }
 
+/// An item's `fulfillmentNetworkSku` is checked against the item registry:
+/// the SKU's own is kept and shown, another SKU's (or an unknown one) is
+/// 400 and reserves nothing.
+#[tokio::test]
+async fn an_items_fulfillment_network_sku_must_be_its_skus() {
+    let e = env();
+    let fn_sku = e.seed(A, "SKU-1", 10).await;
+    let other = e.seed(A, "SKU-2", 10).await;
+    for (id, wrong) in [("O-2", other.as_str()), ("O-3", "X00NOTKNOWN")] {
+        let mut body = order_body(id, "SKU-1", 1);
+        body["items"][0]["fulfillmentNetworkSku"] = json!(wrong);
+        let r = e.create(A, &body).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "InvalidInput");
+        let details = r.body["errors"][0]["details"].as_str().unwrap_or_default();
+        assert!(
+            details.contains("items[0].fulfillmentNetworkSku") && details.contains(&fn_sku),
+            "{details}"
+        );
+    }
+    assert_eq!(e.order_count(A).await, 0);
+    let mut body = order_body("O-1", "SKU-1", 2);
+    body["items"][0]["fulfillmentNetworkSku"] = json!(fn_sku);
+    let r = e.create(A, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = e.get(A, "O-1").await.body["payload"].clone();
+    assert_eq!(
+        p["fulfillmentOrderItems"][0]["fulfillmentNetworkSku"],
+        fn_sku
+    );
+    // Part of the request's identity: the same again is the order, the
+    // same order without it is another request.
+    assert_eq!(e.create(A, &body).await.status, StatusCode::OK);
+    assert_error(
+        &e.create(A, &order_body("O-1", "SKU-1", 2)).await,
+        StatusCode::CONFLICT,
+        "Conflict",
+    );
+    assert_eq!(e.units(A, &fn_sku, Bucket::ReservedCustomerOrder).await, 2);
+    assert_eq!(e.units(A, &other, Bucket::ReservedCustomerOrder).await, 0);
+}
+
 #[tokio::test]
 async fn get_has_every_field_the_model_requires() {
     let e = env();
@@ -480,32 +521,126 @@ async fn cancel_gives_the_stock_back() {
     assert_error(&r, StatusCode::NOT_FOUND, "NotFound");
 }
 
+/// (reserved for orders, fulfillable) units of `fn_sku`.
+async fn held(e: &Env, fn_sku: &str) -> (u64, u64) {
+    (
+        e.units(A, fn_sku, Bucket::ReservedCustomerOrder).await,
+        e.units(A, fn_sku, Bucket::Fulfillable).await,
+    )
+}
+
 #[tokio::test]
-async fn update_releases_a_hold_and_refuses_line_changes() {
+async fn update_releases_a_hold_and_changes_line_quantities() {
     let e = env();
-    e.seed(A, "SKU-1", 5).await;
+    let fn_sku = e.seed(A, "SKU-1", 5).await;
     let mut body = order_body("O-1", "SKU-1", 2);
     body["fulfillmentAction"] = json!("Hold");
     assert_eq!(e.create(A, &body).await.status, StatusCode::OK);
     let uri = format!("{BASE}/fulfillmentOrders/O-1");
+    let put =
+        |q: i64| json!({"items": [{"sellerFulfillmentOrderItemId": "line-1", "quantity": q}]});
+    let line = |p: &Value| {
+        let it = &p["fulfillmentOrderItems"][0];
+        let s = &p["fulfillmentShipments"];
+        (
+            it["quantity"].as_i64().unwrap(),
+            it["cancelledQuantity"].as_i64().unwrap(),
+            s.as_array().map_or(0, |a| a.len()),
+            s[0]["fulfillmentShipmentItem"][0]["quantity"].as_i64(),
+        )
+    };
 
-    let change = json!({"items": [{"sellerFulfillmentOrderItemId": "line-1", "quantity": 3}]});
-    let r = e.call(A, Method::PUT, &uri, &change.to_string()).await;
-    assert_error(&r, StatusCode::BAD_REQUEST, "InvalidInput");
+    // More units: reserved from fulfillable, on the same shipment.
+    let r = e.call(A, Method::PUT, &uri, &put(3).to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(held(&e, &fn_sku).await, (3, 2));
+    let p = e.get(A, "O-1").await.body["payload"].clone();
+    assert_eq!(line(&p), (3, 0, 1, Some(3)));
+    // A FillOrKill order takes every unit or none: 6 (3 more, 2 there) is
+    // refused and changes nothing.
+    let r = e.call(A, Method::PUT, &uri, &put(6).to_string()).await;
+    assert_error(&r, StatusCode::CONFLICT, "Conflict");
+    assert_eq!(held(&e, &fn_sku).await, (3, 2));
+    // Fewer: released; the same again changes nothing more.
+    for _ in 0..2 {
+        let r = e.call(A, Method::PUT, &uri, &put(1).to_string()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(held(&e, &fn_sku).await, (1, 4));
+    }
+    let p = e.get(A, "O-1").await.body["payload"].clone();
+    assert_eq!(line(&p), (1, 0, 1, Some(1)));
+    // The create is still the order's identity: repeated, it answers the
+    // order as it now is; another create body under the id is 409.
+    assert_eq!(e.create(A, &body).await.status, StatusCode::OK);
+    assert_eq!(held(&e, &fn_sku).await, (1, 4));
+    let mut other = body.clone();
+    other["items"][0]["quantity"] = json!(1);
+    assert_error(&e.create(A, &other).await, StatusCode::CONFLICT, "Conflict");
+
+    // Lines are changed, not added, and keep their SKU.
+    for bad in [
+        json!({"items": [{"sellerFulfillmentOrderItemId": "line-9", "quantity": 1}]}),
+        json!({"items": [{"sellerFulfillmentOrderItemId": "line-1", "quantity": 2, "sellerSku": "SKU-2"}]}),
+        json!({"items": [{"sellerFulfillmentOrderItemId": "line-1", "quantity": 2, "fulfillmentNetworkSku": "X00OTHER"}]}),
+        json!({"items": [{"sellerFulfillmentOrderItemId": "line-1", "quantity": 2, "orderItemDisposition": "Unsellable"}]}),
+        json!({"items": [{"sellerFulfillmentOrderItemId": "line-1", "quantity": 0}]}),
+    ] {
+        let r = e.call(A, Method::PUT, &uri, &bad.to_string()).await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "InvalidInput");
+    }
+    assert_eq!(held(&e, &fn_sku).await, (1, 4));
 
     let mut moved = address();
     moved["addressLine1"] = json!("2 Side St");
     let update = json!({
         "fulfillmentAction": "Ship",
         "destinationAddress": moved,
-        "items": [{"sellerFulfillmentOrderItemId": "line-1", "quantity": 2}]
+        "items": [{"sellerFulfillmentOrderItemId": "line-1", "quantity": 2,
+                   "sellerSku": "SKU-1", "fulfillmentNetworkSku": fn_sku,
+                   "orderItemDisposition": "Sellable", "giftMessage": "Enjoy"}]
     });
     let r = e.call(A, Method::PUT, &uri, &update.to_string()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body, json!({}));
-    let o = &e.get(A, "O-1").await.body["payload"]["fulfillmentOrder"];
-    assert_eq!(o["fulfillmentAction"], "Ship");
-    assert_eq!(o["destinationAddress"]["addressLine1"], "2 Side St");
+    let p = e.get(A, "O-1").await.body["payload"].clone();
+    assert_eq!(p["fulfillmentOrder"]["fulfillmentAction"], "Ship");
+    assert_eq!(
+        p["fulfillmentOrder"]["destinationAddress"]["addressLine1"],
+        "2 Side St"
+    );
+    assert_eq!(p["fulfillmentOrderItems"][0]["giftMessage"], "Enjoy");
+    assert_eq!(line(&p), (2, 0, 1, Some(2)));
+    assert_eq!(held(&e, &fn_sku).await, (2, 3));
+
+    // FillAllAvailable: what is missing is cancelled, and a lower quantity
+    // gives up cancelled units before reserved ones.
+    let mut some = order_body("O-2", "SKU-1", 1);
+    some["fulfillmentPolicy"] = json!("FillAllAvailable");
+    assert_eq!(e.create(A, &some).await.status, StatusCode::OK);
+    let uri2 = format!("{BASE}/fulfillmentOrders/O-2");
+    let r = e.call(A, Method::PUT, &uri2, &put(6).to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(held(&e, &fn_sku).await, (5, 0));
+    let p = e.get(A, "O-2").await.body["payload"].clone();
+    assert_eq!(line(&p), (6, 3, 1, Some(3)));
+    let r = e.call(A, Method::PUT, &uri2, &put(4).to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(held(&e, &fn_sku).await, (5, 0));
+    let p = e.get(A, "O-2").await.body["payload"].clone();
+    assert_eq!(line(&p), (4, 1, 1, Some(3)));
+    let r = e.call(A, Method::PUT, &uri2, &put(1).to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(held(&e, &fn_sku).await, (3, 2));
+    let p = e.get(A, "O-2").await.body["payload"].clone();
+    assert_eq!(line(&p), (1, 0, 1, Some(1)));
+
+    // Once picking starts, lines are fixed: 409, nothing changed.
+    e.f.plan_wave(CENTER, A, vec!["O-1".into()]).await.unwrap();
+    let r = e.call(A, Method::PUT, &uri, &put(1).to_string()).await;
+    assert_error(&r, StatusCode::CONFLICT, "Conflict");
+    let p = e.get(A, "O-1").await.body["payload"].clone();
+    assert_eq!(line(&p), (2, 0, 1, Some(2)));
+    assert_eq!(e.units(A, &fn_sku, Bucket::ReservedFcProcessing).await, 2);
 }
 
 #[tokio::test]

@@ -15,7 +15,8 @@ use crate::error::FulfillmentError;
 use crate::fees;
 use crate::orders::{
     FulfillmentAction, FulfillmentPolicy, Order, OrderItemRequest, OrderRequest, OrderStatus,
-    OrderUpdate, PackageItem, ReturnCondition, ReturnStatus, ShipmentStatus, Speed, TrackingStatus,
+    OrderUpdate, PackageItem, RequestKey, ReturnCondition, ReturnStatus, ShipmentStatus, Speed,
+    TrackingStatus,
 };
 use crate::preview::{INVALID_SKU, PreviewItemRequest, PreviewRequest};
 use crate::returns::CreateReturnItem;
@@ -109,6 +110,7 @@ fn request(id: &str, sku: &str, quantity: i64, policy: FulfillmentPolicy) -> Ord
             per_unit_declared_value: None,
             per_unit_price: None,
             per_unit_tax: None,
+            fulfillment_network_sku: None,
         }],
     }
 }

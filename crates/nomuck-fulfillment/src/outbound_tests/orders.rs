@@ -231,18 +231,23 @@ async fn preview_prices_and_sources_the_order() {
     assert_eq!(units(&f, "sku-a", Bucket::Fulfillable).await, 10);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orders_split_across_centers_nearest_first() {
-    let (store, mut config, _dir) = setup(false);
+/// Two centers worked by hand: FAR1 in NY, listed first, and NEAR1 in OR,
+/// near the test address (nearness, not listing, decides).
+fn near_and_far() -> (Fulfillment, tempfile::TempDir) {
+    let (store, mut config, dir) = setup(false);
     let mut far = config.centers[0].clone();
     far.id = "FAR1".into();
     far.address.state_or_region = "NY".into();
     let mut near = config.centers[0].clone();
     near.id = "NEAR1".into();
     near.address.state_or_region = "OR".into();
-    // Listed first but in another state: nearness, not listing, wins.
     config.centers = vec![far, near];
-    let f = Fulfillment::new(store, config, None);
+    (Fulfillment::new(store, config, None), dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_split_across_centers_nearest_first() {
+    let (f, _dir) = near_and_far();
     register(&f, "sku-a").await;
     seed_at(&f, "sku-a", "FAR1", 5).await;
     seed_at(&f, "sku-a", "NEAR1", 3).await;
@@ -267,6 +272,108 @@ async fn orders_split_across_centers_nearest_first() {
         (r("NEAR1").await.unwrap(), r("FAR1").await.unwrap()),
         (3, 3)
     );
+}
+
+fn quantity_update(q: i64) -> OrderUpdate {
+    OrderUpdate {
+        items: vec![crate::orders::OrderItemUpdate::quantity("line-1", q)],
+        ..OrderUpdate::default()
+    }
+}
+
+/// A line's new quantity is sourced like a new order (nearest first,
+/// splitting onto a new shipment) and released farthest first (dropping a
+/// shipment left empty); many updates at once never reserve more than
+/// there is, and the books stay equal to the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updated_quantities_are_sourced_nearest_first_and_never_oversell() {
+    let (f, _dir) = near_and_far();
+    register(&f, "sku-a").await;
+    seed_at(&f, "sku-a", "FAR1", 5).await;
+    seed_at(&f, "sku-a", "NEAR1", 3).await;
+    f.create_order(A, request("u", "sku-a", 1, FulfillmentPolicy::FillOrKill))
+        .await
+        .unwrap();
+    let split = |o: &Order| -> Vec<(String, u64)> {
+        o.shipments
+            .iter()
+            .map(|s| (s.fulfillment_center_id.clone(), s.items[0].quantity))
+            .collect()
+    };
+    let o = f.update_order(A, "u", quantity_update(6)).await.unwrap();
+    assert_eq!(split(&o), [("NEAR1".into(), 3), ("FAR1".into(), 3)]);
+    let o = f.update_order(A, "u", quantity_update(2)).await.unwrap();
+    assert_eq!(split(&o), [("NEAR1".into(), 2)]);
+    let o = f.update_order(A, "u", quantity_update(4)).await.unwrap();
+    assert_eq!(split(&o), [("NEAR1".into(), 3), ("FAR1".into(), 1)]);
+    assert_ne!(
+        o.shipments[0].amazon_shipment_id,
+        o.shipments[1].amazon_shipment_id
+    );
+    let both = |bucket: Bucket| {
+        let s = fn_sku("sku-a");
+        f.read(A, move |b| {
+            b.units(&s, "NEAR1", bucket) + b.units(&s, "FAR1", bucket)
+        })
+    };
+    assert_eq!(both(Bucket::ReservedCustomerOrder).await.unwrap(), 4);
+    assert_eq!(both(Bucket::Fulfillable).await.unwrap(), 4);
+
+    // Eight FillAllAvailable orders of one unit, then all grow to five at
+    // once: the 2 units left are reserved, whoever wins, the rest cancelled.
+    seed_at(&f, "sku-a", "NEAR1", 6).await;
+    for i in 0..8 {
+        f.create_order(
+            A,
+            request(
+                &format!("c{i}"),
+                "sku-a",
+                1,
+                FulfillmentPolicy::FillAllAvailable,
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    let grow: Vec<_> = (0..8)
+        .map(|i| {
+            let f = f.clone();
+            tokio::spawn(async move {
+                f.update_order(A, &format!("c{i}"), quantity_update(5))
+                    .await
+            })
+        })
+        .collect();
+    for g in grow {
+        g.await.unwrap().unwrap();
+    }
+    assert_eq!(both(Bucket::Fulfillable).await.unwrap(), 0);
+    let b = f.read(A, |b| {
+        let held: u64 = b
+            .orders
+            .values()
+            .flat_map(|o| &o.shipments)
+            .flat_map(|s| &s.items)
+            .map(|i| i.quantity)
+            .sum();
+        let lines: Vec<(u64, u64)> = b
+            .orders
+            .values()
+            .filter(|o| o.seller_fulfillment_order_id.starts_with('c'))
+            .map(|o| (o.items[0].quantity, o.items[0].cancelled_quantity))
+            .collect();
+        (
+            held,
+            b.units(&fn_sku("sku-a"), "NEAR1", Bucket::ReservedCustomerOrder)
+                + b.units(&fn_sku("sku-a"), "FAR1", Bucket::ReservedCustomerOrder),
+            lines,
+        )
+    });
+    let (held, reserved, lines) = b.await.unwrap();
+    assert_eq!((held, reserved), (14, 14));
+    assert!(lines.iter().all(|(q, _)| *q == 5), "{lines:?}");
+    let cancelled: u64 = lines.iter().map(|(_, c)| c).sum();
+    assert_eq!(cancelled, 8 * 5 - 10, "{lines:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

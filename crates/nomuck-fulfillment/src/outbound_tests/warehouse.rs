@@ -56,6 +56,7 @@ async fn an_operator_drives_the_order_by_hand() {
         }],
         weight_mg: 500_000,
         dimensions: None,
+        key: None,
     };
     assert!(matches!(
         f.pack(CENTER, A, "m", vec![too_many.clone()]).await,
@@ -97,6 +98,74 @@ async fn an_operator_drives_the_order_by_hand() {
         .unwrap();
     let total: i64 = usage.iter().map(|u| u.event.quantity).sum();
     assert_eq!(total, 1_000_000 + 1_000_000 + 800_000);
+}
+
+/// Packing under a key from two scanners at once makes one package; the
+/// key used for another order is a conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packing_key_makes_one_package_under_concurrency() {
+    let (store, config, _dir) = setup(false);
+    let f = Fulfillment::new(store, config, None);
+    seed(&f, "sku-a", 10).await;
+    for id in ["p", "q"] {
+        f.create_order(A, request(id, "sku-a", 2, FulfillmentPolicy::FillOrKill))
+            .await
+            .unwrap();
+    }
+    f.plan_wave(CENTER, A, vec!["p".into(), "q".into()])
+        .await
+        .unwrap();
+    for id in ["p", "q"] {
+        f.pick(CENTER, A, id, "line-1", 2).await.unwrap();
+    }
+    let key = RequestKey {
+        key: "carton-7".into(),
+        fingerprint: "fp".into(),
+    };
+    let request = PackRequest {
+        items: vec![PackageItem {
+            seller_fulfillment_order_item_id: "line-1".into(),
+            quantity: 2,
+        }],
+        weight_mg: 500_000,
+        dimensions: None,
+        key: Some(key.clone()),
+    };
+    let tries: Vec<_> = (0..8)
+        .map(|_| {
+            let (f, r) = (f.clone(), request.clone());
+            tokio::spawn(async move { f.pack(CENTER, A, "p", vec![r]).await })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for t in tries {
+        numbers.push(t.await.unwrap().unwrap());
+    }
+    assert!(numbers.iter().all(|n| *n == numbers[0]), "{numbers:?}");
+    let o = f.order(A, "p").await.unwrap();
+    assert_eq!(o.shipments[0].packages.len(), 1);
+    assert_eq!(o.shipments[0].items[0].packed, 2);
+    assert_eq!(
+        f.packed_under(CENTER, A, "p", &key).await.unwrap(),
+        Some(numbers[0][0])
+    );
+    for (id, fingerprint) in [("q", "fp"), ("p", "other")] {
+        let other = RequestKey {
+            key: key.key.clone(),
+            fingerprint: fingerprint.into(),
+        };
+        let mut r = request.clone();
+        r.key = Some(other);
+        assert!(
+            matches!(f.pack(CENTER, A, id, vec![r]).await, Err(FulfillmentError::Conflict(m)) if m.contains("carton-7")),
+            "{id}"
+        );
+    }
+    assert!(
+        f.order(A, "q").await.unwrap().shipments[0]
+            .packages
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,8 +7,9 @@
 //! work queue, which spans every seller.
 
 use nomuck_fulfillment::inbound::{BoxLine, Condition as DomainCondition, InboundShipment};
+use nomuck_fulfillment::order_ops::fingerprint;
 use nomuck_fulfillment::orders::{
-    Order, Package as DomainPackage, PackageItem, ReturnCondition, TrackingStatus,
+    Order, Package as DomainPackage, PackageItem, RequestKey, ReturnCondition, TrackingStatus,
 };
 use nomuck_fulfillment::stock::{AdjustmentSpec, Location as DomainLocation};
 use nomuck_fulfillment::warehouse::PackRequest as DomainPack;
@@ -199,6 +200,7 @@ async fn putaway(call: &Call<'_>, center: &str, seller: &str) -> Handled {
             &body.seller_sku,
             u64::from(body.quantity.get()),
             domain_location(&body.location),
+            body.idempotency_key.clone(),
         )
         .await
         .map_err(domain_error)?;
@@ -374,11 +376,28 @@ fn package_reply(order: &Order, p: &DomainPackage) -> Result<Package, ApiError> 
 
 /// Lines by seller SKU become the order's lines (`sellerFulfillmentOrderItemId`):
 /// each SKU's units fill the shipment's lines of that SKU that have picked,
-/// unpacked units, in order.
+/// unpacked units, in order. Under an `idempotencyKey`, the request as
+/// received is the key's fingerprint: a repeat is answered with the package
+/// the first made before its lines are matched again (they are packed now).
 async fn pack(call: &Call<'_>, center: &str, seller: &str) -> Handled {
     let body: PackRequest = call.body()?;
     let id = body.seller_fulfillment_order_id.as_str();
     let f = call.f;
+    let key = match &body.idempotency_key {
+        Some(k) => Some(RequestKey {
+            key: k.clone(),
+            fingerprint: fingerprint(&body).map_err(domain_error)?,
+        }),
+        None => None,
+    };
+    if let Some(k) = &key
+        && let Some(number) = f
+            .packed_under(center, seller, id, k)
+            .await
+            .map_err(domain_error)?
+    {
+        return package_of(call, seller, number).await;
+    }
     let order = f.order(seller, id).await.map_err(domain_error)?;
     let shipment = order
         .shipments
@@ -438,6 +457,7 @@ async fn pack(call: &Call<'_>, center: &str, seller: &str) -> Handled {
                 items,
                 weight_mg: weight_mg("weight", &body.weight)?,
                 dimensions: Some(dimensions_um("dimensions", &body.dimensions)?),
+                key,
             }],
         )
         .await
@@ -446,7 +466,16 @@ async fn pack(call: &Call<'_>, center: &str, seller: &str) -> Handled {
         .first()
         .copied()
         .ok_or_else(|| ApiError::internal("packing made no package"))?;
-    let (package, order) = f.tracking(seller, number).await.map_err(domain_error)?;
+    package_of(call, seller, number).await
+}
+
+/// The package as it now is, by its account-wide number.
+async fn package_of(call: &Call<'_>, seller: &str, number: i64) -> Handled {
+    let (package, order) = call
+        .f
+        .tracking(seller, number)
+        .await
+        .map_err(domain_error)?;
     call.ok(&package_reply(&order, &package)?)
 }
 
@@ -474,14 +503,8 @@ async fn label(call: &Call<'_>, center: &str, seller: &str, number: i32) -> Hand
     })
 }
 
-/// The package as it now is.
 async fn package_now(call: &Call<'_>, seller: &str, number: i32) -> Handled {
-    let (p, order) = call
-        .f
-        .tracking(seller, i64::from(number))
-        .await
-        .map_err(domain_error)?;
-    call.ok(&package_reply(&order, &p)?)
+    package_of(call, seller, i64::from(number)).await
 }
 
 /// `shipTime` is not taken: the books record when the center said so.

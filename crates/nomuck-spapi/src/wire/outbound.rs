@@ -249,6 +249,11 @@ impl Validate for CreateFulfillmentOrderRequest {
                 item.gift_message.as_deref(),
                 item.displayable_comment.as_deref(),
             )?;
+            optional(
+                &format!("items[{i}].fulfillmentNetworkSku"),
+                item.fulfillment_network_sku.as_deref(),
+                SKU_MAX,
+            )?;
         }
         Ok(())
     }
@@ -286,6 +291,17 @@ pub struct UpdateFulfillmentOrderItem {
     pub gift_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub displayable_comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfillment_network_sku: Option<String>,
+    /// `Sellable` or `Unsellable`: this network fulfills sellable units only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_item_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_unit_declared_value: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_unit_price: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_unit_tax: Option<Money>,
 }
 
 /// Every field optional: only what is sent changes.
@@ -348,6 +364,21 @@ impl Validate for UpdateFulfillmentOrderRequest {
                 item.gift_message.as_deref(),
                 item.displayable_comment.as_deref(),
             )?;
+            optional(
+                &format!("items[{i}].fulfillmentNetworkSku"),
+                item.fulfillment_network_sku.as_deref(),
+                SKU_MAX,
+            )?;
+            if let Some(d) = item
+                .order_item_disposition
+                .as_deref()
+                .filter(|d| *d != "Sellable")
+            {
+                return Err(ApiError::invalid_input(format!(
+                    "items[{i}].orderItemDisposition '{}' is not served: orders are filled from sellable units only (Sellable)",
+                    d.chars().take(20).collect::<String>()
+                )));
+            }
         }
         Ok(())
     }

@@ -1,9 +1,11 @@
 //! Bodies of the warehouse operations API (`/fws/v1/centers/{centerId}/…`), used by a
-//! center's staff, scanners and the simulator. Receipts and adjustments
-//! carry an `idempotencyKey` (the same key again has one effect); a cycle
-//! count is idempotent by nature (the same count again moves nothing). Put-away
-//! and packing do not keep keys yet, so one sent to them is refused rather
-//! than promised and ignored.
+//! center's staff, scanners and the simulator. A receipt's boxes are keyed
+//! by their `boxId`; adjustments, put-away and packing carry an
+//! `idempotencyKey` (per center): the same request under it again has one
+//! effect and is answered as the first was, another request under it is 409.
+//! Keys are kept in the same commit as their effect, so they hold across a
+//! restart. A cycle count is idempotent by nature (the same count again moves
+//! nothing).
 
 use serde::{Deserialize, Serialize};
 
@@ -117,17 +119,6 @@ impl Location {
     }
 }
 
-/// An `idempotencyKey` where none is kept: refused, so no client counts on
-/// a retry having one effect when it would not.
-fn not_kept(operation: &str, key: Option<&str>) -> Result<(), ApiError> {
-    match key {
-        None => Ok(()),
-        Some(_) => Err(ApiError::invalid_input(format!(
-            "idempotencyKey is not supported for {operation}: send the request without it"
-        ))),
-    }
-}
-
 /// `POST …/putaway`: received units placed at a location.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -143,7 +134,11 @@ impl Validate for PutawayRequest {
     fn validate(&self) -> Result<(), ApiError> {
         required("sellerSku", &self.seller_sku, SKU_MAX)?;
         self.location.check("location")?;
-        not_kept("put-away", self.idempotency_key.as_deref())
+        optional(
+            "idempotencyKey",
+            self.idempotency_key.as_deref(),
+            WAREHOUSE_ID_MAX,
+        )
     }
 }
 
@@ -239,7 +234,11 @@ impl Validate for PackRequest {
         }
         self.weight.check("weight")?;
         self.dimensions.check("dimensions")?;
-        not_kept("packing", self.idempotency_key.as_deref())
+        optional(
+            "idempotencyKey",
+            self.idempotency_key.as_deref(),
+            WAREHOUSE_ID_MAX,
+        )
     }
 }
 

@@ -17,13 +17,20 @@ pub const REQUEST_ID: &str = "REQ-1";
 
 /// The API and its service over a fresh store; the simulator is off, so
 /// orders and shipments move only when a test moves them.
-pub fn service(mut config: FulfillmentConfig) -> (SpApi, Fulfillment, tempfile::TempDir) {
+pub fn service(config: FulfillmentConfig) -> (SpApi, Fulfillment, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn MetaStore> =
-        Arc::new(SqliteMetaStore::open(dir.path().join("meta.db")).unwrap());
+    let (api, f) = reopen(config, dir.path());
+    (api, f, dir)
+}
+
+/// The API and its service over the store in `dir` as it is: what a
+/// restart finds (drop the old service first).
+#[allow(dead_code)] // not every test binary restarts
+pub fn reopen(mut config: FulfillmentConfig, dir: &std::path::Path) -> (SpApi, Fulfillment) {
+    let store: Arc<dyn MetaStore> = Arc::new(SqliteMetaStore::open(dir.join("meta.db")).unwrap());
     config.simulator.enabled = false;
     let f = Fulfillment::new(store, config, None);
-    (SpApi::new(f.clone()), f, dir)
+    (SpApi::new(f.clone()), f)
 }
 
 /// `method uri` with a JSON `body` as `account`: the status and the JSON

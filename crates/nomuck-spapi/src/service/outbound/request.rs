@@ -5,7 +5,8 @@
 use nomuck_fulfillment::config::Address as DomainAddress;
 use nomuck_fulfillment::orders::{
     DeliveryWindow as DomainWindow, FeatureConstraint, FulfillmentAction, FulfillmentPolicy,
-    Money as DomainMoney, Order, OrderItemRequest, OrderRequest, OrderStatus, OrderUpdate, Speed,
+    Money as DomainMoney, Order, OrderItemRequest, OrderItemUpdate, OrderRequest, OrderStatus,
+    OrderUpdate, Speed,
 };
 use nomuck_fulfillment::preview::{PreviewItemRequest, PreviewRequest};
 use nomuck_fulfillment::returns::CreateReturnItem;
@@ -77,9 +78,9 @@ pub(super) fn preview(r: GetFulfillmentPreviewRequest) -> Result<PreviewRequest,
     })
 }
 
-/// `createFulfillmentOrder`. An item's `fulfillmentNetworkSku` is Amazon's
-/// to assign and is not read (the SKU's own fnSku is used and shown).
-/// Everything else is kept and part of the request's identity.
+/// `createFulfillmentOrder`. Everything is kept and part of the request's
+/// identity; an item's `fulfillmentNetworkSku` must be its SKU's (the
+/// domain checks it against the item registry).
 pub(super) fn create(r: CreateFulfillmentOrderRequest) -> Result<OrderRequest, ApiError> {
     Ok(OrderRequest {
         marketplace_id: r.marketplace_id,
@@ -116,6 +117,7 @@ pub(super) fn create(r: CreateFulfillmentOrderRequest) -> Result<OrderRequest, A
                 per_unit_declared_value: it.per_unit_declared_value.map(money),
                 per_unit_price: it.per_unit_price.map(money),
                 per_unit_tax: it.per_unit_tax.map(money),
+                fulfillment_network_sku: it.fulfillment_network_sku,
             })
             .collect(),
         ship_from_country_code: r.ship_from_country_code,
@@ -135,10 +137,11 @@ pub(super) fn create(r: CreateFulfillmentOrderRequest) -> Result<OrderRequest, A
     })
 }
 
-/// `updateFulfillmentOrder` against the order as it is. The service changes
-/// neither lines nor the policy after acceptance (the stock is reserved by
-/// them), so an update that would is refused rather than half applied; one
-/// that repeats what the order already says is accepted.
+/// `updateFulfillmentOrder` against the order as it is. The policy cannot
+/// change after acceptance (the stock was reserved under it), so an update
+/// that would is refused rather than half applied; one that repeats it is
+/// accepted. Lines' quantities change until picking starts (the domain
+/// re-reserves them).
 pub(super) fn update(
     r: UpdateFulfillmentOrderRequest,
     order: &Order,
@@ -149,19 +152,6 @@ pub(super) fn update(
         return Err(ApiError::invalid_input(
             "fulfillmentPolicy cannot be changed once the order is accepted",
         ));
-    }
-    for (i, it) in r.items.iter().flatten().enumerate() {
-        let same = order
-            .item(&it.seller_fulfillment_order_item_id)
-            .is_some_and(|o| {
-                o.quantity == u64::from(it.quantity.get())
-                    && it.seller_sku.as_ref().is_none_or(|s| *s == o.seller_sku)
-            });
-        if !same {
-            return Err(ApiError::invalid_input(format!(
-                "items[{i}]: the lines of an accepted order cannot be changed; cancel it and create another"
-            )));
-        }
     }
     Ok(OrderUpdate {
         displayable_order_id: r.displayable_order_id,
@@ -182,6 +172,22 @@ pub(super) fn update(
             .map(domain::<_, FulfillmentAction>)
             .transpose()?,
         notification_emails: r.notification_emails,
+        items: r
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|it| OrderItemUpdate {
+                seller_fulfillment_order_item_id: it.seller_fulfillment_order_item_id,
+                seller_sku: it.seller_sku,
+                fulfillment_network_sku: it.fulfillment_network_sku,
+                quantity: i64::from(it.quantity.get()),
+                gift_message: it.gift_message,
+                displayable_comment: it.displayable_comment,
+                per_unit_declared_value: it.per_unit_declared_value.map(money),
+                per_unit_price: it.per_unit_price.map(money),
+                per_unit_tax: it.per_unit_tax.map(money),
+            })
+            .collect(),
     })
 }
 
