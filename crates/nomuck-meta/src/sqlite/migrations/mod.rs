@@ -86,6 +86,24 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "billing_report_definitions",
         sql: include_str!("0014_billing_report_definitions.sql"),
     },
+    // 15 and 16 are assigned to the KMS and SSE work being built beside
+    // object lock; these empty stand-ins keep the numbering contiguous on
+    // this branch and are replaced by the real migrations when merged.
+    Migration {
+        version: 15,
+        name: "reserved for kms",
+        sql: "",
+    },
+    Migration {
+        version: 16,
+        name: "reserved for sse",
+        sql: "",
+    },
+    Migration {
+        version: 17,
+        name: "object lock",
+        sql: include_str!("0017_object_lock.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
