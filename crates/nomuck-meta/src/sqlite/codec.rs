@@ -73,37 +73,6 @@ pub(super) fn decode_tags(s: Option<&str>) -> Result<Vec<(String, String)>, Meta
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers_round_trip_and_stay_small() {
-        let empty = ObjectHeaders::default();
-        assert_eq!(encode_headers(&empty).unwrap(), "{}");
-        let h = ObjectHeaders {
-            content_type: Some("text/plain; charset=utf-8".into()),
-            expires: Some("Thu, 01 Dec 1994 16:00:00 GMT".into()),
-            user_metadata: vec![("z".into(), "1".into()), ("a".into(), "ü \"q\"".into())],
-            ..ObjectHeaders::default()
-        };
-        assert_eq!(decode_headers(&encode_headers(&h).unwrap()).unwrap(), h);
-        assert!(matches!(decode_headers("nope"), Err(MetaError::Corrupt(_))));
-    }
-
-    #[test]
-    fn tags_round_trip() {
-        assert_eq!(encode_tags(&[]).unwrap(), None);
-        let t = vec![
-            ("k".to_owned(), "v".to_owned()),
-            ("a".into(), String::new()),
-        ];
-        let enc = encode_tags(&t).unwrap();
-        assert_eq!(decode_tags(enc.as_deref()).unwrap(), t);
-        assert_eq!(decode_tags(None).unwrap(), vec![]);
-    }
-}
-
 /// The `(lock_mode, lock_until, legal_hold)` columns of an object or upload.
 pub(super) type LockCols = (Option<String>, Option<i64>, bool);
 
@@ -133,4 +102,35 @@ pub(super) fn decode_lock((mode, until, legal_hold): LockCols) -> Result<ObjectL
         retention,
         legal_hold,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip_and_stay_small() {
+        let empty = ObjectHeaders::default();
+        assert_eq!(encode_headers(&empty).unwrap(), "{}");
+        let h = ObjectHeaders {
+            content_type: Some("text/plain; charset=utf-8".into()),
+            expires: Some("Thu, 01 Dec 1994 16:00:00 GMT".into()),
+            user_metadata: vec![("z".into(), "1".into()), ("a".into(), "ü \"q\"".into())],
+            ..ObjectHeaders::default()
+        };
+        assert_eq!(decode_headers(&encode_headers(&h).unwrap()).unwrap(), h);
+        assert!(matches!(decode_headers("nope"), Err(MetaError::Corrupt(_))));
+    }
+
+    #[test]
+    fn tags_round_trip() {
+        assert_eq!(encode_tags(&[]).unwrap(), None);
+        let t = vec![
+            ("k".to_owned(), "v".to_owned()),
+            ("a".into(), String::new()),
+        ];
+        let enc = encode_tags(&t).unwrap();
+        assert_eq!(decode_tags(enc.as_deref()).unwrap(), t);
+        assert_eq!(decode_tags(None).unwrap(), vec![]);
+    }
 }
