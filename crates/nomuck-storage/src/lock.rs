@@ -234,20 +234,14 @@ impl Storage {
                     .into(),
             ));
         }
-        let r = self
-            .commit_counted(
-                (&b.owner, RequestClass::PutCopyPostList),
-                bucket,
-                vec![Mutation::PutBucketConfig {
-                    bucket: bucket.to_owned(),
-                    kind: kinds::OBJECT_LOCK.to_owned(),
-                    doc: config.encode()?,
-                    bucket_owner: Some(b.owner.clone()),
-                }],
-            )
-            .await;
-        self.buckets.forget(bucket);
-        r.map(|_| ())
+        self.put_bucket_config(
+            caller,
+            bucket,
+            kinds::OBJECT_LOCK,
+            config.encode()?,
+            Action::PutBucketObjectLockConfiguration,
+        )
+        .await
     }
 
     /// GetObjectRetention: the version's retention (`NoSuchConfig` if none).

@@ -432,7 +432,7 @@ impl Storage {
         ),
         StorageError,
     > {
-        let (b, access, v) = self
+        let (b, access, mut v) = self
             .load_version_in(
                 caller,
                 bucket,
@@ -441,6 +441,33 @@ impl Storage {
                 Action::GetObject,
             )
             .await?;
+        // As S3: the lock headers only for a caller who may read the lock.
+        if v.lock.retention.is_some()
+            && authorize(
+                caller,
+                &b,
+                &access,
+                Action::GetObjectRetention,
+                Some(key),
+                None,
+            )
+            .is_err()
+        {
+            v.lock.retention = None;
+        }
+        if v.lock.legal_hold
+            && authorize(
+                caller,
+                &b,
+                &access,
+                Action::GetObjectLegalHold,
+                Some(key),
+                None,
+            )
+            .is_err()
+        {
+            v.lock.legal_hold = false;
+        }
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
         self.record_request(&b.owner, RequestClass::GetOther);

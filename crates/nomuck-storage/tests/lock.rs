@@ -560,3 +560,47 @@ async fn retention_expires_on_the_server_clock() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_headers_only_for_callers_who_may_read_the_lock() {
+    let e = env();
+    let s = &e.storage;
+    lock_bucket(s, "lkb").await;
+    put_locked(
+        s,
+        "lkb",
+        "k",
+        LockRequest {
+            retention: retention(LockMode::Governance, now() + HOUR_MS),
+            legal_hold: Some(true),
+        },
+    )
+    .await;
+    let allow = |actions: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{BOB}"}},"Action":{actions},"Resource":"arn:aws:s3:::lkb/*"}}]}}"#
+        )
+    };
+    let head = |caller: Caller| async move {
+        s.head_object(&caller, "lkb", "k", &GetObjectRequest::default())
+            .await
+            .unwrap()
+            .info
+            .lock
+    };
+    s.put_bucket_policy(&alice(), "lkb", &allow(r#"["s3:GetObject"]"#))
+        .await
+        .unwrap();
+    assert_eq!(head(bob()).await, ObjectLock::default());
+    s.put_bucket_policy(
+        &alice(),
+        "lkb",
+        &allow(r#"["s3:GetObject","s3:GetObjectLegalHold"]"#),
+    )
+    .await
+    .unwrap();
+    let seen = head(bob()).await;
+    assert!(seen.legal_hold && seen.retention.is_none());
+    let owner = head(alice()).await;
+    assert!(owner.legal_hold && owner.retention.is_some());
+}
