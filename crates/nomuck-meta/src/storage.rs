@@ -8,6 +8,14 @@
 
 use crate::Millis;
 
+/// The bucket config kind whose presence means S3 Object Lock is enabled.
+/// The store keeps such a bucket's versioning `Enabled`: it accepts the
+/// document only on a bucket whose versioning is `Enabled` and refuses to
+/// change that versioning later, both with [`Refusal::InvalidBucketState`],
+/// so a racing PutBucketVersioning cannot leave locked versions in a
+/// bucket whose writes would replace the null version in place.
+pub const OBJECT_LOCK_CONFIG: &str = "object-lock";
+
 /// The version id of objects written while versioning is off or suspended.
 pub const NULL_VERSION: &str = "null";
 
@@ -543,6 +551,10 @@ pub enum Refusal {
     /// The version named by [`ObjectData::CopyOf`] is gone.
     #[error("copy source version no longer exists")]
     CopySourceGone,
+    /// Object lock and the bucket's versioning disagree (see
+    /// [`OBJECT_LOCK_CONFIG`]).
+    #[error("object lock needs the bucket's versioning to be Enabled")]
+    InvalidBucketState,
     /// A retention or legal hold forbids removing or weakening the version.
     #[error("object protected by object lock")]
     ObjectLocked,

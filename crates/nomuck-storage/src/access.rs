@@ -23,7 +23,7 @@ pub mod kinds {
     pub const LIFECYCLE: &str = "lifecycle";
     pub const NOTIFICATION: &str = "notification";
     /// Object lock: present means enabled (see [`crate::lock`]).
-    pub const OBJECT_LOCK: &str = "object-lock";
+    pub const OBJECT_LOCK: &str = nomuck_meta::OBJECT_LOCK_CONFIG;
     /// Not a bucket document: names the missing retention of a version in
     /// `StorageError::NoSuchConfig`.
     pub const OBJECT_RETENTION: &str = "object-retention";

@@ -183,6 +183,9 @@ impl From<Refusal> for StorageError {
                 delete_marker: None,
             },
             Refusal::ObjectLocked => StorageError::ObjectLocked,
+            Refusal::InvalidBucketState => StorageError::InvalidBucketState(
+                "Object Lock needs the bucket's versioning to be Enabled".into(),
+            ),
         }
     }
 }
