@@ -332,3 +332,38 @@ def test_kill9_after_locked_writes_keeps_every_lock(tmp_path):
             denied_by_lock(s3.delete_object, Bucket="crash", Key=key, VersionId=v)
     finally:
         srv.stop()
+
+
+def test_browser_post_upload_takes_lock_fields(s3):
+    import requests
+
+    lock_bucket(s3, "posted")
+    post = s3.generate_presigned_post(
+        "posted", "form", Fields={"x-amz-object-lock-legal-hold": "ON"},
+        Conditions=[{"x-amz-object-lock-legal-hold": "ON"}],
+    )
+    r = requests.post(post["url"], data=post["fields"], files={"file": b"posted"}, timeout=10)
+    assert r.status_code == 204, r.text
+    head = s3.head_object(Bucket="posted", Key="form")
+    assert head["ObjectLockLegalHoldStatus"] == "ON"
+    denied_by_lock(s3.delete_object, Bucket="posted", Key="form", VersionId=head["VersionId"])
+
+
+def test_policy_conditions_on_lock_headers(s3):
+    lock_bucket(s3, "cond")
+    # Writes must ask for at least 30 days of retention, and never GOVERNANCE.
+    s3.put_bucket_policy(Bucket="cond", Policy=policy(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::cond/*",
+         "Condition": {"NumericLessThan": {"s3:object-lock-remaining-retention-days": "30"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::cond/*",
+         "Condition": {"StringEquals": {"s3:object-lock-mode": "GOVERNANCE"}}},
+    ))
+    now = datetime.datetime.now(UTC)
+    for mode, days in [("COMPLIANCE", 1), ("GOVERNANCE", 60)]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.put_object(Bucket="cond", Key="k", Body=b"x", ObjectLockMode=mode,
+                          ObjectLockRetainUntilDate=now + datetime.timedelta(days=days))
+        assert error_code(e) == "AccessDenied", (mode, days)
+    s3.put_object(Bucket="cond", Key="k", Body=b"x", ObjectLockMode="COMPLIANCE",
+                  ObjectLockRetainUntilDate=now + datetime.timedelta(days=60))
+    assert s3.head_object(Bucket="cond", Key="k")["ObjectLockMode"] == "COMPLIANCE"
