@@ -39,10 +39,11 @@ pub use model::{
 pub use sqlite::{SqliteMetaStore, SqliteOptions, SqliteStats};
 pub use storage::{
     Bucket, ByteUsage, ChecksumType, CompleteUpload, CompletedPart, CompletedUpload, DeleteMarker,
-    ListStart, MultipartUpload, NULL_VERSION, ObjectChecksum, ObjectData, ObjectHeaders,
-    ObjectListQuery, ObjectSummary, ObjectVersion, Part, PartRef, PartSummary, Refusal,
-    RemovedVersion, Segment, UploadListQuery, UploadStart, VersionListQuery, VersionStart,
-    Versioning, WriteCondition, etag_listed,
+    ListStart, LockChange, LockMode, MultipartUpload, NULL_VERSION, OBJECT_LOCK_CONFIG,
+    ObjectChecksum, ObjectData, ObjectHeaders, ObjectListQuery, ObjectLock, ObjectSummary,
+    ObjectVersion, Part, PartRef, PartSummary, Refusal, RemovedVersion, Retention, Segment,
+    UploadListQuery, UploadStart, VersionListQuery, VersionStart, Versioning, WriteCondition,
+    etag_listed,
 };
 
 /// The metadata store every nomuck service codes against.

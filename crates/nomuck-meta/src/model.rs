@@ -196,6 +196,18 @@ pub enum Mutation {
         acl: Option<String>,
         bucket_owner: Option<String>,
     },
+    /// Changes the retention or legal hold of one version, checked against
+    /// the stored lock inside the commit (a racing change is never
+    /// overwritten unseen): `ObjectLocked` if the change would weaken an
+    /// active retention it may not, `NoSuchVersion` if absent or a delete
+    /// marker.
+    SetObjectLock {
+        bucket: String,
+        key: String,
+        version_id: String,
+        change: crate::storage::LockChange,
+        bucket_owner: Option<String>,
+    },
     /// `Conflict` if the upload id is taken.
     CreateMultipartUpload {
         upload: Box<MultipartUpload>,
@@ -330,6 +342,15 @@ impl Mutation {
             }
             Mutation::SetObjectTags { bucket, key, .. }
             | Mutation::SetObjectAcl { bucket, key, .. } => object_key(bucket, key),
+            Mutation::SetObjectLock {
+                bucket,
+                key,
+                version_id,
+                ..
+            } => {
+                object_key(bucket, key)?;
+                non_empty("version id", version_id)
+            }
             Mutation::CreateMultipartUpload { upload, .. } => {
                 non_empty("upload id", &upload.upload_id)?;
                 object_key(&upload.bucket, &upload.key)

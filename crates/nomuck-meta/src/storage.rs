@@ -8,6 +8,14 @@
 
 use crate::Millis;
 
+/// The bucket config kind whose presence means S3 Object Lock is enabled.
+/// The store keeps such a bucket's versioning `Enabled`: it accepts the
+/// document only on a bucket whose versioning is `Enabled` and refuses to
+/// change that versioning later, both with [`Refusal::InvalidBucketState`],
+/// so a racing PutBucketVersioning cannot leave locked versions in a
+/// bucket whose writes would replace the null version in place.
+pub const OBJECT_LOCK_CONFIG: &str = "object-lock";
+
 /// The version id of objects written while versioning is off or suspended.
 pub const NULL_VERSION: &str = "null";
 
@@ -131,6 +139,84 @@ pub enum ObjectData {
     CopyOf(i64),
 }
 
+/// An object lock retention mode (S3 Object Lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockMode {
+    /// Removable or shortenable with the bypass permission.
+    Governance,
+    /// Only ever extended, by anyone, until it passes.
+    Compliance,
+}
+
+impl LockMode {
+    /// The S3 wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Governance => "GOVERNANCE",
+            Self::Compliance => "COMPLIANCE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "GOVERNANCE" => Some(Self::Governance),
+            "COMPLIANCE" => Some(Self::Compliance),
+            _ => None,
+        }
+    }
+}
+
+/// A retention period: the version cannot be removed before `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Retention {
+    pub mode: LockMode,
+    pub until: Millis,
+}
+
+/// The object lock state of one version (or the state an upload gives the
+/// version it becomes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ObjectLock {
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
+}
+
+impl ObjectLock {
+    /// The retention still in force at `now` (a passed date protects nothing).
+    pub fn active_retention(&self, now: Millis) -> Option<Retention> {
+        self.retention.filter(|r| r.until > now)
+    }
+
+    /// Whether the version may not be removed at `now`; `bypass_governance`
+    /// is the caller's authorized `x-amz-bypass-governance-retention`.
+    pub fn blocks_removal(&self, now: Millis, bypass_governance: bool) -> bool {
+        self.legal_hold
+            || match self.active_retention(now) {
+                None => false,
+                Some(r) => r.mode == LockMode::Compliance || !bypass_governance,
+            }
+    }
+
+    /// Whether replacing the retention with `new` at `now` is allowed: an
+    /// active retention may only be kept or extended in its own mode, or
+    /// (GOVERNANCE only, with bypass) shortened, removed or changed in mode,
+    /// as S3 allows.
+    pub fn retention_change_allowed(
+        &self,
+        new: Option<Retention>,
+        now: Millis,
+        bypass_governance: bool,
+    ) -> bool {
+        let Some(cur) = self.active_retention(now) else {
+            return true;
+        };
+        // Kept or extended in the same mode is always allowed; anything else
+        // (shorter, removed, another mode) only for GOVERNANCE with bypass.
+        let extends = new.is_some_and(|n| n.mode == cur.mode && n.until >= cur.until);
+        extends || (cur.mode == LockMode::Governance && bypass_governance)
+    }
+}
+
 /// One version of one object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectVersion {
@@ -157,6 +243,10 @@ pub struct ObjectVersion {
     /// The version's access control list, a document the storage engine
     /// encodes; `None` is the owner's private ACL.
     pub acl: Option<String>,
+    /// Retention and legal hold (S3 Object Lock). A version whose lock
+    /// [`ObjectLock::blocks_removal`] is never removed or replaced: the
+    /// commit fails with [`Refusal::ObjectLocked`].
+    pub lock: ObjectLock,
     pub data: ObjectData,
 }
 
@@ -270,6 +360,8 @@ pub struct MultipartUpload {
     pub tags: Vec<(String, String)>,
     /// The ACL the completed object gets (see [`ObjectVersion::acl`]).
     pub acl: Option<String>,
+    /// The lock the completed object gets.
+    pub lock: ObjectLock,
 }
 
 /// An uploaded part: bytes in one blob.
@@ -336,6 +428,9 @@ pub struct WriteCondition {
     /// Background deletions (lifecycle) use it so a version written after
     /// they looked is never the one they delete.
     pub version_row: Option<i64>,
+    /// An authorized `x-amz-bypass-governance-retention`: a version under
+    /// GOVERNANCE retention (no legal hold) may be removed.
+    pub bypass_governance: bool,
 }
 
 impl WriteCondition {
@@ -456,4 +551,23 @@ pub enum Refusal {
     /// The version named by [`ObjectData::CopyOf`] is gone.
     #[error("copy source version no longer exists")]
     CopySourceGone,
+    /// Object lock and the bucket's versioning disagree (see
+    /// [`OBJECT_LOCK_CONFIG`]).
+    #[error("object lock needs the bucket's versioning to be Enabled")]
+    InvalidBucketState,
+    /// A retention or legal hold forbids removing or weakening the version.
+    #[error("object protected by object lock")]
+    ObjectLocked,
+}
+
+/// What [`crate::Mutation::SetObjectLock`] changes on one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockChange {
+    /// Replace the retention (`None` removes it), subject to
+    /// [`ObjectLock::retention_change_allowed`].
+    Retention {
+        retention: Option<Retention>,
+        bypass_governance: bool,
+    },
+    LegalHold(bool),
 }

@@ -62,6 +62,14 @@ pub mod keys {
     pub const X_AMZ_GRANT_READ_ACP: &str = "s3:x-amz-grant-read-acp";
     pub const X_AMZ_GRANT_WRITE_ACP: &str = "s3:x-amz-grant-write-acp";
     pub const X_AMZ_GRANT_FULL_CONTROL: &str = "s3:x-amz-grant-full-control";
+    /// Object lock headers of a write: `GOVERNANCE` / `COMPLIANCE`, the
+    /// ISO 8601 date as sent, `ON` / `OFF`, and the whole days from now to
+    /// that date (rounded up).
+    pub const OBJECT_LOCK_MODE: &str = "s3:object-lock-mode";
+    pub const OBJECT_LOCK_RETAIN_UNTIL_DATE: &str = "s3:object-lock-retain-until-date";
+    pub const OBJECT_LOCK_LEGAL_HOLD: &str = "s3:object-lock-legal-hold";
+    pub const OBJECT_LOCK_REMAINING_RETENTION_DAYS: &str =
+        "s3:object-lock-remaining-retention-days";
 
     /// `s3:ExistingObjectTag/<tag>`: a tag of the object as stored.
     pub fn existing_object_tag(tag: &str) -> String {

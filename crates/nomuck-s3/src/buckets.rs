@@ -123,6 +123,10 @@ pub async fn create_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
                 })?,
         ),
     };
+    // `x-amz-bucket-object-lock-enabled`: `true` (any case) enables it.
+    let object_lock = req
+        .header("x-amz-bucket-object-lock-enabled")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     match s
         .create_bucket_with(
             &req.caller,
@@ -130,6 +134,7 @@ pub async fn create_bucket(s: &Storage, req: &mut S3Request) -> S3Result {
             region.as_deref(),
             acl.clone(),
             ownership,
+            object_lock,
         )
         .await
     {

@@ -386,20 +386,6 @@ const REFUSED: &[Refused] = &[
         why: "objects are not encrypted at rest (SSE-S3, SSE-KMS)",
     },
     Refused {
-        header: "x-amz-object-lock-*",
-        ops: OBJECT_WRITES,
-        accepted: &[],
-        answer: Answer::NotImplemented,
-        why: "Object Lock is not built: objects cannot be retained or held",
-    },
-    Refused {
-        header: "x-amz-bucket-object-lock-enabled",
-        ops: Ops::Only(&["CreateBucket"]),
-        accepted: &["false"],
-        answer: Answer::NotImplemented,
-        why: "Object Lock is not built: objects cannot be retained or held",
-    },
-    Refused {
         header: "x-amz-bucket-namespace",
         ops: Ops::Only(&["CreateBucket"]),
         accepted: &["global"],
@@ -651,12 +637,6 @@ mod tests {
             "PostObject",
         ] {
             for h in [
-                ("x-amz-object-lock-mode", "COMPLIANCE"),
-                (
-                    "x-amz-object-lock-retain-until-date",
-                    "2030-01-01T00:00:00Z",
-                ),
-                ("x-amz-object-lock-legal-hold", "ON"),
                 ("x-amz-server-side-encryption", "AES256"),
                 ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
                 ("x-amz-server-side-encryption-context", "e30="),
@@ -699,18 +679,16 @@ mod tests {
             refusal("GetObject", &[("x-amz-server-side-encryption", "AES256")]),
             Some(("InvalidArgument", 400))
         );
+        // Object lock is built: its headers are taken.
         assert_eq!(
             refusal(
                 "CreateBucket",
                 &[("x-amz-bucket-object-lock-enabled", "true")]
             ),
-            NI
+            None
         );
         assert_eq!(
-            refusal(
-                "CreateBucket",
-                &[("x-amz-bucket-object-lock-enabled", "False")]
-            ),
+            refusal("PutObject", &[("x-amz-object-lock-legal-hold", "ON")]),
             None
         );
         assert_eq!(refusal("DeleteObject", &[("x-amz-mfa", "123 456")]), NI);

@@ -9,6 +9,7 @@ pub mod error;
 pub mod form;
 pub mod headers;
 pub mod lifecycle;
+mod lock;
 mod multipart;
 pub mod notification;
 mod objects;
@@ -319,6 +320,14 @@ impl S3Api {
                 "DeleteBucketLifecycle",
                 lifecycle::delete_bucket_lifecycle(s, req)
             ),
+            Method::GET if req.has("object-lock") => op!(
+                "GetObjectLockConfiguration",
+                lock::get_object_lock_configuration(s, req)
+            ),
+            Method::PUT if req.has("object-lock") => op!(
+                "PutObjectLockConfiguration",
+                lock::put_object_lock_configuration(s, req)
+            ),
             Method::GET if req.has("notification") => op!(
                 "GetBucketNotificationConfiguration",
                 notification::get_bucket_notification(s, req)
@@ -471,6 +480,18 @@ impl S3Api {
                     Method::PUT if req.has("tagging") => {
                         op!("PutObjectTagging", objects::put_tagging(s, req))
                     }
+                    Method::PUT if req.has("retention") => {
+                        op!("PutObjectRetention", lock::put_object_retention(s, req))
+                    }
+                    Method::PUT if req.has("legal-hold") => {
+                        op!("PutObjectLegalHold", lock::put_object_legal_hold(s, req))
+                    }
+                    Method::GET if req.has("retention") => {
+                        op!("GetObjectRetention", lock::get_object_retention(s, req))
+                    }
+                    Method::GET if req.has("legal-hold") => {
+                        op!("GetObjectLegalHold", lock::get_object_legal_hold(s, req))
+                    }
                     Method::PUT if copy => op!("CopyObject", objects::copy_object(s, req)),
                     Method::PUT => op!("PutObject", objects::put_object(s, req)),
                     Method::GET if req.has("uploadId") => {
@@ -513,9 +534,6 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         "logging",
         "replication",
         "encryption",
-        "object-lock",
-        "legal-hold",
-        "retention",
         "requestPayment",
         "accelerate",
         "analytics",
@@ -536,12 +554,24 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         ("versioning", &[Method::GET, Method::PUT]),
         ("lifecycle", &[Method::GET, Method::PUT, Method::DELETE]),
         ("notification", &[Method::GET, Method::PUT]),
+        ("object-lock", &[Method::GET, Method::PUT]),
+    ];
+    // Object subresources likewise: on a bucket, `PUT ?retention` must not
+    // create one.
+    const OBJECT_ONLY: &[(&str, &[Method])] = &[
+        ("retention", &[Method::GET, Method::PUT]),
+        ("legal-hold", &[Method::GET, Method::PUT]),
     ];
     let on_object = matches!(req.target, Target::Object { .. });
     if let Some((name, _)) = BUCKET_ONLY
         .iter()
         .find(|(name, methods)| req.has(name) && (on_object || !methods.contains(&req.head.method)))
     {
+        return Some(name);
+    }
+    if let Some((name, _)) = OBJECT_ONLY.iter().find(|(name, methods)| {
+        req.has(name) && (!on_object || !methods.contains(&req.head.method))
+    }) {
         return Some(name);
     }
     SUBRESOURCES.iter().copied().find(|s| req.has(s))
@@ -662,6 +692,12 @@ fn request_facts(
         ("x-amz-grant-read-acp", keys::X_AMZ_GRANT_READ_ACP),
         ("x-amz-grant-write-acp", keys::X_AMZ_GRANT_WRITE_ACP),
         ("x-amz-grant-full-control", keys::X_AMZ_GRANT_FULL_CONTROL),
+        ("x-amz-object-lock-mode", keys::OBJECT_LOCK_MODE),
+        (
+            "x-amz-object-lock-retain-until-date",
+            keys::OBJECT_LOCK_RETAIN_UNTIL_DATE,
+        ),
+        ("x-amz-object-lock-legal-hold", keys::OBJECT_LOCK_LEGAL_HOLD),
     ];
     let mut found: Vec<(&'static str, String)> = Vec::new();
     for (param, key) in FROM_QUERY {
@@ -693,6 +729,13 @@ fn request_facts(
             found.push((key, v.to_owned()));
         }
     }
+    if let Some(days) = found
+        .iter()
+        .find(|(k, _)| *k == keys::OBJECT_LOCK_RETAIN_UNTIL_DATE)
+        .and_then(|(_, date)| lock::remaining_days(date))
+    {
+        found.push((keys::OBJECT_LOCK_REMAINING_RETENTION_DAYS, days.to_string()));
+    }
     nomuck_storage::RequestFacts {
         source_ip: Some(ctx.remote_addr.ip()),
         secure_transport: false,
@@ -718,6 +761,14 @@ fn no_such_config(kind: &str) -> S3Error {
         kinds::LIFECYCLE => (
             "NoSuchLifecycleConfiguration",
             "The lifecycle configuration does not exist",
+        ),
+        kinds::OBJECT_LOCK => (
+            "ObjectLockConfigurationNotFoundError",
+            "Object Lock configuration does not exist for this bucket",
+        ),
+        kinds::OBJECT_RETENTION => (
+            "NoSuchObjectLockConfiguration",
+            "The specified object does not have a ObjectLock configuration",
         ),
         _ => ("NoSuchConfiguration", "The configuration does not exist"),
     };
@@ -808,6 +859,12 @@ pub(crate) fn storage_error(err: StorageError) -> S3Error {
         )
         .with("Size", size.to_string())
         .with("MaxSizeAllowed", max.to_string()),
+        E::ObjectLocked => S3Error::access_denied()
+            .with_message("Access Denied because object protected by object lock."),
+        E::InvalidBucketState(why) => S3Error::new(StatusCode::CONFLICT, "InvalidBucketState", why),
+        E::InvalidRetentionPeriod(why) => {
+            S3Error::new(StatusCode::BAD_REQUEST, "InvalidRetentionPeriod", why)
+        }
         E::InvalidArgument(why) => S3Error::invalid_argument().with_message(why),
         E::InvalidRequest(why) => S3Error::invalid_request().with_message(why),
         E::Body(body) => match body.downcast::<AuthError>() {

@@ -48,6 +48,7 @@ pub async fn create(s: &Storage, req: &mut S3Request) -> S3Result {
         tags: headers::tagging_header(&req.head.headers),
         checksum_algorithm,
         checksum_type: checksum_type(req)?,
+        lock: crate::lock::lock_request(&req.head.headers)?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let upload_id = s

@@ -63,6 +63,7 @@ pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
         if_match: req.header("if-match").map(str::to_owned),
         if_none_match: req.header("if-none-match").map(str::to_owned),
         form_upload: false,
+        lock: crate::lock::lock_request(&req.head.headers)?,
     };
     let body = body_stream(req);
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
@@ -94,6 +95,7 @@ fn object_headers(response: &mut nomuck_http::Response, info: &ObjectInfo, check
     }
     set_version(response, info.version_id.as_deref());
     crate::lifecycle::set_expiration(response, info.expiration.as_ref());
+    crate::lock::set_lock_headers(response, &info.lock);
     if checksum_mode {
         set_checksum(response, info.checksum.as_ref());
     }
@@ -238,6 +240,7 @@ pub async fn delete_object(s: &Storage, req: &mut S3Request) -> S3Result {
     let del = DeleteObjectRequest {
         version_id: req.param("versionId").map(str::to_owned),
         if_match: req.header("if-match").map(str::to_owned),
+        bypass_governance: crate::lock::bypass_requested(&req.head.headers),
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let out = s
@@ -293,7 +296,12 @@ pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
     }
     let requested: Vec<bool> = objects.iter().map(|o| o.version_id.is_some()).collect();
     let results = s
-        .delete_objects(&req.caller, req.bucket(), objects)
+        .delete_objects(
+            &req.caller,
+            req.bucket(),
+            objects,
+            crate::lock::bypass_requested(&req.head.headers),
+        )
         .await
         .map_err(storage_error)?;
     let mut w = XmlWriter::new("DeleteResult");
@@ -363,6 +371,7 @@ pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
         checksum_algorithm: headers::checksum_request(&req.head.headers)?.algorithm,
         if_match: req.header("if-match").map(str::to_owned),
         if_none_match: req.header("if-none-match").map(str::to_owned),
+        lock: crate::lock::lock_request(&req.head.headers)?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let out = s

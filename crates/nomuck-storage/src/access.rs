@@ -22,6 +22,11 @@ pub mod kinds {
     pub const WEBSITE: &str = "website";
     pub const LIFECYCLE: &str = "lifecycle";
     pub const NOTIFICATION: &str = "notification";
+    /// Object lock: present means enabled (see [`crate::lock`]).
+    pub const OBJECT_LOCK: &str = nomuck_meta::OBJECT_LOCK_CONFIG;
+    /// Not a bucket document: names the missing retention of a version in
+    /// `StorageError::NoSuchConfig`.
+    pub const OBJECT_RETENTION: &str = "object-retention";
 }
 
 fn corrupt(kind: &str, e: impl std::fmt::Display) -> StorageError {
@@ -69,6 +74,9 @@ impl Storage {
             .map(Arc::from);
         if let Some(doc) = self.meta.bucket_config(bucket, kinds::LIFECYCLE).await? {
             access.lifecycle = Some(Arc::new(json(kinds::LIFECYCLE, &doc)?));
+        }
+        if let Some(doc) = self.meta.bucket_config(bucket, kinds::OBJECT_LOCK).await? {
+            access.object_lock = Some(crate::lock::LockConfig::decode(&doc)?);
         }
         if let Some(doc) = self.meta.bucket_config(bucket, kinds::NOTIFICATION).await? {
             access.notifications = Some(Arc::new(json(kinds::NOTIFICATION, &doc)?));

@@ -33,6 +33,8 @@ pub(crate) struct BucketAccess {
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
     /// Which object events go to which topics.
     pub notifications: Option<Arc<crate::notify::Notifications>>,
+    /// Set when object lock is enabled.
+    pub object_lock: Option<crate::lock::LockConfig>,
 }
 
 /// Object ownership. nomuck's default keeps ACLs in force (`ObjectWriter`),

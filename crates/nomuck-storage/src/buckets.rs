@@ -140,7 +140,7 @@ impl Storage {
         region: Option<&str>,
         acl: Option<crate::RequestedAcl>,
     ) -> Result<BucketInfo, StorageError> {
-        self.create_bucket_with(caller, name, region, acl, None)
+        self.create_bucket_with(caller, name, region, acl, None, false)
             .await
     }
 
@@ -153,6 +153,7 @@ impl Storage {
         region: Option<&str>,
         acl: Option<crate::RequestedAcl>,
         ownership: Option<nomuck_policy::ObjectOwnership>,
+        object_lock: bool,
     ) -> Result<BucketInfo, StorageError> {
         let owner = caller_account(caller)?;
         validate_bucket_name(name)?;
@@ -162,9 +163,22 @@ impl Storage {
             owner: owner.to_owned(),
             region: region.unwrap_or(&self.opts.default_region).to_owned(),
             created_at: now,
-            versioning: Versioning::Unversioned,
+            // Object lock needs versions to protect: S3 turns versioning on.
+            versioning: if object_lock {
+                Versioning::Enabled
+            } else {
+                Versioning::Unversioned
+            },
         };
         let mut muts = vec![Mutation::CreateBucket(b.clone())];
+        if object_lock {
+            muts.push(Mutation::PutBucketConfig {
+                bucket: name.to_owned(),
+                kind: crate::access::kinds::OBJECT_LOCK.to_owned(),
+                doc: crate::lock::LockConfig::default().encode()?,
+                bucket_owner: Some(owner.to_owned()),
+            });
+        }
         // A canned or granted ACL is stored with the bucket, in the same commit.
         let acl = acl
             .map(|requested| crate::access::resolve_acl(requested, owner, owner))
@@ -288,9 +302,16 @@ impl Storage {
                 "versioning can only be Enabled or Suspended".into(),
             ));
         }
-        let b = self
-            .bucket_for(caller, name, Action::PutBucketVersioning)
+        let (b, access) = self
+            .authorized_bucket(caller, name, Action::PutBucketVersioning, None)
             .await?;
+        if access.object_lock.is_some() && versioning != Versioning::Enabled {
+            return Err(StorageError::InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning \
+                 state cannot be changed."
+                    .into(),
+            ));
+        }
         let r = self
             .commit_counted(
                 (&b.owner, RequestClass::PutCopyPostList),

@@ -87,6 +87,7 @@ impl Storage {
             .await?;
         let (owner, acl) = self.new_object_access(caller, &dst.owner, &access, req.acl.clone())?;
         let condition = write_condition(req.if_match.clone(), req.if_none_match.clone())?;
+        crate::lock::lock_for_write(&access, &req.lock, now_millis())?;
         let reader = source_reader(caller, &req.source_expected_bucket_owner);
         // One retry: the source may be replaced between our read and the commit.
         let mut attempts = 0;
@@ -148,6 +149,7 @@ impl Storage {
                     Directive::Replace => req.tags.clone(),
                 },
                 acl: acl.clone(),
+                lock: crate::lock::lock_for_write(&access, &req.lock, now)?,
                 data: ObjectData::CopyOf(src.internal_id),
             };
             let source_version_id = shown_version(&src_bucket, &src.version_id);

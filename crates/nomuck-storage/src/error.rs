@@ -105,6 +105,16 @@ pub enum StorageError {
     /// `InvalidBucketAclWithObjectOwnership`
     #[error("the bucket ACL grants access that BucketOwnerEnforced would remove")]
     InvalidBucketAclWithObjectOwnership,
+    /// `AccessDenied` (403) "Access Denied because object protected by object
+    /// lock.": a retention or legal hold forbids removing or weakening a version.
+    #[error("the object is protected by object lock")]
+    ObjectLocked,
+    /// `InvalidBucketState` (409), e.g. object lock on an unversioned bucket.
+    #[error("invalid bucket state: {0}")]
+    InvalidBucketState(String),
+    /// `InvalidRetentionPeriod` (400): a default retention of no days or years.
+    #[error("invalid retention period: {0}")]
+    InvalidRetentionPeriod(String),
     /// `InvalidArgument`
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -172,6 +182,10 @@ impl From<Refusal> for StorageError {
             Refusal::CopySourceGone => StorageError::NoSuchKey {
                 delete_marker: None,
             },
+            Refusal::ObjectLocked => StorageError::ObjectLocked,
+            Refusal::InvalidBucketState => StorageError::InvalidBucketState(
+                "Object Lock needs the bucket's versioning to be Enabled".into(),
+            ),
         }
     }
 }

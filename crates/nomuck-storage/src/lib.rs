@@ -32,6 +32,7 @@ mod ingest;
 pub mod kms;
 pub mod lifecycle;
 mod listing;
+pub mod lock;
 mod multipart;
 mod names;
 pub mod notify;
@@ -52,11 +53,12 @@ pub use error::{BodyError, StorageError};
 pub use gc::GcReport;
 pub use lifecycle::LifecycleReport;
 pub use listing::MAX_PAGE;
+pub use lock::{DefaultRetention, LockConfig, LockRequest, RetentionPeriod};
 pub use multipart::{PART_NUMBERS, multipart_etag};
 pub use names::{MAX_KEY_LEN, validate_bucket_name};
 pub use nomuck_meta::{
-    ChecksumType, CompletedPart, MultipartUpload, NULL_VERSION, ObjectChecksum, ObjectHeaders,
-    ObjectSummary, Part, PartSummary, Versioning,
+    ChecksumType, CompletedPart, LockMode, MultipartUpload, NULL_VERSION, ObjectChecksum,
+    ObjectHeaders, ObjectLock, ObjectSummary, Part, PartSummary, Retention, Versioning,
 };
 pub use nomuck_policy::Action as S3Action;
 pub use types::*;

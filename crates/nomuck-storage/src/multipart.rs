@@ -81,6 +81,9 @@ impl Storage {
             .await?;
         let (owner, acl) = self.new_object_access(caller, &b.owner, &access, req.acl)?;
         let now = now_millis();
+        // S3 dates a multipart object (and its default retention) from the
+        // upload's start.
+        let lock = crate::lock::lock_for_write(&access, &req.lock, now)?;
         let upload = MultipartUpload {
             upload_id: time_ordered_id(),
             bucket: bucket.to_owned(),
@@ -96,6 +99,7 @@ impl Storage {
             }),
             tags: req.tags,
             acl,
+            lock,
         };
         let id = upload.upload_id.clone();
         self.commit_counted(

@@ -39,6 +39,7 @@ pub(crate) fn write_condition(
         if_match,
         if_none_match,
         version_row: None,
+        bypass_governance: false,
     }))
 }
 
@@ -140,6 +141,7 @@ pub(crate) fn object_info(b: &Bucket, v: &ObjectVersion, part_number: Option<u32
         tag_count: v.tags.len(),
         parts_count: (!parts.is_empty()).then(|| u32::try_from(parts.len()).unwrap_or(u32::MAX)),
         expiration: None,
+        lock: v.lock,
     }
 }
 
@@ -169,7 +171,7 @@ impl Storage {
     }
 
     /// [`Storage::load_version`], with the bucket's access configuration.
-    async fn load_version_in(
+    pub(crate) async fn load_version_in(
         &self,
         caller: &Caller,
         bucket: &str,
@@ -279,6 +281,21 @@ impl Storage {
             .await?;
         let (owner, acl) = self.new_object_access(caller, &b.owner, &access, req.acl)?;
         let condition = write_condition(req.if_match, req.if_none_match)?;
+        // (A browser form has no way to send a digest; S3 asks none of it.)
+        if !req.lock.is_empty()
+            && !req.form_upload
+            && req.content_md5.is_none()
+            && req.checksum.algorithm.is_none()
+            && req.checksum.expected.is_none()
+        {
+            // S3 insists the bytes of a locked object be verifiable.
+            return Err(StorageError::InvalidRequest(
+                "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object \
+                 requests with Object Lock parameters"
+                    .into(),
+            ));
+        }
+        crate::lock::lock_for_write(&access, &req.lock, now_millis())?;
         let (algorithm, expected) = checksum_plan(&req.checksum, self.opts.default_checksum)?;
         let spec = IngestSpec {
             inline_max: self.opts.inline_threshold,
@@ -294,6 +311,8 @@ impl Storage {
         };
         let ing = ingest(self.blobs.as_ref(), body, &spec).await?;
         let now = now_millis();
+        // Computed again at the write's time: a default retention runs from it.
+        let lock = crate::lock::lock_for_write(&access, &req.lock, now)?;
         let version = ObjectVersion {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -310,6 +329,7 @@ impl Storage {
             checksum: ing.checksum.map(full_object_checksum),
             tags: req.tags,
             acl,
+            lock,
             data: ObjectData::Inline(Vec::new()),
         };
         let expiration = self.expiration_of(&access, &version);
@@ -412,7 +432,7 @@ impl Storage {
         ),
         StorageError,
     > {
-        let (b, access, v) = self
+        let (b, access, mut v) = self
             .load_version_in(
                 caller,
                 bucket,
@@ -421,6 +441,33 @@ impl Storage {
                 Action::GetObject,
             )
             .await?;
+        // As S3: the lock headers only for a caller who may read the lock.
+        if v.lock.retention.is_some()
+            && authorize(
+                caller,
+                &b,
+                &access,
+                Action::GetObjectRetention,
+                Some(key),
+                None,
+            )
+            .is_err()
+        {
+            v.lock.retention = None;
+        }
+        if v.lock.legal_hold
+            && authorize(
+                caller,
+                &b,
+                &access,
+                Action::GetObjectLegalHold,
+                Some(key),
+                None,
+            )
+            .is_err()
+        {
+            v.lock.legal_hold = false;
+        }
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
         self.record_request(&b.owner, RequestClass::GetOther);
@@ -522,7 +569,8 @@ impl Storage {
         let (b, access) = self
             .authorized_bucket(caller, bucket, action, Some(key))
             .await?;
-        let condition = write_condition(req.if_match, None)?;
+        let bypass = Self::bypass_allowed(caller, &b, &access, key, req.bypass_governance);
+        let condition = with_bypass(write_condition(req.if_match, None)?, bypass);
         let now = now_millis();
         let requested = req.version_id.clone();
         let (m, marker) = Self::delete_mutation(&b, key, req.version_id, condition, now);
@@ -555,11 +603,14 @@ impl Storage {
 
     /// DeleteObjects: all deletions in one commit. Per-key failures (bad
     /// keys) are reported per key; a bucket-level failure fails the call.
+    /// `bypass_governance` is the request's `x-amz-bypass-governance-retention`.
+    /// A version its lock protects fails alone, as S3 reports it.
     pub async fn delete_objects(
         &self,
         caller: &Caller,
         bucket: &str,
         objects: Vec<ObjectToDelete>,
+        bypass_governance: bool,
     ) -> Result<Vec<DeleteResult>, StorageError> {
         if objects.len() > 1000 {
             return Err(StorageError::InvalidRequest(
@@ -584,8 +635,21 @@ impl Storage {
                 }));
                 continue;
             }
+            let bypass = Self::bypass_allowed(caller, &b, &access, &o.key, bypass_governance);
+            if let Some(v) = &o.version_id
+                && self
+                    .version_locked(&access, bucket, &o.key, v, bypass)
+                    .await?
+            {
+                results.push(Some(DeleteResult::Failed {
+                    key: o.key,
+                    version_id: o.version_id,
+                    error: StorageError::ObjectLocked,
+                }));
+                continue;
+            }
             let condition = match self.batch_condition(bucket, &o).await? {
-                Ok(condition) => condition,
+                Ok(condition) => with_bypass(condition, bypass),
                 Err(error) => {
                     results.push(Some(DeleteResult::Failed {
                         key: o.key,
@@ -791,6 +855,17 @@ impl Storage {
             parts,
         })
     }
+}
+
+/// `condition` carrying an authorized governance bypass.
+fn with_bypass(condition: Option<WriteCondition>, bypass: bool) -> Option<WriteCondition> {
+    if !bypass {
+        return condition;
+    }
+    Some(WriteCondition {
+        bypass_governance: true,
+        ..condition.unwrap_or_default()
+    })
 }
 
 /// The version a delete mutation removes, if any.

@@ -145,6 +145,8 @@ pub struct PutObjectRequest {
     pub acl: Option<RequestedAcl>,
     /// A browser POST upload (its event is `ObjectCreated:Post`).
     pub form_upload: bool,
+    /// `x-amz-object-lock-*`.
+    pub lock: crate::LockRequest,
 }
 
 /// Result of a write that creates an object version.
@@ -197,6 +199,8 @@ pub struct ObjectInfo {
     pub parts_count: Option<u32>,
     /// Set for a current version that lifecycle rules will expire.
     pub expiration: Option<Expiry>,
+    /// Retention and legal hold (`x-amz-object-lock-*`).
+    pub lock: nomuck_meta::ObjectLock,
 }
 
 /// The byte range actually served (for `Content-Range`), inclusive.
@@ -237,6 +241,8 @@ pub struct DeleteObjectRequest {
     pub version_id: Option<String>,
     /// `If-Match` (conditional delete).
     pub if_match: Option<String>,
+    /// `x-amz-bypass-governance-retention: true`.
+    pub bypass_governance: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -303,6 +309,8 @@ pub struct CopyObjectRequest {
     /// The ACL the object gets (`x-amz-acl` / `x-amz-grant-*`); `None`:
     /// its owner's private ACL.
     pub acl: Option<RequestedAcl>,
+    /// `x-amz-object-lock-*` (the source's lock is not copied, as in S3).
+    pub lock: crate::LockRequest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,6 +385,8 @@ pub struct CreateMultipartRequest {
     /// The ACL the object gets (`x-amz-acl` / `x-amz-grant-*`); `None`:
     /// its owner's private ACL.
     pub acl: Option<RequestedAcl>,
+    /// `x-amz-object-lock-*`.
+    pub lock: crate::LockRequest,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

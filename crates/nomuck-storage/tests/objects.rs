@@ -443,6 +443,7 @@ async fn conditional_reads_and_writes() {
             DeleteObjectRequest {
                 version_id: None,
                 if_match: Some("\"wrong\"".into()),
+                ..DeleteObjectRequest::default()
             },
         )
         .await;
@@ -622,6 +623,7 @@ async fn tagging_and_batch_delete() {
                     if_match: None,
                 })
                 .collect(),
+            false,
         )
         .await
         .unwrap();

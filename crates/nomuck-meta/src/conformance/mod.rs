@@ -135,6 +135,7 @@ macro_rules! metastore_conformance_tests {
             unreferenced_blobs_query,
             storage_commit_is_atomic_with_usage,
             concurrent_puts_to_one_key,
+            object_lock_enforced_in_the_commit,
             topics_and_deliveries,
         );
     };

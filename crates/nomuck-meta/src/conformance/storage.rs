@@ -50,6 +50,7 @@ pub fn inline_object(bucket: &str, key: &str, data: &[u8]) -> ObjectVersion {
         checksum: None,
         tags: Vec::new(),
         acl: None,
+        lock: Default::default(),
         data: ObjectData::Inline(data.to_vec()),
     }
 }
@@ -110,6 +111,7 @@ pub fn upload(id: &str, bucket: &str, key: &str) -> MultipartUpload {
         checksum_type: None,
         tags: vec![("t".into(), "1".into())],
         acl: None,
+        lock: Default::default(),
     }
 }
 
@@ -515,6 +517,13 @@ pub async fn object_round_trip_all_fields(s: Arc<dyn MetaStore>) {
         }),
         tags: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
         acl: Some(r#"{"owner":"x","grants":[]}"#.into()),
+        lock: crate::ObjectLock {
+            retention: Some(crate::Retention {
+                mode: crate::LockMode::Compliance,
+                until: i64::MAX,
+            }),
+            legal_hold: true,
+        },
         storage_class: "REDUCED_REDUNDANCY".into(),
         owner: B.into(),
         last_modified: i64::MAX,
@@ -1562,4 +1571,179 @@ pub async fn concurrent_puts_to_one_key(s: Arc<dyn MetaStore>) {
     assert_eq!(freed.len(), 63);
     assert_eq!(freed_set.len(), 63);
     assert!(!freed_set.contains(&survivor));
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn set_lock(key: &str, version: &str, change: LockChange) -> Mutation {
+    Mutation::SetObjectLock {
+        bucket: "b".into(),
+        key: key.into(),
+        version_id: version.into(),
+        change,
+        bucket_owner: None,
+    }
+}
+
+fn set_retention(key: &str, version: &str, r: Option<Retention>, bypass: bool) -> Mutation {
+    set_lock(
+        key,
+        version,
+        LockChange::Retention {
+            retention: r,
+            bypass_governance: bypass,
+        },
+    )
+}
+
+fn bypassing(m: Mutation) -> Mutation {
+    match m {
+        Mutation::DeleteObject {
+            bucket,
+            key,
+            remove_version,
+            add_marker,
+            bucket_owner,
+            usage,
+            ..
+        } => Mutation::DeleteObject {
+            bucket,
+            key,
+            remove_version,
+            add_marker,
+            condition: Some(WriteCondition {
+                bypass_governance: true,
+                ..WriteCondition::default()
+            }),
+            bucket_owner,
+            usage,
+        },
+        other => other,
+    }
+}
+
+/// Object lock: a protected version is never removed or replaced, by any
+/// mutation; retention changes are checked against the stored lock; a
+/// bucket with the lock document keeps its versioning Enabled.
+pub async fn object_lock_enforced_in_the_commit(s: Arc<dyn MetaStore>) {
+    with_bucket(&s, "b").await;
+    // The lock document needs versioning Enabled, and then keeps it so.
+    let lock_doc = || Mutation::PutBucketConfig {
+        bucket: "b".into(),
+        kind: OBJECT_LOCK_CONFIG.into(),
+        doc: b"{}".to_vec(),
+        bucket_owner: None,
+    };
+    assert_eq!(
+        refusal(s.commit(vec![lock_doc()]).await),
+        Refusal::InvalidBucketState
+    );
+    let versioning = |v| Mutation::SetBucketVersioning {
+        name: "b".into(),
+        versioning: v,
+        bucket_owner: None,
+    };
+    commit_ok(&s, vec![versioning(Versioning::Enabled), lock_doc()]).await;
+    assert_eq!(
+        refusal(s.commit(vec![versioning(Versioning::Suspended)]).await),
+        Refusal::InvalidBucketState
+    );
+
+    let far = now_ms() + 3_600_000;
+    let compliance = Some(Retention {
+        mode: LockMode::Compliance,
+        until: far,
+    });
+    let governance = Some(Retention {
+        mode: LockMode::Governance,
+        until: far,
+    });
+    commit_ok(
+        &s,
+        vec![put(ObjectVersion {
+            version_id: "c1".into(),
+            lock: ObjectLock {
+                retention: compliance,
+                legal_hold: false,
+            },
+            ..inline_object("b", "c", b"c")
+        })],
+    )
+    .await;
+    commit_ok(&s, vec![versioned("g", "g1", b"g")]).await;
+    commit_ok(&s, vec![set_retention("g", "g1", governance, false)]).await;
+    commit_ok(&s, vec![versioned("h", "h1", b"h")]).await;
+    commit_ok(&s, vec![set_lock("h", "h1", LockChange::LegalHold(true))]).await;
+    let stored = s.object("b", "h", Some("h1")).await.unwrap().unwrap();
+    assert!(stored.lock.legal_hold);
+
+    // Removal: compliance never, governance only with bypass, a hold never.
+    for m in [
+        remove("c", "c1"),
+        bypassing(remove("c", "c1")),
+        remove("g", "g1"),
+        bypassing(remove("h", "h1")),
+    ] {
+        assert_eq!(refusal(s.commit(vec![m]).await), Refusal::ObjectLocked);
+    }
+    // Nor replaced in place under the same version id.
+    let r = s.commit(vec![versioned("c", "c1", b"new")]).await;
+    assert_eq!(refusal(r), Refusal::ObjectLocked);
+    // A delete marker on top is fine.
+    commit_ok(&s, vec![marker("c", "cm")]).await;
+    assert_eq!(
+        s.object("b", "c", Some("c1")).await.unwrap().unwrap().data,
+        ObjectData::Inline(b"c".to_vec())
+    );
+
+    // Retention changes: compliance only extends, in its own mode.
+    let shorter = Some(Retention {
+        mode: LockMode::Compliance,
+        until: far - 1,
+    });
+    for m in [
+        set_retention("c", "c1", shorter, true),
+        set_retention("c", "c1", None, true),
+        set_retention("c", "c1", governance, true),
+        set_retention("g", "g1", compliance, false),
+        set_retention("g", "g1", None, false),
+    ] {
+        assert_eq!(refusal(s.commit(vec![m]).await), Refusal::ObjectLocked);
+    }
+    let longer = Some(Retention {
+        mode: LockMode::Compliance,
+        until: far + 1,
+    });
+    commit_ok(&s, vec![set_retention("c", "c1", longer, false)]).await;
+    let stored = s.object("b", "c", Some("c1")).await.unwrap().unwrap();
+    assert_eq!(stored.lock.retention, longer);
+    // Governance yields to the bypass; then the version can go.
+    commit_ok(&s, vec![set_retention("g", "g1", None, true)]).await;
+    commit_ok(&s, vec![remove("g", "g1")]).await;
+    // A passed date protects nothing.
+    commit_ok(&s, vec![versioned("p", "p1", b"p")]).await;
+    let past = Some(Retention {
+        mode: LockMode::Compliance,
+        until: now_ms() + 300,
+    });
+    commit_ok(&s, vec![set_retention("p", "p1", past, false)]).await;
+    assert_eq!(
+        refusal(s.commit(vec![remove("p", "p1")]).await),
+        Refusal::ObjectLocked
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    commit_ok(&s, vec![remove("p", "p1")]).await;
+    // Releasing the hold frees the version.
+    commit_ok(&s, vec![set_lock("h", "h1", LockChange::LegalHold(false))]).await;
+    commit_ok(&s, vec![remove("h", "h1")]).await;
+    // Lock changes name a live version.
+    let r = s
+        .commit(vec![set_lock("h", "h1", LockChange::LegalHold(true))])
+        .await;
+    assert_eq!(refusal(r), Refusal::NoSuchVersion);
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::MetaError;
-use crate::storage::ObjectHeaders;
+use crate::storage::{LockMode, ObjectHeaders, ObjectLock, Retention};
 
 #[derive(Serialize, Deserialize, Default)]
 struct HeadersDoc {
@@ -71,6 +71,37 @@ pub(super) fn decode_tags(s: Option<&str>) -> Result<Vec<(String, String)>, Meta
         None => Ok(Vec::new()),
         Some(s) => serde_json::from_str(s).map_err(|e| corrupt("tags", e)),
     }
+}
+
+/// The `(lock_mode, lock_until, legal_hold)` columns of an object or upload.
+pub(super) type LockCols = (Option<String>, Option<i64>, bool);
+
+pub(super) fn encode_lock(l: &ObjectLock) -> (Option<&'static str>, Option<i64>, bool) {
+    (
+        l.retention.map(|r| r.mode.as_str()),
+        l.retention.map(|r| r.until),
+        l.legal_hold,
+    )
+}
+
+pub(super) fn decode_lock((mode, until, legal_hold): LockCols) -> Result<ObjectLock, MetaError> {
+    let retention = match (mode, until) {
+        (None, _) => None,
+        (Some(m), Some(until)) => Some(Retention {
+            mode: LockMode::parse(&m)
+                .ok_or_else(|| MetaError::Corrupt(format!("stored lock mode {m:?} is unknown")))?,
+            until,
+        }),
+        (Some(_), None) => {
+            return Err(MetaError::Corrupt(
+                "stored lock mode has no retain-until date".into(),
+            ));
+        }
+    };
+    Ok(ObjectLock {
+        retention,
+        legal_hold,
+    })
 }
 
 #[cfg(test)]

@@ -280,7 +280,14 @@ impl Storage {
                 let Some(nc) = &rule.noncurrent else { continue };
                 let due = clock.after_days(newer.last_modified, nc.days) <= now;
                 let kept = nc.newer_versions_kept.unwrap_or(0) as usize;
-                if due && i >= kept && self.selects(b, rule, v).await? {
+                // A locked version stays; lifecycle never breaks a lock.
+                if due
+                    && i >= kept
+                    && self.selects(b, rule, v).await?
+                    && !self
+                        .version_locked(access, &b.name, &v.key, &v.version_id, false)
+                        .await?
+                {
                     muts.push(remove_version(b, v, now));
                     events.extend(
                         self.delete_events(b, access, None, &v.key, Some(&v.version_id), None, now)
@@ -338,8 +345,13 @@ impl Storage {
                 report.versions_removed += count - expired;
                 Ok(())
             }
-            // The key changed since it was listed; the next pass sees it anew.
-            Err(StorageError::PreconditionFailed | StorageError::NoSuchKey { .. }) => Ok(()),
+            // The key changed since it was listed (or a version was locked
+            // since); the next pass sees it anew.
+            Err(
+                StorageError::PreconditionFailed
+                | StorageError::NoSuchKey { .. }
+                | StorageError::ObjectLocked,
+            ) => Ok(()),
             Err(e) => Err(e),
         }
     }

@@ -91,6 +91,17 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "kms",
         sql: include_str!("0015_kms.sql"),
     },
+    // Assigned to server-side encryption, merged next.
+    Migration {
+        version: 16,
+        name: "reserved for sse",
+        sql: "",
+    },
+    Migration {
+        version: 17,
+        name: "object lock",
+        sql: include_str!("0017_object_lock.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

@@ -3,7 +3,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{guard_bucket, refused};
 use crate::MetaError;
 use crate::sqlite::errors::db_err;
-use crate::storage::{Bucket, Refusal, Versioning};
+use crate::storage::{Bucket, OBJECT_LOCK_CONFIG, Refusal, Versioning};
 
 pub(super) fn create(conn: &Connection, b: &Bucket) -> Result<(), MetaError> {
     let owner: Option<String> = conn
@@ -60,6 +60,9 @@ pub(super) fn set_versioning(
     owner: Option<&str>,
 ) -> Result<(), MetaError> {
     guard_bucket(conn, name, owner)?;
+    if v != Versioning::Enabled && has_config(conn, name, OBJECT_LOCK_CONFIG)? {
+        return Err(refused(Refusal::InvalidBucketState));
+    }
     conn.prepare_cached("UPDATE buckets SET versioning = ?2 WHERE name = ?1")
         .and_then(|mut s| s.execute(params![name, v.as_str()]))
         .map_err(db_err)?;
@@ -74,6 +77,15 @@ pub(super) fn put_config(
     owner: Option<&str>,
 ) -> Result<(), MetaError> {
     guard_bucket(conn, bucket, owner)?;
+    if kind == OBJECT_LOCK_CONFIG {
+        let versioning: String = conn
+            .prepare_cached("SELECT versioning FROM buckets WHERE name = ?1")
+            .and_then(|mut s| s.query_row([bucket], |r| r.get(0)))
+            .map_err(db_err)?;
+        if versioning != Versioning::Enabled.as_str() {
+            return Err(refused(Refusal::InvalidBucketState));
+        }
+    }
     conn.prepare_cached(
         "INSERT INTO bucket_configs (bucket, kind, doc) VALUES (?1, ?2, ?3) \
          ON CONFLICT (bucket, kind) DO UPDATE SET doc = excluded.doc",
@@ -94,4 +106,12 @@ pub(super) fn delete_config(
         .and_then(|mut s| s.execute([bucket, kind]))
         .map_err(db_err)?;
     Ok(())
+}
+
+fn has_config(conn: &Connection, bucket: &str, kind: &str) -> Result<bool, MetaError> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket = ?1 AND kind = ?2)",
+    )
+    .and_then(|mut s| s.query_row([bucket, kind], |r| r.get(0)))
+    .map_err(db_err)
 }

@@ -87,6 +87,20 @@ pub(super) fn apply(
             acl.as_deref(),
             bucket_owner.as_deref(),
         ),
+        Mutation::SetObjectLock {
+            bucket,
+            key,
+            version_id,
+            change,
+            bucket_owner,
+        } => objects::set_lock(
+            conn,
+            bucket,
+            key,
+            version_id,
+            *change,
+            bucket_owner.as_deref(),
+        ),
         Mutation::CreateMultipartUpload {
             upload,
             bucket_owner,

@@ -4,12 +4,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::queries::{load_inline, load_segments};
 use super::{
-    check_condition, emit_bytes, free_unreferenced, guard_bucket, latest, refused, to_i64,
+    check_condition, emit_bytes, free_unreferenced, guard_bucket, latest, now_millis, refused,
+    to_i64,
 };
-use crate::sqlite::codec::{encode_headers, encode_tags};
+use crate::sqlite::codec::{LockCols, decode_lock, encode_headers, encode_lock, encode_tags};
 use crate::sqlite::errors::db_err;
 use crate::storage::{
-    ByteUsage, ObjectData, ObjectHeaders, ObjectVersion, Refusal, RemovedVersion, WriteCondition,
+    ByteUsage, LockChange, ObjectData, ObjectHeaders, ObjectLock, ObjectVersion, Refusal,
+    RemovedVersion, WriteCondition,
 };
 use crate::{CommitReceipt, MetaError, Mutation};
 
@@ -26,8 +28,9 @@ pub(super) fn put(
     // Resolve a copy before anything is removed: the source may be the very
     // version this write replaces (copy onto itself to change metadata).
     let data = resolve(conn, &v.data)?;
+    let bypass = condition.is_some_and(|c| c.bypass_governance);
     let freed = match version_row(conn, &v.bucket, &v.key, &v.version_id)? {
-        Some((id, _)) => remove_row(conn, id, usage, receipt)?,
+        Some((id, _)) => remove_row(conn, id, bypass, usage, receipt)?,
         None => Vec::new(),
     };
     insert_version(conn, v, &data)?;
@@ -66,10 +69,11 @@ pub(super) fn delete(
         }
     }
     let mut freed = Vec::new();
+    let bypass = condition.as_ref().is_some_and(|c| c.bypass_governance);
     if let Some(v) = remove_version
         && let Some((id, was_latest)) = version_row(conn, bucket, key, v)?
     {
-        freed = remove_row(conn, id, usage, receipt)?;
+        freed = remove_row(conn, id, bypass, usage, receipt)?;
         if was_latest && add_marker.is_none() {
             promote_latest(conn, bucket, key)?;
         }
@@ -91,6 +95,7 @@ pub(super) fn delete(
             checksum: None,
             tags: Vec::new(),
             acl: None,
+            lock: ObjectLock::default(),
             data: ObjectData::Inline(Vec::new()),
         };
         insert_version(conn, &v, &v.data)?;
@@ -129,6 +134,53 @@ pub(super) fn set_acl(
         .and_then(|mut s| s.execute(params![id, acl]))
         .map_err(db_err)?;
     Ok(())
+}
+
+/// Changes one version's retention or legal hold. The stored lock is read
+/// and the change checked in the same transaction, so two racing changes
+/// are applied one after the other, each checked against the other's result.
+pub(super) fn set_lock(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    change: LockChange,
+    owner: Option<&str>,
+) -> Result<(), MetaError> {
+    guard_bucket(conn, bucket, owner)?;
+    let id = target_row(conn, bucket, key, Some(version_id))?;
+    let mut lock = row_lock(conn, id)?;
+    match change {
+        LockChange::Retention {
+            retention,
+            bypass_governance,
+        } => {
+            if !lock.retention_change_allowed(retention, now_millis(), bypass_governance) {
+                return Err(refused(Refusal::ObjectLocked));
+            }
+            lock.retention = retention;
+        }
+        LockChange::LegalHold(on) => lock.legal_hold = on,
+    }
+    let (mode, until, hold) = encode_lock(&lock);
+    conn.prepare_cached(
+        "UPDATE objects SET lock_mode = ?2, lock_until = ?3, legal_hold = ?4 WHERE id = ?1",
+    )
+    .and_then(|mut s| s.execute(params![id, mode, until, hold]))
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// The stored lock of one version row (none if the row is gone).
+fn row_lock(conn: &Connection, id: i64) -> Result<ObjectLock, MetaError> {
+    let cols: Option<LockCols> = conn
+        .prepare_cached("SELECT lock_mode, lock_until, legal_hold FROM objects WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(db_err)?;
+    cols.map_or(Ok(ObjectLock::default()), decode_lock)
 }
 
 /// The row of the latest version of `key` (or of `version_id`); a delete
@@ -215,6 +267,7 @@ pub(super) fn insert_version(
         }
     };
     let checksum = v.checksum.as_ref();
+    let (lock_mode, lock_until, legal_hold) = encode_lock(&v.lock);
     let (size, headers, tags) = (
         to_i64(v.size)?,
         encode_headers(&v.headers)?,
@@ -223,8 +276,10 @@ pub(super) fn insert_version(
     conn.prepare_cached(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, \
          last_modified, owner, size, etag, storage_class, checksum_algorithm, \
-         checksum_value, checksum_type, headers, tags, data_kind, acl) \
-         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         checksum_value, checksum_type, headers, tags, data_kind, acl, \
+         lock_mode, lock_until, legal_hold) \
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+         ?17, ?18, ?19)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -244,6 +299,9 @@ pub(super) fn insert_version(
             tags,
             data_kind,
             v.acl,
+            lock_mode,
+            lock_until,
+            legal_hold,
         ])
     })
     .map_err(db_err)?;
@@ -285,12 +343,20 @@ pub(super) fn insert_version(
 
 /// Deletes one version row (its inline data and segments cascade) and
 /// returns the blobs it referenced, to be checked once the caller's writes are done.
+/// Every path that removes or replaces a version comes here, so this is
+/// where object lock is enforced: a version under legal hold or active
+/// retention (GOVERNANCE without `bypass_governance`) is `ObjectLocked`,
+/// judged by the server clock at commit time.
 pub(super) fn remove_row(
     conn: &Connection,
     id: i64,
+    bypass_governance: bool,
     usage: Option<&ByteUsage>,
     receipt: &mut CommitReceipt,
 ) -> Result<Vec<String>, MetaError> {
+    if row_lock(conn, id)?.blocks_removal(now_millis(), bypass_governance) {
+        return Err(refused(Refusal::ObjectLocked));
+    }
     let removed: Option<(RemovedVersion, i64)> = conn
         .prepare_cached(
             "SELECT bucket, key, version_id, is_delete_marker, size FROM objects WHERE id = ?1",

@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::MetaError;
-use crate::sqlite::codec::{decode_headers, decode_tags};
+use crate::sqlite::codec::{LockCols, decode_headers, decode_lock, decode_tags};
 use crate::sqlite::errors::db_err;
 use crate::storage::{
     Bucket, ChecksumType, ListStart, MultipartUpload, ObjectChecksum, ObjectData, ObjectListQuery,
@@ -97,6 +97,7 @@ struct RawObject {
     tags: Option<String>,
     data_kind: i64,
     inline: Option<Vec<u8>>,
+    lock: LockCols,
 }
 
 /// The columns [`object_row`] reads, as a literal so that each query is one `concat!`
@@ -106,7 +107,8 @@ macro_rules! object_cols {
         "SELECT o.id, o.bucket, o.key, o.version_id, o.is_latest, \
          o.is_delete_marker, o.last_modified, o.owner, o.size, o.etag, o.storage_class, \
          o.checksum_algorithm, o.checksum_value, o.checksum_type, o.headers, o.tags, o.data_kind, \
-         i.data, o.acl FROM objects o LEFT JOIN object_inline i ON i.object_id = o.id"
+         i.data, o.acl, o.lock_mode, o.lock_until, o.legal_hold \
+         FROM objects o LEFT JOIN object_inline i ON i.object_id = o.id"
     };
 }
 
@@ -128,8 +130,10 @@ fn object_row(r: &Row<'_>) -> rusqlite::Result<RawObject> {
             checksum: None,
             tags: Vec::new(),
             acl: r.get(18)?,
+            lock: Default::default(),
             data: ObjectData::Inline(Vec::new()),
         },
+        lock: (r.get(19)?, r.get(20)?, r.get(21)?),
         checksum: (r.get(11)?, r.get(12)?, r.get(13)?),
         headers: r.get(14)?,
         tags: r.get(15)?,
@@ -147,6 +151,7 @@ fn decode_object(c: &Connection, raw: RawObject) -> Result<ObjectVersion, MetaEr
     let mut v = raw.version;
     v.headers = decode_headers(&raw.headers)?;
     v.tags = decode_tags(raw.tags.as_deref())?;
+    v.lock = decode_lock(raw.lock)?;
     if let (Some(algorithm), Some(value), kind) = raw.checksum {
         v.checksum = Some(ObjectChecksum {
             algorithm,
@@ -461,13 +466,15 @@ pub(in crate::sqlite) fn list_object_versions(
 // ---------------------------------------------------------------- uploads
 
 const UPLOAD_COLS: &str = "SELECT upload_id, bucket, key, initiated, owner, storage_class, \
-     headers, checksum_algorithm, checksum_type, tags, acl FROM uploads";
+     headers, checksum_algorithm, checksum_type, tags, acl, lock_mode, lock_until, legal_hold \
+     FROM uploads";
 
 struct RawUpload {
     upload: MultipartUpload,
     headers: String,
     checksum_type: Option<String>,
     tags: Option<String>,
+    lock: LockCols,
 }
 
 fn upload_row(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
@@ -484,7 +491,9 @@ fn upload_row(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
             checksum_type: None,
             tags: Vec::new(),
             acl: r.get(10)?,
+            lock: Default::default(),
         },
+        lock: (r.get(11)?, r.get(12)?, r.get(13)?),
         headers: r.get(6)?,
         checksum_type: r.get(8)?,
         tags: r.get(9)?,
@@ -496,6 +505,7 @@ fn decode_upload(raw: RawUpload) -> Result<MultipartUpload, MetaError> {
     u.headers = decode_headers(&raw.headers)?;
     u.checksum_type = checksum_type(raw.checksum_type)?;
     u.tags = decode_tags(raw.tags.as_deref())?;
+    u.lock = decode_lock(raw.lock)?;
     Ok(u)
 }
 

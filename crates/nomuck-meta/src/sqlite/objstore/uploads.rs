@@ -4,7 +4,7 @@ use super::objects::{insert_version, remove_row, version_row};
 use super::queries::{load_parts, load_upload};
 use super::{check_condition, emit_bytes, free_unreferenced, guard_bucket, refused, to_i64};
 use crate::multipart::assemble;
-use crate::sqlite::codec::{encode_headers, encode_tags};
+use crate::sqlite::codec::{encode_headers, encode_lock, encode_tags};
 use crate::sqlite::errors::db_err;
 use crate::storage::{
     ByteUsage, CompleteUpload, CompletedUpload, MultipartUpload, ObjectData, ObjectVersion, Part,
@@ -26,10 +26,11 @@ pub(super) fn create(
     }
     conn.prepare_cached(
         "INSERT INTO uploads (upload_id, bucket, key, initiated, owner, storage_class, \
-         headers, checksum_algorithm, checksum_type, tags, acl) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         headers, checksum_algorithm, checksum_type, tags, acl, lock_mode, lock_until, \
+         legal_hold) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )
     .and_then(|mut s| {
+        let (lock_mode, lock_until, legal_hold) = encode_lock(&u.lock);
         s.execute(params![
             u.upload_id,
             u.bucket,
@@ -42,6 +43,9 @@ pub(super) fn create(
             u.checksum_type.map(|t| t.as_str()),
             encode_tags(&u.tags).map_err(to_sql_err)?,
             u.acl,
+            lock_mode,
+            lock_until,
+            legal_hold,
         ])
     })
     .map_err(db_err)?;
@@ -134,8 +138,9 @@ pub(super) fn complete(
         c.full_object_checksum.as_deref(),
     )?;
 
+    let bypass = c.condition.as_ref().is_some_and(|c| c.bypass_governance);
     let mut freed = match version_row(conn, &c.bucket, &c.key, &c.version_id)? {
-        Some((id, _)) => remove_row(conn, id, usage, receipt)?,
+        Some((id, _)) => remove_row(conn, id, bypass, usage, receipt)?,
         None => Vec::new(),
     };
     let parts_count = u32::try_from(a.segments.len()).unwrap_or(u32::MAX);
@@ -155,6 +160,7 @@ pub(super) fn complete(
         checksum: a.checksum,
         tags: upload.tags,
         acl: upload.acl,
+        lock: upload.lock,
         data: ObjectData::Segments(a.segments),
     };
     let id = insert_version(conn, &version, &version.data)?;
