@@ -31,7 +31,7 @@ use std::time::Duration;
 pub use auth::{FormKeys, KeyResolver, ResolvedKey};
 pub use metrics::Metrics;
 pub use server::serve;
-pub use tls::{ServerCert, TlsError, self_signed_pem};
+pub use tls::{ServerCert, TlsError, client_config, self_signed_pem};
 
 use nomuck_http::{AccessTokenResolver, ServiceApi};
 

@@ -178,3 +178,33 @@ fn openssl_name(suite: CipherSuite) -> &'static str {
         other => other.as_str().unwrap_or("-"),
     }
 }
+
+/// A client configuration (for nomuck's own commands talking to its server) that
+/// trusts exactly the certificates in the PEM files `ca_bundles`.
+pub fn client_config(ca_bundles: &[PathBuf]) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for path in ca_bundles {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| TlsError::Certificate {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        if certs.is_empty() {
+            return Err(TlsError::NoCertificate { path: path.clone() });
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| TlsError::Certificate {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
