@@ -248,6 +248,20 @@ fn xml_unescape(s: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// HTTP/1.1 over `stream`, its connection driven by a task of its own.
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, ClientError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        // Ends when the sender is dropped or the server closes; errors
+        // surface on the next request instead.
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,18 +279,4 @@ mod tests {
     fn query_encoding() {
         assert_eq!(encode_query_value("a/b c+d~_.-"), "a%2Fb%20c%2Bd~_.-");
     }
-}
-
-/// HTTP/1.1 over `stream`, its connection driven by a task of its own.
-async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, ClientError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        // Ends when the sender is dropped or the server closes; errors
-        // surface on the next request instead.
-        let _ = conn.await;
-    });
-    Ok(sender)
 }

@@ -98,18 +98,24 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn read_pair(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey, TlsError> {
-    let chain = CertificateDer::pem_file_iter(cert_path)
+/// Every certificate in the PEM file `path`, at least one.
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| TlsError::Certificate {
-            path: cert_path.to_owned(),
+            path: path.to_owned(),
             reason: e.to_string(),
         })?;
-    if chain.is_empty() {
+    if certs.is_empty() {
         return Err(TlsError::NoCertificate {
-            path: cert_path.to_owned(),
+            path: path.to_owned(),
         });
     }
+    Ok(certs)
+}
+
+fn read_pair(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey, TlsError> {
+    let chain = read_certs(cert_path)?;
     // pki-types' errors name the file's problem (no key, bad base64), never its bytes.
     let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| TlsError::Key {
         path: key_path.to_owned(),
@@ -184,16 +190,7 @@ fn openssl_name(suite: CipherSuite) -> &'static str {
 pub fn client_config(ca_bundles: &[PathBuf]) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     for path in ca_bundles {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| TlsError::Certificate {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-        if certs.is_empty() {
-            return Err(TlsError::NoCertificate { path: path.clone() });
-        }
-        for cert in certs {
+        for cert in read_certs(path)? {
             roots.add(cert).map_err(|e| TlsError::Certificate {
                 path: path.clone(),
                 reason: e.to_string(),

@@ -2,6 +2,8 @@
 //! what a request learns of its connection, plain HTTP on the TLS port, unread
 //! bodies, and a certificate replaced while serving.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +14,6 @@ use nomuck_edge::{Edge, EdgeConfig, KeyResolver, ResolvedKey, ServerCert};
 use nomuck_http::{Rejection, Request, RequestContext, Response, ServiceApi, full_body};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -93,50 +94,15 @@ async fn start(cert: &Arc<ServerCert>) -> (SocketAddr, tokio::sync::oneshot::Sen
     (addr, stop)
 }
 
-/// A client trusting only `cert_pem`, offering HTTP/1.1 by ALPN.
-fn connector(cert_pem: &str) -> TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap())
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    TlsConnector::from(Arc::new(config))
-}
-
+/// A TLS connection from a client trusting only `cert_pem` (the edge's own client
+/// configuration, which offers HTTP/1.1 by ALPN).
 async fn connect(addr: SocketAddr, cert_pem: &str) -> std::io::Result<TlsStream<TcpStream>> {
+    let trusted = tempfile::NamedTempFile::new()?;
+    std::fs::write(trusted.path(), cert_pem)?;
+    let config = nomuck_edge::client_config(&[trusted.path().to_owned()]).unwrap();
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("localhost").unwrap();
-    connector(cert_pem).connect(name, tcp).await
-}
-
-/// Send `request` and read until `until` appears, the server closes, or 3 s pass.
-/// Returns what was read and whether the server closed.
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
-    request: &[u8],
-    until: &str,
-) -> (String, bool) {
-    stream.write_all(request).await.unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 8192];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&seen).into(), true),
-            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
-            Err(_) => return (String::from_utf8_lossy(&seen).into(), false),
-        }
-        let text = String::from_utf8_lossy(&seen);
-        if !until.is_empty() && text.contains(until) {
-            return (text.into(), false);
-        }
-    }
+    TlsConnector::from(config).connect(name, tcp).await
 }
 
 const GET: &[u8] = b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n";
@@ -150,7 +116,7 @@ async fn requests_over_tls_know_the_version_and_cipher_suite() {
 
     let mut tls = connect(addr, &pem).await.unwrap();
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
-    let (text, _) = exchange(&mut tls, GET, "TLS_").await;
+    let (text, _) = common::exchange_on(&mut tls, GET, "TLS_").await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     // rustls prefers TLS 1.3 and AES-256 when the CPU has AES instructions.
     assert!(
@@ -160,13 +126,13 @@ async fn requests_over_tls_know_the_version_and_cipher_suite() {
         "{text}"
     );
     // Keep-alive works over TLS: a second request on the same connection.
-    let (text, closed) = exchange(&mut tls, GET, "secure=true").await;
+    let (text, closed) = common::exchange_on(&mut tls, GET, "secure=true").await;
     assert!(text.starts_with("HTTP/1.1 200") && !closed, "{text}");
 
     // A client that does not trust the certificate fails its own handshake only.
     let other = nomuck_edge::self_signed_pem(&["localhost"]).unwrap().0;
     assert!(connect(addr, &other).await.is_err());
-    let (text, _) = exchange(&mut tls, GET, "secure=true").await;
+    let (text, _) = common::exchange_on(&mut tls, GET, "secure=true").await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let _ = stop.send(());
 }
@@ -181,7 +147,7 @@ async fn plain_http_on_the_tls_port_is_told_to_use_https_and_closed() {
     let mut tls = connect(addr, &pem).await.unwrap();
 
     let mut plain = TcpStream::connect(addr).await.unwrap();
-    let (text, closed) = exchange(&mut plain, GET, "").await;
+    let (text, closed) = common::exchange_on(&mut plain, GET, "").await;
     assert!(text.starts_with("HTTP/1.1 400 Bad Request"), "{text}");
     assert!(text.contains("<Code>HttpsRequired</Code>"), "{text}");
     assert!(
@@ -192,11 +158,11 @@ async fn plain_http_on_the_tls_port_is_told_to_use_https_and_closed() {
 
     // Nor by garbage that starts like a handshake record.
     let mut junk = TcpStream::connect(addr).await.unwrap();
-    let (text, closed) = exchange(&mut junk, b"\x16\x03\x01\x00\x05hello", "").await;
+    let (text, closed) = common::exchange_on(&mut junk, b"\x16\x03\x01\x00\x05hello", "").await;
     assert!(!text.contains("secure="), "{text}");
     assert!(closed);
 
-    let (text, _) = exchange(&mut tls, GET, "secure=true").await;
+    let (text, _) = common::exchange_on(&mut tls, GET, "secure=true").await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let _ = stop.send(());
 }
@@ -212,7 +178,7 @@ async fn an_unread_body_over_tls_closes_the_connection_after_the_reply() {
     // must not be parsed as a request.
     let request = b"PUT /refuse HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\
 Content-Length: 37\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
-    let (text, closed) = exchange(&mut tls, request, "").await;
+    let (text, closed) = common::exchange_on(&mut tls, request, "").await;
     assert!(text.starts_with("HTTP/1.1 403"), "{text}");
     assert!(text.contains("connection: close\r\n"), "{text}");
     assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "{text}");
@@ -244,7 +210,7 @@ async fn reload_presents_a_new_certificate_to_new_connections_and_keeps_a_good_o
         "the old certificate is still served"
     );
     // A connection made before the reload goes on.
-    let (text, _) = exchange(&mut old, GET, "secure=true").await;
+    let (text, _) = common::exchange_on(&mut old, GET, "secure=true").await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 
     // A key that does not fit, or no certificate at all, leaves the second in place.
