@@ -68,6 +68,7 @@ fuzz_target!(|data: &[u8]| {
         remote_addr: "127.0.0.1:1".parse().unwrap(),
         received_at: std::time::Instant::now(),
         path: "/".into(),
+        tls: None,
     };
     let caller = Principal {
         account_id: "111111111111".into(),

@@ -2,7 +2,9 @@
 
 Each `Server` is a `nomuck serve` process on a free loopback port (`--listen
 127.0.0.1:0`; the bound address is read from `<data-dir>/server.json`) with its own
-temporary data directory. It is stopped by its PID, never by name.
+temporary data directory. It is stopped by its PID, never by name. A server
+serving HTTPS (`--tls-…`) names its endpoint and the certificate to trust there
+too; the clients below trust it.
 """
 
 import configparser
@@ -46,6 +48,8 @@ class Server:
         self.default_image = default_image
         self.proc = None
         self.endpoint = None
+        # The PEM certificate an https server presents; None over plain HTTP.
+        self.ca_bundle = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
 
     def start(self, timeout=30):
@@ -66,8 +70,9 @@ class Server:
             try:
                 info = json.loads(server_file.read_text())
                 if info["pid"] == self.proc.pid:
-                    self.endpoint = f"http://{info['listen']}"
-                    if requests.get(self.health_url(), timeout=2).ok:
+                    self.endpoint = info.get("endpoint", f"http://{info['listen']}")
+                    self.ca_bundle = info.get("ca_bundle")
+                    if requests.get(self.health_url(), timeout=2, verify=self.ca_bundle or True).ok:
                         return self
             except (OSError, ValueError, KeyError, requests.RequestException):
                 pass
@@ -116,11 +121,13 @@ class Server:
             region_name=REGION,
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
+            verify=self.ca_bundle,
             config=botocore.config.Config(retries={"max_attempts": 1}, **config),
         )
 
-    def aws(self, *args, key_id=None, secret=None, env_extra=None, prefix=(), check=True):
-        """Run aws-cli against this server. Credentials default to the admin file."""
+    def aws(self, *args, key_id=None, secret=None, env_extra=None, prefix=(), check=True, trust=True):
+        """Run aws-cli against this server. Credentials default to the admin file.
+        An https server's certificate is trusted (AWS_CA_BUNDLE) unless `trust` is false."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(
             AWS_ENDPOINT_URL=self.endpoint,
@@ -128,6 +135,8 @@ class Server:
             AWS_MAX_ATTEMPTS="1",
             AWS_CONFIG_FILE=os.devnull,
         )
+        if self.ca_bundle and trust:
+            env["AWS_CA_BUNDLE"] = self.ca_bundle
         if key_id is None:
             env["AWS_SHARED_CREDENTIALS_FILE"] = str(self.credentials_file)
         else:

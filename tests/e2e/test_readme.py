@@ -59,6 +59,7 @@ EXPECT = [
                                      r"^client_id: amzn1\.application-oa2-client\.[0-9a-f]{32}$",
                                      r"^refresh_token: Atzr\|",
                                      r"^amzn1\.application-oa2-client\.[0-9a-f]{32} +\d{12} .* active$"]),
+    ("export AWS_CA_BUNDLE", [r"picture\.jpg", r"^not really a picture$", r"<Code>HttpsRequired</Code>"]),
 ]
 
 

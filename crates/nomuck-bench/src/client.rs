@@ -52,6 +52,11 @@ pub struct Target {
     pub credentials: Credentials,
     pub region: String,
     pub bucket: String,
+    /// For an https endpoint: the client and the name the certificate must be for.
+    pub tls: Option<(
+        Arc<tokio_rustls::rustls::ClientConfig>,
+        tokio_rustls::rustls::pki_types::ServerName<'static>,
+    )>,
 }
 
 pub struct Conn {
@@ -85,12 +90,16 @@ impl Conn {
         stream
             .set_nodelay(true)
             .map_err(|source| ClientError::Connect { addr, source })?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            // Ends when the sender is dropped or the server closes; errors
-            // surface on the next request instead.
-            let _ = conn.await;
-        });
+        let sender = match &self.target.tls {
+            None => handshake(stream).await?,
+            Some((config, name)) => {
+                let stream = tokio_rustls::TlsConnector::from(config.clone())
+                    .connect(name.clone(), stream)
+                    .await
+                    .map_err(|source| ClientError::Connect { addr, source })?;
+                handshake(stream).await?
+            }
+        };
         Ok(self.sender.insert(sender))
     }
 
@@ -237,6 +246,20 @@ fn xml_unescape(s: &str) -> std::borrow::Cow<'_, str> {
     }
     out.push_str(rest);
     out.into()
+}
+
+/// HTTP/1.1 over `stream`, its connection driven by a task of its own.
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, ClientError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        // Ends when the sender is dropped or the server closes; errors
+        // surface on the next request instead.
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 #[cfg(test)]

@@ -79,9 +79,12 @@ impl Workload {
 /// Options of `nomuck bench s3`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// S3 endpoint (http only), addressed path-style.
+    /// S3 endpoint (http or https), addressed path-style.
     #[arg(long, default_value = "http://127.0.0.1:2006")]
     pub endpoint: String,
+    /// PEM certificates an https endpoint is trusted by [default: $AWS_CA_BUNDLE].
+    #[arg(long, env = "AWS_CA_BUNDLE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
     /// Access key id [default: $AWS_ACCESS_KEY_ID, else the shared credentials file].
     #[arg(long)]
     pub access_key: Option<String>,
@@ -580,16 +583,16 @@ async fn resolve_target(args: &Args) -> anyhow::Result<Target> {
         .endpoint
         .parse()
         .with_context(|| format!("--endpoint {:?} is not a URL", args.endpoint))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => bail!("--endpoint: https is not supported; use http"),
-        _ => bail!("--endpoint must start with http://"),
-    }
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => bail!("--endpoint must start with http:// or https://"),
+    };
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         bail!("--endpoint must not have a path (buckets are addressed path-style)");
     }
     let authority = uri.authority().context("--endpoint has no host")?;
-    let port = authority.port_u16().unwrap_or(80);
+    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
     let host = authority
         .host()
         .trim_start_matches('[')
@@ -599,8 +602,17 @@ async fn resolve_target(args: &Args) -> anyhow::Result<Target> {
         .with_context(|| format!("cannot resolve {host}"))?
         .next()
         .with_context(|| format!("{host} has no address"))?;
+    let tls = match (https, &args.ca_bundle) {
+        (false, _) => None,
+        (true, None) => bail!("an https --endpoint needs --ca-bundle (or AWS_CA_BUNDLE)"),
+        (true, Some(bundle)) => {
+            let config = nomuck_edge::client_config(std::slice::from_ref(bundle))?;
+            let name = rustls_name(host)?;
+            Some((config, name))
+        }
+    };
     // HTTP clients omit the default port from Host, and signers sign what is sent.
-    let host_header = if authority.port_u16() == Some(80) {
+    let host_header = if authority.port_u16() == Some(if https { 443 } else { 80 }) {
         authority.host().to_owned()
     } else {
         authority.as_str().to_owned()
@@ -613,10 +625,16 @@ async fn resolve_target(args: &Args) -> anyhow::Result<Target> {
     Ok(Target {
         addr,
         host: HeaderValue::from_str(&host_header).context("invalid endpoint host")?,
+        tls,
         credentials,
         region: args.region.clone(),
         bucket: args.bucket.clone(),
     })
+}
+
+fn rustls_name(host: &str) -> anyhow::Result<tokio_rustls::rustls::pki_types::ServerName<'static>> {
+    tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
+        .with_context(|| format!("{host} is not a name a certificate can be for"))
 }
 
 /// HEAD the bucket, create it when missing. Returns whether it was created.

@@ -258,6 +258,7 @@ async fn get_cost_and_usage(billing: Billing) {
                 remote_addr: "127.0.0.1:1".parse().unwrap(),
                 received_at: Instant::now(),
                 path: "/".into(),
+                tls: None,
             };
             let request = http::Request::post("/")
                 .header("x-amz-target", "AWSInsightsIndexService.GetCostAndUsage")

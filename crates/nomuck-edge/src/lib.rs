@@ -8,6 +8,10 @@
 //! knows no wire protocol beyond HTTP: errors are rendered by the chosen API
 //! ([`nomuck_http::ServiceApi::reject`]).
 //!
+//! With a certificate ([`Edge::with_tls`]) the main listener speaks TLS only
+//! (rustls, ALPN `http/1.1`); each request's context says what the connection
+//! negotiated, for `aws:SecureTransport` and the access log.
+//!
 //! Paths under `/_nomuck/` are the edge's own: health, metrics (or on a separate
 //! loopback ops listener instead) and the admin API. So is LWA's token endpoint
 //! (`/auth/o2/token`, see `token_endpoint`) when access tokens are configured.
@@ -15,6 +19,7 @@
 mod auth;
 mod metrics;
 mod server;
+mod tls;
 mod token_endpoint;
 mod unread;
 
@@ -26,6 +31,7 @@ use std::time::Duration;
 pub use auth::{FormKeys, KeyResolver, ResolvedKey};
 pub use metrics::Metrics;
 pub use server::serve;
+pub use tls::{ServerCert, TlsError, client_config, self_signed_pem};
 
 use nomuck_http::{AccessTokenResolver, ServiceApi};
 
@@ -79,6 +85,8 @@ pub struct Edge {
     /// Where requests without credentials go (Storage, for public objects).
     anonymous: Option<Arc<dyn ServiceApi>>,
     admin: Option<Arc<dyn ServiceApi>>,
+    /// Set: the main listener speaks TLS only.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     auth: auth::Authenticator,
     metrics: Metrics,
 }
@@ -92,6 +100,7 @@ impl Edge {
             tokens: None,
             anonymous: None,
             admin: None,
+            tls: None,
             auth: auth::Authenticator::new(resolver),
             metrics: Metrics::default(),
         }
@@ -134,6 +143,13 @@ impl Edge {
     pub fn with_admin_api(mut self, api: Arc<dyn ServiceApi>) -> Self {
         self.admin = Some(api);
         self
+    }
+
+    /// Serve the main listener over TLS only, presenting `cert` (which
+    /// [`ServerCert::reload`] can replace while serving).
+    pub fn with_tls(mut self, cert: &Arc<ServerCert>) -> Result<Self, TlsError> {
+        self.tls = Some(tokio_rustls::TlsAcceptor::from(cert.server_config()?));
+        Ok(self)
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
     pub connections_refused: AtomicU64,
+    /// TLS handshakes that failed or timed out (plain HTTP on the TLS port included).
+    pub tls_handshakes_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -127,6 +129,11 @@ impl Metrics {
                 "nomuck_connections_refused_total",
                 "Connections refused because the connection limit was reached.",
                 &self.connections_refused,
+            ),
+            (
+                "nomuck_tls_handshakes_failed_total",
+                "TLS handshakes that failed or timed out, plain HTTP on the TLS port included.",
+                &self.tls_handshakes_failed,
             ),
         ] {
             let kind = if name.ends_with("_total") {

@@ -13,20 +13,22 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use nomuck_http::access_token::{ACCESS_TOKEN_HEADER, TOKEN_PATH};
 use nomuck_http::{
     BodyError, BodyTooLarge, ErrorCode, Operation, Rejection, Request, RequestContext, Response,
-    ServiceApi, full_body, xml::escape,
+    ServiceApi, TlsInfo, full_body, xml::escape,
 };
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::token_endpoint;
 use crate::unread::{self, Lingering};
 use crate::{ADMIN_PREFIX, Edge, HEALTH_PATH, METRICS_PATH, RESERVED_PREFIX};
+use crate::{tls, token_endpoint};
 
 /// Which listener a connection came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,11 @@ async fn accept_loop(
     graceful: &GracefulShutdown,
 ) {
     let slots = Arc::new(Semaphore::new(edge.config.max_connections));
+    // The ops listener stays plain HTTP: it is loopback only.
+    let tls = match role {
+        Role::Main { .. } => edge.tls.clone(),
+        Role::Ops => None,
+    };
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -97,7 +104,7 @@ async fn accept_loop(
             edge.metrics
                 .connections_refused
                 .fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(refuse(stream));
+            tokio::spawn(refuse(stream, tls.clone()));
             continue;
         };
         edge.metrics
@@ -108,23 +115,33 @@ async fn accept_loop(
             .fetch_add(1, Ordering::Relaxed);
         // Set when a response closes the connection over an unread request body.
         let linger = Arc::new(AtomicBool::new(false));
-        let service_edge = edge.clone();
-        let service_linger = linger.clone();
-        let service = service_fn(move |req: hyper::Request<Incoming>| {
-            let edge = service_edge.clone();
-            let linger = service_linger.clone();
-            async move { Ok::<_, Infallible>(edge.handle(req, peer, role, &linger).await) }
-        });
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(edge.config.header_read_timeout)
-            .max_header_size(edge.config.max_header_bytes)
-            .serve_connection(TokioIo::new(Lingering::new(stream, linger)), service);
-        let conn = graceful.watch(conn);
+        let stream = Lingering::new(stream, linger.clone());
+        // Taken now, so that a shutdown that begins during a TLS handshake still
+        // reaches the connection made by it.
+        let watcher = graceful.watcher();
         let conn_edge = edge.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                debug!(%peer, %err, "connection ended with an error");
+            match tls {
+                None => {
+                    serve_connection(&conn_edge, stream, peer, role, None, linger, watcher).await
+                }
+                Some(acceptor) => {
+                    if let Some((stream, info)) =
+                        handshake(&conn_edge, &acceptor, stream, peer).await
+                    {
+                        serve_connection(
+                            &conn_edge,
+                            stream,
+                            peer,
+                            role,
+                            Some(info),
+                            linger,
+                            watcher,
+                        )
+                        .await;
+                    }
+                }
             }
             conn_edge
                 .metrics
@@ -135,18 +152,138 @@ async fn accept_loop(
     }
 }
 
+/// Serve HTTP/1.1 on one connection, plain or TLS, until it closes.
+async fn serve_connection<I>(
+    edge: &Arc<Edge>,
+    io: I,
+    peer: SocketAddr,
+    role: Role,
+    tls: Option<TlsInfo>,
+    linger: Arc<AtomicBool>,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service_edge = edge.clone();
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let edge = service_edge.clone();
+        let linger = linger.clone();
+        async move { Ok::<_, Infallible>(edge.handle(req, peer, role, tls, &linger).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(edge.config.header_read_timeout)
+        .max_header_size(edge.config.max_header_bytes)
+        .serve_connection(TokioIo::new(io), service);
+    if let Err(err) = watcher.watch(conn).await {
+        debug!(%peer, %err, "connection ended with an error");
+    }
+}
+
+/// The TLS handshake, within the time a request head is allowed. A failure is the
+/// client's (a scanner, an untrusted certificate, plain HTTP) and ends only its own
+/// connection: it is counted and logged at debug level, not as an error.
+async fn handshake(
+    edge: &Edge,
+    acceptor: &TlsAcceptor,
+    stream: Lingering,
+    peer: SocketAddr,
+) -> Option<(TlsStream<Lingering>, TlsInfo)> {
+    let timeout = edge.config.header_read_timeout;
+    let failed = |why: &dyn std::fmt::Display| {
+        edge.metrics
+            .tls_handshakes_failed
+            .fetch_add(1, Ordering::Relaxed);
+        debug!(%peer, %why, "TLS handshake failed");
+    };
+    // A TLS client opens with a handshake record (0x16). One that opens with a
+    // letter speaks plain HTTP: it is told, in plain HTTP, to use https.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0].is_ascii_alphabetic() => {
+            failed(&"plain HTTP on the TLS port");
+            send_and_close(stream, https_required()).await;
+            return None;
+        }
+        Ok(Ok(1)) => {}
+        Ok(Ok(_)) => return None,
+        Ok(Err(err)) => {
+            failed(&err);
+            return None;
+        }
+        Err(_) => {
+            failed(&"timed out");
+            return None;
+        }
+    }
+    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let info = tls::connection_info(stream.get_ref().1);
+            Some((stream, info))
+        }
+        Ok(Err(err)) => {
+            failed(&err);
+            None
+        }
+        Err(_) => {
+            failed(&"timed out");
+            None
+        }
+    }
+}
+
 /// Answer a connection over the limit with a clear 503 and close it, without reading
 /// the request: it lingers so that the client reads the 503 rather than a reset.
-async fn refuse(stream: TcpStream) {
-    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code>\
-<Message>Too many connections; retry later.</Message></Error>";
-    let reply = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n\
-Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+/// On a TLS listener the 503 is sent after the handshake (a client could not read
+/// it otherwise), which must finish within the same few seconds.
+async fn refuse(stream: TcpStream, tls: Option<TlsAcceptor>) {
+    let reply = error_reply(
+        "503 Service Unavailable",
+        "SlowDown",
+        "Too many connections; retry later.",
+        "Retry-After: 1\r\n",
     );
-    let mut stream = Lingering::new(stream, Arc::new(AtomicBool::new(true)));
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+    let stream = Lingering::new(stream, Arc::new(AtomicBool::new(true)));
+    match tls {
+        None => send_and_close(stream, reply).await,
+        Some(acceptor) => {
+            let accepted = tokio::time::timeout(REFUSAL_WAIT, acceptor.accept(stream)).await;
+            if let Ok(Ok(stream)) = accepted {
+                send_and_close(stream, reply).await;
+            }
+        }
+    }
+}
+
+/// How long a refusal may take, handshake and reply together.
+const REFUSAL_WAIT: Duration = Duration::from_secs(5);
+
+/// The plain-HTTP answer on a TLS port.
+fn https_required() -> String {
+    error_reply(
+        "400 Bad Request",
+        "HttpsRequired",
+        "This endpoint serves HTTPS only; use an https:// endpoint URL.",
+        "",
+    )
+}
+
+/// A complete HTTP/1.1 error reply that closes the connection.
+fn error_reply(status: &str, code: &str, message: &str, extra_headers: &str) -> String {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+<Message>{message}</Message></Error>"
+    );
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\n\
+Content-Length: {}\r\n{extra_headers}Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Write `reply` and close, without reading the request.
+async fn send_and_close(mut stream: impl AsyncWrite + Unpin, reply: String) {
+    let _ = tokio::time::timeout(REFUSAL_WAIT, async {
         let _ = stream.write_all(reply.as_bytes()).await;
         let _ = stream.shutdown().await;
     })
@@ -213,6 +350,7 @@ impl Edge {
         req: hyper::Request<Incoming>,
         peer: SocketAddr,
         role: Role,
+        tls: Option<TlsInfo>,
         linger: &AtomicBool,
     ) -> Response {
         let started = Instant::now();
@@ -230,6 +368,7 @@ impl Edge {
             remote_addr: peer,
             received_at: started,
             path: path.clone(),
+            tls,
         };
         let (service, mut response) = match role {
             Role::Main { ops_elsewhere } => self.dispatch(req, ctx, ops_elsewhere).await,

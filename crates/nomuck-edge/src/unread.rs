@@ -215,6 +215,11 @@ impl Lingering {
             state: LingerState::Open,
         }
     }
+
+    /// Look at the first bytes without consuming them.
+    pub(crate) async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stream.peek(buf).await
+    }
 }
 
 impl AsyncRead for Lingering {

@@ -2,8 +2,9 @@
 //! HTTP/1.1: unread request bodies, the server's region, the ops listener, routing by
 //! path prefix, access tokens and the token endpoint.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::{HeaderMap, Method, StatusCode, Uri};
 use nomuck_edge::{Edge, EdgeConfig, KeyResolver, ResolvedKey};
@@ -11,7 +12,6 @@ use nomuck_http::{
     AccessTokenResolver, AuthError, GrantRefusal, GrantedToken, Principal, RefreshGrant, Rejection,
     Request, RequestContext, Response, ServiceApi, collect_limited, full_body,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const REGION: &str = "eu-central-1";
@@ -175,25 +175,11 @@ async fn start(with_ops: bool) -> Running {
     }
 }
 
-/// Send `request`, then read until the server closes or `until` appears (or 3 s
-/// pass). Returns what was read and whether the server closed.
+/// Send `request` on a new connection, then read until the server closes or `until`
+/// appears (or 3 s pass). Returns what was read and whether the server closed.
 async fn exchange(addr: std::net::SocketAddr, request: &[u8], until: &str) -> (String, bool) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 8192];
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&seen).into(), true),
-            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
-            Err(_) => return (String::from_utf8_lossy(&seen).into(), false),
-        }
-        let text = String::from_utf8_lossy(&seen);
-        if !until.is_empty() && text.contains(until) {
-            return (text.into(), false);
-        }
-    }
+    common::exchange_on(&mut stream, request, until).await
 }
 
 fn statuses(text: &str) -> Vec<&str> {

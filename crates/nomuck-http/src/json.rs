@@ -295,6 +295,7 @@ mod tests {
             remote_addr: "127.0.0.1:1".parse().unwrap(),
             received_at: Instant::now(),
             path: "/".into(),
+            tls: None,
         }
     }
 

@@ -120,6 +120,24 @@ pub struct RequestContext {
     /// The request's path as received (still percent-encoded), so refusals
     /// the edge makes can name what was asked for (S3's `<Resource>`).
     pub path: String,
+    /// How the connection was secured; `None`: plain HTTP.
+    pub tls: Option<TlsInfo>,
+}
+
+impl RequestContext {
+    /// Whether the request came over TLS (policies' `aws:SecureTransport`).
+    pub fn secure(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
+/// What a TLS connection negotiated, in the names S3's access log uses (OpenSSL's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: &'static str,
+    /// E.g. `TLS_AES_128_GCM_SHA256`, `ECDHE-RSA-AES128-GCM-SHA256`.
+    pub cipher_suite: &'static str,
 }
 
 /// Why the edge refused a request before (or while) the API handled it.
@@ -382,6 +400,7 @@ mod tests {
             remote_addr: "127.0.0.1:1".parse().unwrap(),
             received_at: Instant::now(),
             path: "/".into(),
+            tls: None,
         };
         let wrong = AuthError::WrongRegion {
             region: "eu-west-1".into(),

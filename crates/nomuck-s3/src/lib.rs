@@ -738,7 +738,7 @@ fn request_facts(
     }
     nomuck_storage::RequestFacts {
         source_ip: Some(ctx.remote_addr.ip()),
-        secure_transport: false,
+        secure_transport: ctx.secure(),
         keys: found,
         tags: Vec::new(),
         request_tags: headers::tagging_header(&head.headers),

@@ -266,6 +266,7 @@ fn edge_rejections_in_sp_api_shape() {
         remote_addr: "127.0.0.1:1".parse().unwrap(),
         received_at: Instant::now(),
         path: "/fba/outbound/2020-07-01/fulfillmentOrders".into(),
+        tls: None,
     };
     let cases = [
         (

@@ -1,6 +1,6 @@
 //! A small client for the admin API of a running server, signed with SigV4.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -19,20 +19,25 @@ pub struct AdminClient {
     access_key_id: String,
     secret_access_key: String,
     region: String,
+    /// PEM certificates an https endpoint is trusted by, besides `AWS_CA_BUNDLE`.
+    ca_bundle: Option<PathBuf>,
 }
 
 impl AdminClient {
     pub fn for_server(data_dir: &Path, server: &ServerInfo) -> anyhow::Result<Self> {
         let (access_key_id, secret_access_key) = credentials(data_dir)?;
         Ok(Self {
-            endpoint: format!("http://{}", server.listen),
+            endpoint: server.endpoint(),
             access_key_id,
             secret_access_key,
             region: "us-east-1".into(),
+            ca_bundle: server.ca_bundle.clone(),
         })
     }
 
-    /// A client for `endpoint` (`http://host:port`) with these credentials.
+    /// A client for `endpoint` (`http://host:port` or `https://…`) with these
+    /// credentials. An https endpoint is trusted by `AWS_CA_BUNDLE`, as aws-cli does,
+    /// and by what [`AdminClient::trusting`] adds.
     pub fn new(
         endpoint: String,
         access_key_id: String,
@@ -44,7 +49,15 @@ impl AdminClient {
             access_key_id,
             secret_access_key,
             region,
+            ca_bundle: None,
         }
+    }
+
+    /// Also trust the certificates in this PEM file (a server's own, from its
+    /// server.json).
+    pub fn trusting(mut self, ca_bundle: Option<PathBuf>) -> Self {
+        self.ca_bundle = ca_bundle;
+        self
     }
 
     /// Call `method path` (below the admin prefix) and decode the JSON reply.
@@ -117,14 +130,53 @@ impl AdminClient {
         )
         .context("cannot sign the request")?;
         let request = http::Request::from_parts(parts, Full::new(body));
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        let response = client
-            .request(request)
-            .await
-            .with_context(|| format!("cannot reach the nomuck server at {}", self.endpoint))?;
+        let response = if request.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+            self.send_over_tls(request).await
+        } else {
+            let client = Client::builder(TokioExecutor::new()).build_http();
+            client.request(request).await.map_err(anyhow::Error::from)
+        }
+        .with_context(|| format!("cannot reach the nomuck server at {}", self.endpoint))?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
         Ok((status, bytes))
+    }
+}
+
+impl AdminClient {
+    /// One request on a new TLS connection (commands make a handful).
+    async fn send_over_tls(
+        &self,
+        mut request: http::Request<Full<Bytes>>,
+    ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
+        let mut bundles: Vec<PathBuf> = self.ca_bundle.iter().cloned().collect();
+        if let Some(extra) = std::env::var_os("AWS_CA_BUNDLE").filter(|v| !v.is_empty()) {
+            bundles.push(extra.into());
+        }
+        if bundles.is_empty() {
+            bail!(
+                "{} is https: set AWS_CA_BUNDLE to the server's certificate (PEM)",
+                self.endpoint
+            );
+        }
+        let config = nomuck_edge::client_config(&bundles)?;
+        let uri = request.uri().clone();
+        let host = uri.host().context("the endpoint names no host")?;
+        let port = uri.port_u16().unwrap_or(443);
+        let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port)).await?;
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(
+            host.trim_matches(['[', ']']).to_owned(),
+        )?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        // On a connection of its own, a request names only its path (the Host
+        // header, signed, names the server).
+        *request.uri_mut() = uri.path_and_query().map_or("/", |p| p.as_str()).parse()?;
+        Ok(sender.send_request(request).await?)
     }
 }
 

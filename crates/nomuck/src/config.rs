@@ -35,6 +35,49 @@ pub struct FileConfig {
     pub fulfillment: FileFulfillment,
     #[serde(default)]
     pub billing: FileBilling,
+    #[serde(default)]
+    pub tls: FileTls,
+}
+
+/// `[tls]`: HTTPS on the main listener.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTls {
+    /// PEM certificate chain, leaf first (with `key`).
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert`.
+    pub key: Option<PathBuf>,
+    /// Create (once) and serve a self-signed certificate for localhost.
+    pub self_signed: Option<bool>,
+}
+
+/// Where the main listener's certificate comes from; no value: plain HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// The operator's files, re-read on SIGHUP.
+    Files { cert: PathBuf, key: PathBuf },
+    /// `tls/cert.pem` and `tls/key.pem` in the data directory, created on first start.
+    SelfSigned,
+}
+
+impl TlsSource {
+    fn resolve(over: &Overrides, file: &FileTls) -> anyhow::Result<Option<Self>> {
+        let cert = over.tls_cert.clone().or_else(|| file.cert.clone());
+        let key = over.tls_key.clone().or_else(|| file.key.clone());
+        let self_signed = over.tls_self_signed.or(file.self_signed).unwrap_or(false);
+        match (cert, key, self_signed) {
+            (None, None, false) => Ok(None),
+            (None, None, true) => Ok(Some(Self::SelfSigned)),
+            (Some(cert), Some(key), false) => Ok(Some(Self::Files { cert, key })),
+            (Some(_), Some(_), true) => {
+                anyhow::bail!("give either a TLS certificate and key or tls self_signed, not both")
+            }
+            (Some(_), None, _) => anyhow::bail!("a TLS certificate needs its key (--tls-key)"),
+            (None, Some(_), _) => {
+                anyhow::bail!("a TLS key needs its certificate (--tls-cert)")
+            }
+        }
+    }
 }
 
 /// `[billing]`: rating the meter into bills (the price book is
@@ -195,6 +238,8 @@ pub struct ServeConfig {
     /// `None`: the fulfillment service is off.
     pub fulfillment: Option<nomuck_fulfillment::FulfillmentConfig>,
     pub billing: BillingConfig,
+    /// `None`: the main listener speaks plain HTTP.
+    pub tls: Option<TlsSource>,
 }
 
 /// The resolved `[compute]` settings.
@@ -292,6 +337,9 @@ pub struct Overrides {
     pub fulfillment_enabled: Option<bool>,
     pub simulator_enabled: Option<bool>,
     pub simulator_speed: Option<f64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_self_signed: Option<bool>,
 }
 
 pub fn data_dir(overridden: Option<PathBuf>, file: &FileConfig) -> PathBuf {
@@ -305,6 +353,7 @@ impl ServeConfig {
         let compute = ComputeConfig::resolve(&over, &file.compute)?;
         let fulfillment = resolve_fulfillment(&over, &file.fulfillment)?;
         let billing = BillingConfig::resolve(&file.billing)?;
+        let tls = TlsSource::resolve(&over, &file.tls)?;
         let listen_text = over
             .listen
             .or_else(|| file.listen.clone())
@@ -364,6 +413,7 @@ impl ServeConfig {
             compute,
             fulfillment,
             billing,
+            tls,
             listen,
             ops_listen,
             data_dir: data_dir(over.data_dir, file),
@@ -520,6 +570,39 @@ mod tests {
         let file: FileConfig = toml::from_str("[limits]\nmax_header_bytes = 8192").unwrap();
         let resolved = ServeConfig::resolve(Overrides::default(), &file).unwrap();
         assert_eq!(resolved.edge.max_header_bytes, 8192);
+    }
+
+    #[test]
+    fn tls_comes_from_files_or_self_signed_and_flags_win_over_the_file() {
+        let plain = ServeConfig::resolve(Overrides::default(), &FileConfig::default()).unwrap();
+        assert_eq!(plain.tls, None);
+        let file: FileConfig =
+            toml::from_str("[tls]\ncert = \"/c.pem\"\nkey = \"/k.pem\"\n").unwrap();
+        let files = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert_eq!(
+            files.tls,
+            Some(TlsSource::Files {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            })
+        );
+        let over = Overrides {
+            tls_cert: Some("/flag.pem".into()),
+            ..Overrides::default()
+        };
+        let flagged = ServeConfig::resolve(over, &file).unwrap();
+        assert!(
+            matches!(&flagged.tls, Some(TlsSource::Files { cert, .. }) if cert == Path::new("/flag.pem"))
+        );
+        let file: FileConfig = toml::from_str("[tls]\nself_signed = true\n").unwrap();
+        let own = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert_eq!(own.tls, Some(TlsSource::SelfSigned));
+        let file: FileConfig = toml::from_str("[tls]\ncert = \"/c.pem\"\n").unwrap();
+        let err = ServeConfig::resolve(Overrides::default(), &file).unwrap_err();
+        assert!(err.to_string().contains("needs its key"), "{err}");
+        let file: FileConfig =
+            toml::from_str("[tls]\ncert = \"/c\"\nkey = \"/k\"\nself_signed = true\n").unwrap();
+        assert!(ServeConfig::resolve(Overrides::default(), &file).is_err());
     }
 
     #[test]

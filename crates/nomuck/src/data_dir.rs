@@ -8,6 +8,8 @@
 //!   admin-credentials    the first admin key, aws-cli credentials format (0600)
 //!   meta.db              metadata (SQLite, WAL)
 //!   blobs/               object bytes (one file per blob, fanned out)
+//!   tls/cert.pem         self-signed certificate of `serve --tls-self-signed`
+//!   tls/key.pem          its private key (0600)
 //! ```
 
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -27,6 +29,9 @@ const MASTER_KEY_FILE: &str = "master.key";
 pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials";
 const META_DB_FILE: &str = "meta.db";
 const BLOBS_DIR: &str = "blobs";
+const TLS_DIR: &str = "tls";
+/// Names the self-signed certificate is valid for: what a local client dials.
+const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// An opened data directory. Dropping it releases the lock.
 pub struct DataDir {
@@ -62,6 +67,23 @@ pub struct ServerInfo {
     pub pid: u32,
     /// The address actually bound (useful with port 0).
     pub listen: String,
+    /// The URL clients use, scheme included (`https://127.0.0.1:2006`); absent
+    /// in files of older servers, which served plain HTTP only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Over HTTPS: the PEM file of the certificate served, for clients to trust
+    /// (`aws --ca-bundle`, boto3's `verify=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl ServerInfo {
+    /// The URL clients use.
+    pub fn endpoint(&self) -> String {
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
 }
 
 /// Whether opening may create the directory. Only `nomuck serve` creates one: a CLI
@@ -178,6 +200,28 @@ impl DataDir {
             .with_context(|| format!("cannot write {}", self.path.join(SERVER_FILE).display()))
     }
 
+    /// The self-signed certificate and key of `serve --tls-self-signed` (in
+    /// `tls/`), made on first use and reused after; whether it was made now.
+    pub fn self_signed_tls(&self) -> anyhow::Result<(PathBuf, PathBuf, bool)> {
+        let dir = self.path.join(TLS_DIR);
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        // The certificate is written last: if it is there, so is its key.
+        if cert.exists() {
+            return Ok((cert, key, false));
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let (cert_pem, key_pem) = nomuck_edge::self_signed_pem(&SELF_SIGNED_NAMES)?;
+        write_file_atomically(&key, key_pem.as_bytes(), 0o600)
+            .with_context(|| format!("cannot write {}", key.display()))?;
+        write_file_atomically(&cert, cert_pem.as_bytes(), 0o644)
+            .with_context(|| format!("cannot write {}", cert.display()))?;
+        Ok((cert, key, true))
+    }
+
     pub fn unpublish_server(&self) {
         let _ = fs::remove_file(self.path.join(SERVER_FILE));
     }
@@ -274,7 +318,7 @@ fn check_is_dir(path: &Path) -> anyhow::Result<()> {
 
 /// `path` as the user should see it in a message: relative paths depend on a working
 /// directory they may not have in mind.
-fn absolute(path: &Path) -> PathBuf {
+pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 

@@ -42,12 +42,9 @@ pub async fn build_default(config: &ServeConfig) -> anyhow::Result<()> {
             ..
         } => {
             let (id, secret) = credentials(data_dir)?;
-            let client = AdminClient::new(
-                format!("http://{}", server.listen),
-                id,
-                secret,
-                config.edge.region.clone(),
-            );
+            let client =
+                AdminClient::new(server.endpoint(), id, secret, config.edge.region.clone())
+                    .trusting(server.ca_bundle.clone());
             eprintln!(
                 "nomuck: a server (pid {}) holds {}; waiting for it to register the default image",
                 server.pid,

@@ -24,8 +24,8 @@ pub struct SshArgs {
 }
 
 pub(crate) fn client(data_dir: &Path) -> anyhow::Result<AdminClient> {
-    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+    let (endpoint, ca_bundle) = match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => (url.trim_end_matches('/').to_owned(), None),
         _ => {
             let text =
                 std::fs::read_to_string(data_dir.join("server.json")).with_context(|| {
@@ -35,14 +35,14 @@ pub(crate) fn client(data_dir: &Path) -> anyhow::Result<AdminClient> {
                     )
                 })?;
             let info: crate::data_dir::ServerInfo = serde_json::from_str(&text)?;
-            format!("http://{}", info.listen)
+            (info.endpoint(), info.ca_bundle)
         }
     };
     let (id, secret) = credentials(data_dir)?;
     let region = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .unwrap_or_else(|_| crate::config::DEFAULT_REGION.to_owned());
-    Ok(AdminClient::new(endpoint, id, secret, region))
+    Ok(AdminClient::new(endpoint, id, secret, region).trusting(ca_bundle))
 }
 
 /// The host address and port forwarded to the instance's port 22.

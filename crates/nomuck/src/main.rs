@@ -246,6 +246,23 @@ struct ServeArgs {
     /// How much faster than real time simulated centers work (default 1).
     #[arg(long, env = "NOMUCK_SIMULATOR_SPEED")]
     simulator_speed: Option<f64>,
+    /// Serve HTTPS only, with this PEM certificate chain (leaf first); re-read
+    /// with the key on SIGHUP.
+    #[arg(long, env = "NOMUCK_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "NOMUCK_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS only, with a self-signed certificate for localhost, 127.0.0.1
+    /// and ::1 made on first start (tls/cert.pem in the data directory).
+    #[arg(
+        long,
+        env = "NOMUCK_TLS_SELF_SIGNED",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        conflicts_with = "tls_cert"
+    )]
+    tls_self_signed: Option<bool>,
 }
 
 #[derive(Subcommand)]
@@ -427,6 +444,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         fulfillment_enabled: args.fulfillment,
                         simulator_enabled: args.simulator,
                         simulator_speed: args.simulator_speed,
+                        tls_cert: args.tls_cert,
+                        tls_key: args.tls_key,
+                        tls_self_signed: args.tls_self_signed,
                     },
                     &file,
                 )?;

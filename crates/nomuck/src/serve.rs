@@ -11,7 +11,7 @@ use nomuck_http::{
 use nomuck_iam::Iam;
 use tracing::info;
 
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, TlsSource};
 use crate::data_dir::{ADMIN_CREDENTIALS_FILE, Create, DataDir, OpenOutcome, ServerInfo};
 
 /// Resolves access keys for the edge through the account service.
@@ -86,7 +86,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             config.data_dir.display(),
             pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
             server
-                .map(|s| format!(", serving on {}", s.listen))
+                .map(|s| format!(", serving on {}", s.endpoint()))
                 .unwrap_or_default()
         ),
     };
@@ -104,6 +104,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     // Handlers first: a signal that arrives once we announce ourselves must stop us gracefully.
     let shutdown = shutdown_signal()?;
+    let tls = match &config.tls {
+        Some(source) => Some(load_certificate(source, &dir)?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -239,16 +243,32 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(f) = &fulfillment {
         edge = edge.with_api(Arc::new(nomuck_spapi::SpApi::new(f.clone())));
     }
+    if let Some(cert) = &tls {
+        edge = edge.with_tls(cert)?;
+    }
 
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let endpoint = format!("{scheme}://{bound}");
+    let ca_bundle = tls
+        .as_ref()
+        .map(|cert| crate::data_dir::absolute(cert.cert_path()));
     dir.publish_server(&ServerInfo {
         pid: std::process::id(),
         listen: bound.to_string(),
+        endpoint: Some(endpoint.clone()),
+        ca_bundle: ca_bundle.clone(),
     })?;
-    info!(listen = %bound, data_dir = %dir.path().display(), region = %config.edge.region, "nomuck serving");
+    info!(%endpoint, data_dir = %dir.path().display(), region = %config.edge.region, "nomuck serving");
     println!(
-        "nomuck is serving on http://{bound} (data directory {})",
+        "nomuck is serving on {endpoint} (data directory {})",
         dir.path().display()
     );
+    if let Some(cert) = &ca_bundle {
+        println!(
+            "TLS certificate: {} (for clients: aws --ca-bundle, AWS_CA_BUNDLE, boto3 verify=)",
+            cert.display()
+        );
+    }
     if let Some(ops) = &ops_listener {
         let ops = ops.local_addr()?;
         info!(ops_listen = %ops, "health and metrics served on the ops listener only");
@@ -312,6 +332,51 @@ impl nomuck_costapi::CostSource for RatedCosts {
             })
             .collect())
     }
+}
+
+/// The certificate the endpoint serves, made first if it is the data directory's
+/// self-signed one; SIGHUP re-reads it from here on.
+fn load_certificate(
+    source: &TlsSource,
+    dir: &DataDir,
+) -> anyhow::Result<Arc<nomuck_edge::ServerCert>> {
+    let (cert_path, key_path) = match source {
+        TlsSource::Files { cert, key } => (cert.clone(), key.clone()),
+        TlsSource::SelfSigned => {
+            let (cert, key, created) = dir.self_signed_tls()?;
+            if created {
+                println!(
+                    "Created a self-signed certificate for localhost, 127.0.0.1 and ::1: {}",
+                    crate::data_dir::absolute(&cert).display()
+                );
+            }
+            (cert, key)
+        }
+    };
+    let cert = nomuck_edge::ServerCert::load(&cert_path, &key_path)?;
+    reload_on_hangup(cert.clone())?;
+    Ok(cert)
+}
+
+/// Re-read the certificate and key on each SIGHUP (a renewed certificate takes
+/// effect for new connections without a restart). A pair that cannot be used is
+/// logged and the one in use kept.
+fn reload_on_hangup(cert: Arc<nomuck_edge::ServerCert>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match cert.reload() {
+                Ok(()) => {
+                    info!(cert = %cert.cert_path().display(), "SIGHUP: TLS certificate reloaded")
+                }
+                Err(err) => {
+                    tracing::error!(%err, "SIGHUP: TLS certificate not reloaded; still serving the previous one")
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is

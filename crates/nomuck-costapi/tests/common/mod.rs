@@ -96,6 +96,7 @@ pub async fn call(api: &dyn ServiceApi, account: &str, target: &str, body: Value
         remote_addr: "127.0.0.1:1".parse().unwrap(),
         received_at: Instant::now(),
         path: "/".into(),
+        tls: None,
     };
     let request = http::Request::post("/")
         .header("x-amz-target", target)

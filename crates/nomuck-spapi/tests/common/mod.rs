@@ -67,6 +67,7 @@ pub async fn call_as(
         remote_addr: "127.0.0.1:1".parse().unwrap(),
         received_at: Instant::now(),
         path: uri.split('?').next().unwrap_or(uri).into(),
+        tls: None,
     };
     let request = http::Request::builder()
         .method(method)
