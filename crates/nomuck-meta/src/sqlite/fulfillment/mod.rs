@@ -52,9 +52,14 @@ fn put_doc(conn: &Connection, r: &DocRecord, expected: Option<i64>) -> Result<()
         r.generation,
     )?;
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO fulfillment_docs \
+        // An upsert rewrites a record in place (a REPLACE would delete it and
+        // append it anew, dirtying two places).
+        "INSERT INTO fulfillment_docs \
          (account_id, kind, id, open, updated_at, generation, body) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (account_id, kind, id) DO UPDATE SET \
+         open = excluded.open, updated_at = excluded.updated_at, \
+         generation = excluded.generation, body = excluded.body",
     )
     .and_then(|mut s| {
         s.execute(params![

@@ -102,6 +102,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "object lock",
         sql: include_str!("0017_object_lock.sql"),
     },
+    Migration {
+        version: 18,
+        name: "fulfillment_docs_rowid",
+        sql: include_str!("0018_fulfillment_docs_rowid.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -195,6 +200,41 @@ mod tests {
         for (i, m) in MIGRATIONS.iter().enumerate() {
             assert_eq!(m.version, i as i64 + 1, "migration {}", m.name);
         }
+    }
+
+    #[test]
+    fn fulfillment_records_survive_the_move_to_a_rowid_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        let before = MIGRATIONS.iter().take_while(|m| m.name != "fulfillment_docs_rowid");
+        for m in before {
+            tx.execute_batch(m.sql).unwrap();
+        }
+        tx.execute(
+            "INSERT INTO fulfillment_docs VALUES ('000000000001', 'order', 'o-1', 1, 5, 2, x'7b7d')",
+            [],
+        )
+        .unwrap();
+        for m in MIGRATIONS.iter().skip_while(|m| m.name != "fulfillment_docs_rowid") {
+            tx.execute_batch(m.sql).unwrap();
+        }
+        let row: (String, i64, i64, i64, Vec<u8>) = tx
+            .query_row(
+                "SELECT id, open, updated_at, generation, body FROM fulfillment_docs \
+                 WHERE account_id = '000000000001' AND kind = 'order'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("o-1".into(), 1, 5, 2, b"{}".to_vec()));
+        // The key is still unique.
+        assert!(
+            tx.execute(
+                "INSERT INTO fulfillment_docs VALUES ('000000000001', 'order', 'o-1', 0, 6, 3, x'00')",
+                [],
+            )
+            .is_err()
+        );
     }
 
     #[test]
