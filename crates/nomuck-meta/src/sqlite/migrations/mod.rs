@@ -206,7 +206,9 @@ mod tests {
     fn fulfillment_records_survive_the_move_to_a_rowid_table() {
         let mut conn = Connection::open_in_memory().unwrap();
         let tx = conn.transaction().unwrap();
-        let before = MIGRATIONS.iter().take_while(|m| m.name != "fulfillment_docs_rowid");
+        let before = MIGRATIONS
+            .iter()
+            .take_while(|m| m.name != "fulfillment_docs_rowid");
         for m in before {
             tx.execute_batch(m.sql).unwrap();
         }
@@ -215,7 +217,10 @@ mod tests {
             [],
         )
         .unwrap();
-        for m in MIGRATIONS.iter().skip_while(|m| m.name != "fulfillment_docs_rowid") {
+        for m in MIGRATIONS
+            .iter()
+            .skip_while(|m| m.name != "fulfillment_docs_rowid")
+        {
             tx.execute_batch(m.sql).unwrap();
         }
         let row: (String, i64, i64, i64, Vec<u8>) = tx
