@@ -9,6 +9,7 @@ pub mod error;
 pub mod form;
 pub mod headers;
 pub mod lifecycle;
+mod logging;
 mod multipart;
 pub mod notification;
 mod objects;
@@ -57,6 +58,9 @@ pub struct S3Api {
     config: S3Config,
     /// Verifies browser POST upload signatures; without it signed forms are refused.
     forms: Option<Arc<dyn nomuck_http::FormAuthenticator>>,
+    /// Journals access log records of buckets with logging enabled; without
+    /// it no request is logged.
+    access_log: Option<Arc<nomuck_storage::access_log::AccessLog>>,
 }
 
 impl S3Api {
@@ -65,7 +69,13 @@ impl S3Api {
             storage,
             config,
             forms: None,
+            access_log: None,
         }
+    }
+
+    pub fn with_access_log(mut self, log: Arc<nomuck_storage::access_log::AccessLog>) -> Self {
+        self.access_log = Some(log);
+        self
     }
 
     pub fn with_form_authenticator(
@@ -249,6 +259,17 @@ impl ServiceApi for S3Api {
                 .unwrap_or(req.head.method.as_str());
             cors::decorate(&self.storage, bucket, origin, method, &mut response).await;
         }
+        if let Some(log) = &self.access_log
+            && let Some(bucket) = req.target.bucket()
+            && let Some(target) = self.storage.logging_of(bucket).await
+        {
+            let (logged, ack) = logging::log_response(log, target, &req, operation, response);
+            if let Some(ack) = ack {
+                // A failed journal write must not keep the reply back.
+                let _ = ack.await;
+            }
+            response = logged;
+        }
         response
     }
 
@@ -327,6 +348,12 @@ impl S3Api {
                 "PutBucketNotificationConfiguration",
                 notification::put_bucket_notification(s, req)
             ),
+            Method::GET if req.has("logging") => {
+                op!("GetBucketLogging", logging::get_bucket_logging(s, req))
+            }
+            Method::PUT if req.has("logging") => {
+                op!("PutBucketLogging", logging::put_bucket_logging(s, req))
+            }
             Method::GET if req.has("cors") => op!("GetBucketCors", cors::get_bucket_cors(s, req)),
             Method::PUT if req.has("cors") => op!("PutBucketCors", cors::put_bucket_cors(s, req)),
             Method::DELETE if req.has("cors") => {
@@ -510,7 +537,6 @@ impl S3Api {
 /// operation (a `PUT ?policy` must never create a bucket).
 fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const SUBRESOURCES: &[&str] = &[
-        "logging",
         "replication",
         "encryption",
         "object-lock",
@@ -536,6 +562,7 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         ("versioning", &[Method::GET, Method::PUT]),
         ("lifecycle", &[Method::GET, Method::PUT, Method::DELETE]),
         ("notification", &[Method::GET, Method::PUT]),
+        ("logging", &[Method::GET, Method::PUT]),
     ];
     let on_object = matches!(req.target, Target::Object { .. });
     if let Some((name, _)) = BUCKET_ONLY
@@ -808,6 +835,11 @@ pub(crate) fn storage_error(err: StorageError) -> S3Error {
         )
         .with("Size", size.to_string())
         .with("MaxSizeAllowed", max.to_string()),
+        E::InvalidTargetBucketForLogging(why) => S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidTargetBucketForLogging",
+            why,
+        ),
         E::InvalidArgument(why) => S3Error::invalid_argument().with_message(why),
         E::InvalidRequest(why) => S3Error::invalid_request().with_message(why),
         E::Body(body) => match body.downcast::<AuthError>() {

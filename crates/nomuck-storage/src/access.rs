@@ -22,6 +22,7 @@ pub mod kinds {
     pub const WEBSITE: &str = "website";
     pub const LIFECYCLE: &str = "lifecycle";
     pub const NOTIFICATION: &str = "notification";
+    pub const LOGGING: &str = "logging";
 }
 
 fn corrupt(kind: &str, e: impl std::fmt::Display) -> StorageError {
@@ -72,6 +73,9 @@ impl Storage {
         }
         if let Some(doc) = self.meta.bucket_config(bucket, kinds::NOTIFICATION).await? {
             access.notifications = Some(Arc::new(json(kinds::NOTIFICATION, &doc)?));
+        }
+        if let Some(doc) = self.meta.bucket_config(bucket, kinds::LOGGING).await? {
+            access.logging = Some(Arc::new(json(kinds::LOGGING, &doc)?));
         }
         Ok(access)
     }

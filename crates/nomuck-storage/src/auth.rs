@@ -33,6 +33,8 @@ pub(crate) struct BucketAccess {
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
     /// Which object events go to which topics.
     pub notifications: Option<Arc<crate::notify::Notifications>>,
+    /// Where the bucket's access log goes (read on every request to it).
+    pub logging: Option<Arc<crate::access_log::LoggingConfig>>,
 }
 
 /// Object ownership. nomuck's default keeps ACLs in force (`ObjectWriter`),

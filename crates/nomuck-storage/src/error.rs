@@ -105,6 +105,10 @@ pub enum StorageError {
     /// `InvalidBucketAclWithObjectOwnership`
     #[error("the bucket ACL grants access that BucketOwnerEnforced would remove")]
     InvalidBucketAclWithObjectOwnership,
+    /// `InvalidTargetBucketForLogging`: a logging target that does not
+    /// exist, or belongs to another account or region.
+    #[error("invalid logging target: {0}")]
+    InvalidTargetBucketForLogging(String),
     /// `InvalidArgument`
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

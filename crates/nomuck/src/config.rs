@@ -148,6 +148,8 @@ pub struct FileS3 {
     pub website_domains: Option<Vec<String>>,
     /// Length of a lifecycle "day" in seconds (86400; shorter for tests).
     pub lifecycle_day_secs: Option<u64>,
+    /// How often access logs are delivered, in seconds (300).
+    pub access_log_flush_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +191,8 @@ pub struct ServeConfig {
     pub s3_website_domains: Vec<String>,
     /// How long a lifecycle day lasts (a real day unless testing).
     pub lifecycle_day: Duration,
+    /// How often journaled access log records are delivered.
+    pub access_log_flush: Duration,
     /// Hosts webhook push endpoints may name; `None`: any.
     pub webhook_allowed_hosts: Option<Vec<String>>,
     pub compute: ComputeConfig,
@@ -283,6 +287,7 @@ pub struct Overrides {
     pub s3_domains: Option<Vec<String>>,
     pub s3_website_domains: Option<Vec<String>>,
     pub lifecycle_day_secs: Option<u64>,
+    pub access_log_flush_secs: Option<u64>,
     pub webhook_allowed_hosts: Option<Vec<String>>,
     pub compute_enabled: Option<bool>,
     pub accelerator: Option<String>,
@@ -360,6 +365,11 @@ impl ServeConfig {
             .or(file.s3.lifecycle_day_secs)
             .unwrap_or(86_400);
         anyhow::ensure!(day_secs > 0, "lifecycle_day_secs must be at least 1");
+        let flush_secs = over
+            .access_log_flush_secs
+            .or(file.s3.access_log_flush_secs)
+            .unwrap_or(300);
+        anyhow::ensure!(flush_secs > 0, "access_log_flush_secs must be at least 1");
         Ok(Self {
             compute,
             fulfillment,
@@ -371,6 +381,7 @@ impl ServeConfig {
             s3_domains,
             s3_website_domains,
             lifecycle_day: Duration::from_secs(day_secs),
+            access_log_flush: Duration::from_secs(flush_secs),
             webhook_allowed_hosts: over
                 .webhook_allowed_hosts
                 .or_else(|| file.webhooks.allowed_hosts.clone()),
