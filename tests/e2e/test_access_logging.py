@@ -68,6 +68,9 @@ def test_logging_configuration_is_kept_and_bad_targets_are_refused(make_server):
     got = json.loads(srv.aws("s3api", "get-bucket-logging", "--bucket", "src").stdout)
     assert got["LoggingEnabled"] == {"TargetBucket": "logs", "TargetPrefix": "src/"}
 
+    simple = {"TargetBucket": "logs", "TargetPrefix": "", "TargetObjectKeyFormat": {"SimplePrefix": {}}}
+    s3.put_bucket_logging(Bucket="src", BucketLoggingStatus={"LoggingEnabled": simple})
+    assert s3.get_bucket_logging(Bucket="src")["LoggingEnabled"] == simple
     partitioned = {"TargetBucket": "logs", "TargetPrefix": "p/", "TargetObjectKeyFormat": {
         "PartitionedPrefix": {"PartitionDateSource": "DeliveryTime"}}}
     s3.put_bucket_logging(Bucket="src", BucketLoggingStatus={"LoggingEnabled": partitioned})

@@ -388,7 +388,6 @@ def test_unbuilt_subresources_answer_not_implemented(server, s3):
         lambda: s3.get_object_retention(Bucket="subs", Key="k"),
         lambda: s3.put_object_legal_hold(Bucket="subs", Key="k", LegalHold={"Status": "ON"}),
         lambda: s3.get_object_legal_hold(Bucket="subs", Key="k"),
-        lambda: s3.get_bucket_logging(Bucket="subs"),
         lambda: s3.get_bucket_encryption(Bucket="subs"),
         lambda: s3.get_bucket_replication(Bucket="subs"),
         lambda: s3.get_bucket_accelerate_configuration(Bucket="subs"),

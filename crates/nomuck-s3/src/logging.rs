@@ -71,10 +71,15 @@ fn render(config: Option<&LoggingConfig>) -> String {
             }
             w.close("TargetGrants");
         }
+        // Written only when the client chose a format: read back as sent.
         match c.key_format {
-            // Written only when the client chose a format, as S3 echoes it.
-            KeyFormat::Simple => {}
-            KeyFormat::Partitioned(source) => {
+            None => {}
+            Some(KeyFormat::Simple) => {
+                w.open("TargetObjectKeyFormat")
+                    .raw("<SimplePrefix/>")
+                    .close("TargetObjectKeyFormat");
+            }
+            Some(KeyFormat::Partitioned(source)) => {
                 let source = match source {
                     PartitionDateSource::EventTime => "EventTime",
                     PartitionDateSource::DeliveryTime => "DeliveryTime",
@@ -127,18 +132,20 @@ fn parse_status(doc: &Element) -> Result<Option<LoggingConfig>, S3Error> {
         });
     }
     let key_format = match enabled.child("TargetObjectKeyFormat") {
-        None => KeyFormat::Simple,
-        Some(f) => match (f.child("SimplePrefix"), f.child("PartitionedPrefix")) {
-            (Some(_), None) => KeyFormat::Simple,
-            (None, Some(p)) => {
-                KeyFormat::Partitioned(match p.child_text("PartitionDateSource").map(str::trim) {
-                    None | Some("EventTime") => PartitionDateSource::EventTime,
-                    Some("DeliveryTime") => PartitionDateSource::DeliveryTime,
-                    Some(_) => return Err(S3Error::malformed_xml()),
-                })
-            }
-            _ => return Err(S3Error::malformed_xml()),
-        },
+        None => None,
+        Some(f) => Some(
+            match (f.child("SimplePrefix"), f.child("PartitionedPrefix")) {
+                (Some(_), None) => KeyFormat::Simple,
+                (None, Some(p)) => KeyFormat::Partitioned(
+                    match p.child_text("PartitionDateSource").map(str::trim) {
+                        None | Some("EventTime") => PartitionDateSource::EventTime,
+                        Some("DeliveryTime") => PartitionDateSource::DeliveryTime,
+                        Some(_) => return Err(S3Error::malformed_xml()),
+                    },
+                ),
+                _ => return Err(S3Error::malformed_xml()),
+            },
+        ),
     };
     Ok(Some(LoggingConfig {
         target_bucket,
@@ -382,7 +389,7 @@ impl Pending {
             target_bucket: config.target_bucket.clone(),
             target_owner: self.target.source_owner.clone(),
             target_prefix: config.target_prefix.clone(),
-            key_format: config.key_format,
+            key_format: config.key_format.unwrap_or_default(),
             source_bucket: self.record.bucket.clone(),
             source_owner: self.target.source_owner.clone(),
             source_region: self.target.source_region.clone(),
@@ -535,8 +542,14 @@ mod tests {
         let config = parse_status(&parse(doc).unwrap()).unwrap().unwrap();
         assert_eq!(
             config.key_format,
-            KeyFormat::Partitioned(PartitionDateSource::DeliveryTime)
+            Some(KeyFormat::Partitioned(PartitionDateSource::DeliveryTime))
         );
+        let simple = br#"<BucketLoggingStatus><LoggingEnabled><TargetBucket>l</TargetBucket>
+  <TargetPrefix/><TargetObjectKeyFormat><SimplePrefix/></TargetObjectKeyFormat>
+  </LoggingEnabled></BucketLoggingStatus>"#;
+        let simple = parse_status(&parse(simple).unwrap()).unwrap().unwrap();
+        assert_eq!(simple.key_format, Some(KeyFormat::Simple));
+        assert!(render(Some(&simple)).contains("<TargetObjectKeyFormat><SimplePrefix/>"));
         assert_eq!(config.target_grants[0].grantee_type, "Group");
         let again = parse_status(&parse(render(Some(&config)).as_bytes()).unwrap())
             .unwrap()

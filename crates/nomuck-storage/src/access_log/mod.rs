@@ -29,7 +29,8 @@ pub struct LoggingConfig {
     /// Kept and shown as sent. Delivered objects get the target bucket's
     /// default ACL: grants on log objects are not applied yet.
     pub target_grants: Vec<TargetGrant>,
-    pub key_format: KeyFormat,
+    /// `None`: not given (the simple form), so it reads back absent.
+    pub key_format: Option<KeyFormat>,
 }
 
 /// A `TargetGrants/Grant`: the grantee by its XML type and identifying value
