@@ -11,7 +11,7 @@ import pytest
 
 from conftest import Server, error_code, new_account
 
-# S3's server access log record: 26 fields, and the newer source region.
+# S3's server access log record: its 26 fields.
 QUOTED = r'"((?:[^"\\]|\\.)*)"'
 RECORD = re.compile(
     r"^(\S+) (\S+) \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000)\] (\S+) (\S+) (\S+) (\S+) (\S+) "
@@ -20,13 +20,12 @@ RECORD = re.compile(
     + QUOTED
     + " "
     + QUOTED
-    + r" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)(?: (\S+))?$"
+    + r" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (\S+)$"
 )
 FIELDS = (
     "owner bucket time remote_ip requester request_id operation key request_uri status "
     "error_code bytes_sent object_size total_time turn_around referer user_agent version_id "
-    "host_id signature_version cipher_suite auth_type host tls_version access_point acl_required "
-    "source_region"
+    "host_id signature_version cipher_suite auth_type host tls_version access_point acl_required"
 ).split()
 
 

@@ -334,7 +334,6 @@ pub(crate) fn log_response(
         tls_version,
         access_point_arn: None,
         acl_required: false,
-        source_region: None,
     };
     let pending = Pending {
         log: Arc::clone(log),

@@ -7,7 +7,10 @@ use nomuck_meta::Millis;
 
 use super::{KeyFormat, PartitionDateSource};
 
-/// The fields of one record, in the documented order. `None` and empty
+/// The fields of one record, in the documented order. S3 has since added a
+/// 27th (source region); parsers written for 26 (ceph/s3-tests' among them)
+/// refuse a longer record, and nomuck could only write `-` there.
+/// `None` and empty
 /// strings are written `-`, as S3 writes unknown or inapplicable fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessLogRecord {
@@ -48,8 +51,6 @@ pub struct AccessLogRecord {
     pub access_point_arn: Option<String>,
     /// Whether an ACL was needed to authorize the request (`Yes`).
     pub acl_required: bool,
-    /// The region the request came from; not known to nomuck (`-`).
-    pub source_region: Option<String>,
 }
 
 impl AccessLogRecord {
@@ -86,11 +87,7 @@ impl AccessLogRecord {
             Field::Token(opt(&self.access_point_arn)),
             Field::Token(if self.acl_required { "Yes" } else { "" }.to_owned()),
         ];
-        for (i, field) in fields
-            .iter()
-            .chain(std::iter::once(&Field::Token(opt(&self.source_region))))
-            .enumerate()
-        {
+        for (i, field) in fields.iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
@@ -269,7 +266,7 @@ mod tests {
              3E57427F3EXAMPLE REST.GET.OBJECT dir/my%20file%2B%C3%A4.txt \
              \"GET /src/dir/my%20file%2B%C3%A4.txt?x=1 HTTP/1.1\" 200 - 113 113 7 3 \"-\" \
              \"aws-cli/2.15 \\\"quoted\\\" back\\\\slash\" - HOSTID SigV4 - AuthHeader \
-             localhost:9000 - - - -"
+             localhost:9000 - - -"
         );
     }
 
@@ -291,7 +288,7 @@ mod tests {
         assert_eq!(fields[8], "-", "no key");
         assert_eq!(&fields[12..15], ["404", "NoSuchBucket", "-"]);
         assert_eq!(line.matches("\"-\"").count(), 2, "referer and user agent");
-        assert!(line.ends_with(" - Yes -"), "{line}");
+        assert!(line.ends_with(" - Yes"), "{line}");
     }
 
     #[test]
