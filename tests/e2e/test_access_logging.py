@@ -65,7 +65,9 @@ def test_logging_configuration_is_kept_and_bad_targets_are_refused(make_server):
     srv.aws("s3api", "put-bucket-logging", "--bucket", "src", "--bucket-logging-status",
             json.dumps({"LoggingEnabled": {"TargetBucket": "logs", "TargetPrefix": "src/"}}))
     got = json.loads(srv.aws("s3api", "get-bucket-logging", "--bucket", "src").stdout)
-    assert got["LoggingEnabled"] == {"TargetBucket": "logs", "TargetPrefix": "src/"}
+    # The default key format is answered, as S3 does.
+    assert got["LoggingEnabled"] == {"TargetBucket": "logs", "TargetPrefix": "src/",
+                                     "TargetObjectKeyFormat": {"SimplePrefix": {}}}
 
     simple = {"TargetBucket": "logs", "TargetPrefix": "", "TargetObjectKeyFormat": {"SimplePrefix": {}}}
     s3.put_bucket_logging(Bucket="src", BucketLoggingStatus={"LoggingEnabled": simple})

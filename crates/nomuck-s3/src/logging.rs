@@ -71,10 +71,9 @@ fn render(config: Option<&LoggingConfig>) -> String {
             }
             w.close("TargetGrants");
         }
-        // Written only when the client chose a format: read back as sent.
+        // The default (simple) form is written out too, as S3 answers.
         match c.key_format {
-            None => {}
-            Some(KeyFormat::Simple) => {
+            None | Some(KeyFormat::Simple) => {
                 w.open("TargetObjectKeyFormat")
                     .raw("<SimplePrefix/>")
                     .close("TargetObjectKeyFormat");
@@ -549,6 +548,11 @@ mod tests {
         let simple = parse_status(&parse(simple).unwrap()).unwrap().unwrap();
         assert_eq!(simple.key_format, Some(KeyFormat::Simple));
         assert!(render(Some(&simple)).contains("<TargetObjectKeyFormat><SimplePrefix/>"));
+        let unset = LoggingConfig {
+            key_format: None,
+            ..simple
+        };
+        assert!(render(Some(&unset)).contains("<TargetObjectKeyFormat><SimplePrefix/>"));
         assert_eq!(config.target_grants[0].grantee_type, "Group");
         let again = parse_status(&parse(render(Some(&config)).as_bytes()).unwrap())
             .unwrap()

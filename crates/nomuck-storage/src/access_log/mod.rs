@@ -29,7 +29,7 @@ pub struct LoggingConfig {
     /// Kept and shown as sent. Delivered objects get the target bucket's
     /// default ACL: grants on log objects are not applied yet.
     pub target_grants: Vec<TargetGrant>,
-    /// `None`: not given (the simple form), so it reads back absent.
+    /// `None`: not given, which means the simple form.
     pub key_format: Option<KeyFormat>,
 }
 
