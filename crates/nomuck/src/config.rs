@@ -498,6 +498,15 @@ mod tests {
         let file: FileConfig = toml::from_str("[s3]\nlifecycle_day_secs = 10").unwrap();
         let short = ServeConfig::resolve(Overrides::default(), &file).unwrap();
         assert_eq!(short.lifecycle_day, Duration::from_secs(10));
+        assert_eq!(defaults.access_log_flush, Duration::from_secs(300));
+        let file: FileConfig = toml::from_str("[s3]\naccess_log_flush_secs = 2").unwrap();
+        let flush = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert_eq!(flush.access_log_flush, Duration::from_secs(2));
+        let flag = Overrides {
+            access_log_flush_secs: Some(0),
+            ..Overrides::default()
+        };
+        assert!(ServeConfig::resolve(flag, &file).is_err(), "0 s is refused");
         assert_eq!(short.webhook_allowed_hosts, None);
         let file: FileConfig =
             toml::from_str("[webhooks]\nallowed_hosts = [\"hooks.example.com\"]").unwrap();
