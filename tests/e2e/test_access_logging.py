@@ -127,6 +127,8 @@ def test_requests_are_delivered_as_parseable_records(make_server):
     ids["get"] = request_id(got)
     ids["head"] = request_id(s3.head_object(Bucket="src", Key=key))
     ids["list"] = request_id(s3.list_objects_v2(Bucket="src"))
+    s3.put_object(Bucket="src", Key="a", Body=b"a")
+    ids["multi"] = request_id(s3.delete_objects(Bucket="src", Delete={"Objects": [{"Key": "a"}, {"Key": "b"}]}))
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.get_object(Bucket="src", Key="missing")
     ids["404"] = request_id(e.value.response)
@@ -138,6 +140,12 @@ def test_requests_are_delivered_as_parseable_records(make_server):
 
     records, keys = delivered(s3, "logs", "access/", ids.values())
     assert all(re.fullmatch(r"access/\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-[0-9A-F]{16}", k) for k in keys), keys
+    # A multi-object delete: its own record and one BATCH.DELETE.OBJECT per key.
+    multi = sorted(records.get(ids["multi"], []), key=lambda r: (r["operation"], r["key"]))
+    assert [(r["operation"], r["key"], r["status"]) for r in multi] == [
+        ("BATCH.DELETE.OBJECT", "a", "204"), ("BATCH.DELETE.OBJECT", "b", "204"),
+        ("REST.POST.MULTI_OBJECT_DELETE", "-", "200")], multi
+    del ids["multi"]
     by = {name: records[rid] for name, rid in ids.items() if rid in records}
     assert set(by) == set(ids), f"missing records: {set(ids) - set(by)}"
     for name, rs in by.items():

@@ -226,6 +226,29 @@ pub(crate) fn log_operation(operation: &str, method: &Method, target: &Target) -
     format!("REST.{}.{resource}", method.as_str())
 }
 
+/// What a DeleteObjects did to each key, for the `BATCH.DELETE.OBJECT`
+/// record S3 logs per key beside the request's own.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BatchDeletes(Vec<BatchDelete>);
+
+#[derive(Debug, Clone)]
+struct BatchDelete {
+    key: String,
+    version_id: Option<String>,
+    /// Status and code of a key that failed.
+    error: Option<(u16, &'static str)>,
+}
+
+impl BatchDeletes {
+    pub(crate) fn push(&mut self, key: &str, version_id: Option<&str>, error: Option<&S3Error>) {
+        self.0.push(BatchDelete {
+            key: key.to_owned(),
+            version_id: version_id.map(str::to_owned),
+            error: error.map(|e| (e.status.as_u16(), e.code)),
+        });
+    }
+}
+
 /// The TLS fields of a record (cipher suite, TLS version). Plain HTTP today:
 /// fill from `RequestContext` once the TLS listener records them there.
 fn tls_fields(_ctx: &RequestContext) -> (Option<String>, Option<String>) {
@@ -270,7 +293,7 @@ pub(crate) fn log_response(
     target: LoggingTarget,
     req: &S3Request,
     operation: &str,
-    response: Response,
+    mut response: Response,
 ) -> (Response, Option<Ack>) {
     let ctx = &req.ctx;
     let elapsed = ctx.received_at.elapsed();
@@ -340,6 +363,24 @@ pub(crate) fn log_response(
         record,
         started: ctx.received_at,
     };
+    // Journaled before the request's own record, whose ack therefore
+    // covers them too (one writer, in order).
+    if let Some(batch) = response.extensions_mut().remove::<BatchDeletes>() {
+        for d in batch.0 {
+            let (status, code) = d.error.unwrap_or((204, ""));
+            let record = AccessLogRecord {
+                operation: "BATCH.DELETE.OBJECT".into(),
+                key: Some(d.key),
+                request_uri: String::new(),
+                status,
+                error_code: (!code.is_empty()).then(|| code.to_owned()),
+                object_size: None,
+                version_id: d.version_id,
+                ..pending.record.clone()
+            };
+            drop(pending.log.append(&pending.entry(&record)));
+        }
+    }
     // hyper never polls a body it knows to be empty (nor a HEAD reply's):
     // journal before the reply leaves.
     if response.body().is_end_stream() || req.head.method == Method::HEAD {
@@ -382,18 +423,23 @@ impl Pending {
         self.record.bytes_sent = sent;
         self.record.total_time_ms =
             u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.log.append(&self.entry(&self.record))
+    }
+
+    /// `record` as journaled for this request's target.
+    fn entry(&self, record: &AccessLogRecord) -> LogEntry {
         let config = &self.target.config;
-        self.log.append(&LogEntry {
+        LogEntry {
             target_bucket: config.target_bucket.clone(),
             target_owner: self.target.source_owner.clone(),
             target_prefix: config.target_prefix.clone(),
             key_format: config.key_format.unwrap_or_default(),
-            source_bucket: self.record.bucket.clone(),
+            source_bucket: record.bucket.clone(),
             source_owner: self.target.source_owner.clone(),
             source_region: self.target.source_region.clone(),
-            at: self.record.time,
-            line: self.record.to_line(),
-        })
+            at: record.time,
+            line: record.to_line(),
+        }
     }
 }
 
