@@ -2,8 +2,10 @@
 format delivered as objects into the target bucket, and no acknowledged
 request's record lost to `kill -9`."""
 
+import concurrent.futures
 import json
 import re
+import threading
 import time
 
 import botocore.exceptions
@@ -199,8 +201,29 @@ def test_records_of_answered_requests_survive_kill9(tmp_path):
             assert got["Body"].read() == b"x" * i
             ids.append(request_id(got))
         ids += [request_id(s3.head_object(Bucket="src", Key=f"k{i}")) for i in range(1, 20, 4)]
-        # Killed right after the last answer, long before any delivery.
-        srv.kill9()
+        # Then killed in the middle of concurrent requests: every one answered
+        # before the kill keeps its record (the others may or may not).
+        stop = threading.Event()
+
+        def hammer(n):
+            acked = []
+            i = 0
+            while not stop.is_set():
+                try:
+                    acked.append(request_id(s3.put_object(Bucket="src", Key=f"c{n}-{i}", Body=b"c")))
+                except Exception:  # the server died under this request
+                    break
+                i += 1
+            return acked
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            running = [pool.submit(hammer, n) for n in range(8)]
+            time.sleep(1.5)
+            srv.kill9()
+            stop.set()
+            concurrent_ids = [rid for f in running for rid in f.result()]
+        assert len(concurrent_ids) > 20, "too few requests answered before the kill to prove anything"
+        ids += concurrent_ids
         srv.extra_args = ["--access-log-flush-secs", "1"]
         srv.start()
         s3 = srv.client("s3")
