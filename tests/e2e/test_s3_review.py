@@ -376,7 +376,6 @@ def test_unbuilt_subresources_answer_not_implemented(server, s3):
     s3.create_bucket(Bucket="subs")
     s3.put_object(Bucket="subs", Key="k", Body=b"x")
     calls = [
-        lambda: s3.get_bucket_logging(Bucket="subs"),
         lambda: s3.get_bucket_encryption(Bucket="subs"),
         lambda: s3.get_bucket_replication(Bucket="subs"),
         lambda: s3.get_bucket_accelerate_configuration(Bucket="subs"),

@@ -10,6 +10,7 @@ pub mod form;
 pub mod headers;
 pub mod lifecycle;
 mod lock;
+mod logging;
 mod multipart;
 pub mod notification;
 mod objects;
@@ -58,6 +59,9 @@ pub struct S3Api {
     config: S3Config,
     /// Verifies browser POST upload signatures; without it signed forms are refused.
     forms: Option<Arc<dyn nomuck_http::FormAuthenticator>>,
+    /// Journals access log records of buckets with logging enabled; without
+    /// it no request is logged.
+    access_log: Option<Arc<nomuck_storage::access_log::AccessLog>>,
 }
 
 impl S3Api {
@@ -66,7 +70,13 @@ impl S3Api {
             storage,
             config,
             forms: None,
+            access_log: None,
         }
+    }
+
+    pub fn with_access_log(mut self, log: Arc<nomuck_storage::access_log::AccessLog>) -> Self {
+        self.access_log = Some(log);
+        self
     }
 
     pub fn with_form_authenticator(
@@ -250,6 +260,17 @@ impl ServiceApi for S3Api {
                 .unwrap_or(req.head.method.as_str());
             cors::decorate(&self.storage, bucket, origin, method, &mut response).await;
         }
+        if let Some(log) = &self.access_log
+            && let Some(bucket) = req.target.bucket()
+            && let Some(target) = self.storage.logging_of(bucket).await
+        {
+            let (logged, ack) = logging::log_response(log, target, &req, operation, response);
+            if let Some(ack) = ack {
+                // A failed journal write must not keep the reply back.
+                let _ = ack.await;
+            }
+            response = logged;
+        }
         response
     }
 
@@ -336,6 +357,12 @@ impl S3Api {
                 "PutBucketNotificationConfiguration",
                 notification::put_bucket_notification(s, req)
             ),
+            Method::GET if req.has("logging") => {
+                op!("GetBucketLogging", logging::get_bucket_logging(s, req))
+            }
+            Method::PUT if req.has("logging") => {
+                op!("PutBucketLogging", logging::put_bucket_logging(s, req))
+            }
             Method::GET if req.has("cors") => op!("GetBucketCors", cors::get_bucket_cors(s, req)),
             Method::PUT if req.has("cors") => op!("PutBucketCors", cors::put_bucket_cors(s, req)),
             Method::DELETE if req.has("cors") => {
@@ -531,7 +558,6 @@ impl S3Api {
 /// operation (a `PUT ?policy` must never create a bucket).
 fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const SUBRESOURCES: &[&str] = &[
-        "logging",
         "replication",
         "encryption",
         "requestPayment",
@@ -555,6 +581,7 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
         ("lifecycle", &[Method::GET, Method::PUT, Method::DELETE]),
         ("notification", &[Method::GET, Method::PUT]),
         ("object-lock", &[Method::GET, Method::PUT]),
+        ("logging", &[Method::GET, Method::PUT]),
     ];
     // Object subresources likewise: on a bucket, `PUT ?retention` must not
     // create one.
@@ -865,6 +892,11 @@ pub(crate) fn storage_error(err: StorageError) -> S3Error {
         E::InvalidRetentionPeriod(why) => {
             S3Error::new(StatusCode::BAD_REQUEST, "InvalidRetentionPeriod", why)
         }
+        E::InvalidTargetBucketForLogging(why) => S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidTargetBucketForLogging",
+            why,
+        ),
         E::InvalidArgument(why) => S3Error::invalid_argument().with_message(why),
         E::InvalidRequest(why) => S3Error::invalid_request().with_message(why),
         E::Body(body) => match body.downcast::<AuthError>() {

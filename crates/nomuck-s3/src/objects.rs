@@ -305,9 +305,11 @@ pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
         .await
         .map_err(storage_error)?;
     let mut w = XmlWriter::new("DeleteResult");
+    let mut batch = crate::logging::BatchDeletes::default();
     for (result, version_requested) in results.into_iter().zip(requested) {
         match result {
             DeleteResult::Deleted { key, output } => {
+                batch.push(&key, output.version_id.as_deref(), None);
                 if quiet {
                     continue;
                 }
@@ -329,6 +331,7 @@ pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
                 error,
             } => {
                 let err = storage_error(error);
+                batch.push(&key, version_id.as_deref(), Some(&err));
                 w.open("Error")
                     .elem("Key", &key)
                     .opt("VersionId", version_id.as_deref())
@@ -338,7 +341,9 @@ pub async fn delete_objects(s: &Storage, req: &mut S3Request) -> S3Result {
             }
         }
     }
-    Ok(reply::xml(StatusCode::OK, w.finish("DeleteResult")))
+    let mut response = reply::xml(StatusCode::OK, w.finish("DeleteResult"));
+    response.extensions_mut().insert(batch);
+    Ok(response)
 }
 
 fn directive(req: &S3Request, name: &str) -> Result<Directive, S3Error> {

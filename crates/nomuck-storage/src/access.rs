@@ -27,6 +27,7 @@ pub mod kinds {
     /// Not a bucket document: names the missing retention of a version in
     /// `StorageError::NoSuchConfig`.
     pub const OBJECT_RETENTION: &str = "object-retention";
+    pub const LOGGING: &str = "logging";
 }
 
 fn corrupt(kind: &str, e: impl std::fmt::Display) -> StorageError {
@@ -80,6 +81,9 @@ impl Storage {
         }
         if let Some(doc) = self.meta.bucket_config(bucket, kinds::NOTIFICATION).await? {
             access.notifications = Some(Arc::new(json(kinds::NOTIFICATION, &doc)?));
+        }
+        if let Some(doc) = self.meta.bucket_config(bucket, kinds::LOGGING).await? {
+            access.logging = Some(Arc::new(json(kinds::LOGGING, &doc)?));
         }
         Ok(access)
     }

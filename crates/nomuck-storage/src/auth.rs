@@ -35,6 +35,8 @@ pub(crate) struct BucketAccess {
     pub notifications: Option<Arc<crate::notify::Notifications>>,
     /// Set when object lock is enabled.
     pub object_lock: Option<crate::lock::LockConfig>,
+    /// Where the bucket's access log goes (read on every request to it).
+    pub logging: Option<Arc<crate::access_log::LoggingConfig>>,
 }
 
 /// Object ownership. nomuck's default keeps ACLs in force (`ObjectWriter`),

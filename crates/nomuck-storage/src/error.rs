@@ -115,6 +115,10 @@ pub enum StorageError {
     /// `InvalidRetentionPeriod` (400): a default retention of no days or years.
     #[error("invalid retention period: {0}")]
     InvalidRetentionPeriod(String),
+    /// `InvalidTargetBucketForLogging`: a logging target that does not
+    /// exist, or belongs to another account or region.
+    #[error("invalid logging target: {0}")]
+    InvalidTargetBucketForLogging(String),
     /// `InvalidArgument`
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -22,6 +22,7 @@
 )]
 
 pub mod access;
+pub mod access_log;
 mod auth;
 mod buckets;
 mod copy;

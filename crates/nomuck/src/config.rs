@@ -191,6 +191,8 @@ pub struct FileS3 {
     pub website_domains: Option<Vec<String>>,
     /// Length of a lifecycle "day" in seconds (86400; shorter for tests).
     pub lifecycle_day_secs: Option<u64>,
+    /// How often access logs are delivered, in seconds (300).
+    pub access_log_flush_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -232,6 +234,8 @@ pub struct ServeConfig {
     pub s3_website_domains: Vec<String>,
     /// How long a lifecycle day lasts (a real day unless testing).
     pub lifecycle_day: Duration,
+    /// How often journaled access log records are delivered.
+    pub access_log_flush: Duration,
     /// Hosts webhook push endpoints may name; `None`: any.
     pub webhook_allowed_hosts: Option<Vec<String>>,
     pub compute: ComputeConfig,
@@ -328,6 +332,7 @@ pub struct Overrides {
     pub s3_domains: Option<Vec<String>>,
     pub s3_website_domains: Option<Vec<String>>,
     pub lifecycle_day_secs: Option<u64>,
+    pub access_log_flush_secs: Option<u64>,
     pub webhook_allowed_hosts: Option<Vec<String>>,
     pub compute_enabled: Option<bool>,
     pub accelerator: Option<String>,
@@ -409,6 +414,11 @@ impl ServeConfig {
             .or(file.s3.lifecycle_day_secs)
             .unwrap_or(86_400);
         anyhow::ensure!(day_secs > 0, "lifecycle_day_secs must be at least 1");
+        let flush_secs = over
+            .access_log_flush_secs
+            .or(file.s3.access_log_flush_secs)
+            .unwrap_or(300);
+        anyhow::ensure!(flush_secs > 0, "access_log_flush_secs must be at least 1");
         Ok(Self {
             compute,
             fulfillment,
@@ -421,6 +431,7 @@ impl ServeConfig {
             s3_domains,
             s3_website_domains,
             lifecycle_day: Duration::from_secs(day_secs),
+            access_log_flush: Duration::from_secs(flush_secs),
             webhook_allowed_hosts: over
                 .webhook_allowed_hosts
                 .or_else(|| file.webhooks.allowed_hosts.clone()),
@@ -537,6 +548,15 @@ mod tests {
         let file: FileConfig = toml::from_str("[s3]\nlifecycle_day_secs = 10").unwrap();
         let short = ServeConfig::resolve(Overrides::default(), &file).unwrap();
         assert_eq!(short.lifecycle_day, Duration::from_secs(10));
+        assert_eq!(defaults.access_log_flush, Duration::from_secs(300));
+        let file: FileConfig = toml::from_str("[s3]\naccess_log_flush_secs = 2").unwrap();
+        let flush = ServeConfig::resolve(Overrides::default(), &file).unwrap();
+        assert_eq!(flush.access_log_flush, Duration::from_secs(2));
+        let flag = Overrides {
+            access_log_flush_secs: Some(0),
+            ..Overrides::default()
+        };
+        assert!(ServeConfig::resolve(flag, &file).is_err(), "0 s is refused");
         assert_eq!(short.webhook_allowed_hosts, None);
         let file: FileConfig =
             toml::from_str("[webhooks]\nallowed_hosts = [\"hooks.example.com\"]").unwrap();

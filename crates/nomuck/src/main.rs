@@ -215,6 +215,10 @@ struct ServeArgs {
     /// and KMS deletion windows and rotation periods [default: 86400].
     #[arg(long, env = "NOMUCK_LIFECYCLE_DAY_SECS")]
     lifecycle_day_secs: Option<u64>,
+    /// How often access logs are delivered to their target buckets, in
+    /// seconds [default: 300].
+    #[arg(long, env = "NOMUCK_ACCESS_LOG_FLUSH_SECS")]
+    access_log_flush_secs: Option<u64>,
     /// Hosts that webhook push endpoints may name, comma-separated [default: any host].
     #[arg(
         long = "webhook-allowed-hosts",
@@ -435,6 +439,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         s3_domains: args.s3_domains,
                         s3_website_domains: args.s3_website_domains,
                         lifecycle_day_secs: args.lifecycle_day_secs,
+                        access_log_flush_secs: args.access_log_flush_secs,
                         webhook_allowed_hosts: args.webhook_allowed_hosts,
                         compute_enabled: args.compute,
                         accelerator: args.accelerator,

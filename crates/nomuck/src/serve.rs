@@ -131,6 +131,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         ..defaults
     })?;
     storage.start_background();
+    // Access logs: records are journaled under the data directory before a
+    // reply finishes and delivered every interval into their target buckets.
+    let access_log = nomuck_storage::access_log::AccessLog::open(
+        &dir.path().join("access-log"),
+        config.access_log_flush,
+    )?;
+    let delivering_logs = access_log.start_delivery(&storage);
     // Events: object events are rendered as S3 event messages, queued in the
     // same commit as their change, and pushed to topics by the dispatcher.
     let events_queued = Arc::new(tokio::sync::Notify::new());
@@ -212,7 +219,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
                 website_domains: config.s3_website_domains.clone(),
             },
         )
-        .with_form_authenticator(Arc::new(nomuck_edge::FormKeys(keys.clone()))),
+        .with_form_authenticator(Arc::new(nomuck_edge::FormKeys(keys.clone())))
+        .with_access_log(access_log),
     );
     let mut edge = Edge::new(config.edge.clone(), keys)
         .with_api(s3.clone())
@@ -277,6 +285,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let served = nomuck_edge::serve(Arc::new(edge), listener, ops_listener, shutdown).await;
     dispatching.abort();
+    // Journaled records stay on disk; the next start delivers them.
+    delivering_logs.abort();
     alerting.abort();
     if let Some(worker) = billing_worker {
         worker.abort();
