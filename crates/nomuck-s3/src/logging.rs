@@ -249,10 +249,12 @@ impl BatchDeletes {
     }
 }
 
-/// The TLS fields of a record (cipher suite, TLS version). Plain HTTP today:
-/// fill from `RequestContext` once the TLS listener records them there.
-fn tls_fields(_ctx: &RequestContext) -> (Option<String>, Option<String>) {
-    (None, None)
+/// The TLS fields of a record (cipher suite, TLS version) as the edge's TLS
+/// listener recorded them; both `-` for plain HTTP.
+fn tls_fields(ctx: &RequestContext) -> (Option<String>, Option<String>) {
+    ctx.tls.as_ref().map_or((None, None), |t| {
+        (Some(t.cipher_suite.to_owned()), Some(t.version.to_owned()))
+    })
 }
 
 /// Signature version and authentication type, from how the request was signed.
