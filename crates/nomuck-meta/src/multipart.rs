@@ -235,6 +235,7 @@ mod tests {
             checksum_type: None,
             tags: vec![],
             acl: None,
+            encryption: None,
         }
     }
 

@@ -157,6 +157,9 @@ pub struct ObjectVersion {
     /// The version's access control list, a document the storage engine
     /// encodes; `None` is the owner's private ACL.
     pub acl: Option<String>,
+    /// The version's server-side encryption, a document the storage engine
+    /// encodes; `None` is stored in plaintext.
+    pub encryption: Option<String>,
     pub data: ObjectData,
 }
 
@@ -270,6 +273,9 @@ pub struct MultipartUpload {
     pub tags: Vec<(String, String)>,
     /// The ACL the completed object gets (see [`ObjectVersion::acl`]).
     pub acl: Option<String>,
+    /// The encryption of every part and of the completed object (see
+    /// [`ObjectVersion::encryption`]).
+    pub encryption: Option<String>,
 }
 
 /// An uploaded part: bytes in one blob.

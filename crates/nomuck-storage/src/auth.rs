@@ -33,6 +33,8 @@ pub(crate) struct BucketAccess {
     pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
     /// Which object events go to which topics.
     pub notifications: Option<Arc<crate::notify::Notifications>>,
+    /// Default encryption of new objects.
+    pub encryption: Option<Arc<crate::sse::BucketEncryption>>,
 }
 
 /// Object ownership. nomuck's default keeps ACLs in force (`ObjectWriter`),

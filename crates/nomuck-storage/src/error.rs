@@ -106,6 +106,10 @@ pub enum StorageError {
     #[error("the bucket ACL grants access that BucketOwnerEnforced would remove")]
     InvalidBucketAclWithObjectOwnership,
     /// `InvalidArgument`
+    /// A KMS refusal, with the S3 code AWS answers (`KMS.DisabledException`, …).
+    #[error("{code}: {message}")]
+    Kms { code: &'static str, message: String },
+
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// `InvalidRequest`

@@ -140,6 +140,7 @@ pub(crate) fn object_info(b: &Bucket, v: &ObjectVersion, part_number: Option<u32
         tag_count: v.tags.len(),
         parts_count: (!parts.is_empty()).then(|| u32::try_from(parts.len()).unwrap_or(u32::MAX)),
         expiration: None,
+        sse: crate::sse::info_of(v.encryption.as_deref()),
     }
 }
 
@@ -280,6 +281,9 @@ impl Storage {
         let (owner, acl) = self.new_object_access(caller, &b.owner, &access, req.acl)?;
         let condition = write_condition(req.if_match, req.if_none_match)?;
         let (algorithm, expected) = checksum_plan(&req.checksum, self.opts.default_checksum)?;
+        let enc = self
+            .encryption_for(caller, &b, &access, key, req.sse.as_ref())
+            .await?;
         let spec = IngestSpec {
             inline_max: self.opts.inline_threshold,
             max_size: self.opts.max_object_size,
@@ -291,8 +295,10 @@ impl Storage {
                 .transpose()?,
             checksum: algorithm,
             expected_checksum: expected,
+            seal: enc.as_ref().map(|e| (e.key.clone(), 0)),
         };
         let ing = ingest(self.blobs.as_ref(), body, &spec).await?;
+        let etag = crate::sse::etag_for(enc.as_ref(), ing.etag());
         let now = now_millis();
         let version = ObjectVersion {
             bucket: bucket.to_owned(),
@@ -304,12 +310,13 @@ impl Storage {
             last_modified: now,
             owner,
             size: ing.size,
-            etag: ing.etag(),
+            etag,
             storage_class: req.storage_class.unwrap_or_else(|| STANDARD.into()),
             headers: req.headers,
             checksum: ing.checksum.map(full_object_checksum),
             tags: req.tags,
             acl,
+            encryption: enc.map(|e| e.doc),
             data: ObjectData::Inline(Vec::new()),
         };
         let expiration = self.expiration_of(&access, &version);
@@ -357,6 +364,7 @@ impl Storage {
             size: version.size,
             last_modified: version.last_modified,
             expiration: None,
+            sse: crate::sse::info_of(version.encryption.as_deref()),
         };
         let now = version.last_modified;
         let mut muts = vec![Mutation::PutObject {
@@ -409,6 +417,7 @@ impl Storage {
             ObjectVersion,
             Option<Range<u64>>,
             Option<Expiry>,
+            Option<crate::sse::DataKeyBytes>,
         ),
         StorageError,
     > {
@@ -421,6 +430,10 @@ impl Storage {
                 Action::GetObject,
             )
             .await?;
+        // S3 checks the SSE-C key before the conditions (HEAD included).
+        let key = self
+            .open_encryption(caller, v.encryption.as_deref(), req.sse_customer.as_ref())
+            .await?;
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
         self.record_request(&b.owner, RequestClass::GetOther);
@@ -428,7 +441,7 @@ impl Storage {
             .is_latest
             .then(|| self.expiration_of(&access, &v))
             .flatten();
-        Ok((b, v, range, expiry))
+        Ok((b, v, range, expiry, key))
     }
 
     /// GetObject: metadata plus a byte stream of the whole object, one range
@@ -440,13 +453,13 @@ impl Storage {
         key: &str,
         req: GetObjectRequest,
     ) -> Result<GetObjectOutput, StorageError> {
-        let (b, v, range, expiration) = self.read_version(caller, bucket, key, &req).await?;
+        let (b, v, range, expiration, dk) = self.read_version(caller, bucket, key, &req).await?;
         let info = ObjectInfo {
             expiration,
             ..object_info(&b, &v, req.part_number)
         };
         let served = range.clone().unwrap_or(0..v.size);
-        let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone())?;
+        let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone(), dk)?;
         Ok(GetObjectOutput {
             range: range.map(|r| content_range(&r, v.size)),
             content_length: served.end - served.start,
@@ -463,7 +476,7 @@ impl Storage {
         key: &str,
         req: &GetObjectRequest,
     ) -> Result<HeadObjectOutput, StorageError> {
-        let (b, v, range, expiration) = self.read_version(caller, bucket, key, req).await?;
+        let (b, v, range, expiration, _) = self.read_version(caller, bucket, key, req).await?;
         let served = range.clone().unwrap_or(0..v.size);
         Ok(HeadObjectOutput {
             info: ObjectInfo {

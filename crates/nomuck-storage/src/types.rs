@@ -145,6 +145,8 @@ pub struct PutObjectRequest {
     pub acl: Option<RequestedAcl>,
     /// A browser POST upload (its event is `ObjectCreated:Post`).
     pub form_upload: bool,
+    /// Server-side encryption asked for; `None`: the bucket's default.
+    pub sse: Option<crate::SseRequest>,
 }
 
 /// Result of a write that creates an object version.
@@ -159,6 +161,8 @@ pub struct PutObjectOutput {
     pub last_modified: Millis,
     /// When lifecycle rules will expire the new object (`x-amz-expiration`).
     pub expiration: Option<Expiry>,
+    /// How the new object is encrypted.
+    pub sse: Option<crate::SseInfo>,
 }
 
 /// When a lifecycle rule will expire an object, and which rule.
@@ -175,6 +179,8 @@ pub struct GetObjectRequest {
     /// `partNumber`: return one part of a multipart object.
     pub part_number: Option<u32>,
     pub conditions: Conditions,
+    /// The key of an SSE-C object.
+    pub sse_customer: Option<crate::CustomerKey>,
 }
 
 /// Everything GET/HEAD report about an object.
@@ -197,6 +203,8 @@ pub struct ObjectInfo {
     pub parts_count: Option<u32>,
     /// Set for a current version that lifecycle rules will expire.
     pub expiration: Option<Expiry>,
+    /// How the object is encrypted.
+    pub sse: Option<crate::SseInfo>,
 }
 
 /// The byte range actually served (for `Content-Range`), inclusive.
@@ -303,6 +311,10 @@ pub struct CopyObjectRequest {
     /// The ACL the object gets (`x-amz-acl` / `x-amz-grant-*`); `None`:
     /// its owner's private ACL.
     pub acl: Option<RequestedAcl>,
+    /// Encryption of the copy; `None`: the bucket's default.
+    pub sse: Option<crate::SseRequest>,
+    /// The key of an SSE-C source.
+    pub source_sse_customer: Option<crate::CustomerKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +326,7 @@ pub struct CopyObjectOutput {
     pub checksum: Option<ObjectChecksum>,
     /// When lifecycle rules will expire the copy (`x-amz-expiration`).
     pub expiration: Option<Expiry>,
+    pub sse: Option<crate::SseInfo>,
 }
 
 /// Where a listing resumes.
@@ -377,6 +390,8 @@ pub struct CreateMultipartRequest {
     /// The ACL the object gets (`x-amz-acl` / `x-amz-grant-*`); `None`:
     /// its owner's private ACL.
     pub acl: Option<RequestedAcl>,
+    /// Encryption of every part and the object; `None`: the bucket's default.
+    pub sse: Option<crate::SseRequest>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -384,6 +399,8 @@ pub struct UploadPartRequest {
     pub content_length: Option<u64>,
     pub content_md5: Option<String>,
     pub checksum: ChecksumRequest,
+    /// The upload's SSE-C key, sent again with each part.
+    pub sse_customer: Option<crate::CustomerKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -394,6 +411,7 @@ pub struct UploadPartOutput {
     pub checksum: Option<(ChecksumAlgorithm, String)>,
     pub size: u64,
     pub last_modified: Millis,
+    pub sse: Option<crate::SseInfo>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -406,6 +424,10 @@ pub struct UploadPartCopyRequest {
     /// `x-amz-copy-source-range: bytes=first-last` (inclusive).
     pub source_range: Option<(u64, u64)>,
     pub source_conditions: Conditions,
+    /// The upload's SSE-C key, sent again with each part.
+    pub sse_customer: Option<crate::CustomerKey>,
+    /// The key of an SSE-C source.
+    pub source_sse_customer: Option<crate::CustomerKey>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -50,6 +50,7 @@ pub fn inline_object(bucket: &str, key: &str, data: &[u8]) -> ObjectVersion {
         checksum: None,
         tags: Vec::new(),
         acl: None,
+        encryption: None,
         data: ObjectData::Inline(data.to_vec()),
     }
 }
@@ -110,6 +111,7 @@ pub fn upload(id: &str, bucket: &str, key: &str) -> MultipartUpload {
         checksum_type: None,
         tags: vec![("t".into(), "1".into())],
         acl: None,
+        encryption: None,
     }
 }
 
@@ -515,6 +517,7 @@ pub async fn object_round_trip_all_fields(s: Arc<dyn MetaStore>) {
         }),
         tags: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
         acl: Some(r#"{"owner":"x","grants":[]}"#.into()),
+        encryption: Some(r#"{"alg":"AES256"}"#.into()),
         storage_class: "REDUCED_REDUNDANCY".into(),
         owner: B.into(),
         last_modified: i64::MAX,

@@ -86,6 +86,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "billing_report_definitions",
         sql: include_str!("0014_billing_report_definitions.sql"),
     },
+    Migration {
+        version: 15,
+        name: "reserved",
+        sql: include_str!("0015_reserved.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "object encryption",
+        sql: include_str!("0016_object_encryption.sql"),
+    },
 ];
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

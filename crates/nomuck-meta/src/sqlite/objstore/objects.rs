@@ -91,6 +91,7 @@ pub(super) fn delete(
             checksum: None,
             tags: Vec::new(),
             acl: None,
+            encryption: None,
             data: ObjectData::Inline(Vec::new()),
         };
         insert_version(conn, &v, &v.data)?;
@@ -223,8 +224,8 @@ pub(super) fn insert_version(
     conn.prepare_cached(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, \
          last_modified, owner, size, etag, storage_class, checksum_algorithm, \
-         checksum_value, checksum_type, headers, tags, data_kind, acl) \
-         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         checksum_value, checksum_type, headers, tags, data_kind, acl, encryption) \
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -244,6 +245,7 @@ pub(super) fn insert_version(
             tags,
             data_kind,
             v.acl,
+            v.encryption,
         ])
     })
     .map_err(db_err)?;

@@ -106,7 +106,7 @@ macro_rules! object_cols {
         "SELECT o.id, o.bucket, o.key, o.version_id, o.is_latest, \
          o.is_delete_marker, o.last_modified, o.owner, o.size, o.etag, o.storage_class, \
          o.checksum_algorithm, o.checksum_value, o.checksum_type, o.headers, o.tags, o.data_kind, \
-         i.data, o.acl FROM objects o LEFT JOIN object_inline i ON i.object_id = o.id"
+         i.data, o.acl, o.encryption FROM objects o LEFT JOIN object_inline i ON i.object_id = o.id"
     };
 }
 
@@ -128,6 +128,7 @@ fn object_row(r: &Row<'_>) -> rusqlite::Result<RawObject> {
             checksum: None,
             tags: Vec::new(),
             acl: r.get(18)?,
+            encryption: r.get(19)?,
             data: ObjectData::Inline(Vec::new()),
         },
         checksum: (r.get(11)?, r.get(12)?, r.get(13)?),
@@ -461,7 +462,7 @@ pub(in crate::sqlite) fn list_object_versions(
 // ---------------------------------------------------------------- uploads
 
 const UPLOAD_COLS: &str = "SELECT upload_id, bucket, key, initiated, owner, storage_class, \
-     headers, checksum_algorithm, checksum_type, tags, acl FROM uploads";
+     headers, checksum_algorithm, checksum_type, tags, acl, encryption FROM uploads";
 
 struct RawUpload {
     upload: MultipartUpload,
@@ -484,6 +485,7 @@ fn upload_row(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
             checksum_type: None,
             tags: Vec::new(),
             acl: r.get(10)?,
+            encryption: r.get(11)?,
         },
         headers: r.get(6)?,
         checksum_type: r.get(8)?,

@@ -26,8 +26,8 @@ pub(super) fn create(
     }
     conn.prepare_cached(
         "INSERT INTO uploads (upload_id, bucket, key, initiated, owner, storage_class, \
-         headers, checksum_algorithm, checksum_type, tags, acl) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         headers, checksum_algorithm, checksum_type, tags, acl, encryption) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -42,6 +42,7 @@ pub(super) fn create(
             u.checksum_type.map(|t| t.as_str()),
             encode_tags(&u.tags).map_err(to_sql_err)?,
             u.acl,
+            u.encryption,
         ])
     })
     .map_err(db_err)?;
@@ -155,6 +156,7 @@ pub(super) fn complete(
         checksum: a.checksum,
         tags: upload.tags,
         acl: upload.acl,
+        encryption: upload.encryption,
         data: ObjectData::Segments(a.segments),
     };
     let id = insert_version(conn, &version, &version.data)?;
