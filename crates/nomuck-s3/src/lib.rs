@@ -14,6 +14,7 @@ pub mod notification;
 mod objects;
 mod post;
 mod reply;
+mod sse;
 mod website;
 pub mod xml;
 
@@ -307,6 +308,16 @@ impl S3Api {
                     website::delete_bucket_website(s, req)
                 )
             }
+            Method::GET if req.has("encryption") => {
+                op!("GetBucketEncryption", sse::get_bucket_encryption(s, req))
+            }
+            Method::PUT if req.has("encryption") => {
+                op!("PutBucketEncryption", sse::put_bucket_encryption(s, req))
+            }
+            Method::DELETE if req.has("encryption") => op!(
+                "DeleteBucketEncryption",
+                sse::delete_bucket_encryption(s, req)
+            ),
             Method::GET if req.has("lifecycle") => op!(
                 "GetBucketLifecycleConfiguration",
                 lifecycle::get_bucket_lifecycle(s, req)
@@ -512,7 +523,6 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const SUBRESOURCES: &[&str] = &[
         "logging",
         "replication",
-        "encryption",
         "object-lock",
         "legal-hold",
         "retention",
@@ -535,6 +545,7 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const BUCKET_ONLY: &[(&str, &[Method])] = &[
         ("versioning", &[Method::GET, Method::PUT]),
         ("lifecycle", &[Method::GET, Method::PUT, Method::DELETE]),
+        ("encryption", &[Method::GET, Method::PUT, Method::DELETE]),
         ("notification", &[Method::GET, Method::PUT]),
     ];
     let on_object = matches!(req.target, Target::Object { .. });
@@ -655,6 +666,14 @@ fn request_facts(
             "x-amz-server-side-encryption",
             keys::X_AMZ_SERVER_SIDE_ENCRYPTION,
         ),
+        (
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            keys::X_AMZ_SERVER_SIDE_ENCRYPTION_KMS_KEY_ID,
+        ),
+        (
+            "x-amz-server-side-encryption-customer-algorithm",
+            keys::X_AMZ_SERVER_SIDE_ENCRYPTION_CUSTOMER_ALGORITHM,
+        ),
         ("x-amz-metadata-directive", keys::X_AMZ_METADATA_DIRECTIVE),
         ("x-amz-storage-class", keys::X_AMZ_STORAGE_CLASS),
         ("x-amz-grant-read", keys::X_AMZ_GRANT_READ),
@@ -719,6 +738,10 @@ fn no_such_config(kind: &str) -> S3Error {
             "NoSuchLifecycleConfiguration",
             "The lifecycle configuration does not exist",
         ),
+        kinds::ENCRYPTION => (
+            "ServerSideEncryptionConfigurationNotFoundError",
+            "The server side encryption configuration was not found",
+        ),
         _ => ("NoSuchConfiguration", "The configuration does not exist"),
     };
     S3Error::new(StatusCode::NOT_FOUND, code, message)
@@ -731,6 +754,8 @@ pub(crate) fn storage_error(err: StorageError) -> S3Error {
         E::MalformedPolicy(why) => S3Error::new(StatusCode::BAD_REQUEST, "MalformedPolicy", why),
         E::NoSuchConfig(kind) => no_such_config(kind),
         E::Unsupported(why) => S3Error::not_implemented().with_message(why),
+        // As S3 reports KMS refusals (message from the KMS: it names the key only).
+        E::Kms { code, message } => S3Error::new(StatusCode::BAD_REQUEST, code, message),
         E::AclNotSupported => S3Error::new(
             StatusCode::BAD_REQUEST,
             "AccessControlListNotSupported",

@@ -48,10 +48,11 @@ pub async fn create(s: &Storage, req: &mut S3Request) -> S3Result {
         tags: headers::tagging_header(&req.head.headers),
         checksum_algorithm,
         checksum_type: checksum_type(req)?,
+        sse: crate::sse::sse_request(&req.head.headers)?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
-    let upload_id = s
-        .create_multipart_upload(&req.caller, &bucket, &key, create)
+    let (upload_id, sse) = s
+        .create_multipart_upload_sse(&req.caller, &bucket, &key, create)
         .await
         .map_err(storage_error)?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
@@ -62,6 +63,7 @@ pub async fn create(s: &Storage, req: &mut S3Request) -> S3Result {
     if let Some(alg) = checksum_algorithm {
         reply::set(&mut response, "x-amz-checksum-algorithm", alg.name());
     }
+    crate::sse::set_headers(&mut response, sse.as_ref());
     Ok(response)
 }
 
@@ -71,6 +73,7 @@ pub async fn upload_part(s: &Storage, req: &mut S3Request) -> S3Result {
         content_length: content_length(req),
         content_md5: req.header("content-md5").map(str::to_owned),
         checksum: headers::checksum_request(&req.head.headers)?,
+        sse_customer: crate::sse::customer_key(&req.head.headers, crate::sse::CUSTOMER)?,
     };
     let body = body_stream(req);
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
@@ -91,6 +94,7 @@ pub async fn upload_part(s: &Storage, req: &mut S3Request) -> S3Result {
     if let Some((alg, value)) = &out.checksum {
         reply::set(&mut response, alg.header_name(), value);
     }
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
     Ok(response)
 }
 
@@ -107,6 +111,11 @@ pub async fn upload_part_copy(s: &Storage, req: &mut S3Request) -> S3Result {
             .map(str::to_owned),
         source_range: headers::copy_source_range(&req.head.headers)?,
         source_conditions: headers::conditions(&req.head.headers, &headers::COPY_SOURCE_CONDITIONS),
+        sse_customer: crate::sse::customer_key(&req.head.headers, crate::sse::CUSTOMER)?,
+        source_sse_customer: crate::sse::customer_key(
+            &req.head.headers,
+            crate::sse::COPY_SOURCE_CUSTOMER,
+        )?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let out = s
@@ -119,7 +128,9 @@ pub async fn upload_part_copy(s: &Storage, req: &mut S3Request) -> S3Result {
     if let Some((alg, value)) = &out.checksum {
         w.elem(&format!("Checksum{}", alg.name()), value);
     }
-    Ok(reply::xml(StatusCode::OK, w.finish("CopyPartResult")))
+    let mut response = reply::xml(StatusCode::OK, w.finish("CopyPartResult"));
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
+    Ok(response)
 }
 
 pub async fn complete(s: &Storage, req: &mut S3Request) -> S3Result {
@@ -190,6 +201,7 @@ pub async fn complete(s: &Storage, req: &mut S3Request) -> S3Result {
         reply::set(&mut response, "x-amz-version-id", v);
     }
     crate::lifecycle::set_expiration(&mut response, out.expiration.as_ref());
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
     Ok(response)
 }
 

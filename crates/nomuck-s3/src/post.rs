@@ -285,6 +285,7 @@ pub(crate) async fn post_object(
         storage_class: headers::text(&form_headers, "x-amz-storage-class").map(str::to_owned),
         tags,
         form_upload: true,
+        sse: crate::sse::sse_request(&form_headers)?,
         ..PutObjectRequest::default()
     };
     let stream = LengthChecked {

@@ -148,6 +148,8 @@ pub struct FileS3 {
     pub website_domains: Option<Vec<String>>,
     /// Length of a lifecycle "day" in seconds (86400; shorter for tests).
     pub lifecycle_day_secs: Option<u64>,
+    /// Accept SSE-C keys over plain HTTP (AWS refuses them; off by default).
+    pub allow_sse_c_over_http: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +191,8 @@ pub struct ServeConfig {
     pub s3_website_domains: Vec<String>,
     /// How long a lifecycle day lasts (a real day unless testing).
     pub lifecycle_day: Duration,
+    /// Accept SSE-C keys over plain HTTP (`[s3] allow_sse_c_over_http`).
+    pub allow_sse_c_over_http: bool,
     /// Hosts webhook push endpoints may name; `None`: any.
     pub webhook_allowed_hosts: Option<Vec<String>>,
     pub compute: ComputeConfig,
@@ -283,6 +287,7 @@ pub struct Overrides {
     pub s3_domains: Option<Vec<String>>,
     pub s3_website_domains: Option<Vec<String>>,
     pub lifecycle_day_secs: Option<u64>,
+    pub allow_sse_c_over_http: Option<bool>,
     pub webhook_allowed_hosts: Option<Vec<String>>,
     pub compute_enabled: Option<bool>,
     pub accelerator: Option<String>,
@@ -371,6 +376,10 @@ impl ServeConfig {
             s3_domains,
             s3_website_domains,
             lifecycle_day: Duration::from_secs(day_secs),
+            allow_sse_c_over_http: over
+                .allow_sse_c_over_http
+                .or(file.s3.allow_sse_c_over_http)
+                .unwrap_or(false),
             webhook_allowed_hosts: over
                 .webhook_allowed_hosts
                 .or_else(|| file.webhooks.allowed_hosts.clone()),

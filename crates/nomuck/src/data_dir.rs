@@ -41,6 +41,9 @@ pub struct DataDir {
     /// Authenticates LWA access tokens (`Atza|…`); derived from the master key for
     /// the same reason.
     pub lwa_token_key: [u8; 32],
+    /// Seals the data keys of SSE-S3 objects; derived from the master key, so
+    /// objects stay readable across restarts.
+    pub sse_s3_key: [u8; 32],
 }
 
 /// Why a data directory could not be opened for this process.
@@ -136,6 +139,7 @@ impl DataDir {
             iam,
             imds_token_key: derive_key(&master_key, "nomuck imds session tokens v1"),
             lwa_token_key: derive_key(&master_key, "nomuck lwa access tokens v1"),
+            sse_s3_key: derive_key(&master_key, "nomuck sse-s3 key encryption v1"),
         }))
     }
 

@@ -214,6 +214,10 @@ struct ServeArgs {
     /// [default: 86400].
     #[arg(long, env = "NOMUCK_LIFECYCLE_DAY_SECS")]
     lifecycle_day_secs: Option<u64>,
+    /// Accept SSE-C (customer-provided keys) over plain HTTP, which AWS
+    /// refuses; for test rigs without TLS [default: false].
+    #[arg(long, env = "NOMUCK_ALLOW_SSE_C_OVER_HTTP")]
+    allow_sse_c_over_http: Option<bool>,
     /// Hosts that webhook push endpoints may name, comma-separated [default: any host].
     #[arg(
         long = "webhook-allowed-hosts",
@@ -417,6 +421,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         s3_domains: args.s3_domains,
                         s3_website_domains: args.s3_website_domains,
                         lifecycle_day_secs: args.lifecycle_day_secs,
+                        allow_sse_c_over_http: args.allow_sse_c_over_http,
                         webhook_allowed_hosts: args.webhook_allowed_hosts,
                         compute_enabled: args.compute,
                         accelerator: args.accelerator,

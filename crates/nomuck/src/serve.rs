@@ -121,11 +121,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let storage = dir.storage(nomuck_storage::StorageOptions {
         default_region: config.edge.region.clone(),
         lifecycle_day: config.lifecycle_day,
+        allow_sse_c_over_http: config.allow_sse_c_over_http,
         // A tenth of a day late at most, and at least hourly.
         lifecycle_interval: (config.lifecycle_day / 10)
             .clamp(Duration::from_millis(200), defaults.lifecycle_interval),
         ..defaults
     })?;
+    storage.set_sse_s3_key(dir.sse_s3_key);
     storage.start_background();
     // Events: object events are rendered as S3 event messages, queued in the
     // same commit as their change, and pushed to topics by the dispatcher.
