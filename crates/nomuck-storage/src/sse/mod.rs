@@ -306,12 +306,19 @@ fn unwrap_key(kek: &[u8; 32], alg: &str, sealed: &str) -> Option<DataKeyBytes> {
     Some(Zeroizing::new(pt.as_slice().try_into().ok()?))
 }
 
-fn customer_mac(salt: &[u8], key: &[u8; 32]) -> Vec<u8> {
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(salt)
+/// HMAC-SHA256 of the concatenated `parts` under `key`: how every key and
+/// check value here is derived.
+pub(crate) fn hmac(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(b"nomuck sse-c key check v1");
-    mac.update(key);
-    mac.finalize().into_bytes().to_vec()
+    for p in parts {
+        mac.update(p);
+    }
+    Zeroizing::new(mac.finalize().into_bytes().into())
+}
+
+fn customer_mac(salt: &[u8], key: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    hmac(salt, &[b"nomuck sse-c key check v1", key])
 }
 
 fn random_key() -> DataKeyBytes {
@@ -335,36 +342,24 @@ pub(crate) fn object_context(
 /// An opaque, stable ETag for SSE-C and SSE-KMS objects, as S3 gives them
 /// (not the MD5 of the plaintext, which would help guess it).
 pub(crate) fn opaque_etag(key: &[u8; 32], md5_hex: &str) -> String {
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(b"nomuck sse etag v1");
-    mac.update(md5_hex.as_bytes());
-    crate::ingest::hex(mac.finalize().into_bytes().get(..16).unwrap_or_default())
+    let mac = hmac(key, &[b"nomuck sse etag v1", md5_hex.as_bytes()]);
+    crate::ingest::hex(mac.get(..16).unwrap_or_default())
 }
 
 /// KMS failures as S3 reports them. The message names the key, never a
 /// secret.
 pub(crate) fn kms_error(e: KmsError) -> StorageError {
-    match e {
-        KmsError::NotFound(m) => StorageError::Kms {
-            code: "KMS.NotFoundException",
-            message: m,
-        },
-        KmsError::Disabled(m) => StorageError::Kms {
-            code: "KMS.DisabledException",
-            message: m,
-        },
-        KmsError::InvalidState(m) => StorageError::Kms {
-            code: "KMS.KMSInvalidStateException",
-            message: m,
-        },
-        KmsError::InvalidCiphertext(m) => StorageError::Kms {
-            code: "KMS.InvalidCiphertextException",
-            message: m,
-        },
-        KmsError::AccessDenied(_) => StorageError::AccessDenied,
-        KmsError::Internal(m) => StorageError::Unavailable(format!("the KMS failed: {m}")),
-    }
+    let (code, message) = match e {
+        KmsError::NotFound(m) => ("KMS.NotFoundException", m),
+        KmsError::Disabled(m) => ("KMS.DisabledException", m),
+        KmsError::InvalidState(m) => ("KMS.KMSInvalidStateException", m),
+        KmsError::InvalidCiphertext(m) => ("KMS.InvalidCiphertextException", m),
+        KmsError::AccessDenied(_) => return StorageError::AccessDenied,
+        KmsError::Internal(m) => {
+            return StorageError::Unavailable(format!("the KMS failed: {m}"));
+        }
+    };
+    StorageError::Kms { code, message }
 }
 
 /// The encryption state the engine is given by the binary.
@@ -475,7 +470,7 @@ impl Storage {
                     bk: false,
                     c_md5: Some(ck.md5.clone()),
                     c_salt: Some(B64.encode(salt)),
-                    c_mac: Some(B64.encode(customer_mac(&salt, &ck.key))),
+                    c_mac: Some(B64.encode(*customer_mac(&salt, &ck.key))),
                 };
                 let info = SseInfo::Customer {
                     key_md5: ck.md5.clone(),

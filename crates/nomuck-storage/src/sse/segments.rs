@@ -17,8 +17,6 @@ use std::ops::Range;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use bytes::{Bytes, BytesMut};
-use hmac::{Hmac, Mac};
-use zeroize::Zeroizing;
 
 /// Plaintext bytes per segment.
 pub const SEGMENT: u64 = 64 << 10;
@@ -56,11 +54,7 @@ pub fn plain_len(sealed: u64) -> Option<u64> {
 }
 
 fn blob_cipher(data_key: &[u8; 32], salt: &[u8]) -> Aes256Gcm {
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(data_key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(KEY_LABEL);
-    mac.update(salt);
-    let key = Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
+    let key = super::hmac(data_key, &[KEY_LABEL, salt]);
     Aes256Gcm::new(key.as_ref().into())
 }
 
