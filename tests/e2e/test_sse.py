@@ -254,3 +254,23 @@ def test_sse_c_is_refused_over_http_by_default(server):
     err = error_of(lambda: s3.put_object(Bucket="enc", Key="c", Body=b"x", **ssec()))
     assert err["Error"]["Code"] == "InvalidRequest"
     assert "secure connection" in err["Error"]["Message"]
+
+
+def test_browser_post_upload_with_sse_fields(s3srv):
+    import requests
+
+    srv, s3 = s3srv
+    v4 = srv.client("s3", signature_version="s3v4")
+    post = v4.generate_presigned_post(
+        "enc",
+        "posted",
+        Fields={"x-amz-server-side-encryption": "AES256"},
+        Conditions=[{"x-amz-server-side-encryption": "AES256"}],
+        ExpiresIn=600,
+    )
+    sent = requests.post(post["url"], data=post["fields"], files={"file": ("f.txt", b"form body")}, timeout=10)
+    assert sent.status_code == 204, sent.text
+    assert sent.headers["x-amz-server-side-encryption"] == "AES256"
+    got = s3.get_object(Bucket="enc", Key="posted")
+    assert got["ServerSideEncryption"] == "AES256"
+    assert got["Body"].read() == b"form body"

@@ -353,6 +353,7 @@ pub(crate) async fn post_object(
     if let Some(v) = &out.version_id {
         reply::set(&mut response, "x-amz-version-id", v);
     }
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
     Ok(response)
 }
 

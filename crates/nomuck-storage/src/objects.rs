@@ -411,6 +411,7 @@ impl Storage {
         bucket: &str,
         key: &str,
         req: &GetObjectRequest,
+        body: bool,
     ) -> Result<
         (
             Arc<Bucket>,
@@ -430,10 +431,19 @@ impl Storage {
                 Action::GetObject,
             )
             .await?;
-        // S3 checks the SSE-C key before the conditions (HEAD included).
-        let key = self
-            .open_encryption(caller, v.encryption.as_deref(), req.sse_customer.as_ref())
-            .await?;
+        // S3 checks the SSE-C key before the conditions, HEAD included; a
+        // HEAD opens no other data key (and so asks no KMS).
+        let customer = req.sse_customer.is_some()
+            || matches!(
+                crate::sse::info_of(v.encryption.as_deref()),
+                Some(crate::SseInfo::Customer { .. })
+            );
+        let key = if body || customer {
+            self.open_encryption(caller, v.encryption.as_deref(), req.sse_customer.as_ref())
+                .await?
+        } else {
+            None
+        };
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
         self.record_request(&b.owner, RequestClass::GetOther);
@@ -453,7 +463,8 @@ impl Storage {
         key: &str,
         req: GetObjectRequest,
     ) -> Result<GetObjectOutput, StorageError> {
-        let (b, v, range, expiration, dk) = self.read_version(caller, bucket, key, &req).await?;
+        let (b, v, range, expiration, dk) =
+            self.read_version(caller, bucket, key, &req, true).await?;
         let info = ObjectInfo {
             expiration,
             ..object_info(&b, &v, req.part_number)
@@ -476,7 +487,8 @@ impl Storage {
         key: &str,
         req: &GetObjectRequest,
     ) -> Result<HeadObjectOutput, StorageError> {
-        let (b, v, range, expiration, _) = self.read_version(caller, bucket, key, req).await?;
+        let (b, v, range, expiration, _) =
+            self.read_version(caller, bucket, key, req, false).await?;
         let served = range.clone().unwrap_or(0..v.size);
         Ok(HeadObjectOutput {
             info: ObjectInfo {

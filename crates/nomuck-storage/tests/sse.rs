@@ -538,6 +538,13 @@ async fn sse_kms_seals_through_the_key_manager_with_the_object_arn() {
         .unwrap();
     assert_eq!(got, data);
     *kms.disabled.lock().unwrap() = true;
+    // HEAD needs no data key, so no KMS.
+    let head = e
+        .storage
+        .head_object(&alice(), BKT, "k", &GetObjectRequest::default())
+        .await
+        .unwrap();
+    assert!(matches!(head.info.sse, Some(SseInfo::Kms { .. })));
     match get_with(&e, "k", GetObjectRequest::default()).await {
         Err(StorageError::Kms { code, .. }) => assert_eq!(code, "KMS.DisabledException"),
         other => panic!("{:?}", other.map(|_| ())),
