@@ -497,6 +497,23 @@ mod tests {
         let short = ServeConfig::resolve(Overrides::default(), &file).unwrap();
         assert_eq!(short.lifecycle_day, Duration::from_secs(10));
         assert_eq!(short.webhook_allowed_hosts, None);
+        // SSE-C over plain HTTP: off unless the file or a flag turns it on.
+        assert!(!defaults.allow_sse_c_over_http);
+        let file: FileConfig = toml::from_str("[s3]\nallow_sse_c_over_http = true").unwrap();
+        assert!(
+            ServeConfig::resolve(Overrides::default(), &file)
+                .unwrap()
+                .allow_sse_c_over_http
+        );
+        let off = Overrides {
+            allow_sse_c_over_http: Some(false),
+            ..Overrides::default()
+        };
+        assert!(
+            !ServeConfig::resolve(off, &file)
+                .unwrap()
+                .allow_sse_c_over_http
+        );
         let file: FileConfig =
             toml::from_str("[webhooks]\nallowed_hosts = [\"hooks.example.com\"]").unwrap();
         let only = ServeConfig::resolve(Overrides::default(), &file).unwrap();
