@@ -464,6 +464,7 @@ pub async fn get_attributes(s: &Storage, req: &mut S3Request) -> S3Result {
             .header("x-amz-max-parts")
             .and_then(|m| m.parse().ok())
             .unwrap_or(1000),
+        sse_customer: crate::sse::customer_key(&req.head.headers, crate::sse::CUSTOMER)?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let attrs = s

@@ -431,19 +431,15 @@ impl Storage {
                 Action::GetObject,
             )
             .await?;
-        // S3 checks the SSE-C key before the conditions, HEAD included; a
-        // HEAD opens no other data key (and so asks no KMS).
-        let customer = req.sse_customer.is_some()
-            || matches!(
-                crate::sse::info_of(v.encryption.as_deref()),
-                Some(crate::SseInfo::Customer { .. })
-            );
-        let key = if body || customer {
-            self.open_encryption(caller, v.encryption.as_deref(), req.sse_customer.as_ref())
-                .await?
-        } else {
-            None
-        };
+        // S3 checks the SSE-C key before the conditions, HEAD included.
+        let key = self
+            .read_key(
+                caller,
+                v.encryption.as_deref(),
+                req.sse_customer.as_ref(),
+                body,
+            )
+            .await?;
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
         self.record_request(&b.owner, RequestClass::GetOther);
@@ -786,6 +782,13 @@ impl Storage {
                 Action::GetObjectAttributes,
             )
             .await?;
+        self.read_key(
+            caller,
+            v.encryption.as_deref(),
+            req.sse_customer.as_ref(),
+            false,
+        )
+        .await?;
         self.record_request(&b.owner, RequestClass::GetOther);
         let all = v.parts();
         let parts = (!all.is_empty()).then(|| {

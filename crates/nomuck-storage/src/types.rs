@@ -481,6 +481,8 @@ pub struct AttributesRequest {
     pub part_number_marker: u32,
     /// Capped at 1000.
     pub max_parts: usize,
+    /// The key of an SSE-C object (checked, as S3 does).
+    pub sse_customer: Option<crate::CustomerKey>,
 }
 
 /// GetObjectAttributes data.

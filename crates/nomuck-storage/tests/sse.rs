@@ -224,6 +224,24 @@ async fn sse_c_needs_the_right_key_every_time() {
             .await
             .is_err()
     );
+    // GetObjectAttributes asks for the key too, as S3.
+    let attrs = |k: Option<CustomerKey>| AttributesRequest {
+        sse_customer: k,
+        max_parts: 1000,
+        ..Default::default()
+    };
+    assert!(
+        e.storage
+            .get_object_attributes(&alice(), BKT, "c", attrs(None))
+            .await
+            .is_err()
+    );
+    let a = e
+        .storage
+        .get_object_attributes(&alice(), BKT, "c", attrs(Some(customer(1))))
+        .await
+        .unwrap();
+    assert_eq!(a.size, data.len() as u64);
     // A key sent for a plaintext object is refused.
     put_sse(&e, "p", b"x", None).await;
     assert!(matches!(

@@ -233,8 +233,10 @@ struct Sealed {
 
 impl Sealed {
     fn parse(doc: &str) -> Result<Self, StorageError> {
-        serde_json::from_str(doc)
-            .map_err(|e| StorageError::Internal(format!("stored encryption document: {e}")))
+        // The parser's message may quote the document: say only that it failed.
+        serde_json::from_str(doc).map_err(|_| {
+            StorageError::Internal("a stored encryption document is unreadable".into())
+        })
     }
 
     fn info(&self) -> Option<SseInfo> {
@@ -510,6 +512,24 @@ impl Storage {
         let doc = serde_json::to_string(&sealed)
             .map_err(|e| StorageError::Internal(format!("encoding encryption: {e}")))?;
         Ok(NewEncryption { doc, info, key: dk })
+    }
+
+    /// What a read needs of an object's encryption: with `body`, its data
+    /// key; without (HEAD, GetObjectAttributes), only an SSE-C key is
+    /// checked, and no KMS is asked, as S3.
+    pub(crate) async fn read_key(
+        &self,
+        caller: &crate::Caller,
+        doc: Option<&str>,
+        customer: Option<&CustomerKey>,
+        body: bool,
+    ) -> Result<Option<DataKeyBytes>, StorageError> {
+        let sse_c = matches!(info_of(doc), Some(SseInfo::Customer { .. }));
+        if body || sse_c || customer.is_some() {
+            self.open_encryption(caller, doc, customer).await
+        } else {
+            Ok(None)
+        }
     }
 
     /// The data key of a stored object or upload (`None` when it is stored
