@@ -186,15 +186,14 @@ def test_multipart_checksums_retries_and_conditions(server, s3):
     s3.meta.events.unregister("before-call.s3.PutObject", add_header)
     assert s3.head_object(Bucket="mpck", Key="m")["Metadata"]["city"] == "Z\u00fcrich"
 
-    # x-amz-expected-bucket-owner is checked; encryption is refused, not ignored.
+    # x-amz-expected-bucket-owner is checked; encryption is done, not ignored.
     owner = s3.list_buckets()["Owner"]["ID"]
     s3.head_object(Bucket="mpck", Key="m", ExpectedBucketOwner=owner)
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.get_object(Bucket="mpck", Key="m", ExpectedBucketOwner="999999999999")
     assert error_code(e) == "AccessDenied"
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        s3.put_object(Bucket="mpck", Key="enc", Body=b"x", ServerSideEncryption="AES256")
-    assert error_code(e) == "NotImplemented"
+    put = s3.put_object(Bucket="mpck", Key="enc", Body=b"x", ServerSideEncryption="AES256")
+    assert put["ServerSideEncryption"] == "AES256"
 
 
 def test_upload_part_copy_with_range(server, s3):

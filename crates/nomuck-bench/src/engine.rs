@@ -87,6 +87,11 @@ pub struct Env {
     pub timeout: Duration,
     /// Set by Ctrl-C.
     pub interrupted: Arc<AtomicBool>,
+    /// `x-amz-server-side-encryption` sent with every PUT.
+    pub sse: Option<HeaderValue>,
+    /// GETs read a range this long at a random offset instead of the object.
+    pub range: Option<u64>,
+    ranges_drawn: AtomicU64,
 }
 
 impl Env {
@@ -112,7 +117,24 @@ impl Env {
             verify,
             timeout,
             interrupted: Arc::new(AtomicBool::new(false)),
+            sse: None,
+            range: None,
+            ranges_drawn: AtomicU64::new(seed),
         }
+    }
+
+    /// The `Range` header of the next ranged GET and its length: a
+    /// pseudo-random offset, so reads do not all hit one cached spot.
+    fn next_range(&self, len: u64) -> (HeaderValue, u64) {
+        let len = len.min(self.size as u64).max(1);
+        let n = self.ranges_drawn.fetch_add(1, Ordering::Relaxed);
+        let span = self.size as u64 - len + 1;
+        let start = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) % span;
+        let value = format!("bytes={start}-{}", start + len - 1);
+        (
+            HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("bytes=0-0")),
+            len,
+        )
     }
 
     /// The body of object `idx`: a slice of the shared pool, never a copy.
@@ -361,12 +383,40 @@ async fn execute(
             let path = env.object_path(idx);
             let body = env.payload(idx);
             let len = body.len() as u64;
-            let (status, resp) = send(conn, Method::PUT, &path, body, &[]).await?;
+            let sse: Vec<(HeaderName, HeaderValue)> = env
+                .sse
+                .iter()
+                .map(|v| {
+                    (
+                        HeaderName::from_static("x-amz-server-side-encryption"),
+                        v.clone(),
+                    )
+                })
+                .collect();
+            let (status, resp) = send(conn, Method::PUT, &path, body, &sse).await?;
             expect_status(status, &[StatusCode::OK], "PUT", &path, resp).await?;
             Ok(len)
         }
         OpKind::Get => {
             let path = env.object_path(idx);
+            if let Some(want) = env.range {
+                let (range, len) = env.next_range(want);
+                let headers = [(http::header::RANGE, range)];
+                let (status, resp) = send(conn, Method::GET, &path, Bytes::new(), &headers).await?;
+                if status != StatusCode::PARTIAL_CONTENT {
+                    return Err(http_failure(status, "GET", &path, resp).await);
+                }
+                let (got, _) = client::drain(resp, None)
+                    .await
+                    .map_err(|e| Failure::transport("GET body", e))?;
+                if got != len {
+                    return Err(Failure::new(
+                        "bad body",
+                        format!("GET {path} range: {got} bytes, expected {len}"),
+                    ));
+                }
+                return Ok(got);
+            }
             let (status, resp) = send(conn, Method::GET, &path, Bytes::new(), &[]).await?;
             if status != StatusCode::OK {
                 return Err(http_failure(status, "GET", &path, resp).await);

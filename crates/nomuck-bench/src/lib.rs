@@ -151,6 +151,12 @@ pub struct Args {
     /// `meta.db-wal`: its largest and final size (and per interval with --sample-every).
     #[arg(long)]
     pub watch_file: Option<PathBuf>,
+    /// Send `x-amz-server-side-encryption: VALUE` (e.g. AES256) with every PUT.
+    #[arg(long)]
+    pub sse: Option<String>,
+    /// GETs read a range of this many bytes at a random offset (e.g. 1MiB).
+    #[arg(long, value_parser = parse_size)]
+    pub range_size: Option<u64>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -186,14 +192,22 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let seed = seed();
     let prefix = format!("nomuck-bench/{:08x}/", seed as u32);
     let size = usize::try_from(args.size).context("--size does not fit in memory")?;
-    let env = Arc::new(Env::new(
+    let mut env = Env::new(
         target.clone(),
         prefix.clone(),
         size,
         args.verify,
         args.timeout,
         seed,
-    ));
+    );
+    env.sse = args
+        .sse
+        .as_deref()
+        .map(http::HeaderValue::from_str)
+        .transpose()
+        .context("--sse is not a header value")?;
+    env.range = args.range_size;
+    let env = Arc::new(env);
     let say = |msg: String| {
         if !args.quiet {
             eprintln!("nomuck bench: {msg}");

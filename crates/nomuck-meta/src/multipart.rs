@@ -236,6 +236,7 @@ mod tests {
             tags: vec![],
             acl: None,
             lock: Default::default(),
+            encryption: None,
         }
     }
 

@@ -247,6 +247,9 @@ pub struct ObjectVersion {
     /// [`ObjectLock::blocks_removal`] is never removed or replaced: the
     /// commit fails with [`Refusal::ObjectLocked`].
     pub lock: ObjectLock,
+    /// The version's server-side encryption, a document the storage engine
+    /// encodes; `None` is stored in plaintext.
+    pub encryption: Option<String>,
     pub data: ObjectData,
 }
 
@@ -362,6 +365,9 @@ pub struct MultipartUpload {
     pub acl: Option<String>,
     /// The lock the completed object gets.
     pub lock: ObjectLock,
+    /// The encryption of every part and of the completed object (see
+    /// [`ObjectVersion::encryption`]).
+    pub encryption: Option<String>,
 }
 
 /// An uploaded part: bytes in one blob.

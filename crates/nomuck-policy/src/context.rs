@@ -53,6 +53,10 @@ pub mod keys {
     pub const VERSION_ID: &str = "s3:VersionId";
     pub const REQUEST_OBJECT_TAG_KEYS: &str = "s3:RequestObjectTagKeys";
     pub const X_AMZ_SERVER_SIDE_ENCRYPTION: &str = "s3:x-amz-server-side-encryption";
+    pub const X_AMZ_SERVER_SIDE_ENCRYPTION_KMS_KEY_ID: &str =
+        "s3:x-amz-server-side-encryption-aws-kms-key-id";
+    pub const X_AMZ_SERVER_SIDE_ENCRYPTION_CUSTOMER_ALGORITHM: &str =
+        "s3:x-amz-server-side-encryption-customer-algorithm";
     /// `bucket/key` of a copy, URL-decoded, without a leading `/`.
     pub const X_AMZ_COPY_SOURCE: &str = "s3:x-amz-copy-source";
     pub const X_AMZ_METADATA_DIRECTIVE: &str = "s3:x-amz-metadata-directive";

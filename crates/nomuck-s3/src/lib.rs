@@ -16,6 +16,7 @@ pub mod notification;
 mod objects;
 mod post;
 mod reply;
+mod sse;
 mod website;
 pub mod xml;
 
@@ -329,6 +330,16 @@ impl S3Api {
                     website::delete_bucket_website(s, req)
                 )
             }
+            Method::GET if req.has("encryption") => {
+                op!("GetBucketEncryption", sse::get_bucket_encryption(s, req))
+            }
+            Method::PUT if req.has("encryption") => {
+                op!("PutBucketEncryption", sse::put_bucket_encryption(s, req))
+            }
+            Method::DELETE if req.has("encryption") => op!(
+                "DeleteBucketEncryption",
+                sse::delete_bucket_encryption(s, req)
+            ),
             Method::GET if req.has("lifecycle") => op!(
                 "GetBucketLifecycleConfiguration",
                 lifecycle::get_bucket_lifecycle(s, req)
@@ -559,7 +570,6 @@ impl S3Api {
 fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const SUBRESOURCES: &[&str] = &[
         "replication",
-        "encryption",
         "requestPayment",
         "accelerate",
         "analytics",
@@ -579,6 +589,7 @@ fn unsupported_subresource(req: &S3Request) -> Option<&'static str> {
     const BUCKET_ONLY: &[(&str, &[Method])] = &[
         ("versioning", &[Method::GET, Method::PUT]),
         ("lifecycle", &[Method::GET, Method::PUT, Method::DELETE]),
+        ("encryption", &[Method::GET, Method::PUT, Method::DELETE]),
         ("notification", &[Method::GET, Method::PUT]),
         ("object-lock", &[Method::GET, Method::PUT]),
         ("logging", &[Method::GET, Method::PUT]),
@@ -712,6 +723,14 @@ fn request_facts(
             "x-amz-server-side-encryption",
             keys::X_AMZ_SERVER_SIDE_ENCRYPTION,
         ),
+        (
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            keys::X_AMZ_SERVER_SIDE_ENCRYPTION_KMS_KEY_ID,
+        ),
+        (
+            "x-amz-server-side-encryption-customer-algorithm",
+            keys::X_AMZ_SERVER_SIDE_ENCRYPTION_CUSTOMER_ALGORITHM,
+        ),
         ("x-amz-metadata-directive", keys::X_AMZ_METADATA_DIRECTIVE),
         ("x-amz-storage-class", keys::X_AMZ_STORAGE_CLASS),
         ("x-amz-grant-read", keys::X_AMZ_GRANT_READ),
@@ -797,6 +816,10 @@ fn no_such_config(kind: &str) -> S3Error {
             "NoSuchObjectLockConfiguration",
             "The specified object does not have a ObjectLock configuration",
         ),
+        kinds::ENCRYPTION => (
+            "ServerSideEncryptionConfigurationNotFoundError",
+            "The server side encryption configuration was not found",
+        ),
         _ => ("NoSuchConfiguration", "The configuration does not exist"),
     };
     S3Error::new(StatusCode::NOT_FOUND, code, message)
@@ -809,6 +832,8 @@ pub(crate) fn storage_error(err: StorageError) -> S3Error {
         E::MalformedPolicy(why) => S3Error::new(StatusCode::BAD_REQUEST, "MalformedPolicy", why),
         E::NoSuchConfig(kind) => no_such_config(kind),
         E::Unsupported(why) => S3Error::not_implemented().with_message(why),
+        // As S3 reports KMS refusals (message from the KMS: it names the key only).
+        E::Kms { code, message } => S3Error::new(StatusCode::BAD_REQUEST, code, message),
         E::AclNotSupported => S3Error::new(
             StatusCode::BAD_REQUEST,
             "AccessControlListNotSupported",

@@ -49,10 +49,11 @@ pub async fn create(s: &Storage, req: &mut S3Request) -> S3Result {
         checksum_algorithm,
         checksum_type: checksum_type(req)?,
         lock: crate::lock::lock_request(&req.head.headers)?,
+        sse: crate::sse::sse_request(&req.head.headers)?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
-    let upload_id = s
-        .create_multipart_upload(&req.caller, &bucket, &key, create)
+    let (upload_id, sse) = s
+        .create_multipart_upload_sse(&req.caller, &bucket, &key, create)
         .await
         .map_err(storage_error)?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
@@ -63,6 +64,7 @@ pub async fn create(s: &Storage, req: &mut S3Request) -> S3Result {
     if let Some(alg) = checksum_algorithm {
         reply::set(&mut response, "x-amz-checksum-algorithm", alg.name());
     }
+    crate::sse::set_headers(&mut response, sse.as_ref());
     Ok(response)
 }
 
@@ -72,6 +74,7 @@ pub async fn upload_part(s: &Storage, req: &mut S3Request) -> S3Result {
         content_length: content_length(req),
         content_md5: req.header("content-md5").map(str::to_owned),
         checksum: headers::checksum_request(&req.head.headers)?,
+        sse_customer: crate::sse::customer_key(&req.head.headers, crate::sse::CUSTOMER)?,
     };
     let body = body_stream(req);
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
@@ -92,6 +95,7 @@ pub async fn upload_part(s: &Storage, req: &mut S3Request) -> S3Result {
     if let Some((alg, value)) = &out.checksum {
         reply::set(&mut response, alg.header_name(), value);
     }
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
     Ok(response)
 }
 
@@ -108,6 +112,11 @@ pub async fn upload_part_copy(s: &Storage, req: &mut S3Request) -> S3Result {
             .map(str::to_owned),
         source_range: headers::copy_source_range(&req.head.headers)?,
         source_conditions: headers::conditions(&req.head.headers, &headers::COPY_SOURCE_CONDITIONS),
+        sse_customer: crate::sse::customer_key(&req.head.headers, crate::sse::CUSTOMER)?,
+        source_sse_customer: crate::sse::customer_key(
+            &req.head.headers,
+            crate::sse::COPY_SOURCE_CUSTOMER,
+        )?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let out = s
@@ -120,7 +129,9 @@ pub async fn upload_part_copy(s: &Storage, req: &mut S3Request) -> S3Result {
     if let Some((alg, value)) = &out.checksum {
         w.elem(&format!("Checksum{}", alg.name()), value);
     }
-    Ok(reply::xml(StatusCode::OK, w.finish("CopyPartResult")))
+    let mut response = reply::xml(StatusCode::OK, w.finish("CopyPartResult"));
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
+    Ok(response)
 }
 
 pub async fn complete(s: &Storage, req: &mut S3Request) -> S3Result {
@@ -191,6 +202,7 @@ pub async fn complete(s: &Storage, req: &mut S3Request) -> S3Result {
         reply::set(&mut response, "x-amz-version-id", v);
     }
     crate::lifecycle::set_expiration(&mut response, out.expiration.as_ref());
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
     Ok(response)
 }
 

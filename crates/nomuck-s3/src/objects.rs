@@ -64,6 +64,7 @@ pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
         if_none_match: req.header("if-none-match").map(str::to_owned),
         form_upload: false,
         lock: crate::lock::lock_request(&req.head.headers)?,
+        sse: crate::sse::sse_request(&req.head.headers)?,
     };
     let body = body_stream(req);
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
@@ -76,6 +77,7 @@ pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
     set_checksum(&mut response, out.checksum.as_ref());
     set_version(&mut response, out.version_id.as_deref());
     crate::lifecycle::set_expiration(&mut response, out.expiration.as_ref());
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
     Ok(response)
 }
 
@@ -96,6 +98,7 @@ fn object_headers(response: &mut nomuck_http::Response, info: &ObjectInfo, check
     set_version(response, info.version_id.as_deref());
     crate::lifecycle::set_expiration(response, info.expiration.as_ref());
     crate::lock::set_lock_headers(response, &info.lock);
+    crate::sse::set_headers(response, info.sse.as_ref());
     if checksum_mode {
         set_checksum(response, info.checksum.as_ref());
     }
@@ -127,6 +130,7 @@ pub async fn get_object(s: &Arc<Storage>, req: &mut S3Request, head_only: bool) 
         range,
         part_number,
         conditions: headers::conditions(&req.head.headers, &headers::OBJECT_CONDITIONS),
+        sse_customer: crate::sse::customer_key(&req.head.headers, crate::sse::CUSTOMER)?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let result = if head_only {
@@ -377,6 +381,11 @@ pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
         if_match: req.header("if-match").map(str::to_owned),
         if_none_match: req.header("if-none-match").map(str::to_owned),
         lock: crate::lock::lock_request(&req.head.headers)?,
+        sse: crate::sse::sse_request(&req.head.headers)?,
+        source_sse_customer: crate::sse::customer_key(
+            &req.head.headers,
+            crate::sse::COPY_SOURCE_CUSTOMER,
+        )?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let out = s
@@ -395,6 +404,7 @@ pub async fn copy_object(s: &Storage, req: &mut S3Request) -> S3Result {
     let mut response = reply::xml(StatusCode::OK, w.finish("CopyObjectResult"));
     set_version(&mut response, out.version_id.as_deref());
     crate::lifecycle::set_expiration(&mut response, out.expiration.as_ref());
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
     if let Some(v) = &out.source_version_id {
         reply::set(&mut response, "x-amz-copy-source-version-id", v);
     }
@@ -468,6 +478,7 @@ pub async fn get_attributes(s: &Storage, req: &mut S3Request) -> S3Result {
             .header("x-amz-max-parts")
             .and_then(|m| m.parse().ok())
             .unwrap_or(1000),
+        sse_customer: crate::sse::customer_key(&req.head.headers, crate::sse::CUSTOMER)?,
     };
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());
     let attrs = s

@@ -286,6 +286,7 @@ pub(crate) async fn post_object(
         tags,
         form_upload: true,
         lock: crate::lock::lock_request(&form_headers)?,
+        sse: crate::sse::sse_request(&form_headers)?,
         ..PutObjectRequest::default()
     };
     let stream = LengthChecked {
@@ -353,6 +354,7 @@ pub(crate) async fn post_object(
     if let Some(v) = &out.version_id {
         reply::set(&mut response, "x-amz-version-id", v);
     }
+    crate::sse::set_headers(&mut response, out.sse.as_ref());
     Ok(response)
 }
 

@@ -28,6 +28,7 @@ pub mod kinds {
     /// `StorageError::NoSuchConfig`.
     pub const OBJECT_RETENTION: &str = "object-retention";
     pub const LOGGING: &str = "logging";
+    pub const ENCRYPTION: &str = "encryption";
 }
 
 fn corrupt(kind: &str, e: impl std::fmt::Display) -> StorageError {
@@ -85,6 +86,9 @@ impl Storage {
         if let Some(doc) = self.meta.bucket_config(bucket, kinds::LOGGING).await? {
             access.logging = Some(Arc::new(json(kinds::LOGGING, &doc)?));
         }
+        if let Some(doc) = self.meta.bucket_config(bucket, kinds::ENCRYPTION).await? {
+            access.encryption = Some(Arc::new(json(kinds::ENCRYPTION, &doc)?));
+        }
         Ok(access)
     }
 
@@ -98,6 +102,56 @@ impl Storage {
             .authorized_bucket(caller, bucket, action, None)
             .await?
             .1)
+    }
+
+    /// GetBucketEncryption (`ServerSideEncryptionConfigurationNotFoundError`
+    /// when none is set).
+    pub async fn get_bucket_encryption(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<Arc<crate::sse::BucketEncryption>, StorageError> {
+        let access = self
+            .access_for(caller, bucket, Action::GetEncryptionConfiguration)
+            .await?;
+        access
+            .encryption
+            .clone()
+            .ok_or(StorageError::NoSuchConfig(kinds::ENCRYPTION))
+    }
+
+    /// PutBucketEncryption: applied to every new object whose request names
+    /// no encryption.
+    pub async fn put_bucket_encryption(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        config: &crate::sse::BucketEncryption,
+    ) -> Result<(), StorageError> {
+        self.put_bucket_config(
+            caller,
+            bucket,
+            kinds::ENCRYPTION,
+            to_json(config)?,
+            Action::PutEncryptionConfiguration,
+        )
+        .await
+    }
+
+    /// DeleteBucketEncryption (authorized as `s3:PutEncryptionConfiguration`,
+    /// as in S3).
+    pub async fn delete_bucket_encryption(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+    ) -> Result<(), StorageError> {
+        self.delete_bucket_config(
+            caller,
+            bucket,
+            kinds::ENCRYPTION,
+            Action::PutEncryptionConfiguration,
+        )
+        .await
     }
 
     /// GetBucketLifecycleConfiguration.

@@ -37,6 +37,8 @@ pub(crate) struct BucketAccess {
     pub object_lock: Option<crate::lock::LockConfig>,
     /// Where the bucket's access log goes (read on every request to it).
     pub logging: Option<Arc<crate::access_log::LoggingConfig>>,
+    /// Default encryption of new objects.
+    pub encryption: Option<Arc<crate::sse::BucketEncryption>>,
 }
 
 /// Object ownership. nomuck's default keeps ACLs in force (`ObjectWriter`),

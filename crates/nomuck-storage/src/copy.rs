@@ -18,6 +18,7 @@ use crate::objects::{
     validate_tags, write_condition, written_version,
 };
 use crate::read::{check_conditions, data_stream};
+use crate::sse::{DataKeyBytes, etag_for, is_sse_s3, requested};
 use crate::types::*;
 use crate::usage::{RequestClass, byte_usage};
 use crate::{Storage, StorageError, now_millis};
@@ -46,14 +47,22 @@ fn source_error(e: StorageError) -> StorageError {
 
 impl Storage {
     /// Reads `range` of `src` and writes it anew (to a blob if `inline_max` is 0).
+    /// `src_key` opens an encrypted source; `seal` encrypts the copy.
     pub(crate) async fn copy_bytes(
         &self,
         src: &ObjectVersion,
         range: Range<u64>,
+        src_key: Option<DataKeyBytes>,
         inline_max: usize,
         checksum: Option<ChecksumAlgorithm>,
+        seal: Option<(DataKeyBytes, u32)>,
     ) -> Result<Ingested, StorageError> {
-        let stream = data_stream(Arc::clone(&self.blobs), src.data.clone(), range.clone())?;
+        let stream = data_stream(
+            Arc::clone(&self.blobs),
+            src.data.clone(),
+            range.clone(),
+            src_key,
+        )?;
         let spec = IngestSpec {
             inline_max,
             max_size: self.opts.max_object_size,
@@ -61,6 +70,7 @@ impl Storage {
             content_md5: None,
             checksum,
             expected_checksum: None,
+            seal,
         };
         ingest(self.blobs.as_ref(), stream.boxed(), &spec)
             .await
@@ -102,9 +112,17 @@ impl Storage {
                     Action::GetObject,
                 )
                 .await?;
+            let src_key = self
+                .open_encryption(
+                    &reader,
+                    src.encryption.as_deref(),
+                    req.source_sse_customer.as_ref(),
+                )
+                .await?;
             check_source_conditions(&req.source_conditions, &src)?;
             let onto_itself = src_bucket.name == dst.name && src.key == key;
             if onto_itself
+                && req.sse.is_none()
                 && req.metadata_directive == Directive::Copy
                 && req.tagging_directive == Directive::Copy
                 && req.storage_class.is_none()
@@ -126,6 +144,16 @@ impl Storage {
             let rewrite = req
                 .checksum_algorithm
                 .filter(|a| src.checksum.as_ref().map(|c| c.algorithm.as_str()) != Some(a.name()));
+            // Blobs are shared only when the copy is encrypted exactly as the
+            // source: both plaintext, or both SSE-S3 (one key-encryption key).
+            // Otherwise the bytes are decrypted and sealed anew.
+            let wanted = requested(&access, req.sse.as_ref());
+            let shared_encryption = match &wanted {
+                None => src.encryption.is_none(),
+                Some(crate::SseRequest::S3 { .. }) => is_sse_s3(src.encryption.as_deref()),
+                Some(_) => false,
+            };
+            let reencrypt = !shared_encryption;
             let now = now_millis();
             let mut version = ObjectVersion {
                 bucket: bucket.to_owned(),
@@ -150,15 +178,34 @@ impl Storage {
                 },
                 acl: acl.clone(),
                 lock: crate::lock::lock_for_write(&access, &req.lock, now)?,
+                encryption: src.encryption.clone(),
                 data: ObjectData::CopyOf(src.internal_id),
             };
             let source_version_id = shown_version(&src_bucket, &src.version_id);
-            if let Some(alg) = rewrite {
+            if rewrite.is_some() || reencrypt {
+                let enc = match &wanted {
+                    Some(w) => Some(self.new_encryption(caller, bucket, key, w).await?),
+                    None => None,
+                };
+                // The checksum algorithm is kept unless another is asked for.
+                let alg = rewrite.or_else(|| {
+                    src.checksum
+                        .as_ref()
+                        .and_then(|c| ChecksumAlgorithm::from_name(&c.algorithm))
+                });
                 let ing = self
-                    .copy_bytes(&src, 0..src.size, self.opts.inline_threshold, Some(alg))
+                    .copy_bytes(
+                        &src,
+                        0..src.size,
+                        src_key,
+                        self.opts.inline_threshold,
+                        alg,
+                        enc.as_ref().map(|e| (e.key.clone(), 0)),
+                    )
                     .await?;
-                version.etag = ing.etag();
+                version.etag = etag_for(enc.as_ref(), ing.etag());
                 version.checksum = ing.checksum.map(full_object_checksum);
+                version.encryption = enc.map(|e| e.doc);
                 let events = self.version_events(
                     &dst,
                     &access,
@@ -177,6 +224,7 @@ impl Storage {
                     source_version_id,
                     checksum: out.checksum,
                     expiration,
+                    sse: out.sse,
                 });
             }
             let out = CopyObjectOutput {
@@ -186,6 +234,7 @@ impl Storage {
                 source_version_id,
                 checksum: version.checksum.clone(),
                 expiration: self.expiration_of(&access, &version),
+                sse: crate::sse::info_of(version.encryption.as_deref()),
             };
             let events =
                 self.version_events(&dst, &access, Some(caller), "ObjectCreated:Copy", &version);

@@ -120,6 +120,10 @@ pub enum StorageError {
     #[error("invalid logging target: {0}")]
     InvalidTargetBucketForLogging(String),
     /// `InvalidArgument`
+    /// A KMS refusal, with the S3 code AWS answers (`KMS.DisabledException`, …).
+    #[error("{code}: {message}")]
+    Kms { code: &'static str, message: String },
+
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// `InvalidRequest`

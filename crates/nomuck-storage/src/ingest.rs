@@ -10,6 +10,8 @@ use futures_util::{Stream, StreamExt};
 use nomuck_blob::{BlobId, BlobStore, BlobWriter};
 use nomuck_checksum::{Checksum, ChecksumAlgorithm, Checksummer, Md5Hasher};
 
+use crate::sse::DataKeyBytes;
+use crate::sse::segments::Sealer;
 use crate::types::ChecksumRequest;
 use crate::{BodyError, StorageError};
 
@@ -22,6 +24,9 @@ pub(crate) struct IngestSpec {
     /// Algorithm to compute; the expected value, if any, is verified.
     pub checksum: Option<ChecksumAlgorithm>,
     pub expected_checksum: Option<Checksum>,
+    /// Encrypt what is stored (inline or blob) with this data key, as this
+    /// part number (0 for a whole object); hashes are of the plaintext.
+    pub seal: Option<(DataKeyBytes, u32)>,
 }
 
 pub(crate) enum Stored {
@@ -152,6 +157,44 @@ impl Hasher {
     }
 }
 
+/// A blob being written, through a [`Sealer`] when the object is encrypted.
+struct Out {
+    w: Box<dyn BlobWriter>,
+    sealer: Option<Sealer>,
+}
+
+impl Out {
+    async fn create(blobs: &dyn BlobStore, spec: &IngestSpec) -> Result<Self, StorageError> {
+        Ok(Self {
+            w: blobs.create().await?,
+            sealer: spec.seal.as_ref().map(|(k, part)| Sealer::new(k, *part)),
+        })
+    }
+
+    async fn write(&mut self, data: Bytes) -> Result<(), StorageError> {
+        match &mut self.sealer {
+            None => self.w.write(data).await?,
+            Some(s) => {
+                for c in s.push(&data) {
+                    self.w.write(c).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<BlobId, StorageError> {
+        if let Some(s) = self.sealer.take() {
+            for c in s.finish() {
+                self.w.write(c).await?;
+            }
+        }
+        let id = self.w.id().clone();
+        self.w.finish().await?;
+        Ok(id)
+    }
+}
+
 pub(crate) async fn ingest<S, E>(
     blobs: &dyn BlobStore,
     body: S,
@@ -167,13 +210,13 @@ where
         checksum: spec.checksum.map(Checksummer::new),
     });
     let mut inline: Vec<u8> = Vec::new();
-    let mut writer: Option<Box<dyn BlobWriter>> = None;
+    let mut writer: Option<Out> = None;
     // A declared size over the threshold goes to a blob from the first byte.
     if spec
         .declared_len
         .is_some_and(|l| l > spec.inline_max as u64)
     {
-        writer = Some(blobs.create().await?);
+        writer = Some(Out::create(blobs, spec).await?);
         hasher.offload();
     }
     let mut size: u64 = 0;
@@ -208,7 +251,7 @@ where
                 // Bytes so far were hashed in place; the rest goes to the hasher thread.
                 hasher.offload();
                 hasher.update(&chunk).await?;
-                let mut w = blobs.create().await?;
+                let mut w = Out::create(blobs, spec).await?;
                 w.write(Bytes::from(std::mem::take(&mut inline))).await?;
                 w.write(chunk).await?;
                 writer = Some(w);
@@ -241,19 +284,17 @@ where
         Some(w) => Some(w),
         // Parts always live in blobs, even empty ones.
         None if spec.inline_max == 0 => {
-            let mut w = blobs.create().await?;
+            let mut w = Out::create(blobs, spec).await?;
             w.write(Bytes::from(std::mem::take(&mut inline))).await?;
             Some(w)
         }
         None => None,
     };
-    let stored = match writer {
-        Some(w) => {
-            let id = w.id().clone();
-            w.finish().await?;
-            Stored::Blob(id)
-        }
-        None => Stored::Inline(inline),
+    let stored = match (writer, &spec.seal) {
+        (Some(w), _) => Stored::Blob(w.finish().await?),
+        // Inline data is sealed too: the metadata file never holds plaintext.
+        (None, Some((k, part))) => Stored::Inline(Sealer::seal_all(k, *part, &inline)),
+        (None, None) => Stored::Inline(inline),
     };
     Ok(Ingested {
         stored,

@@ -39,6 +39,7 @@ mod names;
 pub mod notify;
 mod objects;
 mod read;
+pub mod sse;
 mod types;
 pub mod usage;
 
@@ -62,6 +63,7 @@ pub use nomuck_meta::{
     ObjectHeaders, ObjectLock, ObjectSummary, Part, PartSummary, Retention, Versioning,
 };
 pub use nomuck_policy::Action as S3Action;
+pub use sse::{CustomerKey, SseInfo, SseRequest};
 pub use types::*;
 pub use usage::RequestClass;
 
@@ -95,6 +97,8 @@ pub struct StorageOptions {
     pub lifecycle_interval: Duration,
     /// The length of a lifecycle day (24 hours; shorter only for tests).
     pub lifecycle_day: Duration,
+    /// Accept SSE-C keys over plain HTTP (AWS refuses them; for test rigs).
+    pub allow_sse_c_over_http: bool,
 }
 
 impl Default for StorageOptions {
@@ -112,6 +116,7 @@ impl Default for StorageOptions {
             bucket_cache_ttl: Duration::from_secs(5),
             lifecycle_interval: Duration::from_secs(3600),
             lifecycle_day: Duration::from_secs(86_400),
+            allow_sse_c_over_http: false,
         }
     }
 }
@@ -131,6 +136,8 @@ pub struct Storage {
     /// Notified after a commit that queued event deliveries.
     events_queued: std::sync::OnceLock<Arc<tokio::sync::Notify>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Keys of server-side encryption; set once by the binary.
+    keys: sse::Keys,
 }
 
 impl std::fmt::Debug for Storage {
@@ -166,6 +173,7 @@ impl Storage {
             events: std::sync::OnceLock::new(),
             events_queued: std::sync::OnceLock::new(),
             tasks: Mutex::new(Vec::new()),
+            keys: sse::Keys::default(),
         })
     }
 

@@ -73,6 +73,20 @@ impl Storage {
         key: &str,
         req: CreateMultipartRequest,
     ) -> Result<String, StorageError> {
+        self.create_multipart_upload_sse(caller, bucket, key, req)
+            .await
+            .map(|(id, _)| id)
+    }
+
+    /// CreateMultipartUpload: the new upload id, and the encryption its
+    /// parts and object get (one data key for all of them).
+    pub async fn create_multipart_upload_sse(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        req: CreateMultipartRequest,
+    ) -> Result<(String, Option<crate::SseInfo>), StorageError> {
         validate_key(key)?;
         validate_tags(&req.tags)?;
         crate::objects::validate_metadata(&req.headers)?;
@@ -80,6 +94,10 @@ impl Storage {
             .authorized_bucket(caller, bucket, Action::PutObject, Some(key))
             .await?;
         let (owner, acl) = self.new_object_access(caller, &b.owner, &access, req.acl)?;
+        let enc = self
+            .encryption_for(caller, &b, &access, key, req.sse.as_ref())
+            .await?;
+        let sse = enc.as_ref().map(|e| e.info.clone());
         let now = now_millis();
         // S3 dates a multipart object (and its default retention) from the
         // upload's start.
@@ -100,6 +118,7 @@ impl Storage {
             tags: req.tags,
             acl,
             lock,
+            encryption: enc.map(|e| e.doc),
         };
         let id = upload.upload_id.clone();
         self.commit_counted(
@@ -111,7 +130,7 @@ impl Storage {
             }],
         )
         .await?;
-        Ok(id)
+        Ok((id, sse))
     }
 
     /// UploadPart: streams the body into a blob, then records the part
@@ -147,6 +166,15 @@ impl Storage {
                 "the upload was created for {want} checksums, the part has {got}"
             )));
         }
+        // Every part is sealed with the upload's data key (an SSE-C upload's
+        // key must come again with each part, and match).
+        let dk = self
+            .open_encryption(
+                caller,
+                upload.encryption.as_deref(),
+                req.sse_customer.as_ref(),
+            )
+            .await?;
         let spec = IngestSpec {
             inline_max: 0,
             max_size: self.opts.max_object_size,
@@ -158,9 +186,11 @@ impl Storage {
                 .transpose()?,
             checksum: algorithm,
             expected_checksum: expected,
+            seal: dk.clone().map(|k| (k, part_number)),
         };
         let ing = ingest(self.blobs.as_ref(), body, &spec).await?;
-        self.commit_part(&b.owner, &upload, part_number, ing).await
+        self.commit_part(&b.owner, &upload, part_number, ing, dk)
+            .await
     }
 
     /// UploadPartCopy: a range of an existing object becomes a part.
@@ -178,13 +208,29 @@ impl Storage {
         let (b, upload) = self
             .upload_for(caller, bucket, key, upload_id, Action::PutObject)
             .await?;
+        let dk = self
+            .open_encryption(
+                caller,
+                upload.encryption.as_deref(),
+                req.sse_customer.as_ref(),
+            )
+            .await?;
         let (src, range) = self.copy_source(caller, &req).await?;
+        let src_key = self
+            .open_encryption(
+                caller,
+                src.encryption.as_deref(),
+                req.source_sse_customer.as_ref(),
+            )
+            .await?;
         let alg = upload
             .checksum_algorithm
             .as_deref()
             .and_then(ChecksumAlgorithm::from_name);
-        let ing = self.copy_bytes(&src, range, 0, alg).await?;
-        self.commit_part(&b.owner, &upload, part_number, ing).await
+        let seal = dk.clone().map(|k| (k, part_number));
+        let ing = self.copy_bytes(&src, range, src_key, 0, alg, seal).await?;
+        self.commit_part(&b.owner, &upload, part_number, ing, dk)
+            .await
     }
 
     async fn commit_part(
@@ -193,6 +239,7 @@ impl Storage {
         upload: &MultipartUpload,
         part_number: u32,
         ing: Ingested,
+        dk: Option<crate::sse::DataKeyBytes>,
     ) -> Result<UploadPartOutput, StorageError> {
         let Stored::Blob(blob) = &ing.stored else {
             return Err(StorageError::Internal(
@@ -204,7 +251,12 @@ impl Storage {
         let part = Part {
             part_number,
             size: ing.size,
-            etag: ing.etag(),
+            etag: match (&dk, crate::sse::info_of(upload.encryption.as_deref())) {
+                (Some(k), Some(crate::SseInfo::Kms { .. } | crate::SseInfo::Customer { .. })) => {
+                    crate::sse::opaque_etag(k, &ing.etag())
+                }
+                _ => ing.etag(),
+            },
             checksum: checksum.as_ref().map(|c| c.to_base64()),
             blob_id: blob.to_string(),
             last_modified: now,
@@ -214,6 +266,7 @@ impl Storage {
             checksum: checksum.map(|c| (c.algorithm, c.to_base64())),
             size: part.size,
             last_modified: now,
+            sse: crate::sse::info_of(upload.encryption.as_deref()),
         };
         let r = self
             .commit_counted(
@@ -322,6 +375,7 @@ impl Storage {
             size: v.size,
             last_modified: v.last_modified,
             expiration: None,
+            sse: crate::sse::info_of(v.encryption.as_deref()),
         }))
     }
 
@@ -395,6 +449,7 @@ impl Storage {
             size: done.size,
             last_modified: now,
             expiration,
+            sse: crate::sse::info_of(upload.encryption.as_deref()),
         })
     }
 

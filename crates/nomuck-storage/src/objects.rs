@@ -142,6 +142,7 @@ pub(crate) fn object_info(b: &Bucket, v: &ObjectVersion, part_number: Option<u32
         parts_count: (!parts.is_empty()).then(|| u32::try_from(parts.len()).unwrap_or(u32::MAX)),
         expiration: None,
         lock: v.lock,
+        sse: crate::sse::info_of(v.encryption.as_deref()),
     }
 }
 
@@ -297,6 +298,9 @@ impl Storage {
         }
         crate::lock::lock_for_write(&access, &req.lock, now_millis())?;
         let (algorithm, expected) = checksum_plan(&req.checksum, self.opts.default_checksum)?;
+        let enc = self
+            .encryption_for(caller, &b, &access, key, req.sse.as_ref())
+            .await?;
         let spec = IngestSpec {
             inline_max: self.opts.inline_threshold,
             max_size: self.opts.max_object_size,
@@ -308,8 +312,10 @@ impl Storage {
                 .transpose()?,
             checksum: algorithm,
             expected_checksum: expected,
+            seal: enc.as_ref().map(|e| (e.key.clone(), 0)),
         };
         let ing = ingest(self.blobs.as_ref(), body, &spec).await?;
+        let etag = crate::sse::etag_for(enc.as_ref(), ing.etag());
         let now = now_millis();
         // Computed again at the write's time: a default retention runs from it.
         let lock = crate::lock::lock_for_write(&access, &req.lock, now)?;
@@ -323,13 +329,14 @@ impl Storage {
             last_modified: now,
             owner,
             size: ing.size,
-            etag: ing.etag(),
+            etag,
             storage_class: req.storage_class.unwrap_or_else(|| STANDARD.into()),
             headers: req.headers,
             checksum: ing.checksum.map(full_object_checksum),
             tags: req.tags,
             acl,
             lock,
+            encryption: enc.map(|e| e.doc),
             data: ObjectData::Inline(Vec::new()),
         };
         let expiration = self.expiration_of(&access, &version);
@@ -377,6 +384,7 @@ impl Storage {
             size: version.size,
             last_modified: version.last_modified,
             expiration: None,
+            sse: crate::sse::info_of(version.encryption.as_deref()),
         };
         let now = version.last_modified;
         let mut muts = vec![Mutation::PutObject {
@@ -423,12 +431,14 @@ impl Storage {
         bucket: &str,
         key: &str,
         req: &GetObjectRequest,
+        body: bool,
     ) -> Result<
         (
             Arc<Bucket>,
             ObjectVersion,
             Option<Range<u64>>,
             Option<Expiry>,
+            Option<crate::sse::DataKeyBytes>,
         ),
         StorageError,
     > {
@@ -468,6 +478,15 @@ impl Storage {
         {
             v.lock.legal_hold = false;
         }
+        // S3 checks the SSE-C key before the conditions, HEAD included.
+        let key = self
+            .read_key(
+                caller,
+                v.encryption.as_deref(),
+                req.sse_customer.as_ref(),
+                body,
+            )
+            .await?;
         check_conditions(&req.conditions, &v.etag, v.last_modified)?;
         let range = Self::select_range(&v, req.range, req.part_number)?;
         self.record_request(&b.owner, RequestClass::GetOther);
@@ -475,7 +494,7 @@ impl Storage {
             .is_latest
             .then(|| self.expiration_of(&access, &v))
             .flatten();
-        Ok((b, v, range, expiry))
+        Ok((b, v, range, expiry, key))
     }
 
     /// GetObject: metadata plus a byte stream of the whole object, one range
@@ -487,13 +506,14 @@ impl Storage {
         key: &str,
         req: GetObjectRequest,
     ) -> Result<GetObjectOutput, StorageError> {
-        let (b, v, range, expiration) = self.read_version(caller, bucket, key, &req).await?;
+        let (b, v, range, expiration, dk) =
+            self.read_version(caller, bucket, key, &req, true).await?;
         let info = ObjectInfo {
             expiration,
             ..object_info(&b, &v, req.part_number)
         };
         let served = range.clone().unwrap_or(0..v.size);
-        let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone())?;
+        let body = data_stream(Arc::clone(&self.blobs), v.data, served.clone(), dk)?;
         Ok(GetObjectOutput {
             range: range.map(|r| content_range(&r, v.size)),
             content_length: served.end - served.start,
@@ -510,7 +530,8 @@ impl Storage {
         key: &str,
         req: &GetObjectRequest,
     ) -> Result<HeadObjectOutput, StorageError> {
-        let (b, v, range, expiration) = self.read_version(caller, bucket, key, req).await?;
+        let (b, v, range, expiration, _) =
+            self.read_version(caller, bucket, key, req, false).await?;
         let served = range.clone().unwrap_or(0..v.size);
         Ok(HeadObjectOutput {
             info: ObjectInfo {
@@ -825,6 +846,13 @@ impl Storage {
                 Action::GetObjectAttributes,
             )
             .await?;
+        self.read_key(
+            caller,
+            v.encryption.as_deref(),
+            req.sse_customer.as_ref(),
+            false,
+        )
+        .await?;
         self.record_request(&b.owner, RequestClass::GetOther);
         let all = v.parts();
         let parts = (!all.is_empty()).then(|| {

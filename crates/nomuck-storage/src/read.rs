@@ -10,6 +10,8 @@ use nomuck_blob::{BlobId, BlobStore};
 use nomuck_meta::{Millis, ObjectData, ObjectVersion, Segment};
 
 use crate::StorageError;
+use crate::sse::DataKeyBytes;
+use crate::sse::segments::{self, HEADER, Opener, Tampered};
 use crate::types::{ByteRange, ByteStream, Conditions, ContentRange};
 
 /// Whether `etag` is named by an `If-Match` / `If-None-Match` value.
@@ -99,12 +101,18 @@ pub(crate) fn content_range(r: &Range<u64>, total: u64) -> ContentRange {
 }
 
 /// Streams `range` of an object's data. Blob segments are opened one after
-/// another as the stream reaches them.
+/// another as the stream reaches them. `key` is the data key of an
+/// encrypted object: only the encrypted segments the range overlaps are
+/// read and opened.
 pub(crate) fn data_stream(
     blobs: Arc<dyn BlobStore>,
     data: ObjectData,
     range: Range<u64>,
+    key: Option<DataKeyBytes>,
 ) -> Result<ByteStream, StorageError> {
+    if let Some(key) = key {
+        return sealed_stream(blobs, data, range, key);
+    }
     match data {
         ObjectData::Inline(v) => {
             let bytes = Bytes::from(v);
@@ -136,6 +144,120 @@ pub(crate) fn data_stream(
             "a stored version has unresolved copy data".into(),
         )),
     }
+}
+
+fn tampered(_: Tampered) -> StorageError {
+    StorageError::Internal("encrypted object data failed authentication".into())
+}
+
+/// [`data_stream`] of an encrypted object.
+fn sealed_stream(
+    blobs: Arc<dyn BlobStore>,
+    data: ObjectData,
+    range: Range<u64>,
+    key: DataKeyBytes,
+) -> Result<ByteStream, StorageError> {
+    match data {
+        ObjectData::Inline(sealed) => {
+            let plain = segments::plain_len(sealed.len() as u64).ok_or(Tampered);
+            let bytes = plain
+                .and_then(|n| segments::open_all(&key, 0, &sealed, n, &range))
+                .map_err(tampered)?;
+            Ok(if bytes.is_empty() {
+                stream::empty().boxed()
+            } else {
+                stream::once(async move { Ok(Bytes::from(bytes)) }).boxed()
+            })
+        }
+        ObjectData::Segments(segs) => {
+            let mut pieces = Vec::new();
+            let mut at = 0u64;
+            for s in &segs {
+                let seg = at..at + s.len;
+                at = seg.end;
+                let (lo, hi) = (range.start.max(seg.start), range.end.min(seg.end));
+                if lo >= hi {
+                    continue;
+                }
+                // Encrypted objects reference whole blobs (copies of ranges
+                // are re-encrypted), so a blob's plaintext size is `s.len`.
+                if s.offset != 0 {
+                    return Err(StorageError::Internal(
+                        "an encrypted segment does not start its blob".into(),
+                    ));
+                }
+                let id = BlobId::parse(&s.blob_id)
+                    .map_err(|e| StorageError::Internal(format!("stored segment: {e}")))?;
+                let part = s.part.as_ref().map_or(0, |p| p.number);
+                pieces.push((id, part, s.len, lo - seg.start..hi - seg.start));
+            }
+            Ok(stream::iter(pieces)
+                .then(move |(id, part, len, r)| {
+                    let blobs = Arc::clone(&blobs);
+                    let key = key.clone();
+                    async move { open_sealed(blobs, id, key, part, len, r).await }
+                })
+                .try_flatten()
+                .boxed())
+        }
+        ObjectData::CopyOf(_) => Err(StorageError::Internal(
+            "a stored version has unresolved copy data".into(),
+        )),
+    }
+}
+
+/// Plaintext `range` of one sealed blob holding `len` plaintext bytes:
+/// reads its header and the segments the range overlaps, nothing else.
+async fn open_sealed(
+    blobs: Arc<dyn BlobStore>,
+    id: BlobId,
+    key: DataKeyBytes,
+    part: u32,
+    len: u64,
+    range: Range<u64>,
+) -> Result<ByteStream, StorageError> {
+    let mut header = Vec::with_capacity(HEADER as usize);
+    let mut h = blobs.open(&id, 0..HEADER).await?;
+    while let Some(c) = h.next().await {
+        header.extend_from_slice(&c?);
+    }
+    let opener = Opener::new(&key, part, &header, len, &range).map_err(tampered)?;
+    let (stored, _, _) = segments::stored_range(len, &range);
+    let body = blobs.open(&id, stored).await?;
+    struct State {
+        opener: Opener,
+        body: nomuck_blob::BlobStream,
+        ready: std::collections::VecDeque<Bytes>,
+        done: bool,
+    }
+    let state = State {
+        opener,
+        body,
+        ready: Default::default(),
+        done: false,
+    };
+    Ok(stream::try_unfold(state, |mut st| async move {
+        loop {
+            if let Some(b) = st.ready.pop_front() {
+                return Ok(Some((b, st)));
+            }
+            if st.done {
+                return Ok(None);
+            }
+            match st.body.next().await {
+                Some(chunk) => {
+                    let opened = st.opener.push(chunk?).map_err(tampered)?;
+                    st.ready
+                        .extend(opened.into_iter().filter(|b| !b.is_empty()));
+                }
+                None => {
+                    st.opener.finish().map_err(tampered)?;
+                    st.done = true;
+                }
+            }
+        }
+    })
+    .boxed())
 }
 
 /// The blob ranges covering object bytes `range`.

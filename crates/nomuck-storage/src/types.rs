@@ -147,6 +147,8 @@ pub struct PutObjectRequest {
     pub form_upload: bool,
     /// `x-amz-object-lock-*`.
     pub lock: crate::LockRequest,
+    /// Server-side encryption asked for; `None`: the bucket's default.
+    pub sse: Option<crate::SseRequest>,
 }
 
 /// Result of a write that creates an object version.
@@ -161,6 +163,8 @@ pub struct PutObjectOutput {
     pub last_modified: Millis,
     /// When lifecycle rules will expire the new object (`x-amz-expiration`).
     pub expiration: Option<Expiry>,
+    /// How the new object is encrypted.
+    pub sse: Option<crate::SseInfo>,
 }
 
 /// When a lifecycle rule will expire an object, and which rule.
@@ -177,6 +181,8 @@ pub struct GetObjectRequest {
     /// `partNumber`: return one part of a multipart object.
     pub part_number: Option<u32>,
     pub conditions: Conditions,
+    /// The key of an SSE-C object.
+    pub sse_customer: Option<crate::CustomerKey>,
 }
 
 /// Everything GET/HEAD report about an object.
@@ -201,6 +207,8 @@ pub struct ObjectInfo {
     pub expiration: Option<Expiry>,
     /// Retention and legal hold (`x-amz-object-lock-*`).
     pub lock: nomuck_meta::ObjectLock,
+    /// How the object is encrypted.
+    pub sse: Option<crate::SseInfo>,
 }
 
 /// The byte range actually served (for `Content-Range`), inclusive.
@@ -311,6 +319,10 @@ pub struct CopyObjectRequest {
     pub acl: Option<RequestedAcl>,
     /// `x-amz-object-lock-*` (the source's lock is not copied, as in S3).
     pub lock: crate::LockRequest,
+    /// Encryption of the copy; `None`: the bucket's default.
+    pub sse: Option<crate::SseRequest>,
+    /// The key of an SSE-C source.
+    pub source_sse_customer: Option<crate::CustomerKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,6 +334,7 @@ pub struct CopyObjectOutput {
     pub checksum: Option<ObjectChecksum>,
     /// When lifecycle rules will expire the copy (`x-amz-expiration`).
     pub expiration: Option<Expiry>,
+    pub sse: Option<crate::SseInfo>,
 }
 
 /// Where a listing resumes.
@@ -387,6 +400,8 @@ pub struct CreateMultipartRequest {
     pub acl: Option<RequestedAcl>,
     /// `x-amz-object-lock-*`.
     pub lock: crate::LockRequest,
+    /// Encryption of every part and the object; `None`: the bucket's default.
+    pub sse: Option<crate::SseRequest>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -394,6 +409,8 @@ pub struct UploadPartRequest {
     pub content_length: Option<u64>,
     pub content_md5: Option<String>,
     pub checksum: ChecksumRequest,
+    /// The upload's SSE-C key, sent again with each part.
+    pub sse_customer: Option<crate::CustomerKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -404,6 +421,7 @@ pub struct UploadPartOutput {
     pub checksum: Option<(ChecksumAlgorithm, String)>,
     pub size: u64,
     pub last_modified: Millis,
+    pub sse: Option<crate::SseInfo>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -416,6 +434,10 @@ pub struct UploadPartCopyRequest {
     /// `x-amz-copy-source-range: bytes=first-last` (inclusive).
     pub source_range: Option<(u64, u64)>,
     pub source_conditions: Conditions,
+    /// The upload's SSE-C key, sent again with each part.
+    pub sse_customer: Option<crate::CustomerKey>,
+    /// The key of an SSE-C source.
+    pub source_sse_customer: Option<crate::CustomerKey>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -469,6 +491,8 @@ pub struct AttributesRequest {
     pub part_number_marker: u32,
     /// Capped at 1000.
     pub max_parts: usize,
+    /// The key of an SSE-C object (checked, as S3 does).
+    pub sse_customer: Option<crate::CustomerKey>,
 }
 
 /// GetObjectAttributes data.

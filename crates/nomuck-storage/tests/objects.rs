@@ -840,6 +840,7 @@ async fn a_named_version_is_authorized_as_the_version_action() {
         version_id,
         part_number_marker: 0,
         max_parts: 1000,
+        sse_customer: None,
     };
     s.get_object_attributes(&bob(), "bkt", "k", attrs(None))
         .await

@@ -193,6 +193,8 @@ pub struct FileS3 {
     pub lifecycle_day_secs: Option<u64>,
     /// How often access logs are delivered, in seconds (300).
     pub access_log_flush_secs: Option<u64>,
+    /// Accept SSE-C keys over plain HTTP (AWS refuses them; off by default).
+    pub allow_sse_c_over_http: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -236,6 +238,8 @@ pub struct ServeConfig {
     pub lifecycle_day: Duration,
     /// How often journaled access log records are delivered.
     pub access_log_flush: Duration,
+    /// Accept SSE-C keys over plain HTTP (`[s3] allow_sse_c_over_http`).
+    pub allow_sse_c_over_http: bool,
     /// Hosts webhook push endpoints may name; `None`: any.
     pub webhook_allowed_hosts: Option<Vec<String>>,
     pub compute: ComputeConfig,
@@ -333,6 +337,7 @@ pub struct Overrides {
     pub s3_website_domains: Option<Vec<String>>,
     pub lifecycle_day_secs: Option<u64>,
     pub access_log_flush_secs: Option<u64>,
+    pub allow_sse_c_over_http: Option<bool>,
     pub webhook_allowed_hosts: Option<Vec<String>>,
     pub compute_enabled: Option<bool>,
     pub accelerator: Option<String>,
@@ -432,6 +437,10 @@ impl ServeConfig {
             s3_website_domains,
             lifecycle_day: Duration::from_secs(day_secs),
             access_log_flush: Duration::from_secs(flush_secs),
+            allow_sse_c_over_http: over
+                .allow_sse_c_over_http
+                .or(file.s3.allow_sse_c_over_http)
+                .unwrap_or(false),
             webhook_allowed_hosts: over
                 .webhook_allowed_hosts
                 .or_else(|| file.webhooks.allowed_hosts.clone()),
@@ -558,6 +567,23 @@ mod tests {
         };
         assert!(ServeConfig::resolve(flag, &file).is_err(), "0 s is refused");
         assert_eq!(short.webhook_allowed_hosts, None);
+        // SSE-C over plain HTTP: off unless the file or a flag turns it on.
+        assert!(!defaults.allow_sse_c_over_http);
+        let file: FileConfig = toml::from_str("[s3]\nallow_sse_c_over_http = true").unwrap();
+        assert!(
+            ServeConfig::resolve(Overrides::default(), &file)
+                .unwrap()
+                .allow_sse_c_over_http
+        );
+        let off = Overrides {
+            allow_sse_c_over_http: Some(false),
+            ..Overrides::default()
+        };
+        assert!(
+            !ServeConfig::resolve(off, &file)
+                .unwrap()
+                .allow_sse_c_over_http
+        );
         let file: FileConfig =
             toml::from_str("[webhooks]\nallowed_hosts = [\"hooks.example.com\"]").unwrap();
         let only = ServeConfig::resolve(Overrides::default(), &file).unwrap();

@@ -49,6 +49,9 @@ pub struct DataDir {
     /// Seals KMS key material under the master key, as access-key secrets are
     /// (boxed: the cipher's key schedule is large).
     pub sealer: Arc<SecretSealer>,
+    /// Seals the data keys of SSE-S3 objects; derived from the master key, so
+    /// objects stay readable across restarts.
+    pub sse_s3_key: [u8; 32],
 }
 
 /// Why a data directory could not be opened for this process.
@@ -162,6 +165,7 @@ impl DataDir {
             imds_token_key: derive_key(&master_key, "nomuck imds session tokens v1"),
             lwa_token_key: derive_key(&master_key, "nomuck lwa access tokens v1"),
             sealer: Arc::new(SecretSealer::new(&master_key)),
+            sse_s3_key: derive_key(&master_key, "nomuck sse-s3 key encryption v1"),
         }))
     }
 

@@ -219,6 +219,10 @@ struct ServeArgs {
     /// seconds [default: 300].
     #[arg(long, env = "NOMUCK_ACCESS_LOG_FLUSH_SECS")]
     access_log_flush_secs: Option<u64>,
+    /// Accept SSE-C (customer-provided keys) over plain HTTP, which AWS
+    /// refuses; for test rigs without TLS [default: false].
+    #[arg(long, env = "NOMUCK_ALLOW_SSE_C_OVER_HTTP")]
+    allow_sse_c_over_http: Option<bool>,
     /// Hosts that webhook push endpoints may name, comma-separated [default: any host].
     #[arg(
         long = "webhook-allowed-hosts",
@@ -440,6 +444,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         s3_website_domains: args.s3_website_domains,
                         lifecycle_day_secs: args.lifecycle_day_secs,
                         access_log_flush_secs: args.access_log_flush_secs,
+                        allow_sse_c_over_http: args.allow_sse_c_over_http,
                         webhook_allowed_hosts: args.webhook_allowed_hosts,
                         compute_enabled: args.compute,
                         accelerator: args.accelerator,

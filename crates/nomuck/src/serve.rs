@@ -125,11 +125,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let storage = dir.storage(nomuck_storage::StorageOptions {
         default_region: config.edge.region.clone(),
         lifecycle_day: config.lifecycle_day,
+        allow_sse_c_over_http: config.allow_sse_c_over_http,
         // A tenth of a day late at most, and at least hourly.
         lifecycle_interval: (config.lifecycle_day / 10)
             .clamp(Duration::from_millis(200), defaults.lifecycle_interval),
         ..defaults
     })?;
+    storage.set_sse_s3_key(dir.sse_s3_key);
     storage.start_background();
     // Access logs: records are journaled under the data directory before a
     // reply finishes and delivered every interval into their target buckets.
@@ -206,9 +208,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         },
     ));
     let kms_worker = kms.start_background();
-    // SSE-KMS: what the storage engine is to be handed (wired at merge).
-    let _key_manager: Arc<dyn nomuck_storage::kms::KeyManager> =
-        crate::kms::key_manager(kms.clone());
+    // SSE-KMS: the engine seals data keys through the built-in KMS.
+    storage.set_key_manager(crate::kms::key_manager(kms.clone()));
     let dispatching = dispatcher.start(events_queued);
     let keys: Arc<dyn KeyResolver> = Arc::new(IamResolver(dir.iam.clone()));
     let s3: Arc<dyn nomuck_http::ServiceApi> = Arc::new(

@@ -51,6 +51,7 @@ pub fn inline_object(bucket: &str, key: &str, data: &[u8]) -> ObjectVersion {
         tags: Vec::new(),
         acl: None,
         lock: Default::default(),
+        encryption: None,
         data: ObjectData::Inline(data.to_vec()),
     }
 }
@@ -112,6 +113,7 @@ pub fn upload(id: &str, bucket: &str, key: &str) -> MultipartUpload {
         tags: vec![("t".into(), "1".into())],
         acl: None,
         lock: Default::default(),
+        encryption: None,
     }
 }
 
@@ -524,6 +526,7 @@ pub async fn object_round_trip_all_fields(s: Arc<dyn MetaStore>) {
             }),
             legal_hold: true,
         },
+        encryption: Some(r#"{"alg":"AES256"}"#.into()),
         storage_class: "REDUCED_REDUNDANCY".into(),
         owner: B.into(),
         last_modified: i64::MAX,

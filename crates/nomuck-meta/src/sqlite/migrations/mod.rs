@@ -91,11 +91,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "kms",
         sql: include_str!("0015_kms.sql"),
     },
-    // Assigned to server-side encryption, merged next.
     Migration {
         version: 16,
-        name: "reserved for sse",
-        sql: "",
+        name: "object encryption",
+        sql: include_str!("0016_object_encryption.sql"),
     },
     Migration {
         version: 17,

@@ -96,6 +96,7 @@ pub(super) fn delete(
             tags: Vec::new(),
             acl: None,
             lock: ObjectLock::default(),
+            encryption: None,
             data: ObjectData::Inline(Vec::new()),
         };
         insert_version(conn, &v, &v.data)?;
@@ -277,9 +278,9 @@ pub(super) fn insert_version(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, \
          last_modified, owner, size, etag, storage_class, checksum_algorithm, \
          checksum_value, checksum_type, headers, tags, data_kind, acl, \
-         lock_mode, lock_until, legal_hold) \
+         lock_mode, lock_until, legal_hold, encryption) \
          VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-         ?17, ?18, ?19)",
+         ?17, ?18, ?19, ?20)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -302,6 +303,7 @@ pub(super) fn insert_version(
             lock_mode,
             lock_until,
             legal_hold,
+            v.encryption,
         ])
     })
     .map_err(db_err)?;

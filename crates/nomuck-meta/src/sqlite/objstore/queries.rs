@@ -107,7 +107,7 @@ macro_rules! object_cols {
         "SELECT o.id, o.bucket, o.key, o.version_id, o.is_latest, \
          o.is_delete_marker, o.last_modified, o.owner, o.size, o.etag, o.storage_class, \
          o.checksum_algorithm, o.checksum_value, o.checksum_type, o.headers, o.tags, o.data_kind, \
-         i.data, o.acl, o.lock_mode, o.lock_until, o.legal_hold \
+         i.data, o.acl, o.lock_mode, o.lock_until, o.legal_hold, o.encryption \
          FROM objects o LEFT JOIN object_inline i ON i.object_id = o.id"
     };
 }
@@ -131,6 +131,7 @@ fn object_row(r: &Row<'_>) -> rusqlite::Result<RawObject> {
             tags: Vec::new(),
             acl: r.get(18)?,
             lock: Default::default(),
+            encryption: r.get(22)?,
             data: ObjectData::Inline(Vec::new()),
         },
         lock: (r.get(19)?, r.get(20)?, r.get(21)?),
@@ -466,8 +467,8 @@ pub(in crate::sqlite) fn list_object_versions(
 // ---------------------------------------------------------------- uploads
 
 const UPLOAD_COLS: &str = "SELECT upload_id, bucket, key, initiated, owner, storage_class, \
-     headers, checksum_algorithm, checksum_type, tags, acl, lock_mode, lock_until, legal_hold \
-     FROM uploads";
+     headers, checksum_algorithm, checksum_type, tags, acl, lock_mode, lock_until, legal_hold, \
+     encryption FROM uploads";
 
 struct RawUpload {
     upload: MultipartUpload,
@@ -492,6 +493,7 @@ fn upload_row(r: &Row<'_>) -> rusqlite::Result<RawUpload> {
             tags: Vec::new(),
             acl: r.get(10)?,
             lock: Default::default(),
+            encryption: r.get(14)?,
         },
         lock: (r.get(11)?, r.get(12)?, r.get(13)?),
         headers: r.get(6)?,

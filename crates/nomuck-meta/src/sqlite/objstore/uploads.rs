@@ -27,7 +27,7 @@ pub(super) fn create(
     conn.prepare_cached(
         "INSERT INTO uploads (upload_id, bucket, key, initiated, owner, storage_class, \
          headers, checksum_algorithm, checksum_type, tags, acl, lock_mode, lock_until, \
-         legal_hold) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         legal_hold, encryption) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )
     .and_then(|mut s| {
         let (lock_mode, lock_until, legal_hold) = encode_lock(&u.lock);
@@ -46,6 +46,7 @@ pub(super) fn create(
             lock_mode,
             lock_until,
             legal_hold,
+            u.encryption,
         ])
     })
     .map_err(db_err)?;
@@ -161,6 +162,7 @@ pub(super) fn complete(
         tags: upload.tags,
         acl: upload.acl,
         lock: upload.lock,
+        encryption: upload.encryption,
         data: ObjectData::Segments(a.segments),
     };
     let id = insert_version(conn, &version, &version.data)?;
