@@ -2,7 +2,9 @@
 round trips (single, multipart, copied), ranged reads across 64 KiB segment
 edges, bucket default encryption, the classic "deny unless AES256" policy, a
 data directory that never holds the plaintext, and kill -9 during an encrypted
-multipart upload. SSE-KMS end to end needs the KMS, wired at merge."""
+multipart upload; SSE-KMS with keys made by `aws kms create-key`: round trips, the
+account's aws/s3 key, bucket default, a disabled key making reads fail until it is
+enabled again, and another account's key refused."""
 
 import base64
 import hashlib
@@ -11,6 +13,7 @@ import os
 
 import botocore.exceptions
 import pytest
+from conftest import new_account
 
 SEG = 64 << 10
 MIB = 1 << 20
@@ -204,6 +207,7 @@ def test_data_dir_never_holds_plaintext(make_server):
     s3.put_object(Bucket="enc", Key="inline", Body=marked(2000, marker), ServerSideEncryption="AES256")
     s3.put_object(Bucket="enc", Key="blob", Body=marked(300_000, marker), ServerSideEncryption="AES256")
     s3.put_object(Bucket="enc", Key="c", Body=marked(300_000, marker), **ssec())
+    s3.put_object(Bucket="enc", Key="kms", Body=marked(300_000, marker), ServerSideEncryption="aws:kms")
     mpu = s3.create_multipart_upload(Bucket="enc", Key="m", ServerSideEncryption="AES256")
     r = s3.upload_part(Bucket="enc", Key="m", UploadId=mpu["UploadId"], PartNumber=1, Body=marked(100_000, marker))
     s3.complete_multipart_upload(Bucket="enc", Key="m", UploadId=mpu["UploadId"], MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": r["ETag"]}]})
@@ -274,3 +278,93 @@ def test_browser_post_upload_with_sse_fields(s3srv):
     got = s3.get_object(Bucket="enc", Key="posted")
     assert got["ServerSideEncryption"] == "AES256"
     assert got["Body"].read() == b"form body"
+
+
+def kms_key(srv):
+    """A new KMS key of the admin account, made with aws-cli: (key id, ARN)."""
+    meta = json.loads(srv.aws("kms", "create-key", "--description", "sse test").stdout)["KeyMetadata"]
+    return meta["KeyId"], meta["Arn"]
+
+
+def test_sse_kms_round_trips_single_multipart_and_copied(s3srv):
+    srv, s3 = s3srv
+    key_id, arn = kms_key(srv)
+    data = pattern(2 * SEG + 99, 9)
+    put = s3.put_object(Bucket="enc", Key="k", Body=data, ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id)
+    assert put["ServerSideEncryption"] == "aws:kms"
+    assert put["SSEKMSKeyId"] == arn
+    head = s3.head_object(Bucket="enc", Key="k")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", arn)
+    assert s3.get_object(Bucket="enc", Key="k")["Body"].read() == data
+    got = s3.get_object(Bucket="enc", Key="k", Range=f"bytes={SEG - 3}-{SEG + 3}")
+    assert got["Body"].read() == data[SEG - 3 : SEG + 4]
+    assert got["SSEKMSKeyId"] == arn
+
+    # No key id: the account's AWS-managed aws/s3 key, made on first use.
+    s3.put_object(Bucket="enc", Key="managed", Body=b"m", ServerSideEncryption="aws:kms")
+    managed = s3.head_object(Bucket="enc", Key="managed")["SSEKMSKeyId"]
+    aliases = json.loads(srv.aws("kms", "list-aliases").stdout)["Aliases"]
+    target = [a["TargetKeyId"] for a in aliases if a["AliasName"] == "alias/aws/s3"]
+    assert target and managed.endswith(target[0])
+    assert s3.get_object(Bucket="enc", Key="managed")["Body"].read() == b"m"
+
+    # Multipart: the upload's key covers every part.
+    mpu = s3.create_multipart_upload(Bucket="enc", Key="mk", ServerSideEncryption="aws:kms", SSEKMSKeyId=arn)
+    assert mpu["SSEKMSKeyId"] == arn
+    parts = [pattern(5 * MIB, 10), pattern(SEG + 1, 11)]
+    done = []
+    for n, body in enumerate(parts, 1):
+        r = s3.upload_part(Bucket="enc", Key="mk", UploadId=mpu["UploadId"], PartNumber=n, Body=body)
+        done.append({"PartNumber": n, "ETag": r["ETag"]})
+    s3.complete_multipart_upload(Bucket="enc", Key="mk", UploadId=mpu["UploadId"], MultipartUpload={"Parts": done})
+    assert s3.get_object(Bucket="enc", Key="mk")["Body"].read() == b"".join(parts)
+    assert s3.head_object(Bucket="enc", Key="mk")["SSEKMSKeyId"] == arn
+
+    # Copies across kinds: KMS to plaintext, SSE-S3 to KMS.
+    s3.copy_object(Bucket="enc", Key="plain-copy", CopySource={"Bucket": "enc", "Key": "k"})
+    assert "ServerSideEncryption" not in s3.head_object(Bucket="enc", Key="plain-copy")
+    assert s3.get_object(Bucket="enc", Key="plain-copy")["Body"].read() == data
+    s3.put_object(Bucket="enc", Key="s3", Body=data, ServerSideEncryption="AES256")
+    s3.copy_object(
+        Bucket="enc", Key="kms-copy", CopySource={"Bucket": "enc", "Key": "s3"}, ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id
+    )
+    assert s3.head_object(Bucket="enc", Key="kms-copy")["SSEKMSKeyId"] == arn
+    assert s3.get_object(Bucket="enc", Key="kms-copy")["Body"].read() == data
+
+    # A bucket default naming the key applies to an upload that names nothing.
+    cfg = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": arn}}]}
+    s3.put_bucket_encryption(Bucket="enc", ServerSideEncryptionConfiguration=cfg)
+    s3.put_object(Bucket="enc", Key="defaulted", Body=b"d")
+    assert s3.head_object(Bucket="enc", Key="defaulted")["SSEKMSKeyId"] == arn
+
+    # An unknown key is KMS's error, and nothing is stored.
+    err = error_of(lambda: s3.put_object(Bucket="enc", Key="nokey", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/missing"))
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert err["Error"]["Code"] == "KMS.NotFoundException"
+    assert error_of(lambda: s3.head_object(Bucket="enc", Key="nokey"))["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_a_disabled_key_makes_reads_fail_until_enabled(s3srv):
+    srv, s3 = s3srv
+    key_id, _ = kms_key(srv)
+    s3.put_object(Bucket="enc", Key="d", Body=b"guarded", ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id)
+    srv.aws("kms", "disable-key", "--key-id", key_id)
+    err = error_of(lambda: s3.get_object(Bucket="enc", Key="d"))
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert err["Error"]["Code"] == "KMS.DisabledException"
+    assert b"guarded" not in json.dumps(err, default=str).encode()
+    err = error_of(lambda: s3.put_object(Bucket="enc", Key="d2", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id))
+    assert err["Error"]["Code"] == "KMS.DisabledException"
+    srv.aws("kms", "enable-key", "--key-id", key_id)
+    assert s3.get_object(Bucket="enc", Key="d")["Body"].read() == b"guarded"
+
+
+def test_another_accounts_key_is_not_usable(s3srv):
+    srv, s3 = s3srv
+    _, arn = kms_key(srv)
+    _, key, secret = new_account(srv, "other")
+    other = srv.client("s3", key, secret)
+    other.create_bucket(Bucket="others")
+    err = error_of(lambda: other.put_object(Bucket="others", Key="o", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=arn))
+    assert err["ResponseMetadata"]["HTTPStatusCode"] in (400, 403)
+    assert err["Error"]["Code"] in ("KMS.NotFoundException", "AccessDenied")
