@@ -478,6 +478,11 @@ impl Storage {
         {
             v.lock.legal_hold = false;
         }
+        // A part number past the last part is refused before the key is asked
+        // for (S3 answers InvalidPart even without SSE-C headers).
+        if req.part_number.is_some() {
+            Self::select_range(&v, None, req.part_number)?;
+        }
         // S3 checks the SSE-C key before the conditions, HEAD included.
         let key = self
             .read_key(
