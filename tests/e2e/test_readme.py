@@ -49,6 +49,7 @@ EXPECT = [
     ("fws() { curl", [r'"centerId":"SIM1"', r'"ShipmentId":"IN-1"', r'"fulfillableQuantity":50',
                       r'"isFulfillable":true', r'"fulfillmentOrderStatus":"Complete"',
                       r'"currentStatus":"DELIVERED"', r'"eventType":"FULFILLMENT_ORDER_STATUS"']),
+    ("--sse aws:kms", [r"^aws:kms$", r"\(AccessDenied\).*object lock", r"^kept until its date$"]),
     ("nomuck bill show", [r"^TOTAL \d+\.\d{2} USD$", r'"total_usd": "\d+\.\d{2}"',
                           r"^account,service,usage type,operation,start,end,quantity,unit,rate,cost\r?$"]),
     ("aws ce get-cost-and-usage", [r'"Amazon Simple Storage Service"', r'"Unit": "USD"',
