@@ -30,6 +30,7 @@
     )
 )]
 
+mod cache;
 pub mod cipher;
 mod error;
 mod key;
@@ -40,7 +41,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nomuck_iam::SecretSealer;
 use nomuck_meta::kms::{KmsAliasRecord, KmsKeyRecord, KmsMutation};
-use nomuck_meta::{MetaError, MetaStore, Millis, Mutation};
+use nomuck_meta::{CommitReceipt, MetaError, MetaStore, Millis, Mutation};
 use nomuck_meter::RequestSums;
 use nomuck_policy::{ConditionContext, KeyPolicy, PolicyEffect, Principal};
 use rand::RngCore;
@@ -220,6 +221,8 @@ pub struct Kms {
     /// directory, so this makes racing changes wait rather than exhaust their
     /// retries; generations still keep the background pass from overwriting.
     writes: tokio::sync::Mutex<()>,
+    /// Keys as the decrypt path last read them.
+    cache: cache::KeyCache,
 }
 
 /// The background work of [`Kms::start_background`].
@@ -253,7 +256,16 @@ impl Kms {
             sealer,
             opts,
             writes: tokio::sync::Mutex::new(()),
+            cache: cache::KeyCache::default(),
         }
+    }
+
+    /// Every change to keys and aliases goes through here, so the decrypt
+    /// path's cache never outlives one.
+    async fn commit(&self, mutations: Vec<Mutation>) -> Result<CommitReceipt, MetaError> {
+        let res = self.store.commit(mutations).await;
+        self.cache.forget_all();
+        res
     }
 
     pub fn region(&self) -> &str {
@@ -299,6 +311,23 @@ impl Kms {
             return Ok(KeyRef::Alias(caller.to_owned(), key_ref.to_owned()));
         }
         Ok(KeyRef::Id(key_ref))
+    }
+
+    /// The key as the decrypt path needs it, from the cache when fresh.
+    async fn load_cached(&self, key_id: &str) -> Result<Option<Arc<cache::CachedKey>>, KmsError> {
+        if let Some(key) = self.cache.get(key_id) {
+            return Ok(Some(key));
+        }
+        let epoch = self.cache.epoch();
+        let Some((doc, _)) = self.load(key_id).await? else {
+            return Ok(None);
+        };
+        let key = Arc::new(cache::CachedKey {
+            policy: Self::policy(&doc)?,
+            doc,
+        });
+        self.cache.insert(epoch, key.clone());
+        Ok(Some(key))
     }
 
     async fn load(&self, key_id: &str) -> Result<Option<(KeyDoc, i64)>, KmsError> {
@@ -353,8 +382,21 @@ impl Kms {
 
     /// Whether the key's policy allows `caller` to do `action`.
     fn authorize(&self, caller: &str, doc: &KeyDoc, action: &str) -> Result<(), KmsError> {
-        let policy = KeyPolicy::parse(&doc.policy)
-            .map_err(|e| KmsError::Internal(format!("stored key policy unreadable: {e}")))?;
+        Self::authorize_by(caller, doc, &Self::policy(doc)?, action)
+    }
+
+    fn policy(doc: &KeyDoc) -> Result<KeyPolicy, KmsError> {
+        KeyPolicy::parse(&doc.policy)
+            .map_err(|e| KmsError::Internal(format!("stored key policy unreadable: {e}")))
+    }
+
+    /// [`Kms::authorize`] with the key's policy already parsed.
+    fn authorize_by(
+        caller: &str,
+        doc: &KeyDoc,
+        policy: &KeyPolicy,
+        action: &str,
+    ) -> Result<(), KmsError> {
         let principal = Principal::Account(caller.to_owned());
         match policy.evaluate(&principal, action, &doc.arn, &ConditionContext::new()) {
             PolicyEffect::Allow => Ok(()),
@@ -393,7 +435,6 @@ impl Kms {
             change(&mut doc)?;
             let record = self.record(&doc, generation + 1)?;
             match self
-                .store
                 .commit(vec![Mutation::Kms(KmsMutation::PutKey {
                     record: Box::new(record),
                     expect_generation: Some(generation),
@@ -544,7 +585,7 @@ impl Kms {
                 replace: false,
             }));
         }
-        self.store.commit(muts).await?;
+        self.commit(muts).await?;
         Ok(doc.metadata())
     }
 
@@ -940,7 +981,6 @@ impl Kms {
             None => now,
         };
         let res = self
-            .store
             .commit(vec![Mutation::Kms(KmsMutation::PutAlias {
                 record: KmsAliasRecord {
                     account_id: caller.to_owned(),
@@ -1001,7 +1041,6 @@ impl Kms {
         let (doc, _) = self.resolve(caller, &alias.key_id, Reach::Own).await?;
         self.authorize(caller, &doc, "kms:DeleteAlias")?;
         match self
-            .store
             .commit(vec![Mutation::Kms(KmsMutation::DeleteAlias {
                 account_id: caller.to_owned(),
                 name: name.to_owned(),
@@ -1154,7 +1193,8 @@ impl Kms {
     ) -> Result<Opened, KmsError> {
         let invalid = || KmsError::InvalidCiphertext(String::new());
         let h = cipher::header(blob).ok_or_else(invalid)?;
-        let (doc, _) = self.load(&h.key_id).await?.ok_or_else(invalid)?;
+        let key = self.load_cached(&h.key_id).await?.ok_or_else(invalid)?;
+        let doc = &key.doc;
         if let Some(r) = key_ref {
             let (named, _) = self.resolve(caller, r, Reach::CrossAccount).await?;
             if named.key_id != doc.key_id {
@@ -1163,13 +1203,13 @@ impl Kms {
                 ));
             }
         }
-        self.authorize(caller, &doc, action)?;
-        Self::usable(&doc)?;
-        let material = self.material(&doc, h.version)?;
+        Self::authorize_by(caller, doc, &key.policy, action)?;
+        Self::usable(doc)?;
+        let material = self.material(doc, h.version)?;
         let plaintext = cipher::open(blob, &h, &material, context).ok_or_else(invalid)?;
         Ok(Opened {
             plaintext,
-            key_arn: doc.arn,
+            key_arn: doc.arn.clone(),
         })
     }
 
@@ -1259,7 +1299,7 @@ impl Kms {
                 } else {
                     continue;
                 };
-                match self.store.commit(vec![Mutation::Kms(m)]).await {
+                match self.commit(vec![Mutation::Kms(m)]).await {
                     // Changed meanwhile: the next pass looks again.
                     Ok(_) | Err(MetaError::Conflict(_) | MetaError::NotFound(_)) => {}
                     Err(e) => return Err(e.into()),

@@ -190,6 +190,9 @@ async fn disabled_and_pending_deletion_keys_refuse_use_and_deletion_destroys_mat
     let key = e.kms.create_key(A, NewKey::default()).await.unwrap();
     let c = EncryptionContext::new();
     let sealed = e.kms.encrypt(A, &key.key_id, b"data", &c).await.unwrap();
+    // Decrypted once (the decrypt path now holds the key) before each
+    // change: the change is in force for the very next request.
+    assert!(e.kms.decrypt(A, &sealed.ciphertext, &c, None).await.is_ok());
     e.kms.disable_key(A, &key.key_id).await.unwrap();
     assert_eq!(
         code(e.kms.encrypt(A, &key.key_id, b"x", &c).await),
@@ -223,6 +226,9 @@ async fn disabled_and_pending_deletion_keys_refuse_use_and_deletion_destroys_mat
     );
     let m = e.kms.cancel_key_deletion(A, &key.key_id).await.unwrap();
     assert_eq!(m.state, KeyState::Disabled, "AWS cancels to Disabled");
+    e.kms.enable_key(A, &key.key_id).await.unwrap();
+    assert!(e.kms.decrypt(A, &sealed.ciphertext, &c, None).await.is_ok());
+    e.kms.disable_key(A, &key.key_id).await.unwrap();
 
     e.kms
         .schedule_key_deletion(A, &key.key_id, Some(7))
@@ -334,6 +340,28 @@ async fn key_policies_deny_and_guard_against_lockout() {
         ),
         "AccessDeniedException"
     );
+    // A policy change reaches the decrypt path at once, though it had the key.
+    let deny_decrypt = deny_encrypt.replace("kms:Encrypt", "kms:Decrypt");
+    let allow_all = deny_encrypt.replace("\"Deny\"", "\"Allow\"");
+    e.kms
+        .put_key_policy(A, &key.key_id, "default", &allow_all)
+        .await
+        .unwrap();
+    let c = EncryptionContext::new();
+    let sealed = e.kms.encrypt(A, &key.key_id, b"x", &c).await.unwrap();
+    assert!(e.kms.decrypt(A, &sealed.ciphertext, &c, None).await.is_ok());
+    e.kms
+        .put_key_policy(A, &key.key_id, "default", &deny_decrypt)
+        .await
+        .unwrap();
+    assert_eq!(
+        code(e.kms.decrypt(A, &sealed.ciphertext, &c, None).await),
+        "AccessDeniedException"
+    );
+    e.kms
+        .put_key_policy(A, &key.key_id, "default", &deny_encrypt)
+        .await
+        .unwrap();
     assert_eq!(
         e.kms.key_policy(A, &key.key_id, "default").await.unwrap(),
         deny_encrypt
