@@ -472,6 +472,7 @@ async fn bucket_default_encryption_applies_to_writes_that_name_none() {
 struct TestKms {
     disabled: Mutex<bool>,
     calls: Mutex<Vec<EncryptionContext>>,
+    decrypts: Mutex<usize>,
 }
 
 const ARN: &str = "arn:aws:kms:us-east-1:111111111111:key/test";
@@ -513,6 +514,7 @@ impl KeyManager for TestKms {
         if *self.disabled.lock().unwrap() {
             return Err(KmsError::Disabled(format!("{ARN} is disabled")));
         }
+        *self.decrypts.lock().unwrap() += 1;
         let (k, ctx) = ciphertext.split_at(32);
         if ctx != serde_json::to_string(context).unwrap().as_bytes() {
             return Err(KmsError::InvalidCiphertext("context".into()));
@@ -535,7 +537,7 @@ async fn sse_kms_seals_through_the_key_manager_with_the_object_arn() {
     let sse = SseRequest::Kms {
         key_id: Some("test".into()),
         context: extra,
-        bucket_key: true,
+        bucket_key: false,
     };
     let data = pattern(SEG * 2, 8);
     let out = put_sse(&e, "k", &data, Some(sse)).await;
@@ -547,7 +549,7 @@ async fn sse_kms_seals_through_the_key_manager_with_the_object_arn() {
             key_id, bucket_key, ..
         }) => {
             assert_eq!(key_id, ARN);
-            assert!(bucket_key);
+            assert!(!bucket_key);
         }
         other => panic!("{other:?}"),
     }
@@ -600,4 +602,63 @@ async fn sse_kms_seals_through_the_key_manager_with_the_object_arn() {
             ..
         })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_keys_ask_the_kms_once_for_many_objects() {
+    let e = setup().await;
+    let kms = Arc::new(TestKms::default());
+    e.storage.set_key_manager(kms.clone());
+    let sse = SseRequest::Kms {
+        key_id: Some("test".into()),
+        context: BTreeMap::new(),
+        bucket_key: true,
+    };
+    let same = pattern(SEG + 10, 3);
+    let mut written = Vec::new();
+    for i in 0..5u8 {
+        let data = if i < 2 {
+            same.clone()
+        } else {
+            pattern(1000 + usize::from(i), i)
+        };
+        let out = put_sse(&e, &format!("o{i}"), &data, Some(sse.clone())).await;
+        match &out.sse {
+            Some(SseInfo::Kms {
+                bucket_key,
+                context,
+                ..
+            }) => {
+                assert!(bucket_key);
+                assert_eq!(context["aws:s3:arn"], format!("arn:aws:s3:::{BKT}"));
+            }
+            other => panic!("{other:?}"),
+        }
+        written.push((data, out.etag));
+    }
+    let calls = kms.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "one bucket key for every object");
+    assert_eq!(calls[0]["aws:s3:arn"], format!("arn:aws:s3:::{BKT}"));
+    // Each object still has a data key of its own: equal bodies, other ETags.
+    assert_ne!(written[0].1, written[1].1);
+    for (i, (data, _)) in written.iter().enumerate() {
+        let (got, info) = get_with(&e, &format!("o{i}"), GetObjectRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(&got, data);
+        assert!(info.sse.as_ref().is_some_and(SseInfo::bucket_key));
+        let range = GetObjectRequest {
+            range: Some(ByteRange::FromTo(SEG as u64 - 2, SEG as u64 + 2)),
+            ..Default::default()
+        };
+        if data.len() > SEG + 2 {
+            let (part, _) = get_with(&e, &format!("o{i}"), range).await.unwrap();
+            assert_eq!(part, &data[SEG - 2..=SEG + 2]);
+        }
+    }
+    assert_eq!(
+        *kms.decrypts.lock().unwrap(),
+        0,
+        "the writer's bucket key serves its reads"
+    );
 }

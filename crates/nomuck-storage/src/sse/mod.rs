@@ -10,9 +10,14 @@
 //! - SSE-C: sealed with the customer's key, which is never stored: a salted
 //!   HMAC of it recognizes the right key on later requests.
 //!
+//! With a bucket key (SSE-KMS with `BucketKeyEnabled`, see [`bucket_key`])
+//! the data key is sealed here under a bucket-level key the KMS made, and
+//! that key's KMS ciphertext is stored beside it.
+//!
 //! The sealed key and how to unseal it are a small JSON document stored with
 //! the version or upload ([`nomuck_meta::ObjectVersion::encryption`]).
 
+mod bucket_key;
 pub mod segments;
 
 use std::sync::Arc;
@@ -222,6 +227,10 @@ struct Sealed {
     ctx: Option<EncryptionContext>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     bk: bool,
+    /// SSE-KMS with a bucket key: the bucket key's KMS ciphertext, base64;
+    /// `dk` is then sealed under the bucket key, not by the KMS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bkey: Option<String>,
     /// SSE-C: the key's MD5 (reported back), and a salted HMAC of the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     c_md5: Option<String>,
@@ -280,6 +289,8 @@ impl std::fmt::Debug for NewEncryption {
 }
 
 const WRAP_LABEL: &[u8] = b"nomuck sse data key v1 ";
+/// The mode [`wrap`] binds to a data key sealed under a bucket key.
+const BUCKET_KEY_MODE: &str = "aws:kms bucket-key";
 
 /// Seals a data key under `kek` (AES-256-GCM, random nonce); `alg` is bound
 /// as associated data, so a key sealed for one mode is not accepted as another.
@@ -341,6 +352,14 @@ pub(crate) fn object_context(
     ctx
 }
 
+/// The encryption context of a bucket key: the bucket's ARN, plus the pairs
+/// the request gave.
+fn bucket_context(bucket: &str, extra: &EncryptionContext) -> EncryptionContext {
+    let mut ctx = extra.clone();
+    ctx.insert("aws:s3:arn".into(), format!("arn:aws:s3:::{bucket}"));
+    ctx
+}
+
 /// An opaque, stable ETag for SSE-C and SSE-KMS objects, as S3 gives them
 /// (not the MD5 of the plaintext, which would help guess it).
 pub(crate) fn opaque_etag(key: &[u8; 32], md5_hex: &str) -> String {
@@ -369,6 +388,7 @@ pub(crate) fn kms_error(e: KmsError) -> StorageError {
 pub(crate) struct Keys {
     s3_kek: std::sync::OnceLock<DataKeyBytes>,
     kms: std::sync::OnceLock<Arc<dyn KeyManager>>,
+    bucket_keys: bucket_key::BucketKeys,
 }
 
 impl Storage {
@@ -447,6 +467,7 @@ impl Storage {
                     kms_key: None,
                     ctx: None,
                     bk: *bucket_key,
+                    bkey: None,
                     c_md5: None,
                     c_salt: None,
                     c_mac: None,
@@ -470,12 +491,42 @@ impl Storage {
                     kms_key: None,
                     ctx: None,
                     bk: false,
+                    bkey: None,
                     c_md5: Some(ck.md5.clone()),
                     c_salt: Some(B64.encode(salt)),
                     c_mac: Some(B64.encode(*customer_mac(&salt, &ck.key))),
                 };
                 let info = SseInfo::Customer {
                     key_md5: ck.md5.clone(),
+                };
+                (sealed, info, dk)
+            }
+            SseRequest::Kms {
+                key_id,
+                context,
+                bucket_key: true,
+            } => {
+                let account = caller.account_id.as_deref().unwrap_or_default();
+                let ctx = bucket_context(bucket, context);
+                let bk = self
+                    .bucket_key_for_write(account, bucket, key_id.as_deref(), &ctx)
+                    .await?;
+                let dk = random_key();
+                let sealed = Sealed {
+                    alg: AWS_KMS.into(),
+                    dk: wrap(&bk.plaintext, BUCKET_KEY_MODE, &dk),
+                    kms_key: Some(bk.key_arn.clone()),
+                    ctx: Some(ctx.clone()),
+                    bk: true,
+                    bkey: Some(B64.encode(&bk.ciphertext)),
+                    c_md5: None,
+                    c_salt: None,
+                    c_mac: None,
+                };
+                let info = SseInfo::Kms {
+                    key_id: bk.key_arn,
+                    bucket_key: true,
+                    context: ctx,
                 };
                 (sealed, info, dk)
             }
@@ -497,6 +548,7 @@ impl Storage {
                     kms_key: Some(made.key_arn.clone()),
                     ctx: Some(ctx.clone()),
                     bk: *bucket_key,
+                    bkey: None,
                     c_md5: None,
                     c_salt: None,
                     c_mac: None,
@@ -512,6 +564,33 @@ impl Storage {
         let doc = serde_json::to_string(&sealed)
             .map_err(|e| StorageError::Internal(format!("encoding encryption: {e}")))?;
         Ok(NewEncryption { doc, info, key: dk })
+    }
+
+    /// The bucket key writes of `account` to `bucket` under KMS key
+    /// `key_id` use now: the current one, else a new one from the KMS.
+    async fn bucket_key_for_write(
+        &self,
+        account: &str,
+        bucket: &str,
+        key_id: Option<&str>,
+        ctx: &EncryptionContext,
+    ) -> Result<bucket_key::WriteKey, StorageError> {
+        let slot = bucket_key::WriteSlot::new(account, bucket, key_id, ctx);
+        if let Some(k) = self.keys.bucket_keys.for_write(&slot) {
+            return Ok(k);
+        }
+        let made = self
+            .key_manager()?
+            .generate_data_key(account, key_id, ctx)
+            .await
+            .map_err(kms_error)?;
+        let key = bucket_key::WriteKey {
+            plaintext: made.plaintext,
+            ciphertext: made.ciphertext,
+            key_arn: made.key_arn,
+        };
+        self.keys.bucket_keys.keep_for_write(slot, key.clone());
+        Ok(key)
     }
 
     /// What a read needs of an object's encryption: with `body`, its data
@@ -579,6 +658,27 @@ impl Storage {
             AES256 => unwrap_key(self.s3_kek()?, AES256, &sealed.dk)
                 .map(Some)
                 .ok_or_else(broken),
+            AWS_KMS if sealed.bkey.is_some() => {
+                let account = caller.account_id.as_deref().unwrap_or_default();
+                let ct = B64
+                    .decode(sealed.bkey.as_deref().unwrap_or_default())
+                    .map_err(|_| broken())?;
+                let bucket_key = match self.keys.bucket_keys.for_read(account, &ct) {
+                    Some(k) => k,
+                    None => {
+                        let (k, _) = self
+                            .key_manager()?
+                            .decrypt(account, &ct, &sealed.ctx.unwrap_or_default())
+                            .await
+                            .map_err(kms_error)?;
+                        self.keys.bucket_keys.keep_for_read(account, &ct, k.clone());
+                        k
+                    }
+                };
+                unwrap_key(&bucket_key, BUCKET_KEY_MODE, &sealed.dk)
+                    .map(Some)
+                    .ok_or_else(broken)
+            }
             AWS_KMS => {
                 let account = caller.account_id.as_deref().unwrap_or_default();
                 let ct = B64.decode(&sealed.dk).map_err(|_| broken())?;
