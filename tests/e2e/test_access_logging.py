@@ -108,6 +108,34 @@ def test_logging_configuration_is_kept_and_bad_targets_are_refused(make_server):
     assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="src")
 
 
+def test_target_grants_are_given_on_the_log_objects(make_server):
+    srv = make_server("grants", extra_args=("--access-log-flush-secs", "2"))
+    s3 = srv.client("s3")
+    for b in ("src", "logs"):
+        s3.create_bucket(Bucket=b)
+    reader_id, key_id, secret = new_account(srv, "auditor")
+    auditor = srv.client("s3", key_id, secret)
+    grants = [{"Grantee": {"Type": "CanonicalUser", "ID": reader_id}, "Permission": "READ"}]
+    s3.put_bucket_logging(Bucket="src", BucketLoggingStatus={
+        "LoggingEnabled": {"TargetBucket": "logs", "TargetPrefix": "g/", "TargetGrants": grants}})
+    assert s3.get_bucket_logging(Bucket="src")["LoggingEnabled"]["TargetGrants"] == grants
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_logging(Bucket="src", BucketLoggingStatus={"LoggingEnabled": {
+            "TargetBucket": "logs", "TargetPrefix": "g/",
+            "TargetGrants": [{"Grantee": {"Type": "AmazonCustomerByEmail", "EmailAddress": "a@example.com"},
+                              "Permission": "READ"}]}})
+    assert error_code(e) == "UnresolvableGrantByEmailAddress"
+
+    rid = request_id(s3.put_object(Bucket="src", Key="k", Body=b"x"))
+    records, keys = delivered(s3, "logs", "g/", [rid])
+    assert rid in records and keys
+    # The grantee reads the log object; its ACL names owner and grantee.
+    assert rid.encode() in auditor.get_object(Bucket="logs", Key=keys[0])["Body"].read()
+    acl = s3.get_object_acl(Bucket="logs", Key=keys[0])
+    assert {(g["Grantee"].get("ID"), g["Permission"]) for g in acl["Grants"]} >= {
+        (acl["Owner"]["ID"], "FULL_CONTROL"), (reader_id, "READ")}
+
+
 def test_requests_are_delivered_as_parseable_records(make_server):
     srv = make_server("logs", extra_args=("--access-log-flush-secs", "2"))
     s3 = srv.client("s3")

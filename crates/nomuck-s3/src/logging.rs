@@ -116,14 +116,18 @@ fn parse_status(doc: &Element) -> Result<Option<LoggingConfig>, S3Error> {
         .flat_map(|t| t.children_named("Grant"))
     {
         let grantee = g.child("Grantee").ok_or_else(S3Error::malformed_xml)?;
-        let (grantee_type, value) = [
-            ("CanonicalUser", "ID"),
-            ("Group", "URI"),
-            ("AmazonCustomerByEmail", "EmailAddress"),
-        ]
-        .into_iter()
-        .find_map(|(kind, tag)| grantee.child_text(tag).map(|v| (kind, v)))
-        .ok_or_else(S3Error::malformed_xml)?;
+        if grantee.child("EmailAddress").is_some() {
+            // As for object and bucket ACLs: accounts have no email address here.
+            return Err(S3Error::new(
+                StatusCode::BAD_REQUEST,
+                "UnresolvableGrantByEmailAddress",
+                "The email address you provided does not match any account on record.",
+            ));
+        }
+        let (grantee_type, value) = [("CanonicalUser", "ID"), ("Group", "URI")]
+            .into_iter()
+            .find_map(|(kind, tag)| grantee.child_text(tag).map(|v| (kind, v)))
+            .ok_or_else(S3Error::malformed_xml)?;
         target_grants.push(TargetGrant {
             grantee_type: grantee_type.to_owned(),
             grantee: value.trim().to_owned(),
@@ -441,6 +445,7 @@ impl Pending {
             source_region: self.target.source_region.clone(),
             at: record.time,
             line: record.to_line(),
+            target_grants: config.target_grants.clone(),
         }
     }
 }

@@ -22,6 +22,7 @@ fn entry(target: &str, source: &str, n: i64) -> LogEntry {
         source_region: "us-east-1".into(),
         at: 1_700_000_000_000 + n,
         line: format!("record {source} {n}"),
+        target_grants: Vec::new(),
     }
 }
 
@@ -182,4 +183,82 @@ async fn logging_targets_must_exist_and_share_owner_and_region() {
             .is_none()
     );
     assert!(s.logging_of("src").await.is_none());
+}
+
+#[tokio::test]
+async fn target_grants_are_checked_and_given_on_each_log_object() {
+    use nomuck_storage::access_log::TargetGrant;
+    let e = env();
+    let s = &e.storage;
+    for b in ["src", "target", "enforced"] {
+        s.create_bucket(&alice(), b, None, None).await.unwrap();
+    }
+    let grant = |kind: &str, who: &str, permission: &str| TargetGrant {
+        grantee_type: kind.into(),
+        grantee: who.into(),
+        permission: permission.into(),
+    };
+    let config = |target: &str, grants: Vec<TargetGrant>| LoggingConfig {
+        target_bucket: target.into(),
+        target_prefix: "g/".into(),
+        target_grants: grants,
+        key_format: None,
+    };
+    for bad in [
+        grant("CanonicalUser", "not-an-account", "READ"),
+        grant("Group", "http://example.com/group", "READ"),
+        grant("CanonicalUser", BOB, "READ_ACP"),
+    ] {
+        let err = s
+            .put_bucket_logging(&alice(), "src", Some(&config("target", vec![bad])))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::InvalidArgument(_)), "{err:?}");
+    }
+    s.put_ownership_controls(
+        &alice(),
+        "enforced",
+        nomuck_policy::ObjectOwnership::BucketOwnerEnforced,
+    )
+    .await
+    .unwrap();
+    let bob_reads = vec![grant("CanonicalUser", BOB, "READ")];
+    let err = s
+        .put_bucket_logging(
+            &alice(),
+            "src",
+            Some(&config("enforced", bob_reads.clone())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StorageError::InvalidTargetBucketForLogging(_)
+    ));
+    s.put_bucket_logging(&alice(), "src", Some(&config("target", bob_reads.clone())))
+        .await
+        .unwrap();
+
+    let dir = e.dir.path().join("access-log");
+    let log = AccessLog::open(&dir, Duration::from_secs(3600)).unwrap();
+    let mut granted = entry("target", "src", 1);
+    granted.target_grants = bob_reads;
+    log.append(&granted).unwrap().await.unwrap();
+    log.append(&entry("target", "other", 2))
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(log.deliver_now(s).await.unwrap().objects, 2);
+    let (mut readable, mut private) = (0, 0);
+    for key in keys(s, "target").await {
+        match s
+            .get_object(&bob(), "target", &key, GetObjectRequest::default())
+            .await
+        {
+            Ok(_) => readable += 1,
+            Err(StorageError::AccessDenied) => private += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((readable, private), (1, 1), "only the granted source's log");
 }

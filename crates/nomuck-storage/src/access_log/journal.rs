@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::{KeyFormat, log_object_key};
-use crate::{Caller, PutObjectRequest, Storage, StorageError, now_millis};
+use crate::{Caller, PutObjectRequest, RequestedAcl, Storage, StorageError, now_millis};
 
 /// One journaled record and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,9 @@ pub struct LogEntry {
     pub at: Millis,
     /// The formatted record ([`super::AccessLogRecord::to_line`]).
     pub line: String,
+    /// The configuration's `TargetGrants`, for the log object's ACL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_grants: Vec<super::TargetGrant>,
 }
 
 /// Completes once an appended record is durable; fails if it could not be
@@ -209,6 +212,8 @@ impl AccessLog {
                 );
             let put = PutObjectRequest {
                 content_length: Some(len),
+                acl: super::log_object_acl(&group.target_owner, &group.target_grants)
+                    .map(RequestedAcl::Grants),
                 ..PutObjectRequest::default()
             };
             match storage
@@ -278,6 +283,7 @@ struct GroupKey {
     source_bucket: String,
     source_owner: String,
     source_region: String,
+    target_grants: Vec<super::TargetGrant>,
 }
 
 impl GroupKey {
@@ -290,6 +296,7 @@ impl GroupKey {
             source_bucket: e.source_bucket.clone(),
             source_owner: e.source_owner.clone(),
             source_region: e.source_region.clone(),
+            target_grants: e.target_grants.clone(),
         }
     }
 }
@@ -305,6 +312,17 @@ fn unique_string(segment: u64, g: &GroupKey) -> String {
         )
         .as_bytes(),
     );
+    // Records of one source whose grants changed within a segment go to
+    // two objects; without grants the key is what it always was.
+    for grant in &g.target_grants {
+        h.update(
+            format!(
+                "\n{}={}:{}",
+                grant.grantee_type, grant.grantee, grant.permission
+            )
+            .as_bytes(),
+        );
+    }
     h.finalize_hex()
         .get(..16)
         .unwrap_or_default()
@@ -422,6 +440,7 @@ mod tests {
             source_region: "us-east-1".into(),
             at: n,
             line: format!("record {n}"),
+            target_grants: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ mod record;
 
 use std::sync::Arc;
 
+use nomuck_policy::{Acl, Grant, Grantee, Group, ObjectOwnership, Permission, is_account_id};
 use serde::{Deserialize, Serialize};
 
 pub use journal::{AccessLog, Ack, DeliveryReport, LogEntry};
@@ -26,8 +27,8 @@ use crate::{Caller, Storage, StorageError};
 pub struct LoggingConfig {
     pub target_bucket: String,
     pub target_prefix: String,
-    /// Kept and shown as sent. Delivered objects get the target bucket's
-    /// default ACL: grants on log objects are not applied yet.
+    /// Grants each delivered log object carries besides its owner's
+    /// FULL_CONTROL (shown as sent).
     pub target_grants: Vec<TargetGrant>,
     /// `None`: not given, which means the simple form.
     pub key_format: Option<KeyFormat>,
@@ -35,11 +36,55 @@ pub struct LoggingConfig {
 
 /// A `TargetGrants/Grant`: the grantee by its XML type and identifying value
 /// (`ID`, `URI` or `EmailAddress`), and the permission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TargetGrant {
     pub grantee_type: String,
     pub grantee: String,
     pub permission: String,
+}
+
+impl TargetGrant {
+    /// The ACL grant it gives on each log object, with S3's refusals.
+    pub fn grant(&self) -> Result<Grant, StorageError> {
+        let invalid = |m: String| Err(StorageError::InvalidArgument(m));
+        let grantee = match self.grantee_type.as_str() {
+            "CanonicalUser" if is_account_id(&self.grantee) => Grantee::user(&self.grantee),
+            "CanonicalUser" => return invalid("Invalid id".into()),
+            "Group" => match Group::from_uri(&self.grantee) {
+                Some(group) => Grantee::Group(group),
+                None => return invalid("Invalid group uri".into()),
+            },
+            _ => {
+                return invalid(
+                    "Grants by email address are not supported: name the grantee by ID or URI"
+                        .into(),
+                );
+            }
+        };
+        let permission = match self.permission.as_str() {
+            "FULL_CONTROL" => Permission::FullControl,
+            "READ" => Permission::Read,
+            "WRITE" => Permission::Write,
+            other => {
+                return invalid(format!(
+                    "Invalid permission {other:?} in a logging target grant"
+                ));
+            }
+        };
+        Ok(Grant::new(grantee, permission))
+    }
+}
+
+/// The ACL of a delivered log object: its owner's FULL_CONTROL and the
+/// configuration's grants (`None` when there are none: the default ACL).
+pub(crate) fn log_object_acl(owner: &str, grants: &[TargetGrant]) -> Option<Acl> {
+    if grants.is_empty() {
+        return None;
+    }
+    let mut acl = Acl::private(owner);
+    acl.grants
+        .extend(grants.iter().filter_map(|g| g.grant().ok()));
+    Some(acl)
 }
 
 /// `TargetObjectKeyFormat`: how delivered log objects are named.
@@ -61,8 +106,6 @@ pub enum PartitionDateSource {
 }
 
 /// Permissions a target grant may give (S3 accepts only these for logs).
-const GRANT_PERMISSIONS: &[&str] = &["FULL_CONTROL", "READ", "WRITE"];
-
 /// Where a bucket's access log goes, as the request path needs it.
 #[derive(Debug, Clone)]
 pub struct LoggingTarget {
@@ -112,16 +155,21 @@ impl Storage {
             .bucket_for(caller, bucket, Action::PutBucketLogging)
             .await?;
         for g in &config.target_grants {
-            if !GRANT_PERMISSIONS.contains(&g.permission.as_str()) {
-                return Err(StorageError::InvalidArgument(format!(
-                    "Invalid permission {:?} in a logging target grant",
-                    g.permission
-                )));
-            }
+            g.grant()?;
         }
         let invalid = |why: &str| Err(StorageError::InvalidTargetBucketForLogging(why.into()));
         let target = match self.cached_bucket(&config.target_bucket).await {
-            Ok((target, _)) => target,
+            Ok((target, access)) => {
+                if !config.target_grants.is_empty()
+                    && access.ownership.0 == ObjectOwnership::BucketOwnerEnforced
+                {
+                    // As S3: its log objects could not carry the grants.
+                    return invalid(
+                        "The target bucket has ACLs disabled (BucketOwnerEnforced) and does not support target grants",
+                    );
+                }
+                target
+            }
             Err(StorageError::NoSuchBucket(_)) => {
                 return invalid("The target bucket for logging does not exist");
             }
