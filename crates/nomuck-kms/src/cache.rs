@@ -1,4 +1,4 @@
-//! Keys recently read by the decrypt path. Every SSE-KMS GET opens its
+//! Keys (and aliases) recently read by the cryptographic operations. Every SSE-KMS GET opens its
 //! object's data key, and reading and parsing the key document and its policy
 //! cost more than the decryption; a small GET paid for them three times over.
 //!
@@ -36,6 +36,8 @@ struct Inner {
     /// Bumped by each change; a read begun before one is not cached.
     epoch: u64,
     keys: HashMap<String, (Arc<CachedKey>, Instant)>,
+    /// (account, alias name) → key id.
+    aliases: HashMap<(String, String), (String, Instant)>,
 }
 
 impl KeyCache {
@@ -70,11 +72,34 @@ impl KeyCache {
             .insert(key.doc.key_id.clone(), (key, Instant::now()));
     }
 
-    /// Called after every commit touching keys, whatever its outcome.
+    pub fn alias(&self, account: &str, name: &str) -> Option<String> {
+        let inner = self.inner();
+        let (key_id, at) = inner.aliases.get(&(account.to_owned(), name.to_owned()))?;
+        (at.elapsed() < TTL).then(|| key_id.clone())
+    }
+
+    /// As [`KeyCache::insert`], for an alias read after `epoch`.
+    pub fn insert_alias(&self, epoch: u64, account: &str, name: &str, key_id: &str) {
+        let mut inner = self.inner();
+        if inner.epoch != epoch {
+            return;
+        }
+        if inner.aliases.len() >= MAX_KEYS {
+            inner.aliases.clear();
+        }
+        inner.aliases.insert(
+            (account.to_owned(), name.to_owned()),
+            (key_id.to_owned(), Instant::now()),
+        );
+    }
+
+    /// Called after every commit touching keys or aliases, whatever its
+    /// outcome.
     pub fn forget_all(&self) {
         let mut inner = self.inner();
         inner.epoch += 1;
         inner.keys.clear();
+        inner.aliases.clear();
     }
 }
 

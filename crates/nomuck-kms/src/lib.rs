@@ -212,6 +212,14 @@ enum Reach {
     CrossAccount,
 }
 
+/// What a key reference named: the key id, the account that must own the
+/// key, and whether it was named by ARN (the only way to reach another's).
+struct Named {
+    key_id: String,
+    owner: String,
+    by_arn: bool,
+}
+
 pub struct Kms {
     store: Arc<dyn MetaStore>,
     sealer: SecretSealer,
@@ -221,7 +229,7 @@ pub struct Kms {
     /// directory, so this makes racing changes wait rather than exhaust their
     /// retries; generations still keep the background pass from overwriting.
     writes: tokio::sync::Mutex<()>,
-    /// Keys as the decrypt path last read them.
+    /// Keys and aliases as the cryptographic operations last read them.
     cache: cache::KeyCache,
 }
 
@@ -350,15 +358,49 @@ impl Kms {
         key_ref: &str,
         reach: Reach,
     ) -> Result<(KeyDoc, i64), KmsError> {
-        let (key_id, owner, by_arn) = match self.parse_ref(caller, key_ref)? {
-            KeyRef::Id(id) => (id.to_owned(), caller.to_owned(), false),
-            KeyRef::Arn(account, id) => (id.to_owned(), account.to_owned(), true),
+        let named = self.name(caller, key_ref, false).await?;
+        let (doc, generation) = self
+            .load(&named.key_id)
+            .await?
+            .ok_or_else(|| Self::not_found(key_ref))?;
+        Self::reachable(caller, key_ref, &named, &doc, reach)?;
+        Ok((doc, generation))
+    }
+
+    /// [`Kms::resolve`] for the cryptographic operations, through the cache
+    /// (aliases included) and with the key's policy parsed.
+    async fn resolve_cached(
+        &self,
+        caller: &str,
+        key_ref: &str,
+        reach: Reach,
+    ) -> Result<Arc<cache::CachedKey>, KmsError> {
+        let named = self.name(caller, key_ref, true).await?;
+        let key = self
+            .load_cached(&named.key_id)
+            .await?
+            .ok_or_else(|| Self::not_found(key_ref))?;
+        Self::reachable(caller, key_ref, &named, &key.doc, reach)?;
+        Ok(key)
+    }
+
+    /// The key id `key_ref` stands for, with the account that must own it.
+    async fn name(&self, caller: &str, key_ref: &str, cached: bool) -> Result<Named, KmsError> {
+        Ok(match self.parse_ref(caller, key_ref)? {
+            KeyRef::Id(id) => Named {
+                key_id: id.to_owned(),
+                owner: caller.to_owned(),
+                by_arn: false,
+            },
+            KeyRef::Arn(account, id) => Named {
+                key_id: id.to_owned(),
+                owner: account.to_owned(),
+                by_arn: true,
+            },
             KeyRef::Alias(account, name) => {
                 let by_arn = account != caller;
-                let alias = self
-                    .store
-                    .kms()
-                    .kms_alias(&account, &name)
+                let key_id = self
+                    .alias_target(&account, &name, cached)
                     .await?
                     .ok_or_else(|| {
                         KmsError::NotFound(format!(
@@ -366,18 +408,48 @@ impl Kms {
                             self.alias_arn(&account, &name)
                         ))
                     })?;
-                (alias.key_id, account, by_arn)
+                Named {
+                    key_id,
+                    owner: account,
+                    by_arn,
+                }
             }
+        })
+    }
+
+    /// The key id alias `name` of `account` points at, if it exists.
+    async fn alias_target(
+        &self,
+        account: &str,
+        name: &str,
+        cached: bool,
+    ) -> Result<Option<String>, KmsError> {
+        if cached && let Some(key_id) = self.cache.alias(account, name) {
+            return Ok(Some(key_id));
+        }
+        let epoch = self.cache.epoch();
+        let Some(alias) = self.store.kms().kms_alias(account, name).await? else {
+            return Ok(None);
         };
-        let (doc, generation) = self
-            .load(&key_id)
-            .await?
-            .filter(|(d, _)| d.account_id == owner)
-            .ok_or_else(|| Self::not_found(key_ref))?;
-        if doc.account_id != caller && (reach == Reach::Own || !by_arn) {
+        self.cache.insert_alias(epoch, account, name, &alias.key_id);
+        Ok(Some(alias.key_id))
+    }
+
+    /// Whether `caller` may reach `doc` as it was named: a key of another
+    /// account only by ARN, and only where `reach` allows.
+    fn reachable(
+        caller: &str,
+        key_ref: &str,
+        named: &Named,
+        doc: &KeyDoc,
+        reach: Reach,
+    ) -> Result<(), KmsError> {
+        if doc.account_id != named.owner
+            || (doc.account_id != caller && (reach == Reach::Own || !named.by_arn))
+        {
             return Err(Self::not_found(key_ref));
         }
-        Ok((doc, generation))
+        Ok(())
     }
 
     /// Whether the key's policy allows `caller` to do `action`.
@@ -1092,8 +1164,8 @@ impl Kms {
     /// first use as AWS does.
     pub async fn aws_managed_key(&self, caller: &str, alias: &str) -> Result<String, KmsError> {
         for _ in 0..3 {
-            if let Some(a) = self.store.kms().kms_alias(caller, alias).await? {
-                return Ok(a.key_id);
+            if let Some(key_id) = self.alias_target(caller, alias, true).await? {
+                return Ok(key_id);
             }
             let new = NewKey {
                 description: "Default key that protects my S3 objects when no other key is defined"
@@ -1119,11 +1191,13 @@ impl Kms {
         caller: &str,
         key_ref: &str,
         action: &str,
-    ) -> Result<KeyDoc, KmsError> {
-        let (doc, _) = self.resolve(caller, key_ref, Reach::CrossAccount).await?;
-        self.authorize(caller, &doc, action)?;
-        Self::usable(&doc)?;
-        Ok(doc)
+    ) -> Result<Arc<cache::CachedKey>, KmsError> {
+        let key = self
+            .resolve_cached(caller, key_ref, Reach::CrossAccount)
+            .await?;
+        Self::authorize_by(caller, &key.doc, &key.policy, action)?;
+        Self::usable(&key.doc)?;
+        Ok(key)
     }
 
     pub async fn encrypt(
@@ -1138,12 +1212,12 @@ impl Kms {
                 "Plaintext must be 1 to {MAX_PLAINTEXT} bytes"
             )));
         }
-        let doc = self.usable_key(caller, key_ref, "kms:Encrypt").await?;
-        let ciphertext = self.seal_with(&doc, plaintext, context)?;
+        let key = self.usable_key(caller, key_ref, "kms:Encrypt").await?;
+        let ciphertext = self.seal_with(&key.doc, plaintext, context)?;
         self.meter(caller);
         Ok(Sealed {
             ciphertext,
-            key_arn: doc.arn,
+            key_arn: key.doc.arn.clone(),
         })
     }
 
@@ -1166,10 +1240,10 @@ impl Kms {
         } else {
             "kms:GenerateDataKeyWithoutPlaintext"
         };
-        let doc = self.usable_key(caller, key_ref, action).await?;
+        let key = self.usable_key(caller, key_ref, action).await?;
         let mut plaintext = Zeroizing::new(vec![0u8; bytes]);
         rand::rngs::OsRng.fill_bytes(plaintext.as_mut_slice());
-        let ciphertext = self.seal_with(&doc, &plaintext, context)?;
+        let ciphertext = self.seal_with(&key.doc, &plaintext, context)?;
         self.meter(caller);
         Ok(DataKey {
             plaintext: if with_plaintext {
@@ -1178,7 +1252,7 @@ impl Kms {
                 Zeroizing::new(Vec::new())
             },
             ciphertext,
-            key_arn: doc.arn,
+            key_arn: key.doc.arn.clone(),
         })
     }
 
@@ -1196,8 +1270,8 @@ impl Kms {
         let key = self.load_cached(&h.key_id).await?.ok_or_else(invalid)?;
         let doc = &key.doc;
         if let Some(r) = key_ref {
-            let (named, _) = self.resolve(caller, r, Reach::CrossAccount).await?;
-            if named.key_id != doc.key_id {
+            let named = self.resolve_cached(caller, r, Reach::CrossAccount).await?;
+            if named.doc.key_id != doc.key_id {
                 return Err(KmsError::IncorrectKey(
                     "The key ID in the request does not identify a KMS key that can perform this operation.".into(),
                 ));
@@ -1248,15 +1322,15 @@ impl Kms {
                 "kms:ReEncryptFrom",
             )
             .await?;
-        let doc = self
+        let key = self
             .usable_key(caller, destination_key, "kms:ReEncryptTo")
             .await?;
-        let ciphertext = self.seal_with(&doc, &opened.plaintext, destination_context)?;
+        let ciphertext = self.seal_with(&key.doc, &opened.plaintext, destination_context)?;
         self.meter(caller);
         Ok(ReEncrypted {
             ciphertext,
             source_key_arn: opened.key_arn,
-            key_arn: doc.arn,
+            key_arn: key.doc.arn.clone(),
         })
     }
 

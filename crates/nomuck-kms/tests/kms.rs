@@ -426,6 +426,25 @@ async fn aliases_and_the_aws_managed_key() {
         .await
         .unwrap();
     assert_eq!(sealed.key_arn, key.arn);
+    // Moving or deleting the alias is seen by the next use, though the
+    // cryptographic path had it cached.
+    let other = e.kms.create_key(A, NewKey::default()).await.unwrap();
+    e.kms
+        .update_alias(A, "alias/app", &other.key_id)
+        .await
+        .unwrap();
+    let c = EncryptionContext::new();
+    let moved = e.kms.encrypt(A, "alias/app", b"x", &c).await.unwrap();
+    assert_eq!(moved.key_arn, other.arn);
+    e.kms.delete_alias(A, "alias/app").await.unwrap();
+    assert_eq!(
+        code(e.kms.encrypt(A, "alias/app", b"x", &c).await),
+        "NotFoundException"
+    );
+    e.kms
+        .create_alias(A, "alias/app", &key.key_id)
+        .await
+        .unwrap();
 
     let managed = e.kms.aws_managed_key(A, "alias/aws/s3").await.unwrap();
     assert_eq!(
