@@ -65,6 +65,7 @@ pub async fn put_object(s: &Storage, req: &mut S3Request) -> S3Result {
         form_upload: false,
         lock: crate::lock::lock_request(&req.head.headers)?,
         sse: crate::sse::sse_request(&req.head.headers)?,
+        service_delivery: false,
     };
     let body = body_stream(req);
     let (bucket, key) = (req.bucket().to_owned(), req.key().to_owned());

@@ -215,7 +215,7 @@ impl Storage {
                 );
                 let expiration = self.expiration_of(&access, &version);
                 let out = self
-                    .commit_version(&dst, version, ing.stored, condition, events)
+                    .commit_version(&dst, version, ing.stored, condition, events, true)
                     .await?;
                 return Ok(CopyObjectOutput {
                     etag: out.etag,

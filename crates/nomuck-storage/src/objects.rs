@@ -347,13 +347,21 @@ impl Storage {
         };
         let events = self.version_events(&b, &access, Some(caller), event, &version);
         let out = self
-            .commit_version(&b, version, ing.stored, condition, events)
+            .commit_version(
+                &b,
+                version,
+                ing.stored,
+                condition,
+                events,
+                !req.service_delivery,
+            )
             .await?;
         Ok(PutObjectOutput { expiration, ..out })
     }
 
-    /// Commits a freshly ingested version (request usage included); on
-    /// failure its blob, referenced by nothing, is deleted at once.
+    /// Commits a freshly ingested version (with its request's usage when
+    /// `metered`); on failure its blob, referenced by nothing, is deleted
+    /// at once.
     pub(crate) async fn commit_version(
         &self,
         b: &Bucket,
@@ -361,6 +369,7 @@ impl Storage {
         stored: Stored,
         condition: Option<WriteCondition>,
         events: Vec<Mutation>,
+        metered: bool,
     ) -> Result<PutObjectOutput, StorageError> {
         let blob = match stored {
             Stored::Inline(v) => {
@@ -394,10 +403,13 @@ impl Storage {
             usage: Some(byte_usage(&b.owner, now)),
         }];
         muts.extend(events);
-        if let Err(e) = self
-            .commit_counted((&b.owner, RequestClass::PutCopyPostList), &b.name, muts)
-            .await
-        {
+        let committed = if metered {
+            self.commit_counted((&b.owner, RequestClass::PutCopyPostList), &b.name, muts)
+                .await
+        } else {
+            self.commit(&b.name, muts).await
+        };
+        if let Err(e) = committed {
             if let Some(id) = blob {
                 // An error means the commit rolled back: nothing references it.
                 let _ = self.blobs.delete(&id).await;

@@ -149,6 +149,9 @@ pub struct PutObjectRequest {
     pub lock: crate::LockRequest,
     /// Server-side encryption asked for; `None`: the bucket's default.
     pub sse: Option<crate::SseRequest>,
+    /// A write the service makes itself (a server access log delivery): not
+    /// metered as a request, as AWS charges none for log delivery.
+    pub service_delivery: bool,
 }
 
 /// Result of a write that creates an object version.

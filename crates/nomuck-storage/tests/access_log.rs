@@ -261,4 +261,31 @@ async fn target_grants_are_checked_and_given_on_each_log_object() {
         }
     }
     assert_eq!((readable, private), (1, 1), "only the granted source's log");
+
+    // Deliveries are not billed as requests (AWS charges none for them);
+    // what bob and the configuration cost is.
+    s.flush_usage().await.unwrap();
+    let before = puts_of(&e, ALICE).await;
+    log.append(&entry("target", "src", 3))
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(log.deliver_now(s).await.unwrap().objects, 1);
+    s.flush_usage().await.unwrap();
+    assert_eq!(puts_of(&e, ALICE).await, before);
+}
+
+/// PUT-class requests metered to `account` so far.
+async fn puts_of(e: &Env, account: &str) -> i64 {
+    e.meta
+        .usage(&nomuck_meta::UsageQuery::default())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|ev| {
+            ev.event.account_id == account
+                && ev.event.meter == nomuck_storage::usage::meters::REQUESTS_PUT_COPY_POST_LIST
+        })
+        .map(|ev| ev.event.quantity)
+        .sum()
 }

@@ -214,6 +214,7 @@ impl AccessLog {
                 content_length: Some(len),
                 acl: super::log_object_acl(&group.target_owner, &group.target_grants)
                     .map(RequestedAcl::Grants),
+                service_delivery: true,
                 ..PutObjectRequest::default()
             };
             match storage
