@@ -78,13 +78,21 @@ fn aad(part: u32, index: u64, last: bool) -> [u8; 13] {
     a
 }
 
-/// Encrypts a stream of plaintext into the format above. Memory: one segment.
+/// Sealed bytes handed out at a time: 16 segments, just over the blob
+/// writer's 1 MiB write size, so it takes them without copying.
+const OUT_CHUNK: usize = 16 * (SEGMENT + TAG) as usize;
+
+/// Encrypts a stream of plaintext into the format above. Each segment's
+/// plaintext is copied once, into the buffer it is sealed in and handed out
+/// from. Memory: about [`OUT_CHUNK`].
 pub struct Sealer {
     cipher: LessSafeKey,
     part: u32,
     index: u64,
-    pending: BytesMut,
-    header: Option<Bytes>,
+    /// Sealed bytes not yet handed out (the header first), then the
+    /// plaintext of the segment being filled, from `open_at`.
+    buf: BytesMut,
+    open_at: usize,
 }
 
 impl Sealer {
@@ -92,67 +100,74 @@ impl Sealer {
     pub fn new(data_key: &[u8; 32], part: u32) -> Self {
         let mut salt = [0u8; SALT];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
-        let mut header = BytesMut::with_capacity(HEADER as usize);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&salt);
+        // Small at first (most objects are): it grows to a chunk's worth as
+        // the data comes, and is allocated whole for the chunks after that.
+        let mut buf = BytesMut::with_capacity((HEADER + SEGMENT + TAG) as usize);
+        buf.extend_from_slice(MAGIC);
+        buf.extend_from_slice(&salt);
         Self {
             cipher: blob_cipher(data_key, &salt),
             part,
             index: 0,
-            pending: BytesMut::new(),
-            header: Some(header.freeze()),
+            open_at: buf.len(),
+            buf,
         }
     }
 
-    fn seal(&mut self, mut seg: BytesMut, last: bool) -> Bytes {
+    /// Room for a chunk's worth of sealed segments, the one that crosses
+    /// [`OUT_CHUNK`], and the next one's plaintext.
+    fn capacity() -> usize {
+        OUT_CHUNK + 2 * (SEGMENT + TAG) as usize
+    }
+
+    /// Seals the segment being filled, in place, and appends its tag.
+    fn seal_open(&mut self, last: bool) {
+        // `open_at` is never past the end of `buf`.
+        let open = self.buf.get_mut(self.open_at..).unwrap_or_default();
         let tag = self
             .cipher
             .seal_in_place_separate_tag(
                 nonce(self.part, self.index),
                 Aad::from(aad(self.part, self.index, last)),
-                &mut seg,
+                open,
             )
             // Only fails past GCM's 64 GiB message limit; a segment is 64 KiB.
             .unwrap_or_else(|_| unreachable!("a segment is within GCM's limits"));
-        seg.extend_from_slice(tag.as_ref());
+        self.buf.extend_from_slice(tag.as_ref());
+        self.open_at = self.buf.len();
         self.index += 1;
-        seg.freeze()
     }
 
-    /// Ciphertext ready to be written after `data` (the header first).
-    /// The last segment is held back until [`Sealer::finish`]: only then is
-    /// it known to be the last.
+    /// Ciphertext ready to be written after `data`, in chunks of about
+    /// [`OUT_CHUNK`]. The last segment is held back until
+    /// [`Sealer::finish`]: only then is it known to be the last.
     pub fn push(&mut self, data: &[u8]) -> Vec<Bytes> {
-        let mut out: Vec<Bytes> = self.header.take().into_iter().collect();
+        let mut out = Vec::new();
         let mut data = data;
         while !data.is_empty() {
-            let room = SEGMENT as usize - self.pending.len();
-            if self.pending.len() == SEGMENT as usize {
+            let filled = self.buf.len() - self.open_at;
+            if filled == SEGMENT as usize {
                 // A full segment followed by more data is not the last.
-                let seg = std::mem::replace(
-                    &mut self.pending,
-                    BytesMut::with_capacity(SEGMENT as usize + TAG as usize),
-                );
-                out.push(self.seal(seg, false));
+                self.seal_open(false);
+                if self.open_at >= OUT_CHUNK {
+                    out.push(self.buf.split_to(self.open_at).freeze());
+                    self.open_at = 0;
+                    self.buf.reserve(Self::capacity());
+                }
                 continue;
             }
-            let (now, rest) = data.split_at(room.min(data.len()));
-            if self.pending.capacity() == 0 {
-                self.pending.reserve(SEGMENT as usize + TAG as usize);
-            }
-            self.pending.extend_from_slice(now);
+            let (now, rest) = data.split_at((SEGMENT as usize - filled).min(data.len()));
+            self.buf.extend_from_slice(now);
             data = rest;
         }
         out
     }
 
-    /// The rest of the ciphertext: the header if nothing was pushed, and
-    /// the last segment.
+    /// The rest of the ciphertext, the last segment included (the header
+    /// too if nothing was handed out yet).
     pub fn finish(mut self) -> Vec<Bytes> {
-        let mut out: Vec<Bytes> = self.header.take().into_iter().collect();
-        let seg = std::mem::take(&mut self.pending);
-        out.push(self.seal(seg, true));
-        out
+        self.seal_open(true);
+        vec![self.buf.split().freeze()]
     }
 
     /// Seals a whole small body at once (inline objects).
@@ -410,6 +425,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn large_bodies_are_handed_out_in_whole_chunks() {
+        let data = sample(40 * S + 5);
+        let mut s = Sealer::new(&K, 0);
+        let mut chunks = Vec::new();
+        for c in data.chunks(16 << 10) {
+            chunks.extend(s.push(c));
+        }
+        let last = s.finish();
+        assert_eq!(chunks.len(), 2, "two full chunks of 16 segments");
+        assert!(chunks.iter().all(|c| c.len() >= OUT_CHUNK));
+        let sealed: Vec<u8> = chunks
+            .iter()
+            .chain(&last)
+            .flat_map(|c| c.to_vec())
+            .collect();
+        let n = data.len() as u64;
+        assert_eq!(open_all(&K, 0, &sealed, n, &(0..n)).unwrap(), data);
     }
 
     #[test]
