@@ -1,6 +1,7 @@
-//! Keys (and aliases) recently read by the cryptographic operations. Every SSE-KMS GET opens its
-//! object's data key, and reading and parsing the key document and its policy
-//! cost more than the decryption; a small GET paid for them three times over.
+//! Keys (and aliases) recently read by the cryptographic operations. Every
+//! SSE-KMS GET opens its object's data key (every PUT makes one), and reading
+//! the key document from the store and parsing its policy cost far more than
+//! the cryptography.
 //!
 //! An entry is dropped by every change this KMS commits (so a `DisableKey`
 //! answered here is in force for the next request) and trusted for at most
