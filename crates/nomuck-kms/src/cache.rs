@@ -13,18 +13,37 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nomuck_policy::KeyPolicy;
+use zeroize::Zeroizing;
 
 use crate::KeyDoc;
+use crate::cipher::MATERIAL_LEN;
 
 /// How long an entry is trusted without a change made here.
 pub(crate) const TTL: Duration = Duration::from_secs(5);
 /// More keys than any working set; past it the cache starts over.
 const MAX_KEYS: usize = 4096;
 
-/// A key document as the decrypt path needs it: read and its policy parsed.
+/// A key document as the cryptographic operations need it: read, its policy
+/// parsed and its material versions unsealed (zeroed when dropped).
 pub(crate) struct CachedKey {
     pub doc: KeyDoc,
     pub policy: KeyPolicy,
+    pub materials: Vec<(u32, Zeroizing<[u8; MATERIAL_LEN]>)>,
+}
+
+impl CachedKey {
+    /// The unsealed material of `version`.
+    pub fn material(&self, version: u32) -> Option<&[u8; MATERIAL_LEN]> {
+        self.materials
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, m)| &**m)
+    }
+
+    /// The newest version and its material: what new ciphertexts use.
+    pub fn latest(&self) -> Option<(u32, &[u8; MATERIAL_LEN])> {
+        self.materials.last().map(|(v, m)| (*v, &**m))
+    }
 }
 
 #[derive(Default)]
@@ -118,6 +137,7 @@ mod tests {
         .unwrap();
         Arc::new(CachedKey {
             policy: KeyPolicy::parse(&doc.policy).unwrap(),
+            materials: Vec::new(),
             doc,
         })
     }

@@ -330,8 +330,14 @@ impl Kms {
         let Some((doc, _)) = self.load(key_id).await? else {
             return Ok(None);
         };
+        let materials = doc
+            .materials
+            .iter()
+            .map(|m| Ok((m.version, self.material(&doc, m.version)?)))
+            .collect::<Result<Vec<_>, KmsError>>()?;
         let key = Arc::new(cache::CachedKey {
             policy: Self::policy(&doc)?,
+            materials,
             doc,
         });
         self.cache.insert(epoch, key.clone());
@@ -582,17 +588,15 @@ impl Kms {
     }
 
     fn seal_with(
-        &self,
-        doc: &KeyDoc,
+        key: &cache::CachedKey,
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Vec<u8>, KmsError> {
-        let latest = doc
-            .materials
-            .last()
+        let doc = &key.doc;
+        let (version, material) = key
+            .latest()
             .ok_or_else(|| KmsError::Internal(format!("key {} has no material", doc.key_id)))?;
-        let material = self.material(doc, latest.version)?;
-        cipher::seal(&doc.key_id, latest.version, &material, plaintext, context)
+        cipher::seal(&doc.key_id, version, material, plaintext, context)
             .ok_or_else(|| KmsError::Internal("encryption failed".into()))
     }
 
@@ -1213,7 +1217,7 @@ impl Kms {
             )));
         }
         let key = self.usable_key(caller, key_ref, "kms:Encrypt").await?;
-        let ciphertext = self.seal_with(&key.doc, plaintext, context)?;
+        let ciphertext = Self::seal_with(&key, plaintext, context)?;
         self.meter(caller);
         Ok(Sealed {
             ciphertext,
@@ -1243,7 +1247,7 @@ impl Kms {
         let key = self.usable_key(caller, key_ref, action).await?;
         let mut plaintext = Zeroizing::new(vec![0u8; bytes]);
         rand::rngs::OsRng.fill_bytes(plaintext.as_mut_slice());
-        let ciphertext = self.seal_with(&key.doc, &plaintext, context)?;
+        let ciphertext = Self::seal_with(&key, &plaintext, context)?;
         self.meter(caller);
         Ok(DataKey {
             plaintext: if with_plaintext {
@@ -1279,8 +1283,8 @@ impl Kms {
         }
         Self::authorize_by(caller, doc, &key.policy, action)?;
         Self::usable(doc)?;
-        let material = self.material(doc, h.version)?;
-        let plaintext = cipher::open(blob, &h, &material, context).ok_or_else(invalid)?;
+        let material = key.material(h.version).ok_or_else(invalid)?;
+        let plaintext = cipher::open(blob, &h, material, context).ok_or_else(invalid)?;
         Ok(Opened {
             plaintext,
             key_arn: doc.arn.clone(),
@@ -1325,7 +1329,7 @@ impl Kms {
         let key = self
             .usable_key(caller, destination_key, "kms:ReEncryptTo")
             .await?;
-        let ciphertext = self.seal_with(&key.doc, &opened.plaintext, destination_context)?;
+        let ciphertext = Self::seal_with(&key, &opened.plaintext, destination_context)?;
         self.meter(caller);
         Ok(ReEncrypted {
             ciphertext,
