@@ -190,6 +190,32 @@ fn invalid_acl(message: impl Into<String>) -> S3Error {
     S3Error::new(StatusCode::BAD_REQUEST, "MalformedACLError", message)
 }
 
+/// The `Grantee` of a `Grant` element (of an ACL or of logging's
+/// `TargetGrants`), with S3's refusals: an id that is no account, a group S3
+/// does not define, an email address (accounts have none here).
+pub(crate) fn grantee_of(grant: &Element) -> Result<Grantee, S3Error> {
+    let grantee = grant.child("Grantee").ok_or_else(S3Error::malformed_xml)?;
+    if let Some(id) = grantee.child_text("ID") {
+        let id = id.trim();
+        if !nomuck_policy::is_account_id(id) {
+            return Err(S3Error::invalid_argument().with_message("Invalid id"));
+        }
+        Ok(Grantee::user(id))
+    } else if let Some(uri) = grantee.child_text("URI") {
+        Group::from_uri(uri.trim())
+            .map(Grantee::Group)
+            .ok_or_else(|| S3Error::invalid_argument().with_message("Invalid group uri"))
+    } else if grantee.child("EmailAddress").is_some() {
+        Err(S3Error::new(
+            StatusCode::BAD_REQUEST,
+            "UnresolvableGrantByEmailAddress",
+            "The email address you provided does not match any account on record.",
+        ))
+    } else {
+        Err(S3Error::malformed_xml())
+    }
+}
+
 /// An `AccessControlPolicy` document; its `Owner` (if any) is checked by the
 /// engine against the resource's real owner.
 fn acl_from_document(doc: &Element) -> Result<Acl, S3Error> {
@@ -205,27 +231,7 @@ fn acl_from_document(doc: &Element) -> Result<Acl, S3Error> {
         .ok_or_else(|| invalid_acl("The XML you provided was not well-formed or did not validate against our published schema"))?;
     let mut grants = Vec::new();
     for g in list.children_named("Grant") {
-        let grantee = g.child("Grantee").ok_or_else(S3Error::malformed_xml)?;
-        let grantee = if let Some(id) = grantee.child_text("ID") {
-            let id = id.trim();
-            if !nomuck_policy::is_account_id(id) {
-                return Err(S3Error::invalid_argument().with_message("Invalid id"));
-            }
-            Grantee::user(id)
-        } else if let Some(uri) = grantee.child_text("URI") {
-            Grantee::Group(
-                Group::from_uri(uri.trim())
-                    .ok_or_else(|| S3Error::invalid_argument().with_message("Invalid group uri"))?,
-            )
-        } else if grantee.child("EmailAddress").is_some() {
-            return Err(S3Error::new(
-                StatusCode::BAD_REQUEST,
-                "UnresolvableGrantByEmailAddress",
-                "The email address you provided does not match any account on record.",
-            ));
-        } else {
-            return Err(S3Error::malformed_xml());
-        };
+        let grantee = grantee_of(g)?;
         let permission: Permission = g
             .child_text("Permission")
             .and_then(|p| p.trim().parse().ok())

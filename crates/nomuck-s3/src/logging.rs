@@ -17,6 +17,7 @@ use http::{Method, StatusCode};
 use http_body::{Body as _, Frame, SizeHint};
 use http_body_util::BodyExt;
 use nomuck_http::{Body, BodyError, ErrorCode, RequestContext, Response};
+use nomuck_policy::Grantee;
 use nomuck_storage::Storage;
 use nomuck_storage::access_log::{
     AccessLog, AccessLogRecord, Ack, KeyFormat, LogEntry, LoggingConfig, LoggingTarget,
@@ -115,22 +116,13 @@ fn parse_status(doc: &Element) -> Result<Option<LoggingConfig>, S3Error> {
         .into_iter()
         .flat_map(|t| t.children_named("Grant"))
     {
-        let grantee = g.child("Grantee").ok_or_else(S3Error::malformed_xml)?;
-        if grantee.child("EmailAddress").is_some() {
-            // As for object and bucket ACLs: accounts have no email address here.
-            return Err(S3Error::new(
-                StatusCode::BAD_REQUEST,
-                "UnresolvableGrantByEmailAddress",
-                "The email address you provided does not match any account on record.",
-            ));
-        }
-        let (grantee_type, value) = [("CanonicalUser", "ID"), ("Group", "URI")]
-            .into_iter()
-            .find_map(|(kind, tag)| grantee.child_text(tag).map(|v| (kind, v)))
-            .ok_or_else(S3Error::malformed_xml)?;
+        let (grantee_type, value) = match crate::access::grantee_of(g)? {
+            Grantee::CanonicalUser { id, .. } => ("CanonicalUser", id),
+            Grantee::Group(group) => ("Group", group.uri().to_owned()),
+        };
         target_grants.push(TargetGrant {
             grantee_type: grantee_type.to_owned(),
-            grantee: value.trim().to_owned(),
+            grantee: value,
             permission: g.child_text("Permission").unwrap_or("").trim().to_owned(),
         });
     }

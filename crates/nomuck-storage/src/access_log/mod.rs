@@ -54,12 +54,8 @@ impl TargetGrant {
                 Some(group) => Grantee::Group(group),
                 None => return invalid("Invalid group uri".into()),
             },
-            _ => {
-                return invalid(
-                    "Grants by email address are not supported: name the grantee by ID or URI"
-                        .into(),
-                );
-            }
+            // The API refuses email grantees before this (as for ACLs).
+            other => return invalid(format!("Unsupported grantee type {other:?}")),
         };
         let permission = match self.permission.as_str() {
             "FULL_CONTROL" => Permission::FullControl,
