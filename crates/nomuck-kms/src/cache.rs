@@ -56,8 +56,8 @@ struct Inner {
     /// Bumped by each change; a read begun before one is not cached.
     epoch: u64,
     keys: HashMap<String, (Arc<CachedKey>, Instant)>,
-    /// (account, alias name) → key id.
-    aliases: HashMap<(String, String), (String, Instant)>,
+    /// Account → alias name → key id (nested, so a lookup allocates nothing).
+    aliases: HashMap<String, HashMap<String, (String, Instant)>>,
 }
 
 impl KeyCache {
@@ -94,7 +94,7 @@ impl KeyCache {
 
     pub fn alias(&self, account: &str, name: &str) -> Option<String> {
         let inner = self.inner();
-        let (key_id, at) = inner.aliases.get(&(account.to_owned(), name.to_owned()))?;
+        let (key_id, at) = inner.aliases.get(account)?.get(name)?;
         (at.elapsed() < TTL).then(|| key_id.clone())
     }
 
@@ -104,13 +104,14 @@ impl KeyCache {
         if inner.epoch != epoch {
             return;
         }
-        if inner.aliases.len() >= MAX_KEYS {
+        if inner.aliases.values().map(HashMap::len).sum::<usize>() >= MAX_KEYS {
             inner.aliases.clear();
         }
-        inner.aliases.insert(
-            (account.to_owned(), name.to_owned()),
-            (key_id.to_owned(), Instant::now()),
-        );
+        inner
+            .aliases
+            .entry(account.to_owned())
+            .or_default()
+            .insert(name.to_owned(), (key_id.to_owned(), Instant::now()));
     }
 
     /// Called after every commit touching keys or aliases, whatever its

@@ -268,8 +268,8 @@ impl Kms {
         }
     }
 
-    /// Every change to keys and aliases goes through here, so the decrypt
-    /// path's cache never outlives one.
+    /// Every change to keys and aliases goes through here, so the cache of
+    /// the cryptographic operations never outlives one.
     async fn commit(&self, mutations: Vec<Mutation>) -> Result<CommitReceipt, MetaError> {
         let res = self.store.commit(mutations).await;
         self.cache.forget_all();

@@ -62,8 +62,21 @@ pub(crate) struct BucketKeys {
 #[derive(Default)]
 struct Inner {
     writes: HashMap<WriteSlot, (WriteKey, Instant)>,
-    /// Opened keys by (reading account, KMS ciphertext).
-    reads: HashMap<(String, Vec<u8>), (DataKeyBytes, Instant)>,
+    /// Opened keys by reading account, then KMS ciphertext (nested, so a
+    /// lookup borrows both and allocates nothing).
+    reads: HashMap<String, HashMap<Vec<u8>, (DataKeyBytes, Instant)>>,
+}
+
+impl Inner {
+    fn keep_read(&mut self, account: &str, ciphertext: &[u8], key: DataKeyBytes) {
+        if self.reads.values().map(HashMap::len).sum::<usize>() >= MAX_KEYS {
+            self.reads.clear();
+        }
+        self.reads
+            .entry(account.to_owned())
+            .or_default()
+            .insert(ciphertext.to_vec(), (key, Instant::now()));
+    }
 }
 
 impl BucketKeys {
@@ -84,33 +97,17 @@ impl BucketKeys {
             inner.writes.clear();
         }
         // The maker may also read what it wrote without asking again.
-        let read = (
-            (slot.account.clone(), key.ciphertext.clone()),
-            (key.plaintext.clone(), Instant::now()),
-        );
+        inner.keep_read(&slot.account, &key.ciphertext, key.plaintext.clone());
         inner.writes.insert(slot, (key, Instant::now()));
-        if inner.reads.len() >= MAX_KEYS {
-            inner.reads.clear();
-        }
-        inner.reads.insert(read.0, read.1);
     }
 
     pub fn for_read(&self, account: &str, ciphertext: &[u8]) -> Option<DataKeyBytes> {
         let inner = self.inner();
-        let (key, opened) = inner
-            .reads
-            .get(&(account.to_owned(), ciphertext.to_vec()))?;
+        let (key, opened) = inner.reads.get(account)?.get(ciphertext)?;
         (opened.elapsed() < LIFETIME).then(|| key.clone())
     }
 
     pub fn keep_for_read(&self, account: &str, ciphertext: &[u8], key: DataKeyBytes) {
-        let mut inner = self.inner();
-        if inner.reads.len() >= MAX_KEYS {
-            inner.reads.clear();
-        }
-        inner.reads.insert(
-            (account.to_owned(), ciphertext.to_vec()),
-            (key, Instant::now()),
-        );
+        self.inner().keep_read(account, ciphertext, key);
     }
 }
